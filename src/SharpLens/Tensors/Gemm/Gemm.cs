@@ -1,0 +1,81 @@
+namespace SharpLens.Tensors;
+
+/// <summary>
+/// Single-precision matrix multiply, row-major: C[m, n] = (accumulate ? C : 0) + op(A)[m, k] · op(B)[k, n].
+/// op(X) is X or Xᵀ; a transposed A is stored [k, m], a transposed B is stored [n, k].
+/// </summary>
+public static class Gemm
+{
+    /// <param name="a">[m, k], or [k, m] when <paramref name="transposeA"/>.</param>
+    /// <param name="b">[k, n], or [n, k] when <paramref name="transposeB"/>.</param>
+    /// <param name="c">[m, n], written (or added to when <paramref name="accumulate"/>).</param>
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int k, int n, bool transposeA = false, bool transposeB = false, bool accumulate = false)
+    {
+        Validate(a.Length, b.Length, c.Length, m, k, n);
+        GemmReference.Multiply(a, b, c, m, k, n, transposeA, transposeB, accumulate);
+    }
+
+    /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
+    /// <param name="a">[m, k]</param>
+    /// <param name="c">[m, n]</param>
+    public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, bool accumulate = false)
+    {
+        Validate(a.Length, b.K * b.N, c.Length, m, b.K, b.N);
+        GemmReference.Multiply(a, b.Source, c, m, b.K, b.N, false, false, accumulate);
+    }
+
+    internal static void Validate(int aLength, int bLength, int cLength, int m, int k, int n)
+    {
+        if (m < 0 || k < 0 || n < 0) throw new ArgumentException($"negative GEMM size m={m} k={k} n={n}");
+        if (aLength < (long)m * k) throw new ArgumentException($"A has {aLength} elements, needs m*k = {(long)m * k}");
+        if (bLength < (long)k * n) throw new ArgumentException($"B has {bLength} elements, needs k*n = {(long)k * n}");
+        if (cLength < (long)m * n) throw new ArgumentException($"C has {cLength} elements, needs m*n = {(long)m * n}");
+    }
+}
+
+/// <summary>
+/// A right-hand operand B[k, n] laid out once for <see cref="Gemm"/> (weights are packed at load,
+/// so a forward pass never repacks them).
+/// </summary>
+public sealed class PackedMatrix
+{
+    public int K { get; }
+    public int N { get; }
+    internal float[] Source { get; }
+
+    private PackedMatrix(float[] source, int k, int n) { Source = source; K = k; N = n; }
+
+    /// <param name="b">[k, n], or [n, k] when <paramref name="transposed"/>.</param>
+    public static PackedMatrix Pack(ReadOnlySpan<float> b, int k, int n, bool transposed = false)
+    {
+        var dense = new float[k * n];
+        if (!transposed) b[..(k * n)].CopyTo(dense);
+        else
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < n; j++)
+                    dense[i * n + j] = b[j * k + i];
+        return new PackedMatrix(dense, k, n);
+    }
+}
+
+/// <summary>The naive triple loop: the reference every fast kernel is tested against.</summary>
+internal static class GemmReference
+{
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int k, int n, bool transposeA, bool transposeB, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    float av = transposeA ? a[p * m + i] : a[i * k + p];
+                    float bv = transposeB ? b[j * k + p] : b[p * n + j];
+                    sum += av * bv;
+                }
+                c[i * n + j] = accumulate ? c[i * n + j] + (float)sum : (float)sum;
+            }
+    }
+}
