@@ -401,7 +401,7 @@ def maxabs(t):
     return f.abs().max().item() if f.numel() else float("nan")
 
 
-def write_model(cfg, hf_cache):
+def write_model(cfg):
     name = cfg["name"]
     out = OUT_DIR / name
     out.mkdir(parents=True, exist_ok=True)
@@ -469,7 +469,7 @@ def write_model(cfg, hf_cache):
 
 def main():
     for cfg in MODELS:
-        write_model(cfg, None)
+        write_model(cfg)
     print("\nall self-checks passed")
 
 
