@@ -1,0 +1,47 @@
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+
+namespace SharpLens.Model.Components;
+
+/// <summary>
+/// LayerNorm as TransformerLens writes it: centre, divide by hook_scale = sqrt(mean(x²)+eps), then
+/// ·w + b. After fold_ln, <see cref="W"/> and <see cref="B"/> are null (LNPre), their effect folded downstream.
+/// </summary>
+public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook, string normalizedHook, int? layer)
+{
+    public Tensor? W { get; } = w;
+    public Tensor? B { get; } = b;
+    public float Eps { get; } = eps;
+
+    /// <param name="x">[batch, pos, d_model]</param>
+    /// <returns>hook_normalized [batch, pos, d_model]</returns>
+    public Tensor Forward(Tensor x, ForwardContext ctx)
+    {
+        int batch = x.Dim(0), pos = x.Dim(1), d = x.Dim(2);
+        var scale = Tensor.Zeros(batch, pos, 1);
+        var normalized = Tensor.Zeros(batch, pos, d);
+        Kernels.LayerNorm(x.Data, d, Eps, scale.Data, normalized.Data, W?.Data, B?.Data);
+        if (ctx.IsObserved(scaleHook))
+        {
+            var hooked = ctx.Apply(scaleHook, layer, scale);
+            if (ctx.HasHook(scaleHook)) Renormalize(x, hooked, normalized);
+        }
+        return ctx.Apply(normalizedHook, layer, normalized);
+    }
+
+    // A hook that edits hook_scale (e.g. freezing LayerNorm for attribution) changes what normalized divides by.
+    private void Renormalize(Tensor x, Tensor scale, Tensor normalized)
+    {
+        int d = x.Dim(2);
+        for (int r = 0; r < scale.Length; r++)
+        {
+            var src = x.Data.AsSpan(r * d, d);
+            var dst = normalized.Data.AsSpan(r * d, d);
+            float mean = System.Numerics.Tensors.TensorPrimitives.Sum(src) / d;
+            System.Numerics.Tensors.TensorPrimitives.Subtract(src, mean, dst);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(dst, 1f / scale.Data[r], dst);
+            if (W is not null) System.Numerics.Tensors.TensorPrimitives.Multiply(dst, W.Data, dst);
+            if (B is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, B.Data, dst);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+
+namespace SharpLens.Model.Components;
+
+/// <summary>MLP: pre = x·W_in + b_in; post = gelu_new(pre); mlp_out = post·W_out + b_out.</summary>
+public sealed class Mlp
+{
+    private readonly BlockWeights _w;
+    private readonly int _layer;
+    private readonly PackedMatrix _wIn, _wOut;
+
+    public Mlp(BlockWeights w, int layer)
+    {
+        _w = w; _layer = layer;
+        _wIn = PackedMatrix.Pack(w.W_in.Data, w.W_in.Dim(0), w.W_in.Dim(1));
+        _wOut = PackedMatrix.Pack(w.W_out.Data, w.W_out.Dim(0), w.W_out.Dim(1));
+    }
+
+    /// <param name="x">ln2.hook_normalized [batch, pos, d_model]</param>
+    /// <returns>hook_mlp_out [batch, pos, d_model]</returns>
+    public Tensor Forward(Tensor x, ForwardContext ctx)
+    {
+        int batch = x.Dim(0), pos = x.Dim(1), rows = batch * pos;
+        int dMlp = _w.W_in.Dim(1), dModel = _w.W_in.Dim(0);
+        var pre = Tensor.Zeros(batch, pos, dMlp);
+        Gemm.Multiply(x.Data, _wIn, pre.Data, rows);
+        Kernels.AddBiasRows(pre.Data, _w.b_in.Data);
+        pre = ctx.Apply(HookNames.MlpPre(_layer), _layer, pre);
+        var post = Tensor.Zeros(batch, pos, dMlp);
+        Kernels.GeluNew(pre.Data, post.Data);
+        post = ctx.Apply(HookNames.MlpPost(_layer), _layer, post);
+        var output = Tensor.Zeros(batch, pos, dModel);
+        Gemm.Multiply(post.Data, _wOut, output.Data, rows);
+        Kernels.AddBiasRows(output.Data, _w.b_out.Data);
+        return output;
+    }
+}

@@ -1,0 +1,65 @@
+namespace SharpLens.Model;
+
+/// <summary>
+/// Keys and values of the positions already processed, per layer, so a later call only computes new
+/// positions: used by generation and by patching (which resumes a run from the first position a patch changes).
+/// Layout per layer: [batch, pos, n_heads * d_head].
+/// </summary>
+public sealed class KvCache
+{
+    private readonly float[][] _keys;
+    private readonly float[][] _values;
+    private readonly int _width;
+
+    public KvCache(ModelConfig config, int batch, int capacity)
+    {
+        Batch = batch;
+        Capacity = capacity;
+        _width = config.NHeads * config.DHead;
+        _keys = new float[config.NLayers][];
+        _values = new float[config.NLayers][];
+        for (int l = 0; l < config.NLayers; l++)
+        {
+            _keys[l] = new float[batch * capacity * _width];
+            _values[l] = new float[batch * capacity * _width];
+        }
+    }
+
+    public int Batch { get; }
+    public int Capacity { get; }
+    /// <summary>Positions stored so far (equal for every layer once a forward finishes).</summary>
+    public int Length { get; internal set; }
+
+    /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
+    public Span<float> Keys(int layer) => _keys[layer];
+    public Span<float> Values(int layer) => _values[layer];
+    internal float[] KeysArray(int layer) => _keys[layer];
+    internal float[] ValuesArray(int layer) => _values[layer];
+
+    /// <summary>Stores <paramref name="count"/> new positions starting at <paramref name="start"/>.</summary>
+    /// <param name="k">[batch, count, n_heads*d_head]</param>
+    internal void Write(int layer, int start, int count, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        if (start + count > Capacity)
+            throw new InvalidInputException($"sequence of {start + count} positions exceeds the KV cache capacity {Capacity}");
+        for (int b = 0; b < Batch; b++)
+        {
+            k.Slice(b * count * _width, count * _width).CopyTo(_keys[layer].AsSpan((b * Capacity + start) * _width));
+            v.Slice(b * count * _width, count * _width).CopyTo(_values[layer].AsSpan((b * Capacity + start) * _width));
+        }
+    }
+
+    /// <summary>Keeps only batch rows <paramref name="rows"/> (in that order, repeats allowed), e.g. to fan one prefix out to many patches.</summary>
+    public KvCache Gather(IReadOnlyList<int> rows, ModelConfig config, int? capacity = null)
+    {
+        var copy = new KvCache(config, rows.Count, capacity ?? Capacity) { Length = Length };
+        for (int l = 0; l < _keys.Length; l++)
+            for (int i = 0; i < rows.Count; i++)
+            {
+                int n = Length * _width;
+                _keys[l].AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy._keys[l].AsSpan(i * copy.Capacity * _width));
+                _values[l].AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy._values[l].AsSpan(i * copy.Capacity * _width));
+            }
+        return copy;
+    }
+}
