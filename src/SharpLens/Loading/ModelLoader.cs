@@ -1,0 +1,51 @@
+using SharpLens.Model;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Loading;
+
+/// <summary>How to load a model: weight processing (TransformerLens defaults unless raw) and hub access.</summary>
+public sealed record LoadOptions
+{
+    public WeightProcessingOptions Processing { get; init; } = WeightProcessingOptions.Default;
+    /// <summary>Called with one-line warnings (e.g. NaN in weights).</summary>
+    public Action<string>? Warn { get; init; }
+    /// <summary>Resolves hub ids to a local folder (downloading when needed); null = local folders only.</summary>
+    public Func<string, string>? ResolveHubId { get; init; }
+}
+
+/// <summary>Loads a GPT-2-family checkpoint folder (config.json + safetensors) into a <see cref="HookedTransformer"/>.</summary>
+public static class ModelLoader
+{
+    public static HookedTransformer Load(string modelIdOrPath, LoadOptions? options = null)
+    {
+        options ??= new LoadOptions();
+        string folder = Directory.Exists(modelIdOrPath) ? modelIdOrPath
+            : options.ResolveHubId is not null ? options.ResolveHubId(modelIdOrPath)
+            : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");
+        var (config, raw) = LoadRawWeights(folder, options.Warn);
+        var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing) : raw;
+        // Byte-level GPT-2 BPE fits every GPT-2-family vocabulary; tiny test models use ids directly.
+        var tokenizer = config.DVocab == 50257 ? new Gpt2Tokenizer(config.BosTokenId) : null;
+        return new HookedTransformer(config, weights, options.Processing.Any, tokenizer);
+    }
+
+    /// <summary>Reads config.json and the unprocessed weights of a checkpoint folder.</summary>
+    public static (ModelConfig Config, TransformerWeights Weights) LoadRawWeights(string folder, Action<string>? warn = null)
+    {
+        string configPath = Path.Combine(folder, "config.json");
+        var hf = Gpt2Config.Load(configPath);
+        if (hf.ActivationFunction is not ("gelu_new" or "gelu_pytorch_tanh"))
+            throw new InvalidCheckpointException($"activation '{hf.ActivationFunction}' in {configPath} is not supported: SharpLens implements GPT-2's gelu_new");
+        var config = new ModelConfig
+        {
+            NLayers = hf.NLayer, DModel = hf.NEmbd, NHeads = hf.NHead, DHead = hf.DHead, DMlp = hf.DMlp,
+            DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon,
+            BosTokenId = hf.VocabSize == 50257 ? 50257 - 1 : hf.VocabSize - 1,
+            ModelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))),
+        };
+        using var checkpoint = SafetensorsCheckpoint.Open(folder);
+        var weights = Gpt2WeightMap.Convert(config, key => checkpoint.Contains(key) ? checkpoint.ReadTensor(key) : null,
+            checkpoint.Path, warn);
+        return (config, weights);
+    }
+}

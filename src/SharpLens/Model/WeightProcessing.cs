@@ -1,0 +1,120 @@
+using SharpLens.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpLens.Model;
+
+/// <summary>Which of TransformerLens' weight-processing steps to apply (defaults = from_pretrained's).</summary>
+public sealed record WeightProcessingOptions
+{
+    public bool FoldLn { get; init; } = true;
+    public bool CenterWritingWeights { get; init; } = true;
+    public bool CenterUnembed { get; init; } = true;
+    public bool FoldValueBiases { get; init; } = true;
+
+    public static WeightProcessingOptions Default => new();
+    /// <summary>Unprocessed Hugging Face weights (from_pretrained_no_processing).</summary>
+    public static WeightProcessingOptions None => new() { FoldLn = false, CenterWritingWeights = false, CenterUnembed = false, FoldValueBiases = false };
+    public bool Any => FoldLn || CenterWritingWeights || CenterUnembed || FoldValueBiases;
+}
+
+/// <summary>
+/// TransformerLens' process_weights, in its order: fold_ln, center_writing_weights, center_unembed,
+/// fold_value_biases. Each step leaves the model's log-probabilities unchanged; the logits change only
+/// by a per-position constant (center_unembed).
+/// </summary>
+public static class WeightProcessing
+{
+    public static TransformerWeights Process(TransformerWeights raw, WeightProcessingOptions options)
+    {
+        var w = raw.Clone();
+        if (options.FoldLn) FoldLayerNorm(w);
+        if (options.CenterWritingWeights) CenterWritingWeights(w);
+        if (options.CenterUnembed) CenterUnembed(w);
+        if (options.FoldValueBiases) FoldValueBiases(w);
+        return w;
+    }
+
+    /// <summary>
+    /// Folds each LayerNorm's w into the reading weights and its b into their biases, then centres the
+    /// reading weights over d_model (their input is centred anyway, so this only removes a dead direction).
+    /// </summary>
+    public static void FoldLayerNorm(TransformerWeights w)
+    {
+        foreach (var block in w.Blocks)
+        {
+            if (block.Ln1W is null) continue;
+            foreach (var (weight, bias) in new[] { (block.W_Q, block.b_Q), (block.W_K, block.b_K), (block.W_V, block.b_V) })
+            {
+                int heads = weight.Dim(0), d = weight.Dim(1), dh = weight.Dim(2);
+                for (int h = 0; h < heads; h++)
+                    FoldInto(weight.Data.AsSpan(h * d * dh, d * dh), bias.Data.AsSpan(h * dh, dh), block.Ln1W.Data, block.Ln1B!.Data);
+            }
+            FoldInto(block.W_in.Data, block.b_in.Data, block.Ln2W!.Data, block.Ln2B!.Data);
+            block.Ln1W = block.Ln1B = block.Ln2W = block.Ln2B = null;
+        }
+        if (w.LnFinalW is not null)
+        {
+            FoldInto(w.W_U.Data, w.b_U.Data, w.LnFinalW.Data, w.LnFinalB!.Data);
+            w.LnFinalW = w.LnFinalB = null;
+        }
+    }
+
+    // matrix [d, n] reads a LayerNorm output: b += lnB·matrix; matrix = diag(lnW)·matrix; centre each column over d.
+    private static void FoldInto(Span<float> matrix, Span<float> bias, ReadOnlySpan<float> lnW, ReadOnlySpan<float> lnB)
+    {
+        int d = lnW.Length, n = bias.Length;
+        for (int i = 0; i < d; i++)
+        {
+            var row = matrix.Slice(i * n, n);
+            TensorPrimitives.MultiplyAdd(row, lnB[i], bias, bias);
+            TensorPrimitives.Multiply(row, lnW[i], row);
+        }
+        var mean = new float[n];
+        for (int i = 0; i < d; i++) TensorPrimitives.Add(mean, matrix.Slice(i * n, n), mean);
+        TensorPrimitives.Divide(mean, d, mean);
+        for (int i = 0; i < d; i++) TensorPrimitives.Subtract(matrix.Slice(i * n, n), mean, matrix.Slice(i * n, n));
+    }
+
+    /// <summary>Removes the mean over d_model from everything that writes to the residual stream.</summary>
+    public static void CenterWritingWeights(TransformerWeights w)
+    {
+        CenterRows(w.W_E.Data, w.W_E.Dim(1));
+        CenterRows(w.W_pos.Data, w.W_pos.Dim(1));
+        foreach (var block in w.Blocks)
+        {
+            CenterRows(block.W_O.Data, block.W_O.Dim(2));
+            CenterRows(block.b_O.Data, block.b_O.Length);
+            CenterRows(block.W_out.Data, block.W_out.Dim(1));
+            CenterRows(block.b_out.Data, block.b_out.Length);
+        }
+    }
+
+    /// <summary>Removes the mean over the vocabulary from W_U and b_U (softmax is shift-invariant).</summary>
+    public static void CenterUnembed(TransformerWeights w)
+    {
+        CenterRows(w.W_U.Data, w.W_U.Dim(1));
+        CenterRows(w.b_U.Data, w.b_U.Length);
+    }
+
+    /// <summary>b_O += Σ_h b_V[h]·W_O[h]; b_V = 0 (the pattern sums to one, so b_V's contribution is a constant).</summary>
+    public static void FoldValueBiases(TransformerWeights w)
+    {
+        foreach (var block in w.Blocks)
+        {
+            int heads = block.W_O.Dim(0), dh = block.W_O.Dim(1), d = block.W_O.Dim(2);
+            for (int h = 0; h < heads; h++)
+                for (int j = 0; j < dh; j++)
+                    TensorPrimitives.MultiplyAdd(block.W_O.Data.AsSpan((h * dh + j) * d, d), block.b_V.Data[h * dh + j], block.b_O.Data, block.b_O.Data);
+            Array.Clear(block.b_V.Data);
+        }
+    }
+
+    private static void CenterRows(Span<float> data, int width)
+    {
+        for (int off = 0; off < data.Length; off += width)
+        {
+            var row = data.Slice(off, width);
+            TensorPrimitives.Subtract(row, TensorPrimitives.Sum(row) / width, row);
+        }
+    }
+}
