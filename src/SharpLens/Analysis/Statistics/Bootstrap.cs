@@ -81,7 +81,7 @@ public static class Bootstrap
         if (!(level > 0 && level < 1)) throw new InvalidInputException($"confidence level must be in (0, 1), got {level}");
         int[]? indices = (long)resamples * n <= 1 << 24 ? DrawIndices(n, resamples, seed) : null;
         var est = new float[cells]; var lo = new float[cells]; var hi = new float[cells];
-        Parallel.For(0, cells, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, c =>
+        ParallelCells.For(cells, c =>
         {
             var values = new float[n];
             for (int p = 0; p < n; p++) values[p] = pp.Data[p * cells + c];
