@@ -1,1 +1,11 @@
-Console.WriteLine("sharplens");
+using System.CommandLine;
+using SharpLens.Cli.Commands;
+
+var root = new RootCommand("SharpLens: mechanistic interpretability for GPT-2-family models in pure C#.")
+{
+    PredictCommand.Create(),
+    ActivationsCommand.Create(),
+    GenerateCommand.Create(),
+    BenchCommand.Create(),
+};
+return Cli.Invoke(root, args);

@@ -23,7 +23,7 @@ public static class ModelLoader
             : options.ResolveHubId is not null ? options.ResolveHubId(modelIdOrPath)
             : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");
         var (config, raw) = LoadRawWeights(folder, options.Warn);
-        var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing) : raw;
+        var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true) : raw;
         // Byte-level GPT-2 BPE fits every GPT-2-family vocabulary; tiny test models use ids directly.
         var tokenizer = config.DVocab == 50257 ? new Gpt2Tokenizer(config.BosTokenId) : null;
         return new HookedTransformer(config, weights, options.Processing.Any, tokenizer);

@@ -24,9 +24,10 @@ public sealed record WeightProcessingOptions
 /// </summary>
 public static class WeightProcessing
 {
-    public static TransformerWeights Process(TransformerWeights raw, WeightProcessingOptions options)
+    /// <param name="inPlace">Edit <paramref name="raw"/> itself instead of a copy (loading does, to keep peak memory at one copy).</param>
+    public static TransformerWeights Process(TransformerWeights raw, WeightProcessingOptions options, bool inPlace = false)
     {
-        var w = raw.Clone();
+        var w = inPlace ? raw : raw.Clone();
         if (options.FoldLn) FoldLayerNorm(w);
         if (options.CenterWritingWeights) CenterWritingWeights(w);
         if (options.CenterUnembed) CenterUnembed(w);

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Text.Json;
+using SharpLens.Loading;
+using SharpLens.Model;
+using Spectre.Console;
+
+namespace SharpLens.Cli;
+
+/// <summary>What every command shares: model options, loading with progress, one-line errors, atomic output.</summary>
+internal static class Cli
+{
+    /// <summary>Progress and messages go to stderr so --json output on stdout stays machine-readable.</summary>
+    public static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+
+    public static Option<string> ModelOption() => new("--model", "-m")
+    {
+        Description = "Model folder (config.json + model.safetensors) or Hugging Face id such as gpt2, distilgpt2, gpt2-medium",
+        Required = true,
+    };
+
+    public static Option<bool> RawWeightsOption() => new("--raw-weights")
+    {
+        Description = "Use unprocessed Hugging Face weights (no fold_ln / centring / value-bias folding)",
+    };
+
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (Describe(e) is string message)
+        {
+            Console.Error.WriteLine($"error: {message}");
+            return 2;
+        }
+    }
+
+    // One line that names the problem; no stack trace for anything a user can cause.
+    private static string? Describe(Exception e) => e switch
+    {
+        SharpLensException s => s.Message,
+        AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!),
+        FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
+        DirectoryNotFoundException d => d.Message,
+        UnauthorizedAccessException u => u.Message,
+        JsonException j => $"invalid JSON: {j.Message}",
+        IOException io => io.Message,
+        FormatException f => $"invalid number: {f.Message}",
+        _ => null,
+    };
+
+    public static HookedTransformer LoadModel(string model, bool rawWeights)
+    {
+        var options = new LoadOptions
+        {
+            Processing = rawWeights ? WeightProcessingOptions.None : WeightProcessingOptions.Default,
+            Warn = message => Err.MarkupLine($"[yellow]warning:[/] {Markup.Escape(message)}"),
+            ResolveHubId = HubDownload.Resolve,
+        };
+        return ModelLoader.Load(model, options);
+    }
+
+    /// <summary>Parses "50256,1135,821" into ids.</summary>
+    public static int[] ParseIds(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s => int.TryParse(s, out int id) ? id : throw new InvalidInputException($"'{s}' is not a token id: --tokens takes comma-separated integers"))
+        .ToArray();
+
+    /// <summary>Reads a tokens file: [[ids...], ...] or a single [ids...].</summary>
+    public static int[][] ReadTokensFile(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"tokens file {path} does not exist: pass a JSON file holding [[ids...], ...]");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
+                throw new InvalidInputException($"tokens file {path} must hold a non-empty JSON array [[ids...], ...]");
+            if (root[0].ValueKind == JsonValueKind.Number) return [root.EnumerateArray().Select(e => e.GetInt32()).ToArray()];
+            return root.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidInputException($"tokens file {path} is not [[ids...], ...] of integers: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>Writes a file via a temporary sibling and a rename, so a failure leaves no half-written output.</summary>
+    public static void WriteAtomic(string path, string contents)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string tmp = full + ".tmp";
+        File.WriteAllText(tmp, contents);
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+}

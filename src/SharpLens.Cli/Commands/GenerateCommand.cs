@@ -1,0 +1,39 @@
+using System.CommandLine;
+using SharpLens.Generation;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary><c>sharplens generate</c>: continue a prompt (greedy or sampled), streaming tokens as they come.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended)" };
+        var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used exactly as given" };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { DefaultValueFactory = _ => 20 };
+        var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0 = all)" };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling threshold", DefaultValueFactory = _ => 1f };
+        var seed = new Option<int?>("--seed") { Description = "Random seed for reproducible sampling" };
+        var command = new Command("generate", "Generate a continuation with a KV cache") { model, raw, prompt, tokens, maxNew, temperature, topK, topP, seed };
+        command.SetAction(parse =>
+        {
+            var ids = PredictCommand.PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), null, out _);
+            var options = new SamplingOptions
+            {
+                MaxNewTokens = parse.GetValue(maxNew), Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP), Seed = parse.GetValue(seed),
+            };
+            options.Validate();
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            string Text(int id) => lm.Tokenizer?.ToString([id]) ?? $"<{id}>";
+            Console.Write(lm.Tokenizer?.ToString(ids.Where(i => i != lm.Config.BosTokenId).ToArray()) ?? string.Join(" ", ids.Select(Text)));
+            TextGenerator.Generate(lm, ids, options, id => Console.Write(Text(id)));
+            Console.WriteLine();
+            return 0;
+        });
+        return command;
+    }
+}

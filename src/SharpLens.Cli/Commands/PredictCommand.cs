@@ -1,0 +1,73 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Predictions;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary><c>sharplens predict</c>: TransformerLens' test_prompt — the tokenized prompt, the answer's rank, logit and probability, the top-k.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS is prepended, as TransformerLens does)" };
+        var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
+        var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file with [ids...] or [[ids...]] used exactly as given" };
+        var answer = new Option<string?>("--answer", "-a") { Description = "Answer that must be a single token, e.g. \"'re\" or \" are\"" };
+        var topK = new Option<int>("--top-k", "-k") { Description = "How many top predictions to show", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var command = new Command("predict", "Show the model's next-token prediction for a prompt") { model, raw, prompt, tokens, tokensFile, answer, topK, json };
+        command.SetAction(parse =>
+        {
+            var ids = PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), parse.GetValue(tokensFile), out bool fromText);
+            int k = parse.GetValue(topK);
+            if (k <= 0) throw new InvalidInputException($"--top-k must be positive, got {k}");
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var tokenizer = lm.Tokenizer;
+            int? answerId = parse.GetValue(answer) is string a
+                ? (tokenizer ?? throw new InvalidInputException("--answer needs a GPT-2 tokenizer; this model has a different vocabulary: pass an id list instead")).ToSingleToken(a)
+                : null;
+            if (fromText && tokenizer is null) throw new InvalidInputException("this model's vocabulary is not GPT-2's: use --tokens instead of --prompt");
+            var result = NextTokenPrediction.Run(lm, ids, k, answerId);
+            if (parse.GetValue(json)) Console.WriteLine(result.ToJson().ToJsonString(Cli.Json));
+            else Print(result);
+            return 0;
+        });
+        return command;
+    }
+
+    internal static int[] PromptIds(string? prompt, string? tokens, string? tokensFile, out bool fromText)
+    {
+        int given = (prompt is null ? 0 : 1) + (tokens is null ? 0 : 1) + (tokensFile is null ? 0 : 1);
+        if (given != 1) throw new InvalidInputException("give exactly one of --prompt, --tokens or --tokens-file");
+        fromText = prompt is not null;
+        if (prompt is not null) return new Tokenization.Gpt2Tokenizer().ToTokens(prompt);
+        if (tokens is not null) return Cli.ParseIds(tokens);
+        var all = Cli.ReadTokensFile(tokensFile!);
+        if (all.Length != 1) throw new InvalidInputException($"--tokens-file holds {all.Length} prompts; predict takes one");
+        return all[0];
+    }
+
+    private static void Print(NextTokenPrediction r)
+    {
+        var console = AnsiConsole.Console;
+        console.MarkupLine($"[bold]Tokenized prompt:[/] {Markup.Escape(string.Join(" ", r.StrTokens.Select(t => $"|{t}|")))}");
+        if (r.Answer is { } a)
+        {
+            console.MarkupLine($"[bold]Tokenized answer:[/] {Markup.Escape($"|{a.Token}|")}");
+            console.MarkupLine($"Performance on answer token: [bold]Rank: {a.Rank}[/]  Logit: {a.Logit:F2}  Prob: {a.Prob * 100:F2}%  Token: {Markup.Escape($"|{a.Token}|")}");
+        }
+        var table = new Table().AddColumns("rank", "token", "id", "logit", "prob");
+        table.Columns[0].RightAligned(); table.Columns[2].RightAligned(); table.Columns[3].RightAligned(); table.Columns[4].RightAligned();
+        for (int i = 0; i < r.TopK.Count; i++)
+        {
+            var t = r.TopK[i];
+            bool isAnswer = r.Answer?.TokenId == t.TokenId;
+            string token = Markup.Escape($"|{t.Token}|");
+            table.AddRow(i.ToString(), isAnswer ? $"[green bold]{token}[/]" : token, t.TokenId.ToString(), t.Logit.ToString("F2"), $"{t.Prob * 100:F2}%");
+        }
+        console.Write(table);
+    }
+}
