@@ -9,7 +9,8 @@ internal static class QuickGemm
     public static void Run(string[] args)
     {
         double seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
-        Console.WriteLine($"cores={Environment.ProcessorCount} isa={GemmIsaSelector.Best}");
+        if (Environment.GetEnvironmentVariable("SHARPLENS_DIRECTB_ROWS") is { } rows) GemmDriver.DirectBMaxRows = int.Parse(rows);
+        Console.WriteLine($"directB<={GemmDriver.DirectBMaxRows} cores={Environment.ProcessorCount} isa={GemmIsaSelector.Best}");
         double peak = FmaPeak.MeasureGflops(TimeSpan.FromSeconds(seconds));
         Console.WriteLine($"fma_peak_gflops={peak:F1}");
         foreach (var (m, k, n) in new[] { (512, 768, 3072), (64, 768, 3072), (64, 768, 2304), (64, 768, 768), (1024, 768, 768), (8, 768, 3072) })

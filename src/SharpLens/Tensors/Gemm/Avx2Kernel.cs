@@ -14,7 +14,7 @@ internal static unsafe class Avx2Kernel
     public const int Nr = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
     {
         var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero;
         var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero;
@@ -33,7 +33,7 @@ internal static unsafe class Avx2Kernel
             c40 = Fma.MultiplyAdd(Vector256.Create(a[4]), b0, c40); c41 = Fma.MultiplyAdd(Vector256.Create(a[4]), b1, c41);
             c50 = Fma.MultiplyAdd(Vector256.Create(a[5]), b0, c50); c51 = Fma.MultiplyAdd(Vector256.Create(a[5]), b1, c51);
             a += 6;
-            b += 16;
+            b += ldb;
         }
         if (accumulate)
         {

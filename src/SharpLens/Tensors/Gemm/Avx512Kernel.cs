@@ -16,7 +16,7 @@ internal static unsafe class Avx512Kernel
     public const int Nr = 32;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
     {
         var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
         var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
@@ -39,7 +39,7 @@ internal static unsafe class Avx512Kernel
             c60 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c60); c61 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b1, c61);
             c70 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c70); c71 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b1, c71);
             a += 8;
-            b += 32;
+            b += ldb;
         }
         if (accumulate)
         {

@@ -18,6 +18,13 @@ internal static unsafe class GemmDriver
     internal const int NcTarget = 768;
     /// <summary>Below this many multiply-adds (~10 µs of one core) waking a second thread costs more than it saves.</summary>
     internal const long ParallelThreshold = 1L << 21;
+    /// <summary>
+    /// A plain (untransposed) raw B is read in place instead of packed when a thread's share has at
+    /// most this many rows: with few row tiles each B micro-panel is reused too little to repay
+    /// copying it, and packing all of B dominated small-m calls. Above it, packing wins because a
+    /// strided B panel (row stride n*4 bytes, often a multiple of 4 KiB) aliases into few L1 sets.
+    /// </summary>
+    internal static int DirectBMaxRows = 32;
 
     /// <summary>
     /// B is either raw (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
@@ -37,6 +44,7 @@ internal static unsafe class GemmDriver
 
         var job = new Job
         {
+            DirectB = !bPacked && !transposeB,
             A = a, B = b, C = c, M = m, K = k, N = n,
             TransposeA = transposeA, TransposeB = transposeB, BPacked = bPacked, Accumulate = accumulate,
             Kernel = kernel,
@@ -51,17 +59,17 @@ internal static unsafe class GemmDriver
         parts = Math.Min(parts, job.SplitColumns ? colPanels : rowTiles);
         job.Parts = parts;
         if (parts <= 1) job.Execute(0);
-        else GemmThreadPool.Run(parts, job);
+        else GemmThreadPool.Run(parts, job); // boxes once; workers only read the fields
     }
 
-    private sealed class Job : IGemmParallelJob
+    private struct Job : IGemmParallelJob
     {
         public float* A, B, C;
         public int M, K, N, Parts;
-        public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns;
+        public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB;
         public MicroKernel Kernel;
 
-        public void Execute(int part)
+        public readonly void Execute(int part)
         {
             int mr = Kernel.Mr, nr = Kernel.Nr;
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
@@ -81,17 +89,18 @@ internal static unsafe class GemmDriver
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Block(int m0, int m1, int n0, int n1)
+        private readonly void Block(int m0, int m1, int n0, int n1)
         {
             var kernel = Kernel;
+            bool direct = DirectB && m1 - m0 <= DirectBMaxRows;
             int mr = kernel.Mr, nr = kernel.Nr;
             int mc = Math.Max(mr, McTarget / mr * mr);
             // Pre-packed B needs no copy, so the only reason to block columns is A reuse; one block
             // over the whole share keeps A packed once per depth block.
-            int nc = BPacked ? n1 - n0 : Math.Max(nr, NcTarget / nr * nr);
+            int nc = BPacked || direct ? n1 - n0 : Math.Max(nr, NcTarget / nr * nr);
             int kcMax = Math.Min(Kc, K);
 
-            var buffers = Buffers.For(mc * kcMax, BPacked ? 0 : RoundUp(Math.Min(nc, n1 - n0), nr) * kcMax);
+            var buffers = Buffers.For(mc * kcMax, BPacked ? 0 : direct ? nr * kcMax : RoundUp(Math.Min(nc, n1 - n0), nr) * kcMax);
             float* aPack = buffers.A, bPack = buffers.B;
             float* edge = stackalloc float[mr * nr];
 
@@ -103,11 +112,17 @@ internal static unsafe class GemmDriver
                     int kc = Math.Min(Kc, K - pc);
                     bool add = Accumulate || pc > 0;
                     float* bBlock;
-                    nint panelStride;
+                    nint panelStride, ldb = nr;
                     if (BPacked)
                     {
                         bBlock = B + (nint)(jc / nr) * K * nr + (nint)pc * nr;
                         panelStride = (nint)K * nr;
+                    }
+                    else if (direct)
+                    {
+                        bBlock = B + (nint)pc * N + jc;
+                        panelStride = nr;
+                        ldb = N;
                     }
                     else
                     {
@@ -125,6 +140,14 @@ internal static unsafe class GemmDriver
                         {
                             int cols = Math.Min(nr, ncCur - jr);
                             float* bPanel = bBlock + (jr / nr) * panelStride;
+                            nint ldbPanel = ldb;
+                            if (direct && cols < nr)
+                            {
+                                // The ragged last panel would read past row ends: pad it to NR in scratch.
+                                GemmPacking.PackB(B, K, N, false, pc, kc, jc + jr, cols, nr, bPack);
+                                bPanel = bPack;
+                                ldbPanel = nr;
+                            }
                             for (int ir = 0; ir < mcCur; ir += mr)
                             {
                                 int rows = Math.Min(mr, mcCur - ir);
@@ -132,12 +155,12 @@ internal static unsafe class GemmDriver
                                 float* cTile = C + (nint)(ic + ir) * N + jc + jr;
                                 if (rows == mr && cols == nr)
                                 {
-                                    kernel.Run(kc, aPanel, bPanel, cTile, N, add);
+                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, cTile, N, add);
                                 }
                                 else
                                 {
                                     // Edge tile: run the full kernel into scratch, copy the valid part.
-                                    kernel.Run(kc, aPanel, bPanel, edge, nr, false);
+                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, edge, nr, false);
                                     for (int r = 0; r < rows; r++)
                                     {
                                         float* src = edge + r * nr;

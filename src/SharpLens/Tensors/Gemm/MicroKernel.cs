@@ -11,10 +11,10 @@ internal readonly unsafe struct MicroKernel
     public readonly int Mr;
     public readonly int Nr;
     public readonly GemmIsa Isa;
-    /// <summary>(kc, aPanel, bPanel, c, ldc, accumulate).</summary>
-    public readonly delegate*<int, float*, float*, float*, nint, bool, void> Run;
+    /// <summary>(kc, aPanel, bPanel, ldb, c, ldc, accumulate); ldb = NR for packed B, the row length for B read in place.</summary>
+    public readonly delegate*<int, float*, float*, nint, float*, nint, bool, void> Run;
 
-    public MicroKernel(GemmIsa isa, int mr, int nr, delegate*<int, float*, float*, float*, nint, bool, void> run)
+    public MicroKernel(GemmIsa isa, int mr, int nr, delegate*<int, float*, float*, nint, float*, nint, bool, void> run)
     {
         Isa = isa; Mr = mr; Nr = nr; Run = run;
     }

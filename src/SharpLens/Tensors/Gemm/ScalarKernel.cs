@@ -12,7 +12,7 @@ internal static unsafe class ScalarKernel
     public const int Nr = 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -25,7 +25,7 @@ internal static unsafe class ScalarKernel
             c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
             c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
             a += 4;
-            b += 4;
+            b += ldb;
         }
         float* r0 = c, r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc;
         if (accumulate)

@@ -14,7 +14,7 @@ internal static unsafe class Vector128Kernel
     public const int Nr = 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
     {
         var c00 = Vector128<float>.Zero; var c01 = Vector128<float>.Zero;
         var c10 = Vector128<float>.Zero; var c11 = Vector128<float>.Zero;
@@ -29,7 +29,7 @@ internal static unsafe class Vector128Kernel
             c20 = Vector128.MultiplyAddEstimate(Vector128.Create(a[2]), b0, c20); c21 = Vector128.MultiplyAddEstimate(Vector128.Create(a[2]), b1, c21);
             c30 = Vector128.MultiplyAddEstimate(Vector128.Create(a[3]), b0, c30); c31 = Vector128.MultiplyAddEstimate(Vector128.Create(a[3]), b1, c31);
             a += 4;
-            b += 8;
+            b += ldb;
         }
         if (accumulate)
         {
