@@ -1,5 +1,8 @@
 using BenchmarkDotNet.Running;
+using SharpLens.Bench;
 
+// `quick` is a seconds-long Stopwatch sanity check of GEMM vs FMA peak; BenchmarkDotNet runs take minutes.
+if (args.Length > 0 && args[0] == "quick") { QuickGemm.Run(args[1..]); return; }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 
 public partial class Program;

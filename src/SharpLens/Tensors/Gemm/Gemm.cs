@@ -13,7 +13,12 @@ public static class Gemm
         int m, int k, int n, bool transposeA = false, bool transposeB = false, bool accumulate = false)
     {
         Validate(a.Length, b.Length, c.Length, m, k, n);
-        GemmReference.Multiply(a, b, c, m, k, n, transposeA, transposeB, accumulate);
+        var kernel = MicroKernel.For(GemmIsaSelector.Current);
+        unsafe
+        {
+            fixed (float* pa = a, pb = b, pc = c)
+                GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
+        }
     }
 
     /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
@@ -21,8 +26,15 @@ public static class Gemm
     /// <param name="c">[m, n]</param>
     public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, bool accumulate = false)
     {
+        ArgumentNullException.ThrowIfNull(b);
         Validate(a.Length, b.K * b.N, c.Length, m, b.K, b.N);
-        GemmReference.Multiply(a, b.Source, c, m, b.K, b.N, false, false, accumulate);
+        // The kernel that matches the layout B was packed in, whatever the ISA knob says now.
+        var kernel = MicroKernel.For(b.Isa);
+        unsafe
+        {
+            fixed (float* pa = a, pb = b.Panels, pc = c)
+                GemmDriver.Multiply(pa, false, pb, false, bPacked: true, pc, m, b.K, b.N, accumulate, kernel);
+        }
     }
 
     internal static void Validate(int aLength, int bLength, int cLength, int m, int k, int n)
@@ -42,20 +54,28 @@ public sealed class PackedMatrix
 {
     public int K { get; }
     public int N { get; }
-    internal float[] Source { get; }
+    /// <summary>The micro-kernel family whose panel layout <see cref="Panels"/> is in.</summary>
+    internal GemmIsa Isa { get; }
+    /// <summary>ceil(N/NR) panels of K*NR floats: panel j, depth p holds B[p, j*NR .. j*NR+NR), zero padded.</summary>
+    internal float[] Panels { get; }
 
-    private PackedMatrix(float[] source, int k, int n) { Source = source; K = k; N = n; }
+    private PackedMatrix(float[] panels, int k, int n, GemmIsa isa) { Panels = panels; K = k; N = n; Isa = isa; }
 
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposed"/>.</param>
     public static PackedMatrix Pack(ReadOnlySpan<float> b, int k, int n, bool transposed = false)
     {
-        var dense = new float[k * n];
-        if (!transposed) b[..(k * n)].CopyTo(dense);
-        else
-            for (int i = 0; i < k; i++)
-                for (int j = 0; j < n; j++)
-                    dense[i * n + j] = b[j * k + i];
-        return new PackedMatrix(dense, k, n);
+        if (k < 0 || n < 0) throw new ArgumentException($"negative packed matrix size k={k} n={n}");
+        if (b.Length < (long)k * n) throw new ArgumentException($"B has {b.Length} elements, needs k*n = {(long)k * n}");
+        var isa = GemmIsaSelector.Current;
+        int nr = MicroKernel.For(isa).Nr;
+        long size = (long)(n + nr - 1) / nr * nr * k;
+        var panels = GC.AllocateUninitializedArray<float>(checked((int)size));
+        unsafe
+        {
+            fixed (float* src = b, dst = panels)
+                if (size > 0) GemmPacking.PackB(src, k, n, transposed, 0, k, 0, n, nr, dst);
+        }
+        return new PackedMatrix(panels, k, n, isa);
     }
 }
 

@@ -1,0 +1,207 @@
+using System.Runtime.CompilerServices;
+
+namespace SharpLens.Tensors;
+
+/// <summary>
+/// The BLIS-style loop nest around a micro-kernel: columns in NC blocks, depth in KC blocks (so a
+/// B micro-panel, kc x NR, stays in L1 while A micro-panels stream from L2), rows in MC blocks
+/// (the packed A block, mc x kc, stays in L2). Work is split statically into equal shares of whole
+/// tiles, one per core; all sizes are in elements.
+/// </summary>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Depth block: kc*NR*4 bytes = 32 KiB of B micro-panel for the 32-wide kernel, inside a 48 KiB L1.</summary>
+    internal const int Kc = 256;
+    /// <summary>Row block: a 256 x 256 packed A block is 256 KiB, well inside a 2 MiB L2.</summary>
+    internal const int McTarget = 256;
+    /// <summary>Column block for B packed on the fly: kc x 768 is 768 KiB, sharing L2 with the A block.</summary>
+    internal const int NcTarget = 768;
+    /// <summary>Below this many multiply-adds (~10 µs of one core) waking a second thread costs more than it saves.</summary>
+    internal const long ParallelThreshold = 1L << 21;
+    /// <summary>
+    /// A plain (untransposed) raw B is read in place instead of packed when a thread's share has at
+    /// most this many rows: with few row tiles each B micro-panel is reused too little to repay
+    /// copying it, and packing all of B dominated small-m calls. Above it, packing wins because a
+    /// strided B panel (row stride n*4 bytes, often a multiple of 4 KiB) aliases into few L1 sets.
+    /// </summary>
+    internal static int DirectBMaxRows = 32;
+
+    /// <summary>
+    /// B is either raw (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
+    /// per block here) or a whole-K pre-packed <see cref="PackedMatrix"/> buffer in
+    /// <paramref name="kernel"/>'s layout: panel j at j*k*NR, depth p of it at +p*NR.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Multiply(float* a, bool transposeA, float* b, bool transposeB, bool bPacked,
+        float* c, int m, int k, int n, bool accumulate, in MicroKernel kernel)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) new Span<float>(c, checked(m * n)).Clear();
+            return;
+        }
+
+        var job = new Job
+        {
+            DirectB = !bPacked && !transposeB,
+            A = a, B = b, C = c, M = m, K = k, N = n,
+            TransposeA = transposeA, TransposeB = transposeB, BPacked = bPacked, Accumulate = accumulate,
+            Kernel = kernel,
+        };
+
+        int rowTiles = (m + kernel.Mr - 1) / kernel.Mr;
+        int colPanels = (n + kernel.Nr - 1) / kernel.Nr;
+        int parts = (long)m * n * k < ParallelThreshold ? 1 : GemmThreadPool.Parallelism;
+        // Split the dimension with more tiles: splitting n halves the B traffic per core (what
+        // dominates at small m with big weights), splitting m halves A's.
+        job.SplitColumns = colPanels >= rowTiles;
+        parts = Math.Min(parts, job.SplitColumns ? colPanels : rowTiles);
+        job.Parts = parts;
+        if (parts <= 1) job.Execute(0);
+        else GemmThreadPool.Run(parts, job); // boxes once; workers only read the fields
+    }
+
+    private struct Job : IGemmParallelJob
+    {
+        public float* A, B, C;
+        public int M, K, N, Parts;
+        public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB;
+        public MicroKernel Kernel;
+
+        public readonly void Execute(int part)
+        {
+            int mr = Kernel.Mr, nr = Kernel.Nr;
+            int m0 = 0, m1 = M, n0 = 0, n1 = N;
+            if (SplitColumns)
+            {
+                int panels = (N + nr - 1) / nr;
+                n0 = Math.Min(N, (int)((long)panels * part / Parts) * nr);
+                n1 = Math.Min(N, (int)((long)panels * (part + 1) / Parts) * nr);
+            }
+            else
+            {
+                int tiles = (M + mr - 1) / mr;
+                m0 = Math.Min(M, (int)((long)tiles * part / Parts) * mr);
+                m1 = Math.Min(M, (int)((long)tiles * (part + 1) / Parts) * mr);
+            }
+            if (m0 < m1 && n0 < n1) Block(m0, m1, n0, n1);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Block(int m0, int m1, int n0, int n1)
+        {
+            var kernel = Kernel;
+            bool direct = DirectB && m1 - m0 <= DirectBMaxRows;
+            int mr = kernel.Mr, nr = kernel.Nr;
+            int mc = Math.Max(mr, McTarget / mr * mr);
+            // Pre-packed B needs no copy, so the only reason to block columns is A reuse; one block
+            // over the whole share keeps A packed once per depth block.
+            int nc = BPacked || direct ? n1 - n0 : Math.Max(nr, NcTarget / nr * nr);
+            int kcMax = Math.Min(Kc, K);
+
+            var buffers = Buffers.For(mc * kcMax, BPacked ? 0 : direct ? nr * kcMax : RoundUp(Math.Min(nc, n1 - n0), nr) * kcMax);
+            float* aPack = buffers.A, bPack = buffers.B;
+            float* edge = stackalloc float[mr * nr];
+
+            for (int jc = n0; jc < n1; jc += nc)
+            {
+                int ncCur = Math.Min(nc, n1 - jc);
+                for (int pc = 0; pc < K; pc += Kc)
+                {
+                    int kc = Math.Min(Kc, K - pc);
+                    bool add = Accumulate || pc > 0;
+                    float* bBlock;
+                    nint panelStride, ldb = nr;
+                    if (BPacked)
+                    {
+                        bBlock = B + (nint)(jc / nr) * K * nr + (nint)pc * nr;
+                        panelStride = (nint)K * nr;
+                    }
+                    else if (direct)
+                    {
+                        bBlock = B + (nint)pc * N + jc;
+                        panelStride = nr;
+                        ldb = N;
+                    }
+                    else
+                    {
+                        GemmPacking.PackB(B, K, N, TransposeB, pc, kc, jc, ncCur, nr, bPack);
+                        bBlock = bPack;
+                        panelStride = (nint)kc * nr;
+                    }
+
+                    for (int ic = m0; ic < m1; ic += mc)
+                    {
+                        int mcCur = Math.Min(mc, m1 - ic);
+                        GemmPacking.PackA(A, M, K, TransposeA, ic, mcCur, pc, kc, mr, aPack);
+
+                        for (int jr = 0; jr < ncCur; jr += nr)
+                        {
+                            int cols = Math.Min(nr, ncCur - jr);
+                            float* bPanel = bBlock + (jr / nr) * panelStride;
+                            nint ldbPanel = ldb;
+                            if (direct && cols < nr)
+                            {
+                                // The ragged last panel would read past row ends: pad it to NR in scratch.
+                                GemmPacking.PackB(B, K, N, false, pc, kc, jc + jr, cols, nr, bPack);
+                                bPanel = bPack;
+                                ldbPanel = nr;
+                            }
+                            for (int ir = 0; ir < mcCur; ir += mr)
+                            {
+                                int rows = Math.Min(mr, mcCur - ir);
+                                float* aPanel = aPack + (nint)ir * kc;
+                                float* cTile = C + (nint)(ic + ir) * N + jc + jr;
+                                if (rows == mr && cols == nr)
+                                {
+                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, cTile, N, add);
+                                }
+                                else
+                                {
+                                    // Edge tile: run the full kernel into scratch, copy the valid part.
+                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, edge, nr, false);
+                                    for (int r = 0; r < rows; r++)
+                                    {
+                                        float* src = edge + r * nr;
+                                        float* dst = cTile + (nint)r * N;
+                                        if (add) for (int x = 0; x < cols; x++) dst[x] += src[x];
+                                        else for (int x = 0; x < cols; x++) dst[x] = src[x];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    /// <summary>
+    /// Per-thread pinned packing buffers, grown on demand and kept: a forward pass makes hundreds of
+    /// GEMM calls and must not allocate (or re-pin) on each.
+    /// </summary>
+    private sealed class Buffers
+    {
+        [ThreadStatic] private static Buffers? _current;
+        private float[] _a = [], _b = [];
+        public float* A, B;
+
+        public static Buffers For(int aFloats, int bFloats)
+        {
+            var buf = _current ??= new Buffers();
+            // +16 floats so the start can be rounded up to a 64-byte boundary (aligned zmm loads of B).
+            if (buf._a.Length < aFloats + 16) { buf._a = GC.AllocateUninitializedArray<float>(aFloats + 16, pinned: true); buf.A = Align(buf._a); }
+            if (buf._b.Length < bFloats + 16) { buf._b = GC.AllocateUninitializedArray<float>(bFloats + 16, pinned: true); buf.B = Align(buf._b); }
+            return buf;
+        }
+
+        private static float* Align(float[] array)
+        {
+            nint p = (nint)Unsafe.AsPointer(ref array[0]);
+            return (float*)((p + 63) & ~(nint)63);
+        }
+    }
+}
