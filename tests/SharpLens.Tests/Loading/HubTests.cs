@@ -164,6 +164,20 @@ public class HubTests
     }
 
     [Fact]
+    public void UnresumablePartialFileIsRestarted()
+    {
+        using var scratch = new TempDir();
+        using var cache = new TempDir();
+        var (hub, weights) = HubWithModel(scratch);
+        using var _ = hub;
+        string blobs = Path.Combine(cache.Path, "models--gpt2", "blobs");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllBytes(Path.Combine(blobs, FakeHub.Sha256Hex(weights) + ".incomplete"), new byte[weights.Length + 10]);
+        string folder = ModelResolver.ResolveModelFolder("gpt2", Options(hub, cache));
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
+    }
+
+    [Fact]
     public void ChecksumMismatchIsRejected()
     {
         using var scratch = new TempDir();
