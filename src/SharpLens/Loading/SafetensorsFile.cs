@@ -164,6 +164,8 @@ public sealed unsafe class SafetensorsFile : ITensorReader
         string path, byte[] header, long dataLength)
     {
         const string corrupt = "the file is corrupt; download it again";
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw Bad(path, "has a header that is not valid UTF-8", corrupt);
         JsonDocument doc;
         try
         {

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace SharpLens.Tests.Loading;
+
+/// <summary>
+/// A tiny loopback HTTP/1.1 server that answers like the Hugging Face hub: <c>/{repo}/resolve/{rev}/{file}</c>
+/// gives 200 + ETag (git sha1) for small files and 302 + X-Linked-Etag (sha256) to <c>/cdn/{sha256}</c> for LFS
+/// files; the CDN path honours <c>Range: bytes=N-</c> with 206. Faults can be injected.
+/// </summary>
+internal sealed class FakeHub : IDisposable
+{
+    public const string Commit = "0123456789abcdef0123456789abcdef01234567";
+
+    private readonly TcpListener _listener;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Task _loop;
+
+    public record Request(string Method, string Path, Dictionary<string, string> Headers);
+
+    public ConcurrentQueue<Request> Requests { get; } = new();
+    public Dictionary<string, Dictionary<string, (byte[] Data, bool Lfs)>> Repos { get; } = new();
+    public string? RequiredToken { get; set; }
+    /// <summary>How many CDN responses to cut off after half the body.</summary>
+    public int TruncateCdn;
+    /// <summary>Serve corrupted bytes from the CDN.</summary>
+    public bool CorruptCdn { get; set; }
+
+    public string Endpoint { get; }
+
+    public FakeHub()
+    {
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Endpoint = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+        _loop = Task.Run(AcceptLoop);
+    }
+
+    public void AddFile(string repo, string file, byte[] data, bool lfs)
+    {
+        if (!Repos.TryGetValue(repo, out var files)) Repos[repo] = files = new();
+        files[file] = (data, lfs);
+    }
+
+    public static string Sha256Hex(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+    public static string GitSha1(byte[] data) =>
+        Convert.ToHexStringLower(SHA1.HashData([.. Encoding.ASCII.GetBytes($"blob {data.Length}\0"), .. data]));
+
+    private async Task AcceptLoop()
+    {
+        while (!_cts.IsCancellationRequested)
+        {
+            TcpClient client;
+            try { client = await _listener.AcceptTcpClientAsync(_cts.Token); }
+            catch { return; }
+            _ = Task.Run(async () =>
+            {
+                using (client)
+                {
+                    try { await Handle(client.GetStream()); }
+                    catch (IOException) { }
+                    catch (SocketException) { }
+                }
+            });
+        }
+    }
+
+    private static async Task<string?> ReadHead(NetworkStream s)
+    {
+        var buf = new List<byte>();
+        var one = new byte[1];
+        while (true)
+        {
+            int n = await s.ReadAsync(one);
+            if (n == 0) return null;
+            buf.Add(one[0]);
+            int c = buf.Count;
+            if (c >= 4 && buf[c - 4] == '\r' && buf[c - 3] == '\n' && buf[c - 2] == '\r' && buf[c - 1] == '\n')
+                return Encoding.ASCII.GetString(buf.ToArray());
+            if (c > 65536) return null;
+        }
+    }
+
+    private async Task Handle(NetworkStream s)
+    {
+        string? head = await ReadHead(s);
+        if (head == null) return;
+        var lines = head.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var parts = lines[0].Split(' ');
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var l in lines.Skip(1))
+        {
+            int i = l.IndexOf(':');
+            if (i > 0) headers[l[..i].Trim()] = l[(i + 1)..].Trim();
+        }
+        string path = Uri.UnescapeDataString(parts[1]);
+        Requests.Enqueue(new Request(parts[0], path, headers));
+
+        async Task Send(int status, string reason, Dictionary<string, string> h, byte[] body, int? sendOnly = null)
+        {
+            var sb = new StringBuilder($"HTTP/1.1 {status} {reason}\r\n");
+            h["Content-Length"] = body.Length.ToString();
+            h["Connection"] = "close";
+            foreach (var kv in h) sb.Append($"{kv.Key}: {kv.Value}\r\n");
+            sb.Append("\r\n");
+            await s.WriteAsync(Encoding.ASCII.GetBytes(sb.ToString()));
+            await s.WriteAsync(body.AsMemory(0, sendOnly ?? body.Length));
+            await s.FlushAsync();
+        }
+
+        if (path.StartsWith("/cdn/"))
+        {
+            string sha = path["/cdn/".Length..];
+            var blob = Repos.Values.SelectMany(f => f.Values).FirstOrDefault(f => Sha256Hex(f.Data) == sha).Data;
+            if (blob == null) { await Send(404, "Not Found", new(), []); return; }
+            if (CorruptCdn) { blob = (byte[])blob.Clone(); blob[^1] ^= 0xFF; }
+            long from = 0;
+            if (headers.TryGetValue("Range", out var range) && range.StartsWith("bytes=") && range.EndsWith("-"))
+                from = long.Parse(range[6..^1]);
+            if (from >= blob.Length && from > 0)
+            {
+                await Send(416, "Range Not Satisfiable", new() { ["Content-Range"] = $"bytes */{blob.Length}" }, []);
+                return;
+            }
+            var body = blob[(int)from..];
+            var h = new Dictionary<string, string> { ["ETag"] = "\"cdn-etag-not-the-sha\"" };
+            int status = 200;
+            if (from > 0) { status = 206; h["Content-Range"] = $"bytes {from}-{blob.Length - 1}/{blob.Length}"; }
+            if (Interlocked.Decrement(ref TruncateCdn) >= 0)
+                await Send(status, status == 200 ? "OK" : "Partial Content", h, body, body.Length / 2);
+            else
+                await Send(status, status == 200 ? "OK" : "Partial Content", h, body);
+            return;
+        }
+
+        int r = path.IndexOf("/resolve/", StringComparison.Ordinal);
+        if (r < 0) { await Send(404, "Not Found", new(), []); return; }
+        string repo = path[1..r];
+        string rest = path[(r + "/resolve/".Length)..];
+        int slash = rest.IndexOf('/');
+        string rev = rest[..slash];
+        string file = rest[(slash + 1)..];
+        if (RequiredToken != null && (!headers.TryGetValue("Authorization", out var auth) || auth != "Bearer " + RequiredToken))
+        {
+            await Send(401, "Unauthorized", new() { ["X-Error-Code"] = "GatedRepo" }, "Access to model is restricted"u8.ToArray());
+            return;
+        }
+        if (!Repos.TryGetValue(repo, out var files) || (rev != "main" && rev != Commit))
+        {
+            await Send(404, "Not Found", new() { ["X-Error-Code"] = "RepoNotFound" }, "Repository not found"u8.ToArray());
+            return;
+        }
+        if (!files.TryGetValue(file, out var entry))
+        {
+            await Send(404, "Not Found", new() { ["X-Error-Code"] = "EntryNotFound" }, "Entry not found"u8.ToArray());
+            return;
+        }
+        if (entry.Lfs)
+        {
+            string sha = Sha256Hex(entry.Data);
+            await Send(302, "Found", new()
+            {
+                ["Location"] = $"/cdn/{sha}",
+                ["X-Repo-Commit"] = Commit,
+                ["X-Linked-Etag"] = $"\"{sha}\"",
+                ["X-Linked-Size"] = entry.Data.Length.ToString(),
+                ["ETag"] = "W/\"redirect-etag\"",
+            }, []);
+        }
+        else
+        {
+            await Send(200, "OK", new() { ["X-Repo-Commit"] = Commit, ["ETag"] = $"\"{GitSha1(entry.Data)}\"" }, entry.Data);
+        }
+    }
+
+    public void Dispose()
+    {
+        _cts.Cancel();
+        _listener.Stop();
+        try { _loop.Wait(1000); } catch (AggregateException) { }
+    }
+}
