@@ -1,3 +1,5 @@
+global using SharpLens;
+global using SharpLens.Cli;
 using System.CommandLine;
 using SharpLens.Cli.Commands;
 

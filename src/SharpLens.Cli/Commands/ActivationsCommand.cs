@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using SharpLens.Loading;
 using SharpLens.Tokenization;
 

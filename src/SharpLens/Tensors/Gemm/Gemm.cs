@@ -6,6 +6,9 @@ namespace SharpLens.Tensors;
 /// </summary>
 public static class Gemm
 {
+    /// <summary>The micro-kernel family in use on this CPU: "Avx512", "Avx2", "Vector128" or "Scalar".</summary>
+    public static string ActiveIsa => (GemmIsaSelector.ForcedIsa == GemmIsa.Auto ? GemmIsaSelector.Best : GemmIsaSelector.ForcedIsa).ToString();
+
     /// <param name="a">[m, k], or [k, m] when <paramref name="transposeA"/>.</param>
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposeB"/>.</param>
     /// <param name="c">[m, n], written (or added to when <paramref name="accumulate"/>).</param>

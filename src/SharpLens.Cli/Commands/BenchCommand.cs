@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SharpLens.Model;
+using SharpLens.Tensors;
+using SharpLens.Tokenization;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary>
+/// <c>sharplens bench</c>: medians of the timings the issues set targets for, with the FMA peak measured in
+/// the same run (these machines drift, so GEMM speed is only meaningful next to it).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: random weights shaped like GPT-2 small)" };
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
+        var suites = new Option<string>("--suites") { Description = "Comma-separated: core", DefaultValueFactory = _ => "core" };
+        var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
+        command.SetAction(parse =>
+        {
+            int n = Math.Max(1, parse.GetValue(repeats));
+            var wanted = parse.GetValue(suites)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            var lm = parse.GetValue(model) is string m ? Cli.LoadModel(m, rawWeights: false) : RandomWeights.CreateModel(ModelConfig.Gpt2Small);
+            var results = new JsonObject
+            {
+                ["model"] = parse.GetValue(model) ?? "random gpt2-small-shaped",
+                ["cores"] = Environment.ProcessorCount,
+                ["isa"] = Gemm.ActiveIsa.ToString(),
+            };
+            if (wanted.Contains("core")) Core(lm, n, results);
+            if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
+            else
+            {
+                var table = new Table().AddColumns("measurement", "value");
+                foreach (var (key, value) in results) table.AddRow(Markup.Escape(key), Markup.Escape(value?.ToJsonString() ?? ""));
+                AnsiConsole.Write(table);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static void Core(HookedTransformer lm, int n, JsonObject results)
+    {
+        var random = new Random(0);
+        var prompts = Enumerable.Range(0, 8).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(_ => random.Next(lm.Config.DVocab)).ToArray()).ToList();
+        var batch = new TokenBatch(prompts, lm.Config.BosTokenId);
+        results["forward_batch8x8_s"] = Median(n, () => lm.Forward(batch));
+
+        const int m = 512, k = 768, cols = 3072;
+        var a = new float[m * k];
+        var b = new float[k * cols];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextDouble() - 0.5f;
+        for (int i = 0; i < b.Length; i++) b[i] = (float)random.NextDouble() - 0.5f;
+        var packed = PackedMatrix.Pack(b, k, cols);
+        var c = new float[m * cols];
+        double seconds = Median(n * 3, () => Gemm.Multiply(a, packed, c, m));
+        results["sgemm_512x768x3072_gflops"] = Math.Round(2.0 * m * k * cols / seconds / 1e9, 1);
+        double unpacked = Median(n * 3, () => Gemm.Multiply(a, b, c, m, k, cols));
+        results["sgemm_512x768x3072_unpacked_gflops"] = Math.Round(2.0 * m * k * cols / unpacked / 1e9, 1);
+        var peaks = Enumerable.Range(0, 5).Select(_ => FmaPeak.MeasureGflops(TimeSpan.FromMilliseconds(200))).Order().ToArray();
+        results["fma_peak_gflops"] = Math.Round(peaks[peaks.Length / 2], 1);
+    }
+
+    /// <summary>Median wall time in seconds over <paramref name="n"/> runs after one warm-up.</summary>
+    internal static double Median(int n, Action action)
+    {
+        action();
+        var times = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        Array.Sort(times);
+        return Math.Round(times[n / 2], 5);
+    }
+}
