@@ -69,7 +69,7 @@ public static class StaticRenderer
             case AttentionFigure a:
             {
                 var panels = a.Heads.Select(hd => new HeatmapFigure(hd.Pattern, a.PositionLabels, a.PositionLabels) { Title = hd.Name, XTitle = "source", YTitle = "destination" }).ToList();
-                int size = Math.Clamp(a.Tokens.Count * 22 + 170, 340, 700);
+                int size = Math.Clamp(a.Tokens.Count * 22 + 200, 360, 720);
                 return Composite(panels, Math.Min(panels.Count, a.Tokens.Count > 12 ? 2 : 3), (0, 1), new ListMap("Blues", ColorScales.Blues), a.Title, "attention", size, size);
             }
             case LineFigure l:
@@ -196,7 +196,7 @@ public static class StaticRenderer
     {
         cols = Math.Max(1, Math.Min(cols, Math.Max(1, panels.Count)));
         int rows = (panels.Count + cols - 1) / cols;
-        const int titleH = 40, cbW = 90;
+        const int titleH = 40, cbW = 120;
         int w = cols * pw + cbW, h = titleH + Math.Max(1, rows) * ph;
         var plots = panels.Select(p => HeatmapPlot(p, range, cmap, colorbar: false, p.Title, "")).ToList();
         return (w, h, c =>
