@@ -84,7 +84,7 @@ var SL = (function () {
     function hover(s) {
       var v = val(s), r = s.getBoundingClientRect(), rr = root.getBoundingClientRect();
       tip.textContent = '\u201c' + show(d.prompts[+s.dataset.p].tokens[+s.dataset.t]) + '\u201d  ' + d.neurons[+sel.value] + ' = ' + fmt(v);
-      tip.style.left = (r.left - rr.left) + 'px'; tip.style.top = (r.bottom - rr.top + 4) + 'px'; tip.style.display = 'block';
+      tip.style.left = (r.left - rr.left) + 'px'; tip.style.top = (r.top - rr.top - 30) + 'px'; tip.style.display = 'block';
     }
     function render() {
       spans.forEach(function (s) {

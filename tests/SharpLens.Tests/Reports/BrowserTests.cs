@@ -128,7 +128,9 @@ public class BrowserTests
             Assert.StartsWith("rgb", bg);
             var attHover = await HoverPlotCenter(page, att + "-plot", 0.2, 0.8);
             Assert.Contains("attention", attHover);
+            await page.Locator("#figure-7").ScrollIntoViewIfNeededAsync();
             await page.Locator($"#{att}-tok-4").HoverAsync();
+            Assert.Contains("attends to", await page.Locator($"#{att}-info").TextContentAsync() ?? "");
             await page.Locator("#figure-7").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(Screenshots, "attention-hover.png") });
 
             // neuron text: tokens coloured, value on hover, neuron selector re-colours
