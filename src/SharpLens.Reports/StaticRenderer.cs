@@ -131,7 +131,6 @@ public static class StaticRenderer
                     plot.Add.Plottable(eb);
                 }
                 CategoryTicks(plot.Axes.Bottom, b.Categories, plot);
-                plot.Axes.Margins(bottom: 0);
                 var zl = plot.Add.HorizontalLine(0); zl.Color = ScottPlot.Colors.Gray; zl.LineWidth = 1;
                 return (w, h, c => plot.Render(c, w, h));
             }
