@@ -8,6 +8,8 @@ var root = new RootCommand("SharpLens: mechanistic interpretability for GPT-2-fa
     PredictCommand.Create(),
     ActivationsCommand.Create(),
     GenerateCommand.Create(),
+    AttributeCommand.Create(),
+    PlotCommand.Create(),
     BenchCommand.Create(),
 };
 return Cli.Invoke(root, args);

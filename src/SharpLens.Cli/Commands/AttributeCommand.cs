@@ -1,0 +1,57 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Attribution;
+using SharpLens.Analysis.Inputs;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Model;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary><c>sharplens attribute</c>: direct logit attribution of the logit difference (logit lens, layers, heads, top neurons).</summary>
+internal static class AttributeCommand
+{
+    public static Command Create()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var input = new Option<string>("--input", "-i") { Description = "Input JSON: clean, corrupted, answers", Required = true };
+        var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
+        var topNeurons = new Option<int>("--top-neurons") { Description = "How many neurons to keep", DefaultValueFactory = _ => 20 };
+        var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
+        var command = new Command("attribute", "Direct logit attribution of the clean logit difference") { model, raw, input, json, topNeurons, plot };
+        command.SetAction(parse =>
+        {
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var data = AnalysisInput.Load(parse.GetValue(input)!, lm, requireAlignedLengths: false);
+            var result = Run(lm, data, parse.GetValue(topNeurons));
+            result["settings"] = new JsonObject { ["command"] = "attribute", ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input) };
+            string outPath = parse.GetValue(json)!;
+            Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
+            Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
+            if (parse.GetValue(plot) is string dir) Cli.Err.MarkupLine($"report: {Markup.Escape(PlotCommand.Render(outPath, dir))}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static JsonObject Run(HookedTransformer model, AnalysisInput data, int topNeurons)
+    {
+        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
+        var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topNeurons);
+        var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
+        return new JsonObject
+        {
+            ["model"] = model.Config.ModelName,
+            ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
+            ["clean_logit_diff"] = dla.MeasuredLogitDiff.Average(),
+            ["corrupted_logit_diff"] = corrupted.Average(),
+            ["clean_logit_diff_per_prompt"] = new JsonArray(dla.MeasuredLogitDiff.Select(v => (JsonNode?)v).ToArray()),
+            ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
+            ["logit_lens"] = dla.LogitLens.ToJson(),
+            ["layers"] = dla.Layers.ToJson(),
+            ["heads"] = dla.Heads.ToJson(),
+            ["top_neurons"] = dla.TopNeurons.ToJson(),
+        };
+    }
+}
