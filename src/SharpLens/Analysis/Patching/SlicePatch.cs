@@ -54,7 +54,9 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
     {
         if (Positions is not null)
         {
-            At(source, prompt, Positions[prompt], 0).CopyTo(At(activation, row, Positions[prompt], offset));
+            // A position before the offset holds the same values in both runs (see FirstChange): nothing to copy.
+            int p = Positions[prompt];
+            if (p >= offset) At(source, prompt, p, 0).CopyTo(At(activation, row, p, offset));
             return;
         }
         int end = offset + PositionCount(activation);
