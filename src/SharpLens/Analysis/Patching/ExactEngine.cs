@@ -1,0 +1,145 @@
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Analysis.Patching;
+
+/// <summary>
+/// Fast patching with the same numbers as <see cref="PlainEngine"/>:
+/// (1) a patched run starts at the patched layer from the target run's cached resid_pre;
+/// (2) it computes only positions from the first one the patch changes, reading earlier keys/values from the
+/// target run's KV cache (a patch that changes nothing is not run at all);
+/// (3) many patches x prompts share one batched pass (row i·prompts + b is patch i on prompt b), one hook per
+/// hook name patching each row with its own slice;
+/// (4) only final positions are unembedded, and only the metric's needed columns of W_U.
+/// </summary>
+internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, PatchingOptions options)
+{
+    private readonly Dictionary<int, KvCache> _prefixCaches = [];
+
+    public void Run(IReadOnlyList<PatchVariant> variants, float[][] results, Action<int> done)
+    {
+        var pending = new List<(SlicePatch Patch, int Start)>();
+        foreach (var variant in variants)
+        {
+            if (variant is CustomVariant custom) { RunCustom(custom, results); done(1); continue; }
+            var slice = (SlicePatch)variant;
+            int start = slice.FirstChange(runs.SourceCache[slice.HookName], runs.TargetCache[slice.HookName]);
+            if (start == int.MaxValue) { results[slice.Cell] = (float[])runs.TargetBaseline.Clone(); done(1); continue; }
+            pending.Add((slice, start));
+        }
+
+        int prompts = runs.Target.Batch, lastStart = runs.Target.Lengths.Min() - 1;
+        int perPass = Math.Max(1, options.MaxRowsPerPass / prompts);
+        foreach (var layer in pending.GroupBy(p => p.Patch.Layer))
+        {
+            var sorted = layer.OrderBy(p => p.Start).ToList();
+            for (int i = 0; i < sorted.Count; i += perPass)
+            {
+                var chunk = sorted.GetRange(i, Math.Min(perPass, sorted.Count - i));
+                RunPass(chunk.Select(c => c.Patch).ToList(), layer.Key, Math.Min(chunk[0].Start, lastStart), results);
+                done(chunk.Count);
+            }
+        }
+    }
+
+    /// <summary>One batched pass: rows = patches x prompts, from block <paramref name="layer"/>, positions ≥ <paramref name="start"/>.</summary>
+    private void RunPass(List<SlicePatch> patches, int layer, int start, float[][] results)
+    {
+        var target = runs.Target;
+        int prompts = target.Batch, pos = target.Pos, newPos = pos - start, rows = patches.Count * prompts;
+        int d = model.Config.DModel;
+
+        // Target tokens from position `start` on, repeated per patch; [rows, newPos].
+        var sequences = new IReadOnlyList<int>[rows];
+        var finals = new int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            int b = r % prompts;
+            sequences[r] = target.Ids.AsSpan(b * pos + start, target.Lengths[b] - start).ToArray();
+            finals[r] = target.Lengths[b] - 1 - start;
+        }
+        var tokens = new TokenBatch(sequences, target.PadId);
+
+        Tensor? resid = null; // [rows, newPos, d_model]: the target run's resid_pre of `layer`
+        if (layer > 0)
+        {
+            var cached = runs.TargetCache[HookNames.ResidPre(layer)];
+            resid = Tensor.Zeros(rows, newPos, d);
+            for (int r = 0; r < rows; r++)
+                cached.Data.AsSpan(((r % prompts) * pos + start) * d, newPos * d).CopyTo(resid.Data.AsSpan(r * newPos * d));
+        }
+
+        var hooks = new List<Hook>();
+        foreach (var group in Enumerable.Range(0, patches.Count).GroupBy(i => patches[i].HookName))
+        {
+            var source = runs.SourceCache[group.Key];
+            var members = group.ToArray();
+            hooks.Add(new Hook(group.Key, (act, _) =>
+            {
+                foreach (int i in members)
+                    for (int b = 0; b < prompts; b++) patches[i].Apply(act, i * prompts + b, b, start, source);
+                return null;
+            }));
+        }
+
+        var normalized = model.Run(tokens, new ForwardOptions
+        {
+            StartAtLayer = layer, ResidualInput = resid, KvCache = start > 0 ? Prefix(rows, layer, start) : null,
+            Hooks = hooks, Logits = LogitsMode.None,
+        });
+        Score(runs.FinalLogits(normalized, finals), patches.Select(p => p.Cell).ToList(), results);
+    }
+
+    /// <summary>User patches see whole [prompt, ...] activations, so they run one at a time, from their layer.</summary>
+    private void RunCustom(CustomVariant custom, float[][] results)
+    {
+        var target = runs.Target;
+        var source = runs.SourceCache[custom.HookName];
+        var normalized = model.Run(target, new ForwardOptions
+        {
+            StartAtLayer = custom.Layer,
+            ResidualInput = custom.Layer > 0 ? runs.TargetCache[HookNames.ResidPre(custom.Layer)].Clone() : null,
+            Hooks = [new Hook(custom.HookName, (act, _) => custom.Apply(act, source))],
+            Logits = LogitsMode.None,
+        });
+        Score(runs.FinalLogits(normalized, target.FinalPositions()), [custom.Cell], results);
+    }
+
+    /// <summary>Metric per patch from final logits [patches·prompts, columns].</summary>
+    private void Score(Tensor logits, IReadOnlyList<int> cells, float[][] results)
+    {
+        int prompts = runs.Target.Batch, cols = logits.Dim(1);
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var slice = new Tensor(logits.Data.AsSpan(i * prompts * cols, prompts * cols).ToArray(), prompts, cols);
+            results[cells[i]] = runs.Inputs.Metric.PerPrompt(slice);
+        }
+    }
+
+    /// <summary>A KV cache for <paramref name="rows"/> rows holding the target run's keys/values of positions
+    /// [0, start) in blocks ≥ <paramref name="layer"/> (row r = prompt r % prompts); reused between passes.</summary>
+    private KvCache Prefix(int rows, int layer, int start)
+    {
+        var target = runs.TargetKv;
+        if (!_prefixCaches.TryGetValue(rows, out var kv))
+        {
+            if (_prefixCaches.Count >= 2) _prefixCaches.Clear();
+            _prefixCaches[rows] = kv = new KvCache(model.Config, rows, target.Capacity);
+        }
+        int width = model.Config.NHeads * model.Config.DHead, cap = target.Capacity, prompts = target.Batch;
+        for (int l = layer; l < model.Config.NLayers; l++)
+        {
+            float[] sk = target.KeysArray(l), sv = target.ValuesArray(l), dk = kv.KeysArray(l), dv = kv.ValuesArray(l);
+            for (int r = 0; r < rows; r++)
+            {
+                int from = (r % prompts) * cap * width, to = r * cap * width;
+                sk.AsSpan(from, start * width).CopyTo(dk.AsSpan(to));
+                sv.AsSpan(from, start * width).CopyTo(dv.AsSpan(to));
+            }
+        }
+        kv.Length = start;
+        return kv;
+    }
+}

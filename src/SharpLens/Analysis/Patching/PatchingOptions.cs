@@ -1,0 +1,22 @@
+namespace SharpLens.Analysis.Patching;
+
+/// <summary>Options shared by every patching sweep of one <see cref="ActivationPatcher"/>.</summary>
+public sealed record PatchingOptions
+{
+    /// <summary>Plain (reference) or Exact (fast, same numbers). Default Exact.</summary>
+    public PatchingMethod Method { get; init; } = PatchingMethod.Exact;
+    /// <summary>Default: clean into corrupted (denoising).</summary>
+    public PatchDirection Direction { get; init; } = PatchDirection.CleanIntoCorrupted;
+    /// <summary>How position columns are counted when prompt lengths differ.</summary>
+    public Alignment Alignment { get; init; } = Alignment.Start;
+    /// <summary>Position columns of by-position sweeps: absolute (Start) or negative offsets from the final token
+    /// (End, -1 = final). Null: every position present in all prompts. A position missing from a prompt is an error.</summary>
+    public IReadOnlyList<int>? Positions { get; init; }
+    /// <summary>String tokens used to label position columns ("We_1"); for <see cref="Alignment.Start"/> indexed by
+    /// absolute position, for <see cref="Alignment.End"/> the tokens of the first prompt. Null: "pos_1".</summary>
+    public IReadOnlyList<string>? StrTokens { get; init; }
+    /// <summary>Exact mode: most batch rows (patches x prompts) in one pass.</summary>
+    public int MaxRowsPerPass { get; init; } = 128;
+    /// <summary>Receives done/total patched runs after each pass.</summary>
+    public IProgress<PatchingProgress>? Progress { get; init; }
+}

@@ -1,0 +1,85 @@
+using SharpLens.Tensors;
+
+namespace SharpLens.Analysis.Patching;
+
+/// <summary>Memory layout of a patched activation.</summary>
+internal enum SliceLayout
+{
+    /// <summary>[batch, pos, W] with W = the product of the later axes (d_model, heads·d_head, d_mlp).</summary>
+    PositionMajor,
+    /// <summary>attn.hook_pattern [batch, head, query_pos, key_pos]; the "position" is the query.</summary>
+    Pattern,
+}
+
+/// <summary>
+/// A built-in patch: copy a slice of the source run's activation into the patched run, at one position per prompt
+/// (or all positions) and, within each position, elements [FeatureStart, FeatureStart + FeatureCount) (a head's
+/// d_head block, a neuron, or everything) or, for patterns, one head's rows.
+/// </summary>
+/// <remarks>Because the model is causal, patching query position p changes nothing before p; copying values equal to
+/// the ones already there changes nothing at all. <see cref="FirstChange"/> uses both facts to tell an exact run
+/// where it may resume.</remarks>
+internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayout layout, int[]? positions,
+    int featureStart, int featureCount, int head) : PatchVariant(cell, hookName, layer)
+{
+    /// <summary>[prompt] absolute position patched, or null for every position.</summary>
+    public int[]? Positions { get; } = positions;
+
+    public static SlicePatch Whole(int cell, string hook, int layer, int[]? positions) =>
+        new(cell, hook, layer, SliceLayout.PositionMajor, positions, 0, -1, 0);
+    public static SlicePatch Features(int cell, string hook, int layer, int[]? positions, int start, int count) =>
+        new(cell, hook, layer, SliceLayout.PositionMajor, positions, start, count, 0);
+    public static SlicePatch PatternHead(int cell, string hook, int layer, int head) =>
+        new(cell, hook, layer, SliceLayout.Pattern, null, 0, -1, head);
+
+    /// <summary>Positions of <paramref name="t"/> present in the tensor (query positions for patterns).</summary>
+    private int PositionCount(Tensor t) => layout == SliceLayout.Pattern ? t.Dim(2) : t.Dim(1);
+
+    /// <summary>The slice of <paramref name="t"/> at batch row <paramref name="row"/> and absolute position
+    /// <paramref name="pos"/>, when the tensor's first position is <paramref name="offset"/>.</summary>
+    private Span<float> At(Tensor t, int row, int pos, int offset)
+    {
+        if (layout == SliceLayout.Pattern)
+        {
+            int heads = t.Dim(1), q = t.Dim(2), k = t.Dim(3);
+            return t.Data.AsSpan(((row * heads + head) * q + pos - offset) * k, k);
+        }
+        int p = t.Dim(1), w = t.Length / (t.Dim(0) * p);
+        return t.Data.AsSpan((row * p + pos - offset) * w + featureStart, featureCount < 0 ? w : featureCount);
+    }
+
+    /// <summary>Copies the slice of prompt <paramref name="prompt"/> from <paramref name="source"/> [prompt, pos, ...]
+    /// into batch row <paramref name="row"/> of <paramref name="activation"/>, whose positions start at <paramref name="offset"/>.</summary>
+    public void Apply(Tensor activation, int row, int prompt, int offset, Tensor source)
+    {
+        if (Positions is not null)
+        {
+            // A position before the offset holds the same values in both runs (see FirstChange): nothing to copy.
+            int p = Positions[prompt];
+            if (p >= offset) At(source, prompt, p, 0).CopyTo(At(activation, row, p, offset));
+            return;
+        }
+        int end = offset + PositionCount(activation);
+        for (int p = offset; p < end; p++) At(source, prompt, p, 0).CopyTo(At(activation, row, p, offset));
+    }
+
+    /// <summary>First absolute position where the patched slice differs between <paramref name="source"/> and
+    /// <paramref name="target"/> (both [prompt, pos, ...]) in any prompt; int.MaxValue when the patch changes nothing.</summary>
+    public int FirstChange(Tensor source, Tensor target)
+    {
+        int first = int.MaxValue, prompts = source.Dim(0);
+        for (int b = 0; b < prompts; b++)
+        {
+            if (Positions is not null)
+            {
+                int p = Positions[b];
+                if (p < first && !At(source, b, p, 0).SequenceEqual(At(target, b, p, 0))) first = p;
+                continue;
+            }
+            int n = Math.Min(first, PositionCount(source));
+            for (int p = 0; p < n; p++)
+                if (!At(source, b, p, 0).SequenceEqual(At(target, b, p, 0))) { first = p; break; }
+        }
+        return first;
+    }
+}
