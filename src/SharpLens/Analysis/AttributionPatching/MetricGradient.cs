@@ -1,0 +1,134 @@
+using SharpLens.Analysis.Metrics;
+using SharpLens.Model;
+using SharpLens.Tensors;
+
+namespace SharpLens.Analysis.Attribution;
+
+/// <summary>
+/// d (mean over prompts of a metric) / d final logits, and the step back to d / d ln_final.hook_normalized at each
+/// prompt's final position. Analytic, no finite differences. Known metrics: <see cref="LogitDiffMetric"/> (needs
+/// only two W_U columns per prompt), <see cref="LogProbMetric"/>, <see cref="ProbabilityMetric"/>, <see cref="KlMetric"/>;
+/// any other metric needs a logit-gradient delegate.
+/// </summary>
+public static class MetricGradient
+{
+    /// <summary>
+    /// Given final logits [batch, d_vocab], returns d(mean metric)/d logits [batch, d_vocab]. Pass one for metrics
+    /// this class does not know (e.g. <see cref="DelegateMetric"/>).
+    /// </summary>
+    public delegate Tensor LogitGradient(Tensor finalLogits);
+
+    /// <summary>Final-position logits: compact [batch, NeededTokens.Count] when the metric names its tokens, else full [batch, d_vocab].</summary>
+    /// <param name="finalRows">ln_final.hook_normalized at each prompt's final position [batch, d_model]</param>
+    public static Tensor FinalLogits(HookedTransformer model, ReadOnlySpan<float> finalRows, int batch, IReadOnlyList<int>? neededTokens)
+    {
+        if (neededTokens is null)
+            return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, model.Config.DVocab);
+        int d = model.Config.DModel, vocab = model.Config.DVocab, n = neededTokens.Count;
+        var wU = model.Weights.W_U.Data;
+        var bU = model.Weights.b_U.Data;
+        var logits = new float[batch * n];
+        for (int j = 0; j < n; j++)
+        {
+            int tok = neededTokens[j];
+            if ((uint)tok >= (uint)vocab) throw new InvalidInputException($"token id {tok} is outside the vocabulary (0..{vocab - 1})");
+            for (int b = 0; b < batch; b++)
+            {
+                double s = bU[tok];
+                var row = finalRows.Slice(b * d, d);
+                for (int i = 0; i < d; i++) s += row[i] * wU[i * vocab + tok];
+                logits[b * n + j] = (float)s;
+            }
+        }
+        return new Tensor(logits, batch, n);
+    }
+
+    /// <summary>d(mean metric)/d final logits [batch, d_vocab] for the known metric types; null for others.</summary>
+    public static Tensor? ForLogits(IMetric metric, Tensor fullFinalLogits)
+    {
+        int batch = fullFinalLogits.Dim(0), vocab = fullFinalLogits.Dim(1);
+        var g = Tensor.Zeros(batch, vocab);
+        switch (metric)
+        {
+            case LogitDiffMetric ld:
+                for (int b = 0; b < batch; b++)
+                {
+                    g.Data[b * vocab + ld.Answers[b].Correct] += 1f / batch;
+                    g.Data[b * vocab + ld.Answers[b].Wrong] -= 1f / batch;
+                }
+                return g;
+            case LogProbMetric lp:
+                for (int b = 0; b < batch; b++)
+                {
+                    var row = g.Data.AsSpan(b * vocab, vocab);
+                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, -1f / batch, row);
+                    row[lp.AnswerIds[b]] += 1f / batch;
+                }
+                return g;
+            case ProbabilityMetric pm:
+                for (int b = 0; b < batch; b++)
+                {
+                    var row = g.Data.AsSpan(b * vocab, vocab);
+                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    float pa = row[pm.AnswerIds[b]];
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, -pa / batch, row);
+                    row[pm.AnswerIds[b]] += pa / batch;
+                }
+                return g;
+            case KlMetric kl:
+                // d KL(p_clean || softmax(q)) / d q = softmax(q) - p_clean.
+                var p = new float[vocab];
+                for (int b = 0; b < batch; b++)
+                {
+                    var row = g.Data.AsSpan(b * vocab, vocab);
+                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    Softmax(kl.CleanFinalLogits.Data.AsSpan(b * vocab, vocab), p);
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, p, row);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1f / batch, row);
+                }
+                return g;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// d(mean metric)/d ln_final.hook_normalized at each prompt's final position [batch, d_model].
+    /// For logit difference this is (W_U[:, correct] - W_U[:, wrong]) / batch per prompt, without the full unembedding.
+    /// </summary>
+    /// <param name="finalRows">ln_final.hook_normalized at the final positions [batch, d_model] (read by non-linear metrics)</param>
+    public static float[] ForFinalNormalized(HookedTransformer model, IMetric metric, ReadOnlySpan<float> finalRows, int batch,
+        LogitGradient? logitGradient = null)
+    {
+        int d = model.Config.DModel, vocab = model.Config.DVocab;
+        var wU = model.Weights.W_U.Data;
+        var result = new float[batch * d];
+        if (logitGradient is null && metric is LogitDiffMetric ld)
+        {
+            LogitMetrics.RequireCount("answers", ld.Answers.Count, batch);
+            for (int b = 0; b < batch; b++)
+            {
+                var (c, w) = ld.Answers[b];
+                for (int i = 0; i < d; i++) result[b * d + i] = (wU[i * vocab + c] - wU[i * vocab + w]) / batch;
+            }
+            return result;
+        }
+        var logits = FinalLogits(model, finalRows, batch, null);
+        var g = logitGradient?.Invoke(logits) ?? ForLogits(metric, logits)
+            ?? throw new InvalidInputException(
+                $"attribution patching does not know the gradient of {metric.GetType().Name}: pass a logit-gradient delegate (d mean metric / d final logits)");
+        g.RequireShape("metric gradient d metric / d final logits", batch, vocab);
+        // [batch, vocab] · W_Uᵀ: W_U [d, vocab] is the transposed operand [n = d, k = vocab].
+        Gemm.Multiply(g.Data, wU, result, batch, vocab, d, transposeB: true);
+        return result;
+    }
+
+    private static void Softmax(ReadOnlySpan<float> x, Span<float> y)
+    {
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(x);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) { y[i] = MathF.Exp(x[i] - max); sum += y[i]; }
+        System.Numerics.Tensors.TensorPrimitives.Multiply(y, (float)(1 / sum), y);
+    }
+}
