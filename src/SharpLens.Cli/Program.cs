@@ -9,6 +9,7 @@ var root = new RootCommand("SharpLens: mechanistic interpretability for GPT-2-fa
     ActivationsCommand.Create(),
     GenerateCommand.Create(),
     AttributeCommand.Create(),
+    PatchCommand.Create(),
     PlotCommand.Create(),
     BenchCommand.Create(),
 };

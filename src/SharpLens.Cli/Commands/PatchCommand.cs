@@ -1,0 +1,168 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis;
+using SharpLens.Analysis.Attribution;
+using SharpLens.Analysis.Inputs;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
+using SharpLens.Model;
+using Spectre.Console;
+using Grid = SharpLens.Analysis.Grid;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary><c>sharplens patch</c>: activation patching (exact, plain reference, or attribution estimate) of the logit difference.</summary>
+internal static class PatchCommand
+{
+    public static readonly string[] Kinds =
+        ["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "head_out", "head_q", "head_k", "head_v", "head_pattern", "neurons"];
+
+    public static Command Create()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var input = new Option<string>("--input", "-i") { Description = "Input JSON: clean, corrupted, answers", Required = true };
+        var what = new Option<string>("--what", "-w") { Description = "Comma-separated: " + string.Join(",", Kinds), DefaultValueFactory = _ => "resid_pre,attn_out,mlp_out" };
+        var neuronLayers = new Option<string?>("--neuron-layers") { Description = "Layers whose neurons to patch, e.g. 8,10 (default: every layer)" };
+        var byPosition = new Option<bool>("--by-position") { Description = "Patch heads (and neurons) one position at a time" };
+        var method = new Option<string>("--method") { Description = "exact (fast, same numbers as plain), plain (one forward per patch), attribution (linear estimate)", DefaultValueFactory = _ => "exact" };
+        method.AcceptOnlyFromAmong("exact", "plain", "attribution");
+        var direction = new Option<string>("--direction") { Description = "denoise: clean into corrupted (default); noise: corrupted into clean", DefaultValueFactory = _ => "denoise" };
+        direction.AcceptOnlyFromAmong("denoise", "noise");
+        var rawMetric = new Option<bool>("--raw-metric") { Description = "Report the raw logit difference instead of the normalized score (patched - corrupted) / (clean - corrupted)" };
+        var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
+        var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
+        var command = new Command("patch", "Activation patching of the logit difference over layers, positions, heads and neurons")
+            { model, raw, input, what, neuronLayers, byPosition, method, direction, rawMetric, json, plot };
+        command.SetAction(parse =>
+        {
+            var kinds = parse.GetValue(what)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var k in kinds)
+                if (!Kinds.Contains(k)) throw new InvalidInputException($"unknown --what '{k}': use any of {string.Join(",", Kinds)}");
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            int[] layers = parse.GetValue(neuronLayers) is string nl ? Cli.ParseIds(nl) : Enumerable.Range(0, lm.Config.NLayers).ToArray();
+            foreach (int l in layers)
+                if (l < 0 || l >= lm.Config.NLayers) throw new InvalidInputException($"--neuron-layers {l} does not exist: the model has layers 0..{lm.Config.NLayers - 1}");
+            var data = AnalysisInput.Load(parse.GetValue(input)!, lm, requireAlignedLengths: true);
+            var request = new Request(kinds, layers, parse.GetValue(byPosition), parse.GetValue(method)!,
+                parse.GetValue(direction) == "noise" ? PatchDirection.CorruptedIntoClean : PatchDirection.CleanIntoCorrupted, !parse.GetValue(rawMetric));
+            var result = Run(lm, data, request);
+            result["settings"] = new JsonObject
+            {
+                ["command"] = "patch", ["method"] = request.Method, ["direction"] = parse.GetValue(direction),
+                ["metric"] = request.Normalize ? "normalized logit difference (patched - corrupted) / (clean - corrupted)" : "logit difference",
+                ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input),
+            };
+            string outPath = parse.GetValue(json)!;
+            Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
+            Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
+            if (parse.GetValue(plot) is string dir) Cli.Err.MarkupLine($"report: {Markup.Escape(PlotCommand.Render(outPath, dir))}");
+            return 0;
+        });
+        return command;
+    }
+
+    public sealed record Request(string[] Kinds, int[] NeuronLayers, bool ByPosition, string Method, PatchDirection Direction, bool Normalize);
+
+    public static JsonObject Run(HookedTransformer model, AnalysisInput data, Request request)
+    {
+        var metric = new LogitDiffMetric(data.Answers);
+        var grids = request.Method == "attribution" ? Attribution(model, data, metric, request, out var clean, out var corrupted)
+            : Exact(model, data, metric, request, out clean, out corrupted);
+        var result = new JsonObject
+        {
+            ["model"] = model.Config.ModelName,
+            ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
+            ["clean_logit_diff"] = clean.Average(),
+            ["corrupted_logit_diff"] = corrupted.Average(),
+            ["clean_logit_diff_per_prompt"] = new JsonArray(clean.Select(v => (JsonNode?)v).ToArray()),
+            ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
+        };
+        foreach (var (key, grid) in grids) result[key] = grid.ToJson();
+        return result;
+    }
+
+    private static List<(string, Grid)> Exact(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
+        out float[] clean, out float[] corrupted)
+    {
+        var grids = new List<(string, Grid)>();
+        var progressColumns = new ProgressColumn[] { new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn() };
+        float[] cleanBase = [], corruptedBase = [];
+        Cli.Err.Progress().Columns(progressColumns).Start(ctx =>
+        {
+            var task = ctx.AddTask("patching", maxValue: 1);
+            var options = new PatchingOptions
+            {
+                Method = request.Method == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
+                Direction = request.Direction,
+                StrTokens = data.CleanStrTokens[0],
+                Progress = new Sync<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
+            };
+            var patcher = new ActivationPatcher(model, new PatchingInputs(data.Clean, data.Corrupted, metric), options);
+            Grid Finish(Grid g) => request.Normalize ? patcher.Normalize(g) : g;
+            foreach (var kind in request.Kinds)
+            {
+                if (kind == "neurons")
+                {
+                    foreach (int l in request.NeuronLayers)
+                        grids.Add(($"neurons_L{l}", Finish(patcher.Neurons([l]))));
+                    continue;
+                }
+                Grid grid = kind switch
+                {
+                    "head_pattern" => patcher.HeadsAllPositions(HeadActivation.Pattern),
+                    _ when kind.StartsWith("head_") => request.ByPosition ? patcher.HeadsByPosition(Head(kind)) : patcher.HeadsAllPositions(Head(kind)),
+                    _ => patcher.ByPosition(kind),
+                };
+                grids.Add((kind, Finish(grid)));
+            }
+            cleanBase = patcher.CleanBaseline; corruptedBase = patcher.CorruptedBaseline;
+        });
+        clean = cleanBase; corrupted = corruptedBase;
+        return grids;
+    }
+
+    private static List<(string, Grid)> Attribution(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
+        out float[] clean, out float[] corrupted)
+    {
+        var result = AttributionPatching.Run(model, data.Clean, data.Corrupted, metric);
+        clean = result.CleanPerPrompt; corrupted = result.CorruptedPerPrompt;
+        var grids = new List<(string, Grid)>();
+        foreach (var kind in request.Kinds)
+        {
+            if (kind == "neurons")
+            {
+                foreach (int l in request.NeuronLayers) grids.Add(($"neurons_L{l}", Pick(result, $"neurons_L{l}", request.Normalize)));
+                continue;
+            }
+            string key = request.ByPosition && kind.StartsWith("head_") && kind != "head_pattern" ? kind + "_by_pos" : kind;
+            grids.Add((kind, Pick(result, key, request.Normalize)));
+        }
+        return grids;
+    }
+
+    // Attribution estimates a change; as a raw metric it is the corrupted baseline plus that change, like exact patching reports.
+    private static Grid Pick(AttributionResult result, string key, bool normalize)
+    {
+        if (normalize) return result.Normalized(key);
+        var change = result[key];
+        var values = change.Values.Clone();
+        System.Numerics.Tensors.TensorPrimitives.Add(values.Data, result.CorruptedMetric, values.Data);
+        var perPrompt = change.PerPrompt?.Clone();
+        if (perPrompt is not null)
+        {
+            int cells = change.Rows.Count * change.Cols.Count;
+            for (int p = 0; p < perPrompt.Dim(0); p++)
+                System.Numerics.Tensors.TensorPrimitives.Add(perPrompt.Data.AsSpan(p * cells, cells), result.CorruptedPerPrompt[p], perPrompt.Data.AsSpan(p * cells, cells));
+        }
+        return new Grid(values, change.Rows, change.Cols, perPrompt) { Title = change.Title, RowTitle = change.RowTitle, ColTitle = change.ColTitle };
+    }
+
+    private static HeadActivation Head(string kind) => kind switch
+    {
+        "head_out" => HeadActivation.Output, "head_q" => HeadActivation.Query, "head_k" => HeadActivation.Key,
+        "head_v" => HeadActivation.Value, _ => HeadActivation.Pattern,
+    };
+
+    private sealed class Sync<T>(Action<T> report) : IProgress<T> { public void Report(T value) => report(value); }
+}
