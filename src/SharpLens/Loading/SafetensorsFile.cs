@@ -300,7 +300,15 @@ public sealed unsafe class SafetensorsFile : ITensorReader
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         int count = (int)e.ElementCount;
         var data = new float[count];
-        byte* src = _base + _dataStart + e.Begin;
+        if (count == 0) return new Tensor(data, (int[])e.Shape.Clone());
+        // A view per tensor, unmapped right after the copy, so the file's pages never all stay resident next to
+        // the converted weights (keeps a GPT-2 load near one copy of the model in memory).
+        using var view = _mmf.CreateViewAccessor(_dataStart + e.Begin, e.End - e.Begin, MemoryMappedFileAccess.Read);
+        byte* viewBase = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref viewBase);
+        try
+        {
+            byte* src = viewBase + view.PointerOffset;
         switch (e.Dtype)
         {
             case "F32":
@@ -314,6 +322,8 @@ public sealed unsafe class SafetensorsFile : ITensorReader
                 Bf16ToSingle(new ReadOnlySpan<ushort>(src, count), data);
                 break;
         }
+        }
+        finally { view.SafeMemoryMappedViewHandle.ReleasePointer(); }
         GC.KeepAlive(this);
         return new Tensor(data, (int[])e.Shape.Clone());
     }
