@@ -13,11 +13,16 @@ public static class Gemm
         int m, int k, int n, bool transposeA = false, bool transposeB = false, bool accumulate = false)
     {
         Validate(a.Length, b.Length, c.Length, m, k, n);
-        var kernel = MicroKernel.For(GemmIsaSelector.Current);
+        var isa = GemmIsaSelector.Current;
+        var kernel = MicroKernel.For(isa);
         unsafe
         {
             fixed (float* pa = a, pb = b, pc = c)
-                GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
+                // A forced ISA means a test wants that kernel exercised, even on tiny shapes.
+                if ((long)m * n * k <= GemmSmall.MaxMacs && GemmIsaSelector.ForcedIsa == GemmIsa.Auto)
+                    GemmSmall.Multiply(pa, transposeA, pb, transposeB, pc, m, k, n, accumulate);
+                else
+                    GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
         }
     }
 

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SharpLens.Tensors;
 
@@ -9,6 +11,9 @@ namespace SharpLens.Tensors;
 /// </summary>
 internal static unsafe class GemmPacking
 {
+    /// <summary>Widest MR or NR any kernel uses.</summary>
+    private const int MaxPanel = 64;
+
     /// <summary>
     /// A rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into ceil(mc/mr) panels of kc*mr floats:
     /// panel[p*mr + r] = op(A)[i0 + panelRow + r, p0 + p]; rows past mc are zero.
@@ -16,6 +21,7 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* a, int m, int k, bool transposed, int i0, int mc, int p0, int kc, int mr, float* dst)
     {
+        float** rowPtr = stackalloc float*[MaxPanel];
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
@@ -32,17 +38,15 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // Stored [m, k]: walk each row sequentially and scatter with stride mr; reading rows
-                // in order keeps the hardware prefetcher on the mr source streams.
-                for (int r = 0; r < rows; r++)
+                // Stored [m, k]: gather one value from each of the mr rows per p so the writes are
+                // contiguous; each source line is reused over 16 consecutive p, so reads stay cached.
+                for (int r = 0; r < rows; r++) rowPtr[r] = a + (nint)(i0 + ir + r) * k + p0;
+                for (int p = 0; p < kc; p++, dst += mr)
                 {
-                    float* src = a + (nint)(i0 + ir + r) * k + p0;
-                    float* d = dst + r;
-                    for (int p = 0; p < kc; p++) d[(nint)p * mr] = src[p];
+                    int r = 0;
+                    for (; r < rows; r++) dst[r] = rowPtr[r][p];
+                    for (; r < mr; r++) dst[r] = 0;
                 }
-                for (int r = rows; r < mr; r++)
-                    for (int p = 0; p < kc; p++) dst[(nint)p * mr + r] = 0;
-                dst += (nint)kc * mr;
             }
         }
     }
@@ -59,16 +63,29 @@ internal static unsafe class GemmPacking
             int cols = Math.Min(nr, nc - jr);
             if (transposed)
             {
-                // Stored [n, k]: each output column is a contiguous source row.
-                for (int c = 0; c < cols; c++)
+                if (Avx2.IsSupported && cols == nr && nr % 8 == 0 && (long)k * nr <= int.MaxValue)
                 {
-                    float* src = b + (nint)(j0 + jr + c) * k + p0;
-                    float* d = dst + c;
-                    for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
+                    // Stored [n, k]: a packed row is a column of the source; one hardware gather
+                    // fetches 8 of its values, faster than scalar loads + stores (.NET exposes no
+                    // 512-bit gather).
+                    var index = Vector256.CreateSequence(0, k);
+                    float* src = b + (nint)(j0 + jr) * k + p0;
+                    for (int p = 0; p < kc; p++, dst += nr)
+                        for (int c = 0; c < nr; c += 8)
+                            Avx2.GatherVector256(src + (nint)c * k + p, index, 4).Store(dst + c);
                 }
-                for (int c = cols; c < nr; c++)
-                    for (int p = 0; p < kc; p++) dst[(nint)p * nr + c] = 0;
-                dst += (nint)kc * nr;
+                else
+                {
+                    // Clear the whole panel once (vectorized), then scatter the real columns into it.
+                    new Span<float>(dst, checked(kc * nr)).Clear();
+                    for (int c = 0; c < cols; c++)
+                    {
+                        float* src = b + (nint)(j0 + jr + c) * k + p0;
+                        float* d = dst + c;
+                        for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
+                    }
+                    dst += (nint)kc * nr;
+                }
             }
             else
             {
