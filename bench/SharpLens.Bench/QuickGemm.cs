@@ -18,9 +18,14 @@ internal static class QuickGemm
         {
             var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < 1000; i++) Gemm.Multiply(a, b, c, m, k, n, ta, tb);
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < 20000; i++) Gemm.Multiply(a, b, c, m, k, n, ta, tb);
-            Console.WriteLine($"tiny {m}x{k}x{n} ta={ta} tb={tb}: {sw.Elapsed.TotalMicroseconds / 20000:F2} us/call");
+            double best = double.MaxValue;
+            for (int rep = 0; rep < 20; rep++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < 1000; i++) Gemm.Multiply(a, b, c, m, k, n, ta, tb);
+                best = Math.Min(best, sw.Elapsed.TotalMicroseconds / 1000);
+            }
+            Console.WriteLine($"tiny {m}x{k}x{n} ta={ta} tb={tb}: {best:F2} us/call (best of 20x1000)");
         }
         foreach (var (m, k, n) in new[] { (512, 768, 3072), (64, 768, 3072), (64, 768, 2304), (64, 768, 768), (1024, 768, 768), (8, 768, 3072) })
         {

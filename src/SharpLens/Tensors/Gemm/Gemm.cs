@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SharpLens.Tensors;
 
 /// <summary>
@@ -9,6 +11,9 @@ public static class Gemm
     /// <param name="a">[m, k], or [k, m] when <paramref name="transposeA"/>.</param>
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposeB"/>.</param>
     /// <param name="c">[m, n], written (or added to when <paramref name="accumulate"/>).</param>
+    // AggressiveOptimization here and on the driver: tiered JIT otherwise runs these hot entry
+    // points as unoptimized tier-0 code for the first ~100 ms, and a model load + short run never leaves it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         int m, int k, int n, bool transposeA = false, bool transposeB = false, bool accumulate = false)
     {
@@ -29,6 +34,7 @@ public static class Gemm
     /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
     /// <param name="a">[m, k]</param>
     /// <param name="c">[m, n]</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -87,6 +93,9 @@ public sealed class PackedMatrix
 /// <summary>The naive triple loop: the reference every fast kernel is tested against.</summary>
 internal static class GemmReference
 {
+    // AggressiveOptimization here and on the driver: tiered JIT otherwise runs these hot entry
+    // points as unoptimized tier-0 code for the first ~100 ms, and a model load + short run never leaves it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         int m, int k, int n, bool transposeA, bool transposeB, bool accumulate)
     {

@@ -69,6 +69,7 @@ internal static unsafe class GemmDriver
         public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB;
         public MicroKernel Kernel;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int part)
         {
             int mr = Kernel.Mr, nr = Kernel.Nr;

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace SharpLens.Tensors;
@@ -14,6 +16,25 @@ internal static unsafe class GemmSmall
     /// <summary>At or below this many multiply-adds the packed path's fixed costs dominate.</summary>
     internal const long MaxMacs = 1L << 15;
 
+    /// <summary>y += alpha·x. Hand-rolled: TensorPrimitives' per-call checks cost more than 64 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float alpha, float* x, float* y, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(alpha);
+            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.MultiplyAddEstimate(va, Vector512.Load(x + i), Vector512.Load(y + i)), y + i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.MultiplyAddEstimate(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
+        }
+        for (; i < n; i++) y[i] += alpha * x[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(float* a, bool transposeA, float* b, bool transposeB, float* c,
         int m, int k, int n, bool accumulate)
     {
@@ -33,7 +54,7 @@ internal static unsafe class GemmSmall
                     for (int p = 0; p < k; p++)
                     {
                         float av = transposeA ? a[(nint)p * m + i] : a[(nint)i * k + p];
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(b + (nint)p * n, n), av, cRow, cRow);
+                        Axpy(av, b + (nint)p * n, c + (nint)i * n, n);
                     }
                 }
                 else
