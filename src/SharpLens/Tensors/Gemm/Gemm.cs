@@ -48,6 +48,13 @@ public static class Gemm
         }
     }
 
+    /// <summary>Test knob: force one micro-kernel family (see <see cref="GemmIsaSelector.ForcedIsa"/>).</summary>
+    internal static GemmIsa ForcedIsa
+    {
+        get => GemmIsaSelector.ForcedIsa;
+        set => GemmIsaSelector.ForcedIsa = value;
+    }
+
     internal static void Validate(int aLength, int bLength, int cLength, int m, int k, int n)
     {
         if (m < 0 || k < 0 || n < 0) throw new ArgumentException($"negative GEMM size m={m} k={k} n={n}");
