@@ -23,8 +23,12 @@ public static class Gemm
         unsafe
         {
             fixed (float* pa = a, pb = b, pc = c)
+                // Tiny products with a transposed B skip packing (it would pad each row of B to a
+                // 32-wide panel). A plain B is read in place by the driver at small m, which beats
+                // the small path's axpys (those serialize through C's row when n is narrow).
                 // A forced ISA means a test wants that kernel exercised, even on tiny shapes.
-                if ((long)m * n * k <= GemmSmall.MaxMacs && GemmIsaSelector.ForcedIsa == GemmIsa.Auto)
+                if (transposeB && (long)m * n * k <= GemmSmall.MaxMacs
+                    && GemmIsaSelector.ForcedIsa == GemmIsa.Auto)
                     GemmSmall.Multiply(pa, transposeA, pb, transposeB, pc, m, k, n, accumulate);
                 else
                     GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);

@@ -26,7 +26,8 @@ internal static unsafe class GemmSmall
             var va = Vector512.Create(alpha);
             for (; i <= n - 16; i += 16) Vector512.Store(Vector512.MultiplyAddEstimate(va, Vector512.Load(x + i), Vector512.Load(y + i)), y + i);
         }
-        else if (Vector256.IsHardwareAccelerated)
+        // Not else-if: rows shorter than 16 (n = 8 per head) still get one 256-bit step.
+        if (Vector256.IsHardwareAccelerated)
         {
             var va = Vector256.Create(alpha);
             for (; i <= n - 8; i += 8) Vector256.Store(Vector256.MultiplyAddEstimate(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
