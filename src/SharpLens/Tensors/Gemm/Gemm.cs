@@ -29,7 +29,7 @@ public static class Gemm
                 // A forced ISA means a test wants that kernel exercised, even on tiny shapes.
                 if (transposeB && (long)m * n * k <= GemmSmall.MaxMacs
                     && GemmIsaSelector.ForcedIsa == GemmIsa.Auto)
-                    GemmSmall.Multiply(pa, transposeA, pb, transposeB, pc, m, k, n, accumulate);
+                    GemmSmall.MultiplyTransposedB(pa, transposeA, pb, pc, m, k, n, accumulate);
                 else
                     GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
         }
