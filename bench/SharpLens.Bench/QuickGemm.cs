@@ -11,7 +11,6 @@ internal static class QuickGemm
         double seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
         if (Environment.GetEnvironmentVariable("SHARPLENS_DIRECTB_ROWS") is { } rows) GemmDriver.DirectBMaxRows = int.Parse(rows);
         Console.WriteLine($"directB<={GemmDriver.DirectBMaxRows} cores={Environment.ProcessorCount} isa={GemmIsaSelector.Best}");
-        if (Environment.GetEnvironmentVariable("SHARPLENS_PACKPROBE") != null) PackProbe();
         double peak = Peak(seconds);
         Console.WriteLine($"fma_peak_gflops={peak:F1} (best 20 ms window; one {seconds}s window: {FmaPeak.MeasureGflops(TimeSpan.FromSeconds(seconds)):F1})");
         foreach (var (m, k, n, ta, tb) in new[] { (8, 64, 8, false, true), (8, 8, 64, false, false), (8, 64, 8, false, false), (64, 64, 64, true, false), (64, 64, 64, false, true) })
@@ -40,26 +39,6 @@ internal static class QuickGemm
         }
         double again = Peak(seconds);
         Console.WriteLine($"fma_peak_gflops (again)={again:F1}");
-    }
-
-    private static unsafe void PackProbe()
-    {
-        var b = new float[64 * 8]; var dst = new float[64 * 32]; var a = new float[8 * 64]; var ad = new float[64 * 8];
-        fixed (float* pb = b, pd = dst, pa = a, pad = ad)
-        {
-            for (int i = 0; i < 1000; i++) GemmPacking.PackB(pb, 64, 8, true, 0, 64, 0, 8, 32, pd);
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < 20000; i++) GemmPacking.PackB(pb, 64, 8, true, 0, 64, 0, 8, 32, pd);
-            Console.WriteLine($"PackB T 64x8: {sw.Elapsed.TotalMicroseconds / 20000:F2} us");
-            for (int i = 0; i < 1000; i++) GemmPacking.PackA(pa, 8, 64, false, 0, 8, 0, 64, 8, pad);
-            sw.Restart();
-            for (int i = 0; i < 20000; i++) GemmPacking.PackA(pa, 8, 64, false, 0, 8, 0, 64, 8, pad);
-            Console.WriteLine($"PackA 8x64: {sw.Elapsed.TotalMicroseconds / 20000:F2} us");
-            for (int i = 0; i < 1000; i++) Avx512Kernel.Run(64, pad, pd, 32, pd, 32, false);
-            sw.Restart();
-            for (int i = 0; i < 20000; i++) Avx512Kernel.Run(64, pad, pd, 32, pd, 32, false);
-            Console.WriteLine($"kernel kc=64: {sw.Elapsed.TotalMicroseconds / 20000:F2} us");
-        }
     }
 
     private static double Peak(double seconds)
