@@ -5,8 +5,10 @@ namespace SharpLens.Tensors;
 /// <summary>
 /// The BLIS-style loop nest around a micro-kernel: columns in NC blocks, depth in KC blocks (so a
 /// B micro-panel, kc x NR, stays in L1 while A micro-panels stream from L2), rows in MC blocks
-/// (the packed A block, mc x kc, stays in L2). Work is split statically into equal shares of whole
-/// tiles, one per core; all sizes are in elements.
+/// (the packed A block, mc x kc, stays in L2). Threads split the dimension with more tiles: a row
+/// split gives each core an equal static share (each packs its own B, so more shares would repack
+/// B); a column split packs A once for everyone and hands out column chunks on demand. All sizes
+/// are in elements.
 /// </summary>
 internal static unsafe class GemmDriver
 {
