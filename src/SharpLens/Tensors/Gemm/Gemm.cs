@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SharpLens.Tensors;
 
 /// <summary>
@@ -12,21 +14,34 @@ public static class Gemm
     /// <param name="a">[m, k], or [k, m] when <paramref name="transposeA"/>.</param>
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposeB"/>.</param>
     /// <param name="c">[m, n], written (or added to when <paramref name="accumulate"/>).</param>
+    // AggressiveOptimization here and on the driver: tiered JIT otherwise runs these hot entry
+    // points as unoptimized tier-0 code for the first ~100 ms, and a model load + short run never leaves it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         int m, int k, int n, bool transposeA = false, bool transposeB = false, bool accumulate = false)
     {
         Validate(a.Length, b.Length, c.Length, m, k, n);
-        var kernel = MicroKernel.For(GemmIsaSelector.Current);
+        var isa = GemmIsaSelector.Current;
+        var kernel = MicroKernel.For(isa);
         unsafe
         {
             fixed (float* pa = a, pb = b, pc = c)
-                GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
+                // Tiny products with a transposed B skip packing (it would pad each row of B to a
+                // 32-wide panel). A plain B is read in place by the driver at small m, which beats
+                // the small path's axpys (those serialize through C's row when n is narrow).
+                // A forced ISA means a test wants that kernel exercised, even on tiny shapes.
+                if (transposeB && (long)m * n * k <= GemmSmall.MaxMacs
+                    && GemmIsaSelector.ForcedIsa == GemmIsa.Auto)
+                    GemmSmall.MultiplyTransposedB(pa, transposeA, pb, pc, m, k, n, accumulate);
+                else
+                    GemmDriver.Multiply(pa, transposeA, pb, transposeB, bPacked: false, pc, m, k, n, accumulate, kernel);
         }
     }
 
     /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
     /// <param name="a">[m, k]</param>
     /// <param name="c">[m, n]</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -38,6 +53,13 @@ public static class Gemm
             fixed (float* pa = a, pb = b.Panels, pc = c)
                 GemmDriver.Multiply(pa, false, pb, false, bPacked: true, pc, m, b.K, b.N, accumulate, kernel);
         }
+    }
+
+    /// <summary>Test knob: force one micro-kernel family (see <see cref="GemmIsaSelector.ForcedIsa"/>).</summary>
+    internal static GemmIsa ForcedIsa
+    {
+        get => GemmIsaSelector.ForcedIsa;
+        set => GemmIsaSelector.ForcedIsa = value;
     }
 
     internal static void Validate(int aLength, int bLength, int cLength, int m, int k, int n)
@@ -85,6 +107,9 @@ public sealed class PackedMatrix
 /// <summary>The naive triple loop: the reference every fast kernel is tested against.</summary>
 internal static class GemmReference
 {
+    // AggressiveOptimization here and on the driver: tiered JIT otherwise runs these hot entry
+    // points as unoptimized tier-0 code for the first ~100 ms, and a model load + short run never leaves it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         int m, int k, int n, bool transposeA, bool transposeB, bool accumulate)
     {

@@ -5,8 +5,10 @@ namespace SharpLens.Tensors;
 /// <summary>
 /// The BLIS-style loop nest around a micro-kernel: columns in NC blocks, depth in KC blocks (so a
 /// B micro-panel, kc x NR, stays in L1 while A micro-panels stream from L2), rows in MC blocks
-/// (the packed A block, mc x kc, stays in L2). Work is split statically into equal shares of whole
-/// tiles, one per core; all sizes are in elements.
+/// (the packed A block, mc x kc, stays in L2). Threads split the dimension with more tiles: a row
+/// split gives each core an equal static share (each packs its own B, so more shares would repack
+/// B); a column split packs A once for everyone and hands out column chunks on demand. All sizes
+/// are in elements.
 /// </summary>
 internal static unsafe class GemmDriver
 {
@@ -58,20 +60,89 @@ internal static unsafe class GemmDriver
         job.SplitColumns = colPanels >= rowTiles;
         parts = Math.Min(parts, job.SplitColumns ? colPanels : rowTiles);
         job.Parts = parts;
-        if (parts <= 1) job.Execute(0);
-        else GemmThreadPool.Run(parts, job); // boxes once; workers only read the fields
+        if (parts <= 1) { job.Execute(0); return; }
+        if (!job.SplitColumns) { GemmThreadPool.Run(parts, job); return; }
+
+        // Column split: pack all of A once, shared, then let the threads claim column chunks.
+        // Claiming (instead of fixed halves) matters on a shared machine: when one core is
+        // preempted the other finishes its chunks rather than idling at the join, and it costs
+        // nothing extra because A is no longer packed per thread.
+        int mPad = rowTiles * kernel.Mr;
+        float[] shared = SharedA.Rent((long)mPad * k + 16);
+        try
+        {
+            fixed (float* sa = shared)
+            {
+                job.SharedA = (float*)(((nint)sa + 63) & ~(nint)63);
+                job.MPad = mPad;
+                job.Phase = JobPhase.PackA;
+                GemmThreadPool.Run(parts, job);
+                // ~4 chunks per thread: enough to rebalance, few enough that each chunk's B micro-panels
+                // still get reused across all of m.
+                job.ChunkPanels = Math.Max(1, (colPanels + parts * 4 - 1) / (parts * 4));
+                job.Chunks = (colPanels + job.ChunkPanels - 1) / job.ChunkPanels;
+                job.Phase = JobPhase.Compute;
+                GemmThreadPool.Run(parts, job);
+            }
+        }
+        finally
+        {
+            SharedA.Return(shared);
+        }
     }
 
-    private struct Job : IGemmParallelJob
+    private enum JobPhase { Static, PackA, Compute }
+
+    /// <summary>One cached pinned buffer for the shared packed A (1.5 MiB at 512 x 768), so big calls don't allocate.</summary>
+    private static class SharedA
     {
-        public float* A, B, C;
-        public int M, K, N, Parts;
+        private static float[]? _cached;
+
+        public static float[] Rent(long floats)
+        {
+            var buf = Interlocked.Exchange(ref _cached, null);
+            return buf != null && buf.Length >= floats ? buf : GC.AllocateUninitializedArray<float>(checked((int)floats), pinned: true);
+        }
+
+        public static void Return(float[] buf) => Volatile.Write(ref _cached, buf);
+    }
+
+    private sealed class Job : IGemmParallelJob
+    {
+        public float* A, B, C, SharedA;
+        public int M, K, N, Parts, MPad, ChunkPanels, Chunks;
+        public int NextChunk;
+        public JobPhase Phase;
         public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB;
         public MicroKernel Kernel;
 
-        public readonly void Execute(int part)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
         {
             int mr = Kernel.Mr, nr = Kernel.Nr;
+            if (Phase == JobPhase.PackA)
+            {
+                int tiles = (M + mr - 1) / mr;
+                int t0 = (int)((long)tiles * part / Parts), t1 = (int)((long)tiles * (part + 1) / Parts);
+                int r0 = t0 * mr, r1 = Math.Min(M, t1 * mr);
+                if (r0 >= r1) return;
+                for (int pc = 0; pc < K; pc += Kc)
+                {
+                    int kc = Math.Min(Kc, K - pc);
+                    GemmPacking.PackA(A, M, K, TransposeA, r0, r1 - r0, pc, kc, mr, SharedA + (nint)pc * MPad + (nint)r0 * kc);
+                }
+                return;
+            }
+            if (Phase == JobPhase.Compute)
+            {
+                int chunk;
+                while ((chunk = Interlocked.Increment(ref NextChunk) - 1) < Chunks)
+                {
+                    int c0 = chunk * ChunkPanels * nr;
+                    Block(0, M, c0, Math.Min(N, c0 + ChunkPanels * nr));
+                }
+                return;
+            }
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
             if (SplitColumns)
             {
@@ -89,7 +160,7 @@ internal static unsafe class GemmDriver
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Block(int m0, int m1, int n0, int n1)
+        private void Block(int m0, int m1, int n0, int n1)
         {
             var kernel = Kernel;
             bool direct = DirectB && m1 - m0 <= DirectBMaxRows;
@@ -134,7 +205,13 @@ internal static unsafe class GemmDriver
                     for (int ic = m0; ic < m1; ic += mc)
                     {
                         int mcCur = Math.Min(mc, m1 - ic);
-                        GemmPacking.PackA(A, M, K, TransposeA, ic, mcCur, pc, kc, mr, aPack);
+                        float* aBlock;
+                        if (SharedA != null) aBlock = SharedA + (nint)pc * MPad + (nint)ic * kc;
+                        else
+                        {
+                            GemmPacking.PackA(A, M, K, TransposeA, ic, mcCur, pc, kc, mr, aPack);
+                            aBlock = aPack;
+                        }
 
                         for (int jr = 0; jr < ncCur; jr += nr)
                         {
@@ -151,7 +228,7 @@ internal static unsafe class GemmDriver
                             for (int ir = 0; ir < mcCur; ir += mr)
                             {
                                 int rows = Math.Min(mr, mcCur - ir);
-                                float* aPanel = aPack + (nint)ir * kc;
+                                float* aPanel = aBlock + (nint)ir * kc;
                                 float* cTile = C + (nint)(ic + ir) * N + jc + jr;
                                 if (rows == mr && cols == nr)
                                 {

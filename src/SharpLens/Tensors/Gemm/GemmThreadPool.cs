@@ -11,8 +11,7 @@ internal interface IGemmParallelJob
 /// <summary>
 /// A tiny fixed pool of dedicated threads for GEMM. Parallel.For on the shared pool sometimes ran
 /// both halves on one thread (the other worker busy or not yet injected), halving throughput; here
-/// each part has its own thread and the caller runs part 0, so with equal static chunks every core
-/// works for the whole call. Waits spin briefly before blocking, since back-to-back GEMMs in a
+/// each part has its own thread and the caller runs part 0, so every core works for the whole call. Waits spin briefly before blocking, since back-to-back GEMMs in a
 /// forward pass arrive microseconds apart.
 /// </summary>
 internal static class GemmThreadPool
