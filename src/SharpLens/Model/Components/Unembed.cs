@@ -5,11 +5,15 @@ namespace SharpLens.Model.Components;
 /// <summary>Unembedding: logits = x·W_U + b_U (W_U tied to W_Eᵀ in GPT-2 before processing).</summary>
 public sealed class Unembed
 {
-    // W_U is not packed: for GPT-2 a packed copy would cost another 154 MB, and the GEMM reads a plain B in
-    // place for the few rows (final positions) a forward usually unembeds.
+    // Below this many rows the GEMM streams W_U once, which is as fast as a packed copy; above it the packed
+    // layout pays off. Packing lazily keeps the common "final position only" runs free of a 154 MB copy for GPT-2.
+    private const int PackFromRows = 16;
+    private readonly Lazy<PackedMatrix> _packed;
+
     public Unembed(Tensor W_U, Tensor b_U)
     {
         this.W_U = W_U; this.b_U = b_U;
+        _packed = new Lazy<PackedMatrix>(() => PackedMatrix.Pack(W_U.Data, W_U.Dim(0), W_U.Dim(1)));
     }
 
     /// <summary>[d_model, d_vocab]</summary>
@@ -22,7 +26,8 @@ public sealed class Unembed
     public float[] Forward(ReadOnlySpan<float> x, int rows)
     {
         var logits = new float[rows * W_U.Dim(1)];
-        Gemm.Multiply(x, W_U.Data, logits, rows, W_U.Dim(0), W_U.Dim(1));
+        if (rows >= PackFromRows) Gemm.Multiply(x, _packed.Value, logits, rows);
+        else Gemm.Multiply(x, W_U.Data, logits, rows, W_U.Dim(0), W_U.Dim(1));
         Kernels.AddBiasRows(logits, b_U.Data);
         return logits;
     }

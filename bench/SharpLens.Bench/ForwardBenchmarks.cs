@@ -1,0 +1,25 @@
+using BenchmarkDotNet.Attributes;
+using SharpLens.Model;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Bench;
+
+/// <summary>The forward target: 8 prompts x 8 tokens through a GPT-2-small-shaped model, full logits.</summary>
+[MemoryDiagnoser]
+public class ForwardBenchmarks
+{
+    private HookedTransformer _model = null!;
+    private TokenBatch _batch = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _model = RandomWeights.CreateModel(ModelConfig.Gpt2Small);
+        var random = new Random(0);
+        _batch = new TokenBatch(Enumerable.Range(0, 8)
+            .Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(_ => random.Next(50257)).ToArray()).ToList());
+    }
+
+    [Benchmark] public object FullLogits() => _model.Forward(_batch);
+    [Benchmark] public object FinalLogitsOnly() => _model.Run(_batch, new ForwardOptions { Logits = LogitsMode.Final });
+}
