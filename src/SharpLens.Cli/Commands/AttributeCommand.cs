@@ -40,18 +40,11 @@ internal static class AttributeCommand
         var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
         var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topNeurons);
         var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
-        return new JsonObject
-        {
-            ["model"] = model.Config.ModelName,
-            ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
-            ["clean_logit_diff"] = dla.MeasuredLogitDiff.Average(),
-            ["corrupted_logit_diff"] = corrupted.Average(),
-            ["clean_logit_diff_per_prompt"] = new JsonArray(dla.MeasuredLogitDiff.Select(v => (JsonNode?)v).ToArray()),
-            ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
-            ["logit_lens"] = dla.LogitLens.ToJson(),
-            ["layers"] = dla.Layers.ToJson(),
-            ["heads"] = dla.Heads.ToJson(),
-            ["top_neurons"] = dla.TopNeurons.ToJson(),
-        };
+        var result = Cli.ResultHeader(model, data, dla.MeasuredLogitDiff, corrupted);
+        result["logit_lens"] = dla.LogitLens.ToJson();
+        result["layers"] = dla.Layers.ToJson();
+        result["heads"] = dla.Heads.ToJson();
+        result["top_neurons"] = dla.TopNeurons.ToJson();
+        return result;
     }
 }

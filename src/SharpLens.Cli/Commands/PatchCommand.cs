@@ -69,15 +69,7 @@ internal static class PatchCommand
         var metric = new LogitDiffMetric(data.Answers);
         var grids = request.Method == "attribution" ? Attribution(model, data, metric, request, out var clean, out var corrupted)
             : Exact(model, data, metric, request, out clean, out corrupted);
-        var result = new JsonObject
-        {
-            ["model"] = model.Config.ModelName,
-            ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
-            ["clean_logit_diff"] = clean.Average(),
-            ["corrupted_logit_diff"] = corrupted.Average(),
-            ["clean_logit_diff_per_prompt"] = new JsonArray(clean.Select(v => (JsonNode?)v).ToArray()),
-            ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
-        };
+        var result = Cli.ResultHeader(model, data, clean, corrupted);
         foreach (var (key, grid) in grids) result[key] = grid.ToJson();
         return result;
     }
