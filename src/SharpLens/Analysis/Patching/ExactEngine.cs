@@ -12,7 +12,9 @@ namespace SharpLens.Analysis.Patching;
 /// target run's KV cache (a patch that changes nothing is not run at all);
 /// (3) many patches x prompts share one batched pass (row i·prompts + b is patch i on prompt b), one hook per
 /// hook name patching each row with its own slice;
-/// (4) only final positions are unembedded, and only the metric's needed columns of W_U.
+/// (4) only final positions are unembedded, and only the metric's needed columns of W_U;
+/// (5) a patch of resid_post, mlp_out or MLP neurons skips its own block: the run starts at the next block from the
+/// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]).
 /// </summary>
 internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, PatchingOptions options)
 {
@@ -32,21 +34,24 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
 
         int prompts = runs.Target.Batch, lastStart = runs.Target.Lengths.Min() - 1;
         int perPass = Math.Max(1, options.MaxRowsPerPass / prompts);
-        foreach (var layer in pending.GroupBy(p => p.Patch.Layer))
+        foreach (var layer in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock)))
         {
             var sorted = layer.OrderBy(p => p.Start).ToList();
             for (int i = 0; i < sorted.Count; i += perPass)
             {
                 var chunk = sorted.GetRange(i, Math.Min(perPass, sorted.Count - i));
-                RunPass(chunk.Select(c => c.Patch).ToList(), layer.Key, Math.Min(chunk[0].Start, lastStart), results);
+                int startLayer = layer.Key.Layer + (layer.Key.FeedsResidualAfterBlock ? 1 : 0);
+                RunPass(chunk.Select(c => c.Patch).ToList(), startLayer, Math.Min(chunk[0].Start, lastStart), results);
                 done(chunk.Count);
             }
         }
     }
 
-    /// <summary>One batched pass: rows = patches x prompts, from block <paramref name="layer"/>, positions ≥ <paramref name="start"/>.</summary>
+    /// <summary>One batched pass: rows = patches x prompts, from block <paramref name="layer"/> (n_layers: straight to
+    /// ln_final), positions ≥ <paramref name="start"/>. Patches of block layer - 1 enter through the residual input.</summary>
     private void RunPass(List<SlicePatch> patches, int layer, int start, float[][] results)
     {
+        bool viaResidual = patches[0].Layer < layer;
         var target = runs.Target;
         int prompts = target.Batch, pos = target.Pos, newPos = pos - start, rows = patches.Count * prompts;
         int d = model.Config.DModel;
@@ -65,14 +70,23 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         Tensor? resid = null; // [rows, newPos, d_model]: the target run's resid_pre of `layer`
         if (layer > 0)
         {
-            var cached = runs.TargetCache[HookNames.ResidPre(layer)];
+            var cached = runs.TargetCache[HookNames.ResidPost(layer - 1)]; // = resid_pre of `layer`
             resid = Tensor.Zeros(rows, newPos, d);
             for (int r = 0; r < rows; r++)
                 cached.Data.AsSpan(((r % prompts) * pos + start) * d, newPos * d).CopyTo(resid.Data.AsSpan(r * newPos * d));
         }
 
         var hooks = new List<Hook>();
-        foreach (var group in Enumerable.Range(0, patches.Count).GroupBy(i => patches[i].HookName))
+        if (viaResidual)
+        {
+            var wOut = model.Weights.Blocks[layer - 1].W_out;
+            for (int i = 0; i < patches.Count; i++)
+            {
+                Tensor source = runs.SourceCache[patches[i].HookName], targetAct = runs.TargetCache[patches[i].HookName];
+                for (int b = 0; b < prompts; b++) patches[i].AddResidualDelta(resid!, i * prompts + b, b, start, source, targetAct, wOut);
+            }
+        }
+        else foreach (var group in Enumerable.Range(0, patches.Count).GroupBy(i => patches[i].HookName))
         {
             var source = runs.SourceCache[group.Key];
             var members = group.ToArray();
@@ -86,7 +100,7 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
 
         var normalized = model.Run(tokens, new ForwardOptions
         {
-            StartAtLayer = layer, ResidualInput = resid, KvCache = start > 0 ? Prefix(rows, layer, start) : null,
+            StartAtLayer = layer, ResidualInput = resid, KvCache = start > 0 && layer < model.Config.NLayers ? Prefix(rows, layer, start) : null,
             Hooks = hooks, Logits = LogitsMode.None,
         });
         Score(runs.FinalLogits(normalized, finals), patches.Select(p => p.Cell).ToList(), results);

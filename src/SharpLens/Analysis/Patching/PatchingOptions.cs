@@ -16,7 +16,7 @@ public sealed record PatchingOptions
     /// absolute position, for <see cref="Alignment.End"/> the tokens of the first prompt. Null: "pos_1".</summary>
     public IReadOnlyList<string>? StrTokens { get; init; }
     /// <summary>Exact mode: most batch rows (patches x prompts) in one pass.</summary>
-    public int MaxRowsPerPass { get; init; } = 128;
+    public int MaxRowsPerPass { get; init; } = 256;
     /// <summary>Receives done/total patched runs after each pass.</summary>
     public IProgress<PatchingProgress>? Progress { get; init; }
 }

@@ -32,6 +32,45 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
     public static SlicePatch PatternHead(int cell, string hook, int layer, int head) =>
         new(cell, hook, layer, SliceLayout.Pattern, null, 0, -1, head);
 
+    /// <summary>
+    /// True for hooks whose change reaches the rest of the model only through the block's output
+    /// (hook_resid_post, hook_mlp_out, mlp.hook_post): an exact run may then skip the block and start at the next
+    /// one from the target's resid_post plus <see cref="AddResidualDelta"/>.
+    /// </summary>
+    public bool FeedsResidualAfterBlock => layout == SliceLayout.PositionMajor &&
+        (HookName.EndsWith(".hook_resid_post", StringComparison.Ordinal) || HookName.EndsWith(".hook_mlp_out", StringComparison.Ordinal)
+         || HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Adds what the patch changes in the block's output to <paramref name="resid"/> [rows, newPos, d_model] (row
+    /// <paramref name="row"/>, first position <paramref name="offset"/>): source - target for resid_post and mlp_out,
+    /// Σ_f (source - target)[f]·W_out[f, :] for neurons of mlp.hook_post (<paramref name="wOut"/> [d_mlp, d_model]).
+    /// </summary>
+    public void AddResidualDelta(Tensor resid, int row, int prompt, int offset, Tensor source, Tensor target, Tensor wOut)
+    {
+        int newPos = resid.Dim(1), d = resid.Dim(2);
+        bool neurons = HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal);
+        int from = Positions is null ? offset : Positions[prompt], to = Positions is null ? offset + newPos : Positions[prompt] + 1;
+        for (int p = Math.Max(from, offset); p < to; p++)
+        {
+            var src = At(source, prompt, p, 0);
+            var tgt = At(target, prompt, p, 0);
+            var dst = resid.Data.AsSpan((row * newPos + p - offset) * d, d);
+            if (!neurons)
+            {
+                var part = dst.Slice(featureStart, src.Length);
+                for (int i = 0; i < src.Length; i++) part[i] += src[i] - tgt[i];
+                continue;
+            }
+            for (int f = 0; f < src.Length; f++)
+            {
+                float delta = src[f] - tgt[f];
+                if (delta != 0f)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(wOut.Data.AsSpan((featureStart + f) * d, d), delta, dst, dst);
+            }
+        }
+    }
+
     /// <summary>Positions of <paramref name="t"/> present in the tensor (query positions for patterns).</summary>
     private int PositionCount(Tensor t) => layout == SliceLayout.Pattern ? t.Dim(2) : t.Dim(1);
 
