@@ -47,20 +47,6 @@ public static class Gpt2SmallPatchingSetup
     public static (HookedTransformer Model, PatchingInputs Inputs) Create(int prompts = 8, int tokens = 8, int seed = 0)
     {
         var model = RandomWeights.CreateModel(ModelConfig.Gpt2Small, seed);
-        var random = new Random(seed + 1);
-        var clean = new List<IReadOnlyList<int>>();
-        var corrupted = new List<IReadOnlyList<int>>();
-        var answers = new List<(int, int)>();
-        for (int b = 0; b < prompts; b++)
-        {
-            var ids = Enumerable.Range(0, tokens).Select(_ => random.Next(50000)).ToArray();
-            ids[0] = 50256;
-            clean.Add(ids);
-            var other = (int[])ids.Clone();
-            other[2] = (ids[2] + 1 + random.Next(1000)) % 50000;
-            corrupted.Add(other);
-            answers.Add((random.Next(50000), random.Next(50000)));
-        }
-        return (model, new PatchingInputs(new TokenBatch(clean), new TokenBatch(corrupted), new LogitDiffMetric(answers)));
+        return (model, SharpLens.Diagnostics.Workloads.Experiment1Shaped(model, prompts, tokens, seed + 1));
     }
 }

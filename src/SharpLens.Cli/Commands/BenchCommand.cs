@@ -20,6 +20,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print JSON" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
         var suites = new Option<string>("--suites") { Description = "Comma-separated: core", DefaultValueFactory = _ => "core" };
+        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons)";
         var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
         command.SetAction(parse =>
         {
@@ -32,7 +33,12 @@ internal static class BenchCommand
                 ["cores"] = Environment.ProcessorCount,
                 ["isa"] = Gemm.ActiveIsa.ToString(),
             };
+            foreach (var suite in wanted)
+                if (suite is not ("core" or "patching" or "attribution"))
+                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching or attribution");
             if (wanted.Contains("core")) Core(lm, n, results);
+            if (wanted.Contains("attribution")) Attribution(lm, results);
+            if (wanted.Contains("patching")) Patching(lm, results);
             if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
             else
             {
@@ -66,6 +72,39 @@ internal static class BenchCommand
         var peaks = Enumerable.Range(0, 5).Select(_ => FmaPeak.MeasureGflops(TimeSpan.FromMilliseconds(200))).Order().ToArray();
         results["fma_peak_gflops"] = Math.Round(peaks[peaks.Length / 2], 1);
     }
+
+    private static void Patching(HookedTransformer lm, JsonObject results)
+    {
+        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        var suite = Cli.Err.Progress().Start(ctx =>
+        {
+            var task = ctx.AddTask("experiment-1 patching suite", maxValue: 1);
+            var options = new SharpLens.Analysis.Patching.PatchingOptions
+            {
+                Progress = new Sync<SharpLens.Analysis.Patching.PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
+            };
+            return SharpLens.Analysis.Patching.PatchingSuite.RunExperiment1(lm, inputs, options);
+        });
+        results["patching_suite_exact_s"] = Math.Round(suite.Elapsed.TotalSeconds, 2);
+        results["patching_suite_runs"] = suite.PatchedRuns;
+    }
+
+    private static void Attribution(HookedTransformer lm, JsonObject results)
+    {
+        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        // The first call also packs the transposed weights the backward pass needs (once per model).
+        results["attribution_first_call_s"] = Math.Round(Time(() => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric)), 3);
+        results["attribution_all_heads_neurons_s"] = Median(3, () => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
+    }
+
+    private static double Time(Action action)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    private sealed class Sync<T>(Action<T> report) : IProgress<T> { public void Report(T value) => report(value); }
 
     /// <summary>Median wall time in seconds over <paramref name="n"/> runs after one warm-up.</summary>
     internal static double Median(int n, Action action)
