@@ -111,7 +111,7 @@ public sealed class HookedTransformer
         {
             var embed = ctx.Apply(HookNames.Embed, null, EmbedLayer.Forward(tokens.Ids, batch, pos));
             var posEmbed = ctx.Apply(HookNames.PosEmbed, null, PosEmbedLayer.Forward(batch, pos, offset));
-            resid = Tensor.Zeros(batch, pos, Config.DModel);
+            resid = Tensor.Uninitialized(batch, pos, Config.DModel);
             System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, resid.Data);
         }
 

@@ -35,6 +35,14 @@ public sealed class Tensor
         return new Tensor(new float[count], (int[])shape.Clone());
     }
 
+    /// <summary>A tensor whose elements are not cleared: only for outputs that are written in full before being read.</summary>
+    public static Tensor Uninitialized(params int[] shape)
+    {
+        long count = 1;
+        foreach (int d in shape) count *= d;
+        return new Tensor(GC.AllocateUninitializedArray<float>(checked((int)count)), (int[])shape.Clone());
+    }
+
     public static Tensor FromArray(float[] data, params int[] shape) => new(data, shape);
 
     public int Rank => Shape.Length;

@@ -42,7 +42,7 @@ public sealed class Attention
     {
         int batch = x.Dim(0), pos = x.Dim(1), hd = _nHeads * _dHead;
         int rows = batch * pos;
-        var qkv = new float[rows * 3 * hd];
+        var qkv = GC.AllocateUninitializedArray<float>(rows * 3 * hd);
         Gemm.Multiply(x.Data, _wQkv, qkv, rows);
         Kernels.AddBiasRows(qkv, _bQkv);
 
@@ -63,7 +63,7 @@ public sealed class Attention
             keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
         }
 
-        var scores = Tensor.Zeros(batch, _nHeads, pos, total);
+        var scores = Tensor.Uninitialized(batch, _nHeads, pos, total);
         float invSqrt = 1f / MathF.Sqrt(_dHead);
         ForEachBatchHead(batch, pos * total * _dHead, (b, h) =>
         {
@@ -140,7 +140,7 @@ public sealed class Attention
     private Tensor Split(float[] qkv, int which, int batch, int pos)
     {
         int hd = _nHeads * _dHead;
-        var t = Tensor.Zeros(batch, pos, _nHeads, _dHead);
+        var t = Tensor.Uninitialized(batch, pos, _nHeads, _dHead);
         for (int r = 0; r < batch * pos; r++)
             qkv.AsSpan(r * 3 * hd + which * hd, hd).CopyTo(t.Data.AsSpan(r * hd));
         return t;

@@ -13,7 +13,7 @@ public sealed class Embed(Tensor W_E)
     public Tensor Forward(ReadOnlySpan<int> tokens, int batch, int pos)
     {
         int d = W_E.Dim(1), vocab = W_E.Dim(0);
-        var output = Tensor.Zeros(batch, pos, d);
+        var output = Tensor.Uninitialized(batch, pos, d);
         for (int i = 0; i < tokens.Length; i++)
         {
             int id = tokens[i];

@@ -18,8 +18,8 @@ public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook,
     public Tensor Forward(Tensor x, ForwardContext ctx)
     {
         int batch = x.Dim(0), pos = x.Dim(1), d = x.Dim(2);
-        var scale = Tensor.Zeros(batch, pos, 1);
-        var normalized = Tensor.Zeros(batch, pos, d);
+        var scale = Tensor.Uninitialized(batch, pos, 1);
+        var normalized = Tensor.Uninitialized(batch, pos, d);
         Kernels.LayerNorm(x.Data, d, Eps, scale.Data, normalized.Data, W?.Data, B?.Data);
         if (ctx.IsObserved(scaleHook))
         {

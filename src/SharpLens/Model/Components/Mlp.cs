@@ -23,14 +23,14 @@ public sealed class Mlp
     {
         int batch = x.Dim(0), pos = x.Dim(1), rows = batch * pos;
         int dMlp = _w.W_in.Dim(1), dModel = _w.W_in.Dim(0);
-        var pre = Tensor.Zeros(batch, pos, dMlp);
+        var pre = Tensor.Uninitialized(batch, pos, dMlp);
         Gemm.Multiply(x.Data, _wIn, pre.Data, rows);
         Kernels.AddBiasRows(pre.Data, _w.b_in.Data);
         pre = ctx.Apply(HookNames.MlpPre(_layer), _layer, pre);
-        var post = Tensor.Zeros(batch, pos, dMlp);
+        var post = Tensor.Uninitialized(batch, pos, dMlp);
         Kernels.GeluNew(pre.Data, post.Data);
         post = ctx.Apply(HookNames.MlpPost(_layer), _layer, post);
-        var output = Tensor.Zeros(batch, pos, dModel);
+        var output = Tensor.Uninitialized(batch, pos, dModel);
         Gemm.Multiply(post.Data, _wOut, output.Data, rows);
         Kernels.AddBiasRows(output.Data, _w.b_out.Data);
         return output;

@@ -14,7 +14,7 @@ public sealed class PosEmbed(Tensor W_pos)
         int d = W_pos.Dim(1), nCtx = W_pos.Dim(0);
         if (offset + pos > nCtx)
             throw new InvalidInputException($"sequence of {offset + pos} tokens is longer than the model's context of {nCtx}: shorten the prompt");
-        var output = Tensor.Zeros(batch, pos, d);
+        var output = Tensor.Uninitialized(batch, pos, d);
         var rows = W_pos.Data.AsSpan(offset * d, pos * d);
         for (int b = 0; b < batch; b++) rows.CopyTo(output.Data.AsSpan(b * pos * d));
         return output;

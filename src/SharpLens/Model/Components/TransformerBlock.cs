@@ -36,7 +36,7 @@ public sealed class TransformerBlock
 
     private static Tensor Add(Tensor a, Tensor b)
     {
-        var sum = Tensor.Zeros(a.Shape);
+        var sum = Tensor.Uninitialized(a.Shape);
         System.Numerics.Tensors.TensorPrimitives.Add(a.Data, b.Data, sum.Data);
         return sum;
     }

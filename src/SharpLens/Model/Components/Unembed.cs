@@ -25,7 +25,7 @@ public sealed class Unembed
     /// <returns>logits [rows, d_vocab] as a flat buffer</returns>
     public float[] Forward(ReadOnlySpan<float> x, int rows)
     {
-        var logits = new float[rows * W_U.Dim(1)];
+        var logits = GC.AllocateUninitializedArray<float>(rows * W_U.Dim(1));
         if (rows >= PackFromRows) Gemm.Multiply(x, _packed.Value, logits, rows);
         else Gemm.Multiply(x, W_U.Data, logits, rows, W_U.Dim(0), W_U.Dim(1));
         Kernels.AddBiasRows(logits, b_U.Data);
