@@ -11,5 +11,6 @@ var root = new RootCommand("SharpLens: mechanistic interpretability for GPT-2-fa
     AttributeCommand.Create(),
     PlotCommand.Create(),
     BenchCommand.Create(),
+    StudyCommand.Create(),
 };
 return Cli.Invoke(root, args);

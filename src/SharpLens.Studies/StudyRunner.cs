@@ -79,8 +79,9 @@ public sealed class StudyRunner
             var stepProgress = new Progress(p => _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, p, false)));
             _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 0, false));
             var sw = Stopwatch.StartNew();
-            if (isComparison) results.Root["comparisons"] = RunComparisons(results, stepProgress);
-            else { results.Set(steps[i].Group, steps[i].Path, steps[i].Run(stepProgress)); groupsChanged = true; }
+            // Round-trip through JSON text: every stored number then reads back as any numeric type, as after a reload.
+            if (isComparison) results.Root["comparisons"] = Normalize(RunComparisons(results, stepProgress));
+            else { results.Set(steps[i].Group, steps[i].Path, Normalize(steps[i].Run(stepProgress))); groupsChanged = true; }
             results.Timings[name] = Math.Round(sw.Elapsed.TotalSeconds, 3);
             results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
             results.Save(ResultsPath);
@@ -91,6 +92,8 @@ public sealed class StudyRunner
         string? report = _options.WriteReport ? StudyReport.Write(results, _study, _options.OutDir, _options.StaticImages) : null;
         return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report);
     }
+
+    private static JsonNode Normalize(JsonNode node) => JsonNode.Parse(node.ToJsonString())!;
 
     private sealed class Progress(Action<double> report) : IProgress<double>
     {
