@@ -122,7 +122,8 @@ public static class StudyFile
     {
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
-        catch (YamlException e) { throw new InvalidInputException($"{source}: malformed YAML at line {e.Start.Line}: {e.Message}"); }
+        catch (YamlException e) { throw new InvalidInputException($"{source}: malformed YAML at line {e.Start.Line}: {e.Message.Split('\n')[0]}"); }
+        catch (InvalidOperationException e) { throw new InvalidInputException($"{source}: malformed YAML: {e.Message}"); }
         if (stream.Documents.Count == 0) throw new InvalidInputException($"{source}: the YAML file is empty");
         // Round-trip through JSON text so every value is backed by a JsonElement, exactly as for JSON files.
         return FromNode(JsonNode.Parse(ToJson(stream.Documents[0].RootNode)?.ToJsonString() ?? "null"), source);
@@ -210,11 +211,13 @@ public static class StudyFile
             if (corr is JsonArray ca) corrupted = ca.Select((p, i) => Token(p, $"{where}, corrupted prompt {i}")).ToList();
             else if (corr is not null && !(corr is JsonValue cv && cv.GetValueKind() == JsonValueKind.String && cv.ToString() == "swap_pairs"))
                 throw Error($"{where}: \"corrupted\" must be a list of prompts or \"swap_pairs\", not {corr.ToJsonString()}");
-            var analyses = Get("analyses") is JsonNode an ? StrList(an, $"{where}.analyses") : StudyAnalyses.All.Where(a => a != StudyAnalyses.AttributionPatching).ToList();
             var patching = Get("patching") is JsonNode pn ? StrList(pn, $"{where}.patching") : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_value", "head_pattern"];
             var layers = Get("neuron_layers") is JsonArray la
                 ? la.Select((l, i) => l is JsonValue lv && lv.TryGetValue(out int li) ? li : throw Error($"{where}: neuron_layers[{i}] must be an integer layer, not {l?.ToJsonString() ?? "null"}")).ToList()
                 : [];
+            // Without "analyses": everything of one group (neuron patching when neuron_layers are given).
+            var analyses = Get("analyses") is JsonNode an ? StrList(an, $"{where}.analyses")
+                : StudyAnalyses.All.Where(a => a is not (StudyAnalyses.AttributionPatching or StudyAnalyses.Comparisons) && (a != StudyAnalyses.NeuronPatching || layers.Count > 0)).ToList();
             return new StudyGroup
             {
                 Name = name, Title = g["title"]?.ToString(),

@@ -119,10 +119,10 @@ public class StudyFileTests
         { Mutate(r => r["groups"]!["b"]!["patching"]!.AsArray().Add("resid")), "group 'b': unknown patching sweep 'resid'" },
         { Mutate(r => r["defaults"]!["neuron_layers"] = new JsonArray(1, 3)), "group 'a': neuron layer 3 does not exist: the model has layers 0..2" },
         { Mutate(r => r["groups"]!["a"]!["answers"]!.AsArray().RemoveAt(0)), "group 'a': 3 answer pairs for 4 prompts" },
-        { Mutate(r => r["groups"]!["a"]!["prompts"]!.AsArray().RemoveAt(0)), "group 'a': \"swap_pairs\" needs an even number of prompts, got 3" },
+        { Mutate(r => { r["groups"]!["a"]!["prompts"]!.AsArray().RemoveAt(0); r["groups"]!["a"]!["answers"]!.AsArray().RemoveAt(0); }), "group 'a': \"swap_pairs\" needs an even number of prompts, got 3" },
         { Mutate(r => r["groups"]!["a"]!["prompts"]![0] = "text prompt"), "group 'a', prompt 0 is text but this model has no GPT-2 tokenizer" },
         { Mutate(r => r["groups"]!["a"]!["corrupted"] = "shuffle"), "group 'a': \"corrupted\" must be a list of prompts or \"swap_pairs\"" },
-        { Mutate(r => r["comparisons"]!["figures"]!.AsArray().Add("mlp_out")), "comparisons: figure 'mlp_out' is compared across groups but group 'a' does not compute it" },
+        { Mutate(r => r["comparisons"]!["figures"]!.AsArray().Add("mlp_out")), "comparisons: figure 'mlp_out' is compared across groups but group 'b' does not compute it" },
         { Mutate(r => r["claims"]![0]!["group"] = "zzz"), "claims[0]: unknown group 'zzz'" },
         { Mutate(r => r["claims"]![0]!["kind"] = "best_head"), "claims[0]: unknown kind 'best_head'" },
     };
@@ -141,6 +141,7 @@ public class StudyFileTests
     {
         var s = StudyFile.ParseJson("""{"name": "t", "groups": {"g": {"prompts": ["We are here", "They are here"], "answers": [[" are", " arexyz"], [" is", " are"]]}}}""");
         var e = Assert.Throws<InvalidInputException>(() => StudyValidation.Resolve(s, StudyTarget.Gpt2Small));
+        Assert.True(e.Message.Contains("group 'g', prompt 0: answer"), e.Message);
         Assert.Contains("group 'g', prompt 0: answer \" arexyz\" is 2 tokens [", e.Message);
         Assert.Contains("every answer must be a single token", e.Message);
     }
