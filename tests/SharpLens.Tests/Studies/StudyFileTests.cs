@@ -142,7 +142,7 @@ public class StudyFileTests
         var s = StudyFile.ParseJson("""{"name": "t", "groups": {"g": {"prompts": ["We are here", "They are here"], "answers": [[" are", " arexyz"], [" is", " are"]]}}}""");
         var e = Assert.Throws<InvalidInputException>(() => StudyValidation.Resolve(s, StudyTarget.Gpt2Small));
         Assert.True(e.Message.Contains("group 'g', prompt 0: answer"), e.Message);
-        Assert.Contains("group 'g', prompt 0: answer \" arexyz\" is 2 tokens [", e.Message);
+        Assert.Matches(@"^group 'g', prompt 0: answer "" arexyz"" is [2-9] tokens \[\d+ "" are"", ", e.Message);
         Assert.Contains("every answer must be a single token", e.Message);
     }
 
