@@ -16,6 +16,7 @@ public static class App
         AttributeCommand.Create(),
         PatchCommand.Create(),
         PlotCommand.Create(),
+        StudyCommand.Create(),
         BenchCommand.Create(),
     };
 

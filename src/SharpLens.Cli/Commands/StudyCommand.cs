@@ -1,0 +1,158 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Patching;
+using SharpLens.Model;
+using SharpLens.Studies;
+using SharpLens.Tokenization;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary>
+/// <c>sharplens study</c>: run a whole study file (studies/contractions.json) end to end, validate one, and verify a run
+/// against a reference (see studies/README.md).
+/// </summary>
+internal static class StudyCommand
+{
+    public static Command Create() => new("study", "Run, validate and verify multi-group studies (every figure of a notebook in one command)")
+    {
+        RunCommand(), ValidateCommand(), VerifyCommand(), ReferenceCommand(),
+    };
+
+    private static Command RunCommand()
+    {
+        var study = new Argument<string>("study") { Description = "Study file (JSON or YAML), e.g. studies/contractions.json" };
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder or Hugging Face id such as gpt2" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder: results.json, index.html, figures/", Required = true };
+        var force = new Option<bool>("--force") { Description = "Recompute every analysis, even those already in DIR/results.json" };
+        var method = new Option<string>("--method") { Description = "Patching method: exact (fast, same numbers) or plain (one hooked forward per patch)", DefaultValueFactory = _ => "exact" };
+        method.AcceptOnlyFromAmong("exact", "plain");
+        var staticImages = new Option<bool>("--static-images") { Description = "Also write PNG and SVG of every figure (slower)" };
+        var raw = Cli.RawWeightsOption();
+        var random = new Option<bool>("--random-weights") { Description = "Benchmark: random GPT-2-small-shaped weights with the GPT-2 tokenizer", Hidden = true };
+        var command = new Command("run", "Run every analysis of every group of a study; resumable") { study, model, outDir, force, method, staticImages, raw, random };
+        command.SetAction(parse =>
+        {
+            var s = StudyFile.Load(parse.GetValue(study)!);
+            bool useRandom = parse.GetValue(random);
+            string? modelName = parse.GetValue(model);
+            if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2");
+            // Validate against GPT-2's tokenizer before loading anything big when the study is text.
+            var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : Cli.LoadModel(modelName!, parse.GetValue(raw));
+            var options = new StudyRunOptions
+            {
+                OutDir = parse.GetValue(outDir)!, Force = parse.GetValue(force), StaticImages = parse.GetValue(staticImages),
+                Method = parse.GetValue(method) == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
+                ModelName = useRandom ? "random-gpt2-small" : modelName!,
+            };
+            StudyRunSummary? summary = null;
+            Cli.Err.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask(Markup.Escape(s.Name), maxValue: 1);
+                    var runner = new StudyRunner(lm, s, options with
+                    {
+                        Progress = new Relay(p =>
+                        {
+                            task.MaxValue = p.Steps;
+                            task.Value = p.Step + p.Fraction;
+                            task.Description = Markup.Escape($"{p.Name}{(p.Skipped ? " (done before)" : "")}");
+                        }),
+                    });
+                    summary = runner.Run();
+                    task.Value = task.MaxValue;
+                });
+            Cli.Err.MarkupLine(Markup.Escape($"{summary!.Ran} analyses run, {summary.Skipped} already done, {summary.Elapsed.TotalSeconds:F1} s; results {summary.ResultsPath}" +
+                (summary.ReportPath is null ? "" : $"; report {summary.ReportPath}")));
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed class Relay(Action<StudyProgress> action) : IProgress<StudyProgress>
+    {
+        public void Report(StudyProgress value) => action(value);
+    }
+
+    private static Command ValidateCommand()
+    {
+        var study = new Argument<string>("study") { Description = "Study file (JSON or YAML)" };
+        var model = new Option<string?>("--model", "-m") { Description = "Validate against this model (default: GPT-2 small's tokenizer and shape, no weights needed)" };
+        var command = new Command("validate", "Check a study file (single-token answers, aligned pairs, known analyses, layers) without running it") { study, model };
+        command.SetAction(parse =>
+        {
+            var s = StudyFile.Load(parse.GetValue(study)!);
+            var target = parse.GetValue(model) is string m ? StudyTarget.For(Cli.LoadModel(m, false)) : StudyTarget.Gpt2Small;
+            var groups = StudyValidation.Resolve(s, target);
+            Console.WriteLine($"{s.Name}: {groups.Count} groups, {groups.Sum(g => g.Clean.Batch)} prompts, {groups.Sum(g => g.Group.Analyses.Count)} analyses: valid");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command VerifyCommand()
+    {
+        var dir = new Argument<string>("dir") { Description = "Output folder of `sharplens study run` (or its results.json)" };
+        var reference = new Option<string>("--reference", "-r") { Description = "Reference values in the notebook JSON format (figures: group/title/traces)", Required = true };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ours - reference| per value, in each figure's units", DefaultValueFactory = _ => 0.05 };
+        var requireAll = new Option<bool>("--require-all") { Description = "Also fail when a reference figure was not computed" };
+        var json = new Option<bool>("--json") { Description = "Print the comparison as JSON" };
+        var command = new Command("verify", "Compare a run with reference figure values; exit 1 when a computed figure deviates by more than --tolerance") { dir, reference, tolerance, requireAll, json };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(dir)!;
+            if (Directory.Exists(path)) path = Path.Combine(path, "results.json");
+            var results = StudyResults.Load(path);
+            string refPath = parse.GetValue(reference)!;
+            if (!File.Exists(refPath)) throw new InvalidInputException($"reference file '{refPath}' does not exist");
+            var refJson = JsonNode.Parse(File.ReadAllText(refPath)) as JsonObject ?? throw new InvalidInputException($"{refPath}: expected a JSON object");
+            double tol = parse.GetValue(tolerance);
+            var rows = StudyVerify.Compare(results, refJson);
+            bool all = parse.GetValue(requireAll);
+            bool failed = rows.Any(r => r.Failed(tol) || (all && r.Status is "not computed" or "no mapping"));
+            if (parse.GetValue(json))
+                Console.WriteLine(new JsonObject
+                {
+                    ["tolerance"] = tol, ["passed"] = !failed,
+                    ["figures"] = new JsonArray(rows.Select(r => (JsonNode?)new JsonObject
+                    {
+                        ["group"] = r.Group, ["title"] = r.Title, ["analysis"] = r.Analysis, ["status"] = Status(r, tol),
+                        ["max_deviation"] = r.MaxDeviation is double d && double.IsFinite(d) ? d : null, ["where"] = r.Where, ["values"] = r.Values,
+                    }).ToArray()),
+                }.ToJsonString(Cli.Json));
+            else
+            {
+                foreach (var r in rows)
+                    Console.WriteLine($"{r.Group,-8} {r.Title,-58} {(r.MaxDeviation is double d ? d.ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture) : "-"),10}  {Status(r, tol)}{(r.Status == "shape mismatch" ? $" ({r.Where})" : "")}");
+                int compared = rows.Count(r => r.MaxDeviation is not null);
+                Console.WriteLine($"{compared} of {rows.Count} reference figures compared, {rows.Count(r => r.Failed(tol))} exceed tolerance {tol}, {rows.Count(r => r.Status == "not computed")} not computed: {(failed ? "FAILED" : "passed")}");
+            }
+            return failed ? 1 : 0;
+        });
+        return command;
+    }
+
+    private static string Status(FigureDeviation r, double tol) => r.Status switch
+    {
+        "compared" => r.Failed(tol) ? "EXCEEDS" : "ok",
+        var s => s,
+    };
+
+    private static Command ReferenceCommand()
+    {
+        var dir = new Argument<string>("dir") { Description = "Output folder of `sharplens study run`" };
+        var outFile = new Option<string>("--out", "-o") { Description = "Where to write the reference JSON", Required = true };
+        var command = new Command("reference", "Write a run's figure values as a reference file (notebook format) for `study verify`") { dir, outFile };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(dir)!;
+            if (Directory.Exists(path)) path = Path.Combine(path, "results.json");
+            var reference = StudyVerify.ToReference(StudyResults.Load(path));
+            Cli.WriteAtomic(parse.GetValue(outFile)!, reference.ToJsonString(Cli.Json));
+            Cli.Err.MarkupLine(Markup.Escape($"{((JsonArray)reference["figures"]!).Count} figures written to {parse.GetValue(outFile)}"));
+            return 0;
+        });
+        return command;
+    }
+}
