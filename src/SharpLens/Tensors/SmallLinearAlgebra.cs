@@ -158,15 +158,17 @@ public static class SmallLinearAlgebra
         var w = a.Clone();
         var v = DoubleMatrix.Identity(n);
         const double eps = 2.220446049250313e-16;
+        var norm2 = new double[n];   // ‖w_j‖², refreshed each sweep and updated exactly by each rotation
         for (int sweep = 0; ; sweep++)
         {
             if (sweep == maxSweeps) throw new SharpLensException($"Jacobi SVD did not converge in {maxSweeps} sweeps");
+            for (int j = 0; j < n; j++) norm2[j] = TensorPrimitives.Dot((ReadOnlySpan<double>)w.Column(j), w.Column(j));
             bool rotated = false;
             for (int p = 0; p < n - 1; p++)
                 for (int q = p + 1; q < n; q++)
                 {
-                    ReadOnlySpan<double> wp = w.Column(p), wq = w.Column(q);
-                    double alpha = TensorPrimitives.Dot(wp, wp), beta = TensorPrimitives.Dot(wq, wq), gamma = TensorPrimitives.Dot(wp, wq);
+                    double alpha = norm2[p], beta = norm2[q];
+                    double gamma = TensorPrimitives.Dot((ReadOnlySpan<double>)w.Column(p), w.Column(q));
                     if (gamma == 0 || Math.Abs(gamma) <= eps * Math.Sqrt(alpha) * Math.Sqrt(beta)) continue;
                     rotated = true;
                     // The rotation [c s; -s c] that diagonalises the 2×2 Gram matrix [alpha gamma; gamma beta].
@@ -175,6 +177,8 @@ public static class SmallLinearAlgebra
                     double c = 1 / Math.Sqrt(1 + t * t), sn = c * t;
                     Rotate(w.Column(p), w.Column(q), c, sn);
                     Rotate(v.Column(p), v.Column(q), c, sn);
+                    norm2[p] = alpha - t * gamma;
+                    norm2[q] = beta + t * gamma;
                 }
             if (!rotated) break;
         }
@@ -202,12 +206,12 @@ public static class SmallLinearAlgebra
     // (x, y) ← (c·x - s·y, s·x + c·y)
     private static void Rotate(Span<double> x, Span<double> y, double c, double s)
     {
-        for (int i = 0; i < x.Length; i++)
-        {
-            double xi = x[i], yi = y[i];
-            x[i] = c * xi - s * yi;
-            y[i] = s * xi + c * yi;
-        }
+        Span<double> x0 = x.Length <= 256 ? stackalloc double[x.Length] : new double[x.Length];
+        x.CopyTo(x0);
+        TensorPrimitives.Multiply(x, c, x);
+        TensorPrimitives.MultiplyAdd(y, -s, x, x);
+        TensorPrimitives.Multiply(y, c, y);
+        TensorPrimitives.MultiplyAdd(x0, s, y, y);
     }
 
     // Fills the listed (zero) columns of u with unit vectors orthogonal to every other column:
