@@ -10,16 +10,22 @@ public sealed record WeightProcessingOptions
     public bool CenterWritingWeights { get; init; } = true;
     public bool CenterUnembed { get; init; } = true;
     public bool FoldValueBiases { get; init; } = true;
+    /// <summary>
+    /// TransformerLens' refactor_factored_attn_matrices (off by default, as in from_pretrained): re-factor
+    /// each head's QK (biases included) and OV circuits into "even" factors aligned with the singular
+    /// vectors of W_Q·W_Kᵀ and W_V·W_O, folding b_V into b_O. Outputs are unchanged. See <see cref="FactoredAttention"/>.
+    /// </summary>
+    public bool RefactorFactoredAttnMatrices { get; init; }
 
     public static WeightProcessingOptions Default => new();
     /// <summary>Unprocessed Hugging Face weights (from_pretrained_no_processing).</summary>
     public static WeightProcessingOptions None => new() { FoldLn = false, CenterWritingWeights = false, CenterUnembed = false, FoldValueBiases = false };
-    public bool Any => FoldLn || CenterWritingWeights || CenterUnembed || FoldValueBiases;
+    public bool Any => FoldLn || CenterWritingWeights || CenterUnembed || FoldValueBiases || RefactorFactoredAttnMatrices;
 }
 
 /// <summary>
 /// TransformerLens' process_weights, in its order: fold_ln, center_writing_weights, center_unembed,
-/// fold_value_biases. Each step leaves the model's log-probabilities unchanged; the logits change only
+/// fold_value_biases and (optionally) refactor_factored_attn_matrices. Each step leaves the model's log-probabilities unchanged; the logits change only
 /// by a per-position constant (center_unembed).
 /// </summary>
 public static class WeightProcessing
@@ -32,6 +38,7 @@ public static class WeightProcessing
         if (options.CenterWritingWeights) CenterWritingWeights(w);
         if (options.CenterUnembed) CenterUnembed(w);
         if (options.FoldValueBiases) FoldValueBiases(w);
+        if (options.RefactorFactoredAttnMatrices) FactoredAttention.Refactor(w);
         return w;
     }
 
@@ -100,14 +107,17 @@ public static class WeightProcessing
     /// <summary>b_O += Σ_h b_V[h]·W_O[h]; b_V = 0 (the pattern sums to one, so b_V's contribution is a constant).</summary>
     public static void FoldValueBiases(TransformerWeights w)
     {
-        foreach (var block in w.Blocks)
-        {
-            int heads = block.W_O.Dim(0), dh = block.W_O.Dim(1), d = block.W_O.Dim(2);
-            for (int h = 0; h < heads; h++)
-                for (int j = 0; j < dh; j++)
-                    TensorPrimitives.MultiplyAdd(block.W_O.Data.AsSpan((h * dh + j) * d, d), block.b_V.Data[h * dh + j], block.b_O.Data, block.b_O.Data);
-            Array.Clear(block.b_V.Data);
-        }
+        foreach (var block in w.Blocks) FoldValueBiases(block);
+    }
+
+    /// <summary>One block's <see cref="FoldValueBiases(TransformerWeights)"/>.</summary>
+    public static void FoldValueBiases(BlockWeights block)
+    {
+        int heads = block.W_O.Dim(0), dh = block.W_O.Dim(1), d = block.W_O.Dim(2);
+        for (int h = 0; h < heads; h++)
+            for (int j = 0; j < dh; j++)
+                TensorPrimitives.MultiplyAdd(block.W_O.Data.AsSpan((h * dh + j) * d, d), block.b_V.Data[h * dh + j], block.b_O.Data, block.b_O.Data);
+        Array.Clear(block.b_V.Data);
     }
 
     private static void CenterRows(Span<float> data, int width)
