@@ -17,6 +17,7 @@ public static class App
         PatchCommand.Create(),
         PlotCommand.Create(),
         StudyCommand.Create(),
+        CompareCommand.Create(),
         BenchCommand.Create(),
     };
 

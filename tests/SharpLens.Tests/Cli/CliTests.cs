@@ -115,3 +115,31 @@ public class CliTests
         CliRunner.AssertOneLineError(CliRunner.Run("attribute", "--model", "/tmp/gpt2-that-does-not-exist", "--input", input, "--json", Path.Combine(dir, "o.json")), "does not exist");
     }
 }
+
+public class CompareCliTests
+{
+    [Fact]
+    public void CompareFindsAPlantedDifferenceAndNamesMissingKeys()
+    {
+        string dir = CliRunner.TempDir();
+        string Write(string name, float shift)
+        {
+            var random = new Random(name.Length);
+            var perPrompt = new float[8 * 1 * 3];
+            for (int p = 0; p < 8; p++)
+                for (int c = 0; c < 3; c++) perPrompt[p * 3 + c] = (float)random.NextDouble() * 0.1f + (c == 1 ? shift : 0);
+            var grid = SharpLens.Analysis.Grid.FromPerPrompt(new SharpLens.Tensors.Tensor(perPrompt, 8, 1, 3), ["0"], ["a", "b", "c"]);
+            string path = Path.Combine(dir, name);
+            File.WriteAllText(path, new JsonObject { ["heads"] = grid.ToJson() }.ToJsonString());
+            return path;
+        }
+        string a = Write("a.json", 0), b = Write("bb.json", 1), output = Path.Combine(dir, "cmp.json");
+        var r = CliRunner.Run("compare", a, b, "--key", "heads", "--json", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var cells = JsonNode.Parse(File.ReadAllText(output))!["cells"]!.AsArray();
+        Assert.Equal("b", cells[0]!["col"]!.GetValue<string>());
+        Assert.True(cells[0]!["significant"]!.GetValue<bool>());
+        Assert.Single(cells, c => c!["significant"]!.GetValue<bool>());
+        CliRunner.AssertOneLineError(CliRunner.Run("compare", a, b, "--key", "layers"), "heads");
+    }
+}
