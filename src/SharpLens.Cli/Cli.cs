@@ -107,5 +107,11 @@ internal static class Cli
         ["corrupted_logit_diff_per_prompt"] = new System.Text.Json.Nodes.JsonArray(corrupted.Select(v => (System.Text.Json.Nodes.JsonNode?)v).ToArray()),
     };
 
+    /// <summary>Progress&lt;T&gt; posts to the thread pool; a progress bar must update in order, on the reporting thread.</summary>
+    public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 }

@@ -17,7 +17,7 @@ internal static class HubDownload
             .Start(ctx =>
             {
                 var tasks = new Dictionary<string, ProgressTask>();
-                var progress = new SyncProgress<(string file, long done, long total)>(p =>
+                var progress = new Cli.SyncProgress<(string file, long done, long total)>(p =>
                 {
                     if (!tasks.TryGetValue(p.file, out var task)) tasks[p.file] = task = ctx.AddTask(p.file, maxValue: Math.Max(1, p.total));
                     if (p.total > 0) task.MaxValue = p.total;
@@ -26,11 +26,5 @@ internal static class HubDownload
                 folder = ModelResolver.ResolveModelFolder(modelId, options, progress);
             });
         return folder;
-    }
-
-    // Progress<T> posts to the thread pool; the bar must update in order, on the reporting thread.
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

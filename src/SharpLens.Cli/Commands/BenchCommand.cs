@@ -81,7 +81,7 @@ internal static class BenchCommand
             var task = ctx.AddTask("experiment-1 patching suite", maxValue: 1);
             var options = new SharpLens.Analysis.Patching.PatchingOptions
             {
-                Progress = new Sync<SharpLens.Analysis.Patching.PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
+                Progress = new Cli.SyncProgress<SharpLens.Analysis.Patching.PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
             };
             return SharpLens.Analysis.Patching.PatchingSuite.RunExperiment1(lm, inputs, options);
         });
@@ -103,8 +103,6 @@ internal static class BenchCommand
         action();
         return sw.Elapsed.TotalSeconds;
     }
-
-    private sealed class Sync<T>(Action<T> report) : IProgress<T> { public void Report(T value) => report(value); }
 
     /// <summary>Median wall time in seconds over <paramref name="n"/> runs after one warm-up.</summary>
     internal static double Median(int n, Action action)

@@ -88,7 +88,7 @@ internal static class PatchCommand
                 Method = request.Method == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
                 Direction = request.Direction,
                 StrTokens = data.CleanStrTokens[0],
-                Progress = new Sync<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
+                Progress = new Cli.SyncProgress<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
             };
             var patcher = new ActivationPatcher(model, new PatchingInputs(data.Clean, data.Corrupted, metric), options);
             Grid Finish(Grid g) => request.Normalize ? patcher.Normalize(g) : g;
@@ -155,6 +155,4 @@ internal static class PatchCommand
         "head_out" => HeadActivation.Output, "head_q" => HeadActivation.Query, "head_k" => HeadActivation.Key,
         "head_v" => HeadActivation.Value, _ => HeadActivation.Pattern,
     };
-
-    private sealed class Sync<T>(Action<T> report) : IProgress<T> { public void Report(T value) => report(value); }
 }

@@ -53,7 +53,7 @@ internal static class StudyCommand
                     var task = ctx.AddTask(Markup.Escape(s.Name), maxValue: 1);
                     var runner = new StudyRunner(lm, s, options with
                     {
-                        Progress = new Relay(p =>
+                        Progress = new Cli.SyncProgress<StudyProgress>(p =>
                         {
                             task.MaxValue = p.Steps;
                             task.Value = p.Step + p.Fraction;
@@ -70,10 +70,6 @@ internal static class StudyCommand
         return command;
     }
 
-    private sealed class Relay(Action<StudyProgress> action) : IProgress<StudyProgress>
-    {
-        public void Report(StudyProgress value) => action(value);
-    }
 
     private static Command ValidateCommand()
     {
