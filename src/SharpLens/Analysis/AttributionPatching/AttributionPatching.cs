@@ -13,7 +13,7 @@ public sealed record AttributionOptions
 {
     /// <summary>Also build the [position x neuron] grids "neurons_by_pos_L{l}" (per prompt: batch·pos·d_mlp per layer).</summary>
     public bool NeuronsByPosition { get; init; } = true;
-    /// <summary>Also build the per-position head grids "head_out_by_pos", "head_q_by_pos", ... (rows "L{l}H{h}", cols positions).</summary>
+    /// <summary>Also build the per-position head grids "head_out_by_pos", "head_q_by_pos", ... (rows "{layer}/{position label}" layer-major, cols heads: the layout of ActivationPatcher.HeadsByPosition).</summary>
     public bool HeadsByPosition { get; init; } = true;
     /// <summary>d(mean metric)/d final logits for metrics <see cref="MetricGradient"/> does not know.</summary>
     public MetricGradient.LogitGradient? LogitGradient { get; init; }
@@ -64,7 +64,7 @@ public sealed class AttributionResult
 /// <remarks>
 /// Grid keys (same names as the patching command): resid_pre, resid_mid, resid_post, attn_out, mlp_out [layer, pos];
 /// head_out (z), head_q, head_k, head_v, head_pattern [layer, head]; head_out_by_pos, head_q_by_pos, head_k_by_pos,
-/// head_v_by_pos [L{l}H{h}, pos]; neurons [layer, neuron]; neurons_L{l} [1 row "{l}", neuron];
+/// head_v_by_pos [layer x pos, head] (rows "{l}/{position label}"); neurons [layer, neuron]; neurons_L{l} [1 row "{l}", neuron];
 /// neurons_by_pos_L{l} [pos, neuron]. Row labels are layers "0"..; columns are positions "token_index" (see
 /// <see cref="PositionLabels"/>), heads "0".. or neurons "0"...
 /// </remarks>
@@ -154,7 +154,7 @@ public static class AttributionPatching
         var layers = Labels(L);
         var positions = PositionLabels(model, tokens);
         var heads = Labels(H);
-        var headRows = Enumerable.Range(0, L * H).Select(i => $"L{i / H}H{i % H}").ToArray();
+        var layerPositionRows = Enumerable.Range(0, L * P).Select(i => $"{i / P}/{positions[i % P]}").ToArray();
         var neurons = Labels(dMlp);
         var grids = new Dictionary<string, Grid>(StringComparer.Ordinal);
         Tensor Act(ActivationCache c, string n) => c.TryGet(n, out var t) ? t
@@ -199,12 +199,12 @@ public static class AttributionPatching
                         {
                             float x = v[(b * P + p) * H + h];
                             all[(b * L + l) * H + h] += x;
-                            byPos[((b * L + l) * H + h) * P + p] = x;
+                            byPos[((b * L + l) * P + p) * H + h] = x;
                         }
             }
             grids[key] = Titled(Grid.FromPerPrompt(new Tensor(all, B, L, H), layers, heads), key, "layer", "head");
             if (options.HeadsByPosition)
-                grids[key + "_by_pos"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, L * H, P), headRows, positions), key + "_by_pos", "layer.head", "position");
+                grids[key + "_by_pos"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, L * P, H), layerPositionRows, heads), key + "_by_pos", "layer/position", "head");
         }
 
         {
