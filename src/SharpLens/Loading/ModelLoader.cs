@@ -9,8 +9,9 @@ public sealed record LoadOptions
     public WeightProcessingOptions Processing { get; init; } = WeightProcessingOptions.Default;
     /// <summary>Called with one-line warnings (e.g. NaN in weights).</summary>
     public Action<string>? Warn { get; init; }
-    /// <summary>Resolves hub ids to a local folder (downloading when needed); null = local folders only.</summary>
-    public Func<string, string>? ResolveHubId { get; init; }
+    /// <summary>Resolves hub ids to a local folder: by default the Hugging Face cache, downloading what is missing
+    /// (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE); null = local folders only.</summary>
+    public Func<string, string>? ResolveHubId { get; init; } = id => ModelResolver.ResolveModelFolder(id);
 }
 
 /// <summary>Loads a GPT-2-family checkpoint folder (config.json + safetensors) into a <see cref="HookedTransformer"/>.</summary>
