@@ -188,12 +188,16 @@ internal static class StudyCommand
             var table = new Table().AddColumns("group", "status", "pairs", "candidates", "tokens", "dropped prompts", "reason");
             foreach (var g in result.Groups)
             {
-                var drops = result.Dropped.Where(d => d.Group == g.Name).ToList();
-                string why = g.Reason ?? (drops.Count > 0 ? $"e.g. {drops[0].Prompt}: {drops[0].Reason}" : "");
+                var drops = result.Dropped.Where(d => d.Group == g.Name).GroupBy(d => d.Kind).Select(k => $"{k.Count()} {k.Key.Replace('_', ' ')}");
                 table.AddRow(Markup.Escape(g.Name), g.Kept ? "[green]kept[/]" : "[red]dropped[/]", g.Pairs.ToString(), g.Candidates.ToString(),
-                    g.Tokens.ToString(), drops.Count.ToString(), Markup.Escape(why));
+                    g.Tokens.ToString(), Markup.Escape(string.Join(", ", drops)), Markup.Escape(g.Reason ?? ""));
             }
             Cli.Err.Write(table);
+            foreach (var group in result.Dropped.GroupBy(d => d.Group))
+            {
+                foreach (var d in group.Take(5)) Cli.Err.MarkupLine(Markup.Escape($"  {d.Group}: {d.Prompt} -- {d.Reason}"));
+                if (group.Count() > 5) Cli.Err.MarkupLine(Markup.Escape($"  {group.Key}: ... {group.Count() - 5} more"));
+            }
             foreach (var note in result.Notes) Cli.Err.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
             if (result.Study is null)
                 throw new InvalidInputException($"no group has {parse.GetValue(minPairs)} valid pairs: nothing written (lower --min-pairs or add fillers)");

@@ -27,8 +27,9 @@ public sealed record GenerateOptions
     public int ScoreBatch { get; init; } = 16;
 }
 
-/// <summary>A prompt (or pair) left out, with the reason.</summary>
-public sealed record DroppedPrompt(string Group, string Prompt, string Reason);
+/// <summary>A prompt (or pair) left out, with the reason. Kind: "pair_length" (the pair's prompts differ in length),
+/// "group_length" (another length than the group's), "model" (the model prefers the wrong form).</summary>
+public sealed record DroppedPrompt(string Group, string Prompt, string Kind, string Reason);
 
 /// <summary>One group's outcome: kept with its pairs, or dropped with the reason.</summary>
 public sealed record GroupOutcome(string Name, bool Kept, int Pairs, int Candidates, int Tokens, string? Reason);
@@ -48,6 +49,11 @@ public sealed record GeneratedStudy(Study? Study, JsonObject Json, IReadOnlyList
 /// </summary>
 public static class StudyGenerator
 {
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>A string quoted as in JSON, apostrophes kept: "'ll".</summary>
+    public static string Q(string s) => JsonSerializer.Serialize(s, Relaxed);
+
     public static readonly string[] DefaultAnalyses = [StudyAnalyses.ModelCheck, StudyAnalyses.LogitLens, StudyAnalyses.LayerAttribution,
         StudyAnalyses.HeadAttribution, StudyAnalyses.Patching, StudyAnalyses.Comparisons];
 
@@ -90,7 +96,7 @@ public static class StudyGenerator
     {
         var ids = answer.Length == 0 ? [] : tok.ToTokens(answer, prependBos: false);
         return ids.Length == 1 ? null
-            : $"answer {JsonSerializer.Serialize(answer)} is {ids.Length} tokens [{string.Join(", ", ids.Select(i => $"{i} {JsonSerializer.Serialize(tok.ToString([i]))}"))}]: every answer must be a single token";
+            : $"answer {Q(answer)} is {ids.Length} tokens [{string.Join(", ", ids.Select(i => $"{i} {Q(tok.ToString([i]))}"))}]: every answer must be a single token";
     }
 
     public static GeneratedStudy Generate(TemplateSpec spec, Gpt2Tokenizer tokenizer, GenerateOptions? options = null)
@@ -107,7 +113,7 @@ public static class StudyGenerator
         {
             string? problem = SingleTokenProblem(tokenizer, c.Contraction) ?? SingleTokenProblem(tokenizer, c.Full);
             if (problem is null && tokenizer.ToTokens(c.Contraction, false)[0] == tokenizer.ToTokens(c.Full, false)[0])
-                problem = $"the contraction {JsonSerializer.Serialize(c.Contraction)} and the full form {JsonSerializer.Serialize(c.Full)} are the same token";
+                problem = $"the contraction {Q(c.Contraction)} and the full form {Q(c.Full)} are the same token";
             foreach (var p2 in c.SecondPronouns)
             {
                 string name = $"{c.Name}_{p2.ToLowerInvariant()}";
@@ -149,8 +155,8 @@ public static class StudyGenerator
                 var p = candidates[next++];
                 int a = Len(p.Contracted), b = Len(p.Full);
                 if (a != b)
-                    dropped.Add(new(group, p.Contracted,
-                        $"paired prompts differ in length: {a} tokens here, {b} in {JsonSerializer.Serialize(p.Full)}: positions would not align"));
+                    dropped.Add(new(group, p.Contracted, "pair_length",
+                        $"paired prompts differ in length: {a} tokens here, {b} in {Q(p.Full)}: positions would not align"));
                 else chunk.Add((p, a));
             }
             if (chunk.Count == 0) continue;
@@ -172,10 +178,10 @@ public static class StudyGenerator
                     foreach (var (prompt, correct, wrong, d) in new[] { (p.Contracted, c.Contraction, c.Full, diffs[2 * i]), (p.Full, c.Full, c.Contraction, diffs[2 * i + 1]) })
                         if (!(d > 0))
                         {
-                            reason = $"the model prefers {JsonSerializer.Serialize(wrong)} over {JsonSerializer.Serialize(correct)} after {JsonSerializer.Serialize(prompt)} (logit difference {Findings.F(d)})";
+                            reason = $"the model prefers {Q(wrong)} over {Q(correct)} after {Q(prompt)} (logit difference {Findings.F(d)})";
                             break;
                         }
-                    if (reason is not null) { dropped.Add(new(group, p.Contracted, reason)); continue; }
+                    if (reason is not null) { dropped.Add(new(group, p.Contracted, "model", reason)); continue; }
                 }
                 if (!byLength.TryGetValue(length, out var list)) { byLength[length] = list = []; order.Add(length); }
                 list.Add(p);
@@ -185,7 +191,7 @@ public static class StudyGenerator
         int best = order.OrderByDescending(l => Math.Min(byLength[l].Count, options.MaxPairs)).ThenBy(order.IndexOf).First();
         foreach (int l in order.Where(l => l != best))
             foreach (var p in byLength[l])
-                dropped.Add(new(group, p.Contracted, $"{l} tokens, but the group's prompts are {best} tokens: every prompt of a group must have the same length"));
+                dropped.Add(new(group, p.Contracted, "group_length", $"{l} tokens, but the group's prompts are {best} tokens: every prompt of a group must have the same length"));
         var kept = byLength[best];
         return (kept.Take(options.MaxPairs).ToList(), best);
     }
@@ -201,7 +207,7 @@ public static class StudyGenerator
         {
             var g = new JsonObject
             {
-                ["title"] = $"{JsonSerializer.Serialize(c.Contraction)} vs {JsonSerializer.Serialize(c.Full)} after \"{p2}\" ({pairs.Count} pairs)",
+                ["title"] = $"{Q(c.Contraction)} vs {Q(c.Full)} after \"{p2}\" ({pairs.Count} pairs)",
                 ["experiment"] = 2,
             };
             var prompts = new JsonArray();
