@@ -233,6 +233,24 @@ public static class StudyGenerator
             groupsNode[name] = g;
         }
         root["groups"] = groupsNode;
+        // Compare only the figures every compared group computes (--analyses may have left some out).
+        var compared = groupsNode.Select(kv => (JsonObject)kv.Value!).Where(g => ((JsonArray)g["analyses"]!).Any(a => a!.ToString() == StudyAnalyses.Comparisons)).ToList();
+        if (compared.Count > 0)
+        {
+            var comparisons = root["comparisons"] as JsonObject ?? new JsonObject();
+            var figures = comparisons["figures"] is JsonArray fa ? fa.Select(f => f!.ToString()).ToList() : new ComparisonSettings().Figures.ToList();
+            bool Computes(JsonObject g, string figure)
+            {
+                var analyses = ((JsonArray)g["analyses"]!).Select(a => a!.ToString()).ToList();
+                var patching = g["patching"] is JsonArray pa ? pa.Select(p => p!.ToString()).ToList() : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_value", "head_pattern"];
+                return figure is StudyAnalyses.LogitLens or StudyAnalyses.LayerAttribution or StudyAnalyses.HeadAttribution
+                    ? analyses.Contains(figure) : analyses.Contains(StudyAnalyses.Patching) && patching.Contains(figure);
+            }
+            var kept = figures.Where(f => compared.All(g => Computes(g, f))).ToList();
+            foreach (var f in figures.Except(kept)) notes.Add($"comparison figure '{f}' left out: the groups' analyses do not compute it");
+            comparisons["figures"] = new JsonArray(kept.Select(f => (JsonNode?)f).ToArray());
+            root["comparisons"] = comparisons;
+        }
         // Claims about groups that were dropped would not validate.
         if (root["claims"] is JsonArray claims)
             foreach (var claim in claims.ToList())
