@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Studies;
+using SharpLens.Studies.Templates;
 using SharpLens.Tokenization;
 using Spectre.Console;
 
@@ -16,7 +17,7 @@ internal static class StudyCommand
 {
     public static Command Create() => new("study", "Run, validate and verify multi-group studies (every figure of a notebook in one command)")
     {
-        RunCommand(), ValidateCommand(), VerifyCommand(), ReferenceCommand(),
+        RunCommand(), ValidateCommand(), VerifyCommand(), ReferenceCommand(), GenerateCommand(),
     };
 
     private static Command RunCommand()
@@ -147,6 +148,60 @@ internal static class StudyCommand
             var reference = StudyVerify.ToReference(StudyResults.Load(path));
             Cli.WriteAtomic(parse.GetValue(outFile)!, reference.ToJsonString(Cli.Json));
             Cli.Err.MarkupLine(Markup.Escape($"{((JsonArray)reference["figures"]!).Count} figures written to {parse.GetValue(outFile)}"));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command GenerateCommand()
+    {
+        var templates = new Argument<string>("templates") { Description = "Template spec (JSON), e.g. studies/templates/contractions-templates.json" };
+        var outFile = new Option<string>("--out", "-o") { Description = "Where to write the generated study file (JSON)", Required = true };
+        var model = new Option<string?>("--model", "-m") { Description = "Drop prompts this model gets wrong (logit difference <= 0 on the clean prompt)" };
+        var minPairs = new Option<int>("--min-pairs") { Description = "Drop groups with fewer valid prompt pairs", DefaultValueFactory = _ => 4 };
+        var maxPairs = new Option<int>("--max-pairs") { Description = "At most this many prompt pairs per group", DefaultValueFactory = _ => 8 };
+        var analyses = new Option<string[]>("--analyses") { Description = "Analyses of every group (default: the spec's)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("generate", "Generate a study from a template spec: one group per contraction x second pronoun, checked and filtered")
+            { templates, outFile, model, minPairs, maxPairs, analyses };
+        command.SetAction(parse =>
+        {
+            var spec = TemplateSpec.Load(parse.GetValue(templates)!);
+            var tokenizer = new Gpt2Tokenizer();
+            PromptScorer? scorer = null;
+            if (parse.GetValue(model) is string m)
+            {
+                var lm = Cli.LoadModel(m, false);
+                if (lm.Tokenizer is null || lm.Config.DVocab != tokenizer.VocabSize)
+                    throw new InvalidInputException($"--model {m} has no GPT-2 tokenizer and vocabulary: the templates are text");
+                scorer = StudyGenerator.ModelScorer(lm, spec.PrependBos);
+            }
+            var list = parse.GetValue(analyses);
+            var result = StudyGenerator.Generate(spec, tokenizer, new GenerateOptions
+            {
+                MinPairs = parse.GetValue(minPairs), MaxPairs = parse.GetValue(maxPairs), Scorer = scorer,
+                Analyses = list is { Length: > 0 } ? list.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null,
+            });
+            var table = new Table().AddColumns("group", "status", "pairs", "candidates", "tokens", "dropped prompts", "reason");
+            foreach (var g in result.Groups)
+            {
+                var drops = result.Dropped.Where(d => d.Group == g.Name).GroupBy(d => d.Kind).Select(k => $"{k.Count()} {k.Key.Replace('_', ' ')}");
+                table.AddRow(Markup.Escape(g.Name), g.Kept ? "[green]kept[/]" : "[red]dropped[/]", g.Pairs.ToString(), g.Candidates.ToString(),
+                    g.Tokens.ToString(), Markup.Escape(string.Join(", ", drops)), Markup.Escape(g.Reason ?? ""));
+            }
+            Cli.Err.Write(table);
+            foreach (var group in result.Dropped.GroupBy(d => d.Group))
+            {
+                foreach (var d in group.Take(5)) Cli.Err.MarkupLine(Markup.Escape($"  {d.Group}: {d.Prompt} -- {d.Reason}"));
+                if (group.Count() > 5) Cli.Err.MarkupLine(Markup.Escape($"  {group.Key}: ... {group.Count() - 5} more"));
+            }
+            foreach (var note in result.Notes) Cli.Err.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
+            if (result.Study is null)
+                throw new InvalidInputException($"no group has {parse.GetValue(minPairs)} valid pairs: nothing written (lower --min-pairs or add fillers)");
+            StudyValidation.Resolve(result.Study, StudyTarget.Gpt2Small);
+            Cli.WriteAtomic(parse.GetValue(outFile)!, result.ToJsonString());
+            int kept = result.Groups.Count(g => g.Kept);
+            Console.WriteLine($"{result.Study.Name}: {kept} of {result.Groups.Count} groups kept, {result.Study.Groups.Sum(g => g.Prompts.Count)} prompts, " +
+                $"{result.Dropped.Count} prompts dropped; written to {parse.GetValue(outFile)}");
             return 0;
         });
         return command;
