@@ -9,7 +9,7 @@ namespace SharpLens.Model.Components;
 /// pattern = softmax(scores); z = pattern·v; attn_out = Σ_h z_h·W_O[h] + b_O.
 /// W_Q, W_K, W_V are fused into one packed [d_model, 3·n_heads·d_head] matrix so q, k and v take one GEMM.
 /// </summary>
-public sealed class Attention
+public sealed partial class Attention
 {
     private readonly BlockWeights _w;
     private readonly int _layer, _nHeads, _dHead, _dModel;

@@ -4,7 +4,7 @@ using SharpLens.Tensors;
 namespace SharpLens.Model.Components;
 
 /// <summary>A pre-LayerNorm GPT-2 block: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).</summary>
-public sealed class TransformerBlock
+public sealed partial class TransformerBlock
 {
     public TransformerBlock(BlockWeights w, int layer, float eps)
     {
