@@ -18,11 +18,14 @@ namespace SharpLens.Analysis.Patching;
 /// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]);
 /// (6) the metric reads only final positions, so the last block computes every new position's keys and values but
 /// queries, attention output, ln2, MLP and ln_final only at the final rows (<see cref="TransformerBlock.ForwardQueryRows"/>),
-/// unless the pass hooks the last block itself.
+/// unless the pass hooks the last block itself;
+/// (7) for single-neuron patches the block after the patch gets its Q/K/V from <see cref="NeuronQkv"/> (precomputed
+/// projections of the target rows and of each neuron's W_out row) instead of a GEMM.
 /// </summary>
 internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, PatchingOptions options)
 {
     private readonly Dictionary<int, KvCache> _prefixCaches = [];
+    private NeuronQkv? _neuronQkv;
 
     public void Run(IReadOnlyList<PatchVariant> variants, float[][] results, Action<int> done)
     {
@@ -107,12 +110,26 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         int last = model.Config.NLayers - 1;
         if (layer < last || (layer == last && hooks.Count == 0))
         {
+            // (7) Single neurons: the first block's Q/K/V without its GEMM.
+            float[]? qkv = null;
+            if (viaResidual && patches.All(p => p.IsSingleNeuron))
+            {
+                if (_neuronQkv?.Block != layer) _neuronQkv = new NeuronQkv(model, runs, layer);
+                string hook = patches[0].HookName;
+                qkv = _neuronQkv.Compute(resid!, patches, prompts, start, runs.SourceCache[hook], runs.TargetCache[hook]);
+                if (layer < last)
+                {
+                    resid = model.Blocks[layer].ForwardFromQkv(resid!, qkv, ForwardContext.None, kv);
+                    qkv = null;
+                    layer++;
+                }
+            }
             // (6) The last block only at final positions: run to its resid_pre, then evaluate it at the final rows.
             var lastResidPre = model.Run(tokens, new ForwardOptions
             {
                 StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, StopAtLayer = last,
             });
-            var finalResidPost = model.Blocks[last].ForwardQueryRows(lastResidPre, finals, kv, start);
+            var finalResidPost = model.Blocks[last].ForwardQueryRows(lastResidPre, finals, kv, start, qkv);
             var finalNormalized = model.LnFinal.Forward(finalResidPost, ForwardContext.None); // [rows, 1, d_model]
             Score(runs.FinalLogits(finalNormalized, new int[rows]), cells, results);
             return;

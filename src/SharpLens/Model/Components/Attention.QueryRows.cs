@@ -21,7 +21,6 @@ public sealed partial class Attention
     internal Tensor ForwardQueryRows(Tensor x, int[] queryRows, KvCache? kv, int past)
     {
         int batch = x.Dim(0), pos = x.Dim(1), hd = _nHeads * _dHead, rows = batch * pos;
-        if (kv is null && past != 0) throw new ArgumentException("earlier positions need a KV cache", nameof(kv));
         var (wQ, wKv) = SplitWeights();
 
         // Keys and values of every row: [rows, 2·n_heads·d_head] (k | v).
@@ -35,13 +34,6 @@ public sealed partial class Attention
             kvRows.AsSpan(r * 2 * hd, hd).CopyTo(k.AsSpan(r * hd));
             kvRows.AsSpan(r * 2 * hd + hd, hd).CopyTo(v.AsSpan(r * hd));
         }
-        float[] keys = k, values = v;
-        int keyStride = pos;
-        if (kv is not null)
-        {
-            kv.Write(_layer, past, pos, k, v);
-            keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
-        }
 
         // Queries of the chosen rows only: [batch, n_heads·d_head].
         var xq = GC.AllocateUninitializedArray<float>(batch * _dModel);
@@ -49,6 +41,40 @@ public sealed partial class Attention
         var q = GC.AllocateUninitializedArray<float>(batch * hd);
         Gemm.Multiply(xq, wQ, q, batch);
         Kernels.AddBiasRows(q, _bQkv.AsSpan(0, hd));
+        return AttendQueryRows(q, k, v, batch, pos, queryRows, kv, past);
+    }
+
+    /// <summary><see cref="ForwardQueryRows(Tensor, int[], KvCache?, int)"/> from an already computed fused projection.</summary>
+    /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    internal Tensor ForwardQueryRows(float[] qkv, int batch, int pos, int[] queryRows, KvCache? kv, int past)
+    {
+        int hd = _nHeads * _dHead, rows = batch * pos;
+        var k = GC.AllocateUninitializedArray<float>(rows * hd);
+        var v = GC.AllocateUninitializedArray<float>(rows * hd);
+        for (int r = 0; r < rows; r++)
+        {
+            qkv.AsSpan(r * 3 * hd + hd, hd).CopyTo(k.AsSpan(r * hd));
+            qkv.AsSpan(r * 3 * hd + 2 * hd, hd).CopyTo(v.AsSpan(r * hd));
+        }
+        var q = GC.AllocateUninitializedArray<float>(batch * hd);
+        for (int b = 0; b < batch; b++) qkv.AsSpan((b * pos + queryRows[b]) * 3 * hd, hd).CopyTo(q.AsSpan(b * hd));
+        return AttendQueryRows(q, k, v, batch, pos, queryRows, kv, past);
+    }
+
+    /// <param name="q">queries of the query rows [batch, n_heads·d_head]</param>
+    /// <param name="k">keys of every row [batch, pos, n_heads·d_head] (<paramref name="v"/> likewise)</param>
+    /// <returns>hook_attn_out at the query rows [batch, 1, d_model]</returns>
+    private Tensor AttendQueryRows(float[] q, float[] k, float[] v, int batch, int pos, int[] queryRows, KvCache? kv, int past)
+    {
+        int hd = _nHeads * _dHead;
+        if (kv is null && past != 0) throw new ArgumentException("earlier positions need a KV cache", nameof(kv));
+        float[] keys = k, values = v;
+        int keyStride = pos;
+        if (kv is not null)
+        {
+            kv.Write(_layer, past, pos, k, v);
+            keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
+        }
 
         // pattern = softmax(q·kᵀ/√d_head) over the visible keys [0, past + row]; z = pattern·v: [batch, n_heads·d_head].
         var z = new float[batch * hd];
