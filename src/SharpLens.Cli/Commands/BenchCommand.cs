@@ -87,6 +87,7 @@ internal static class BenchCommand
         });
         results["patching_suite_exact_s"] = Math.Round(suite.Elapsed.TotalSeconds, 2);
         results["patching_suite_runs"] = suite.PatchedRuns;
+        results["patching_neurons_s"] = Math.Round(suite.SweepTimes["neurons"].TotalSeconds, 2);
     }
 
     private static void Attribution(HookedTransformer lm, JsonObject results)

@@ -1,4 +1,5 @@
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -14,11 +15,17 @@ namespace SharpLens.Analysis.Patching;
 /// hook name patching each row with its own slice;
 /// (4) only final positions are unembedded, and only the metric's needed columns of W_U;
 /// (5) a patch of resid_post, mlp_out or MLP neurons skips its own block: the run starts at the next block from the
-/// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]).
+/// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]);
+/// (6) the metric reads only final positions, so the last block computes every new position's keys and values but
+/// queries, attention output, ln2, MLP and ln_final only at the final rows (<see cref="TransformerBlock.ForwardQueryRows"/>),
+/// unless the pass hooks the last block itself;
+/// (7) for single-neuron patches the block after the patch gets its Q/K/V from <see cref="NeuronQkv"/> (precomputed
+/// projections of the target rows and of each neuron's W_out row) instead of a GEMM.
 /// </summary>
 internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, PatchingOptions options)
 {
     private readonly Dictionary<int, KvCache> _prefixCaches = [];
+    private NeuronQkv? _neuronQkv;
 
     public void Run(IReadOnlyList<PatchVariant> variants, float[][] results, Action<int> done)
     {
@@ -71,7 +78,7 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         if (layer > 0)
         {
             var cached = runs.TargetCache[HookNames.ResidPost(layer - 1)]; // = resid_pre of `layer`
-            resid = Tensor.Zeros(rows, newPos, d);
+            resid = Tensor.Uninitialized(rows, newPos, d);
             for (int r = 0; r < rows; r++)
                 cached.Data.AsSpan(((r % prompts) * pos + start) * d, newPos * d).CopyTo(resid.Data.AsSpan(r * newPos * d));
         }
@@ -98,12 +105,40 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
             }));
         }
 
+        var cells = patches.Select(p => p.Cell).ToList();
+        var kv = start > 0 && layer < model.Config.NLayers ? Prefix(rows, layer, start) : null;
+        int last = model.Config.NLayers - 1;
+        if (layer < last || (layer == last && hooks.Count == 0))
+        {
+            // (7) Single neurons: the first block's Q/K/V without its GEMM.
+            float[]? qkv = null;
+            if (viaResidual && patches.All(p => p.IsSingleNeuron))
+            {
+                if (_neuronQkv?.Block != layer) _neuronQkv = new NeuronQkv(model, runs, layer);
+                string hook = patches[0].HookName;
+                qkv = _neuronQkv.Compute(resid!, patches, prompts, start, runs.SourceCache[hook], runs.TargetCache[hook]);
+                if (layer < last)
+                {
+                    resid = model.Blocks[layer].ForwardFromQkv(resid!, qkv, ForwardContext.None, kv);
+                    qkv = null;
+                    layer++;
+                }
+            }
+            // (6) The last block only at final positions: run to its resid_pre, then evaluate it at the final rows.
+            var lastResidPre = model.Run(tokens, new ForwardOptions
+            {
+                StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, StopAtLayer = last,
+            });
+            var finalResidPost = model.Blocks[last].ForwardQueryRows(lastResidPre, finals, kv, start, qkv);
+            var finalNormalized = model.LnFinal.Forward(finalResidPost, ForwardContext.None); // [rows, 1, d_model]
+            Score(runs.FinalLogits(finalNormalized, new int[rows]), cells, results);
+            return;
+        }
         var normalized = model.Run(tokens, new ForwardOptions
         {
-            StartAtLayer = layer, ResidualInput = resid, KvCache = start > 0 && layer < model.Config.NLayers ? Prefix(rows, layer, start) : null,
-            Hooks = hooks, Logits = LogitsMode.None,
+            StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, Logits = LogitsMode.None,
         });
-        Score(runs.FinalLogits(normalized, finals), patches.Select(p => p.Cell).ToList(), results);
+        Score(runs.FinalLogits(normalized, finals), cells, results);
     }
 
     /// <summary>User patches see whole [prompt, ...] activations, so they run one at a time, from their layer.</summary>

@@ -71,6 +71,23 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
         }
     }
 
+    /// <summary>True for a patch of one MLP neuron (mlp.hook_post, one feature): its change to the block's output
+    /// is Δpost·W_out[<see cref="Neuron"/>] at each patched position.</summary>
+    public bool IsSingleNeuron => layout == SliceLayout.PositionMajor && featureCount == 1
+        && HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal);
+
+    /// <summary>The patched neuron (first feature) index.</summary>
+    public int Neuron => featureStart;
+
+    /// <summary>Source - target of the patched neuron at (<paramref name="prompt"/>, absolute <paramref name="pos"/>),
+    /// 0 where the patch does not reach; <paramref name="source"/> and <paramref name="target"/> [prompt, pos, d_mlp].</summary>
+    public float NeuronDelta(int prompt, int pos, Tensor source, Tensor target)
+    {
+        if (Positions is not null && Positions[prompt] != pos) return 0f;
+        int w = source.Dim(2), i = (prompt * source.Dim(1) + pos) * w + featureStart;
+        return source.Data[i] - target.Data[i];
+    }
+
     /// <summary>Positions of <paramref name="t"/> present in the tensor (query positions for patterns).</summary>
     private int PositionCount(Tensor t) => layout == SliceLayout.Pattern ? t.Dim(2) : t.Dim(1);
 

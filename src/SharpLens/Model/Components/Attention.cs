@@ -9,7 +9,7 @@ namespace SharpLens.Model.Components;
 /// pattern = softmax(scores); z = pattern·v; attn_out = Σ_h z_h·W_O[h] + b_O.
 /// W_Q, W_K, W_V are fused into one packed [d_model, 3·n_heads·d_head] matrix so q, k and v take one GEMM.
 /// </summary>
-public sealed class Attention
+public sealed partial class Attention
 {
     private readonly BlockWeights _w;
     private readonly int _layer, _nHeads, _dHead, _dModel;
@@ -40,12 +40,29 @@ public sealed class Attention
     /// <returns>hook_attn_out [batch, pos, d_model]</returns>
     public Tensor Forward(Tensor x, ForwardContext ctx, KvCache? kv = null)
     {
-        int batch = x.Dim(0), pos = x.Dim(1), hd = _nHeads * _dHead;
-        int rows = batch * pos;
-        var qkv = GC.AllocateUninitializedArray<float>(rows * 3 * hd);
-        Gemm.Multiply(x.Data, _wQkv, qkv, rows);
+        int batch = x.Dim(0), pos = x.Dim(1);
+        var qkv = ProjectQkv(x.Data, batch * pos);
         Kernels.AddBiasRows(qkv, _bQkv);
+        return ForwardFromQkv(qkv, batch, pos, ctx, kv);
+    }
 
+    /// <summary>x·[W_Q | W_K | W_V] without bias: [rows, 3·n_heads·d_head] (heads inside each third).</summary>
+    /// <param name="x">[rows, d_model]</param>
+    internal float[] ProjectQkv(ReadOnlySpan<float> x, int rows)
+    {
+        var qkv = GC.AllocateUninitializedArray<float>(rows * 3 * _nHeads * _dHead);
+        Gemm.Multiply(x, _wQkv, qkv, rows);
+        return qkv;
+    }
+
+    /// <summary>[b_Q | b_K | b_V]: [3·n_heads·d_head]</summary>
+    internal ReadOnlySpan<float> QkvBias => _bQkv;
+
+    /// <summary>The rest of <see cref="Forward"/> from its fused projection.</summary>
+    /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    internal Tensor ForwardFromQkv(float[] qkv, int batch, int pos, ForwardContext ctx, KvCache? kv)
+    {
+        int rows = batch * pos;
         var q = Split(qkv, 0, batch, pos);
         var k = Split(qkv, 1, batch, pos);
         var v = Split(qkv, 2, batch, pos);

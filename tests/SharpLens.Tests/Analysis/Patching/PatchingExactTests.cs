@@ -45,7 +45,7 @@ public class PatchingExactTests
             if (head != HeadActivation.Pattern) Same(p => p.HeadsByPosition(head), $"head {head} by pos");
         }
         int last = model.Config.NLayers - 1;
-        Same(p => p.Neurons([0, last]), "neurons all positions");
+        Same(p => p.Neurons([0, last - 1, last]), "neurons all positions");
         Same(p => p.Neurons([last], options.Alignment == Alignment.End ? -2 : 3), "neurons one position");
         Assert.Equal(plain.PatchedRuns, exact.PatchedRuns);
     }
@@ -69,6 +69,22 @@ public class PatchingExactTests
     {
         var (model, inputs) = Ragged();
         AllKindsAgree(model, inputs, new PatchingOptions { Alignment = alignment, Direction = direction }, $"ragged {alignment} {direction}");
+    }
+
+    /// <summary>Unprocessed weights keep ln1's γ and β, which the neuron Q/K/V shortcut (NeuronQkv) must apply.</summary>
+    [Theory]
+    [InlineData(Alignment.Start)]
+    [InlineData(Alignment.End)]
+    public void ExactEqualsPlainNeuronsWithUnfoldedLayerNorm(Alignment alignment)
+    {
+        var (_, inputs) = Ragged();
+        var model = RandomWeights.CreateModel(SmallConfig, seed: 5, processed: false);
+        var options = new PatchingOptions { Alignment = alignment };
+        var plain = new ActivationPatcher(model, inputs, options with { Method = PatchingMethod.Plain });
+        var exact = new ActivationPatcher(model, inputs, options with { MaxRowsPerPass = 7 });
+        TensorAssert.Close(plain.Neurons([0, 1, 2]).PerPrompt!, exact.Neurons([0, 1, 2]).PerPrompt!, "unfolded neurons");
+        TensorAssert.Close(plain.HeadsAllPositions(HeadActivation.Output).PerPrompt!,
+            exact.HeadsAllPositions(HeadActivation.Output).PerPrompt!, "unfolded heads");
     }
 
     [Fact]

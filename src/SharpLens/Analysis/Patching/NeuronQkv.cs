@@ -1,0 +1,90 @@
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpLens.Analysis.Patching;
+
+/// <summary>
+/// The Q/K/V projection of the block after a single-neuron patch, without its GEMM. The patch adds a·w to the
+/// target's residual stream (w = W_out[n] of the patched layer, a = Δpost of neuron n at that position), so ln1's
+/// centred input is x_c + a·w_c and
+///     ln1(x + a·w)·W + b = ((x_c∘γ)·W + a·(w_c∘γ)·W) / s' + β·W + b,
+/// with s' the patched row's own LayerNorm scale (W = [W_Q | W_K | W_V], γ/β ln1's weight and bias, 1/0 when
+/// folded). (x_c∘γ)·W is computed once per target row and (w_c∘γ)·W once per neuron; a patched row then costs one
+/// axpy instead of a d_model x 3·n_heads·d_head product. Same numbers up to float rounding.
+/// </summary>
+internal sealed class NeuronQkv
+{
+    private readonly float[] _target;  // [prompts·pos, 3·hd]: (x_c∘γ)·W of the target's resid_pre of Block
+    private readonly float[] _neurons; // [d_mlp, 3·hd]: (w_c∘γ)·W per neuron of block Block - 1
+    private readonly float[] _bias;    // [3·hd]: β·W + b
+    private readonly float _eps;
+    private readonly int _dModel, _width, _pos;
+
+    /// <param name="block">the block the patched runs start at (≥ 1): patches are neurons of block - 1.</param>
+    public NeuronQkv(HookedTransformer model, PatchingRuns runs, int block)
+    {
+        Block = block;
+        var b = model.Blocks[block];
+        float[]? gamma = b.Ln1.W?.Data, beta = b.Ln1.B?.Data;
+        _eps = b.Ln1.Eps;
+        _dModel = model.Config.DModel;
+        _width = 3 * model.Config.NHeads * model.Config.DHead;
+        _pos = runs.Target.Pos;
+
+        var x = runs.TargetCache[HookNames.ResidPost(block - 1)]; // [prompts, pos, d_model] = resid_pre of block
+        _target = b.Attn.ProjectQkv(CentredScaled(x.Data, gamma), x.Length / _dModel);
+        var wOut = model.Weights.Blocks[block - 1].W_out; // [d_mlp, d_model]
+        _neurons = b.Attn.ProjectQkv(CentredScaled(wOut.Data, gamma), wOut.Dim(0));
+        _bias = b.Attn.QkvBias.ToArray();
+        if (beta is not null) TensorPrimitives.Add(_bias, b.Attn.ProjectQkv(beta, 1), _bias);
+    }
+
+    public int Block { get; }
+
+    /// <summary>ln1(resid)·W + b for one pass whose residual rows are the target's plus each patch's neuron change.</summary>
+    /// <param name="resid">[patches·prompts, newPos, d_model]: row i·prompts + b is patch i on prompt b, positions from <paramref name="start"/></param>
+    /// <param name="source">the patched hook's source activation [prompts, pos, d_mlp] (<paramref name="target"/> likewise)</param>
+    /// <returns>[patches·prompts·newPos, 3·n_heads·d_head]</returns>
+    public float[] Compute(Tensor resid, IReadOnlyList<SlicePatch> patches, int prompts, int start, Tensor source, Tensor target)
+    {
+        int newPos = resid.Dim(1), w = _width, d = _dModel;
+        var qkv = GC.AllocateUninitializedArray<float>(resid.Dim(0) * newPos * w);
+        Parallel.For(0, patches.Count, () => new float[d], (i, _, centred) =>
+        {
+            var patch = patches[i];
+            var neuron = _neurons.AsSpan(patch.Neuron * w, w);
+            for (int b = 0; b < prompts; b++)
+                for (int j = 0; j < newPos; j++)
+                {
+                    int row = (i * prompts + b) * newPos + j, p = start + j;
+                    var x = resid.Data.AsSpan(row * d, d);
+                    TensorPrimitives.Subtract(x, TensorPrimitives.Sum(x) / d, centred);
+                    float s = MathF.Sqrt(TensorPrimitives.SumOfSquares(centred) / d + _eps);
+                    var dst = qkv.AsSpan(row * w, w);
+                    var projected = _target.AsSpan((b * _pos + p) * w, w);
+                    float a = patch.NeuronDelta(b, p, source, target);
+                    if (a != 0f) TensorPrimitives.MultiplyAdd(neuron, a, projected, dst);
+                    else projected.CopyTo(dst);
+                    TensorPrimitives.MultiplyAdd(dst, 1f / s, _bias, dst);
+                }
+            return centred;
+        }, _ => { });
+        return qkv;
+    }
+
+    /// <summary>Each d_model row of <paramref name="rows"/> minus its mean, times γ (when present).</summary>
+    private float[] CentredScaled(float[] rows, float[]? gamma)
+    {
+        var result = new float[rows.Length];
+        for (int r = 0; r < rows.Length / _dModel; r++)
+        {
+            var src = rows.AsSpan(r * _dModel, _dModel);
+            var dst = result.AsSpan(r * _dModel, _dModel);
+            TensorPrimitives.Subtract(src, TensorPrimitives.Sum(src) / _dModel, dst);
+            if (gamma is not null) TensorPrimitives.Multiply(dst, gamma, dst);
+        }
+        return result;
+    }
+}
