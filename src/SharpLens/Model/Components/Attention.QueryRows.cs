@@ -88,12 +88,12 @@ public sealed partial class Attention
             {
                 var qRow = q.AsSpan(b * hd + h * _dHead, _dHead);
                 for (int j = 0; j < visible; j++)
-                    row[j] = TensorPrimitives.Dot(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
+                    row[j] = Kernels.DotShort(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
                 Kernels.SoftmaxRows(row, visible);
                 var zRow = z.AsSpan(b * hd + h * _dHead, _dHead);
                 for (int j = 0; j < visible; j++)
                     if (row[j] != 0f)
-                        TensorPrimitives.MultiplyAdd(values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), row[j], zRow, zRow);
+                        Kernels.AxpyShort(row[j], values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), zRow);
             }
         }
 

@@ -90,7 +90,7 @@ public sealed partial class Attention
                 var sRow = scores.Data.AsSpan(((b * _nHeads + h) * pos + i) * total, total);
                 int visible = past + i;
                 for (int j = 0; j <= visible; j++)
-                    sRow[j] = TensorPrimitives.Dot(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
+                    sRow[j] = Kernels.DotShort(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
                 sRow[(visible + 1)..].Fill(float.NegativeInfinity);
             }
         });
@@ -114,7 +114,7 @@ public sealed partial class Attention
                 var pRow = pattern.Data.AsSpan(((b * _nHeads + h) * pos + i) * total, total);
                 for (int j = 0; j < total; j++)
                     if (pRow[j] != 0f)
-                        TensorPrimitives.MultiplyAdd(values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), pRow[j], zRow, zRow);
+                        Kernels.AxpyShort(pRow[j], values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), zRow);
             }
         });
         z = ctx.Apply(HookNames.Z(_layer), _layer, z);
@@ -166,7 +166,7 @@ public sealed partial class Attention
     private void ForEachBatchHead(int batch, long workPerHead, Action<int, int> body)
     {
         int count = batch * _nHeads;
-        if (workPerHead * count < 1 << 18) { for (int i = 0; i < count; i++) body(i / _nHeads, i % _nHeads); return; }
+        if (workPerHead * count < 1 << 22) { for (int i = 0; i < count; i++) body(i / _nHeads, i % _nHeads); return; }
         Parallel.For(0, count, i => body(i / _nHeads, i % _nHeads));
     }
 }
