@@ -29,11 +29,13 @@ internal static class PatchCommand
         method.AcceptOnlyFromAmong("exact", "plain", "attribution");
         var direction = new Option<string>("--direction") { Description = "denoise: clean into corrupted (default); noise: corrupted into clean", DefaultValueFactory = _ => "denoise" };
         direction.AcceptOnlyFromAmong("denoise", "noise");
+        var align = new Option<string>("--align") { Description = "start: positions counted from the first token; end: counted back from each prompt's final token (prompts of different lengths)", DefaultValueFactory = _ => "start" };
+        align.AcceptOnlyFromAmong("start", "end");
         var rawMetric = new Option<bool>("--raw-metric") { Description = "Report the raw logit difference instead of the normalized score (patched - corrupted) / (clean - corrupted)" };
         var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
         var command = new Command("patch", "Activation patching of the logit difference over layers, positions, heads and neurons")
-            { model, raw, input, what, neuronLayers, byPosition, method, direction, rawMetric, json, plot };
+            { model, raw, input, what, neuronLayers, byPosition, method, direction, align, rawMetric, json, plot };
         command.SetAction(parse =>
         {
             var kinds = parse.GetValue(what)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -45,11 +47,14 @@ internal static class PatchCommand
                 if (l < 0 || l >= lm.Config.NLayers) throw new InvalidInputException($"--neuron-layers {l} does not exist: the model has layers 0..{lm.Config.NLayers - 1}");
             var data = AnalysisInput.Load(parse.GetValue(input)!, lm, requireAlignedLengths: true);
             var request = new Request(kinds, layers, parse.GetValue(byPosition), parse.GetValue(method)!,
-                parse.GetValue(direction) == "noise" ? PatchDirection.CorruptedIntoClean : PatchDirection.CleanIntoCorrupted, !parse.GetValue(rawMetric));
+                parse.GetValue(direction) == "noise" ? PatchDirection.CorruptedIntoClean : PatchDirection.CleanIntoCorrupted, !parse.GetValue(rawMetric),
+                parse.GetValue(align) == "end" ? Alignment.End : Alignment.Start);
+            if (request.Alignment == Alignment.End && request.Method == "attribution")
+                throw new InvalidInputException("--align end works with --method exact or plain; attribution patching reports absolute positions");
             var result = Run(lm, data, request);
             result["settings"] = new JsonObject
             {
-                ["command"] = "patch", ["method"] = request.Method, ["direction"] = parse.GetValue(direction),
+                ["command"] = "patch", ["method"] = request.Method, ["direction"] = parse.GetValue(direction), ["align"] = parse.GetValue(align),
                 ["metric"] = request.Normalize ? "normalized logit difference (patched - corrupted) / (clean - corrupted)" : "logit difference",
                 ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input),
             };
@@ -62,7 +67,8 @@ internal static class PatchCommand
         return command;
     }
 
-    public sealed record Request(string[] Kinds, int[] NeuronLayers, bool ByPosition, string Method, PatchDirection Direction, bool Normalize);
+    public sealed record Request(string[] Kinds, int[] NeuronLayers, bool ByPosition, string Method, PatchDirection Direction, bool Normalize,
+        Alignment Alignment = Alignment.Start);
 
     public static JsonObject Run(HookedTransformer model, AnalysisInput data, Request request)
     {
@@ -87,6 +93,7 @@ internal static class PatchCommand
             {
                 Method = request.Method == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
                 Direction = request.Direction,
+                Alignment = request.Alignment,
                 StrTokens = data.CleanStrTokens[0],
                 Progress = new Cli.SyncProgress<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
             };

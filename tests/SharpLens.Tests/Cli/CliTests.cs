@@ -98,6 +98,23 @@ public class CliTests
     }
 
     [Fact]
+    public void PatchAlignsPromptsOfDifferentLengthsOnTheirFinalToken()
+    {
+        string dir = CliRunner.TempDir(), input = Path.Combine(dir, "ragged.json"), output = Path.Combine(dir, "out.json");
+        File.WriteAllText(input, """
+            {"clean": [[119, 5, 6, 7, 8, 9, 10], [119, 11, 12, 13, 14]],
+             "corrupted": [[119, 5, 16, 7, 8, 9, 10], [119, 11, 22, 13, 14]],
+             "answers": [[30, 31], [31, 30]]}
+            """);
+        var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre", "--align", "end", "--json", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var grid = JsonNode.Parse(File.ReadAllText(output))!["resid_pre"]!;
+        Assert.Equal(["6_-5", "7_-4", "8_-3", "9_-2", "10_-1"], grid["cols"]!.AsArray().Select(c => c!.GetValue<string>()));
+        // Both prompts end on identical tokens, so patching layer 0's residual there changes nothing.
+        Assert.Equal(0, grid["values"]![0]![4]!.GetValue<float>(), 5);
+    }
+
+    [Fact]
     public void PatchRejectsMisalignedPrompts()
     {
         string dir = CliRunner.TempDir();
