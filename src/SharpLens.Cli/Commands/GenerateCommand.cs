@@ -28,7 +28,7 @@ internal static class GenerateCommand
             };
             options.Validate();
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
-            string Text(int id) => lm.Tokenizer?.ToString([id]) ?? $"<{id}>";
+            string Text(int id) => lm.Tokenizer?.ToStrTokens([id])[0] ?? $"<{id}>";
             Console.Write(lm.Tokenizer?.ToString(ids.Where(i => i != lm.Config.BosTokenId).ToArray()) ?? string.Join(" ", ids.Select(Text)));
             TextGenerator.Generate(lm, ids, options, id => Console.Write(Text(id)));
             Console.WriteLine();

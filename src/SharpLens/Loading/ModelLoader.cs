@@ -25,8 +25,9 @@ public static class ModelLoader
             : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");
         var (config, raw) = LoadRawWeights(folder, options.Warn);
         var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true) : raw;
-        // Byte-level GPT-2 BPE fits every GPT-2-family vocabulary; tiny test models use ids directly.
-        var tokenizer = config.DVocab == 50257 ? new Gpt2Tokenizer(config.BosTokenId) : null;
+        // GPT-2's byte-level BPE serves every vocabulary that contains it (50257, or padded like nanoGPT's 50304);
+        // smaller vocabularies (tiny test models) take token ids only.
+        var tokenizer = config.DVocab >= Gpt2Tokenizer.EndOfText + 1 ? new Gpt2Tokenizer(config.BosTokenId) : null;
         return new HookedTransformer(config, weights, options.Processing.Any, tokenizer);
     }
 
@@ -41,7 +42,7 @@ public static class ModelLoader
         {
             NLayers = hf.NLayer, DModel = hf.NEmbd, NHeads = hf.NHead, DHead = hf.DHead, DMlp = hf.DMlp,
             DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon,
-            BosTokenId = hf.VocabSize == 50257 ? 50257 - 1 : hf.VocabSize - 1,
+            BosTokenId = hf.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : hf.VocabSize - 1,
             ModelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))),
         };
         using var checkpoint = SafetensorsCheckpoint.Open(folder);

@@ -33,7 +33,9 @@ public sealed class Gpt2Tokenizer
         new(texts.Select(t => (IReadOnlyList<int>)ToTokens(t, prependBos)).ToList(), EndOfText);
 
     /// <summary>Each token decoded on its own, e.g. ["&lt;|endoftext|&gt;", "We", "'re", " helping"].</summary>
-    public string[] ToStrTokens(IReadOnlyList<int> ids) => ids.Select(id => ToString([id])).ToArray();
+    /// <remarks>Ids past GPT-2's vocabulary (padding rows of a larger embedding) show as "&lt;id&gt;".</remarks>
+    public string[] ToStrTokens(IReadOnlyList<int> ids) =>
+        ids.Select(id => (uint)id < (uint)VocabSize ? ToString([id]) : $"<{id}>").ToArray();
 
     public string[] ToStrTokens(string text, bool prependBos = true) => ToStrTokens(ToTokens(text, prependBos));
 

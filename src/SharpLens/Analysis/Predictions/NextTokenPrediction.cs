@@ -29,7 +29,7 @@ public sealed record NextTokenPrediction(int[] Tokens, string[] StrTokens, IRead
     {
         var probs = new float[logits.Length];
         TensorPrimitives.SoftMax(logits, probs);
-        string Str(int id) => model.Tokenizer?.ToString([id]) ?? $"<{id}>";
+        string Str(int id) => model.Tokenizer?.ToStrTokens([id])[0] ?? $"<{id}>";
         var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).Take(Math.Min(topK, logits.Length));
         var top = order.Select(i => new TokenPrediction(i, Str(i), logits[i], probs[i])).ToList();
         AnswerPrediction? answer = null;
