@@ -24,6 +24,8 @@ internal static class PredictCommand
             var ids = PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), parse.GetValue(tokensFile), out bool fromText);
             int k = parse.GetValue(topK);
             if (k <= 0) throw new InvalidInputException($"--top-k must be positive, got {k}");
+            // A multi-token answer is an input error: say so before spending seconds loading weights.
+            if (parse.GetValue(answer) is string early) new Tokenization.Gpt2Tokenizer().ToSingleToken(early);
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             var tokenizer = lm.Tokenizer;
             int? answerId = parse.GetValue(answer) is string a
