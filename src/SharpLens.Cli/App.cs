@@ -16,6 +16,7 @@ public static class App
         AttributeCommand.Create(),
         PatchCommand.Create(),
         PlotCommand.Create(),
+        PlotCommand.CreateIndex(),
         StudyCommand.Create(),
         CompareCommand.Create(),
         BenchCommand.Create(),

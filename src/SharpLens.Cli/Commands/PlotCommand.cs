@@ -23,5 +23,20 @@ internal static class PlotCommand
         return command;
     }
 
+    /// <summary><c>sharplens index DIR</c>: an index page of every report folder under DIR.</summary>
+    public static Command CreateIndex()
+    {
+        var root = new Argument<string>("dir") { Description = "Folder whose sub-folders hold reports (e.g. reports/)" };
+        var command = new Command("index", "Write DIR/index.html listing the runs (reports) under DIR") { root };
+        command.SetAction(parse =>
+        {
+            string dir = parse.GetValue(root)!;
+            if (!Directory.Exists(dir)) throw new InvalidInputException($"folder {dir} does not exist: pass the folder that holds your report folders");
+            Cli.Err.MarkupLine($"index: {Markup.Escape(RunIndex.Write(dir))}");
+            return 0;
+        });
+        return command;
+    }
+
     internal static string Render(string resultPath, string outDir) => GridPlotter.FromResultJson(resultPath, outDir);
 }
