@@ -17,6 +17,7 @@ public static class App
         PatchCommand.Create(),
         PlotCommand.Create(),
         PlotCommand.CreateIndex(),
+        ViewCommand.Create(),
         StudyCommand.Create(),
         CompareCommand.Create(),
         BenchCommand.Create(),

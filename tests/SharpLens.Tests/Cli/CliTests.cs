@@ -115,6 +115,22 @@ public class CliTests
     }
 
     [Fact]
+    public void ViewWritesAttentionAndNeuronFigures()
+    {
+        string dir = CliRunner.TempDir(), tokens = Path.Combine(dir, "t.json");
+        var r = CliRunner.Run("view", "attention", "--model", Tiny, "--tokens", "119,5,6,7", "--heads", "0.1,L2H2", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "attention.json")))!.ToJsonString();
+        Assert.Contains("L2H2", json);
+        File.WriteAllText(tokens, "[[119, 5, 6], [119, 8, 9, 10]]");
+        r = CliRunner.Run("view", "neurons", "--model", Tiny, "--tokens-file", tokens, "--neurons", "L1N3,L2N190", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(dir, "neurons.html")));
+        CliRunner.AssertOneLineError(CliRunner.Run("view", "attention", "--model", Tiny, "--tokens", "119,5", "--heads", "3.0", "--out", dir), "3.0");
+        CliRunner.AssertOneLineError(CliRunner.Run("view", "neurons", "--model", Tiny, "--tokens-file", tokens, "--neurons", "L1N999", "--out", dir), "L1N999");
+    }
+
+    [Fact]
     public void PatchRejectsMisalignedPrompts()
     {
         string dir = CliRunner.TempDir();

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Reports;
+using SharpLens.Tokenization;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary>
+/// <c>sharplens view attention|neurons</c>: the study's attention-pattern and text-neuron views for any prompt,
+/// written as interactive HTML (plus PNG, SVG, CSV and JSON).
+/// </summary>
+internal static class ViewCommand
+{
+    public static Command Create() => new("view", "Draw attention patterns of chosen heads, or text coloured by neuron activations")
+    {
+        Attention(),
+        Neurons(),
+    };
+
+    private static Command Attention()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended)" };
+        var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used as given" };
+        var heads = new Option<string>("--heads") { Description = "Heads as LAYER.HEAD, e.g. 7.11,9.9", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder", Required = true };
+        var command = new Command("attention", "Attention patterns of chosen heads on one prompt (tokens on both axes, hover a token)")
+            { model, raw, prompt, tokens, heads, output };
+        command.SetAction(parse =>
+        {
+            var ids = PredictCommand.PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), null, out _);
+            var wanted = ParseHeads(parse.GetValue(heads)!);
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            foreach (var (l, h) in wanted)
+                if (l >= lm.Config.NLayers || h >= lm.Config.NHeads)
+                    throw new InvalidInputException($"head {l}.{h} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and heads 0..{lm.Config.NHeads - 1}");
+            var (_, cache) = lm.RunWithCache(TokenBatch.Single(ids), wanted.Select(w => HookNames.Pattern(w.Layer)).Distinct(), LogitsMode.None);
+            int pos = ids.Length;
+            var figure = new AttentionFigure(StrTokens(lm, ids)) { Title = "Attention patterns" };
+            foreach (var (l, h) in wanted)
+            {
+                var pattern = cache[HookNames.Pattern(l)];
+                var values = new double[pos, pos];
+                for (int q = 0; q < pos; q++)
+                    for (int k = 0; k < pos; k++) values[q, k] = pattern[0, h, q, k];
+                figure.Add(new AttentionHead($"L{l}H{h}", values));
+            }
+            var files = FigureWriter.Write(figure, parse.GetValue(output)!, "attention");
+            Cli.Err.MarkupLine($"wrote {Markup.Escape(files.Html ?? parse.GetValue(output)!)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Neurons()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var prompts = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended)" };
+        var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file [[ids...], ...] used exactly as given" };
+        var neurons = new Option<string>("--neurons") { Description = "Neurons as LLAYERNINDEX, e.g. L8N2744,L10N1063", Required = true };
+        var min = new Option<double?>("--min") { Description = "Fixed colour range minimum (default: symmetric, automatic)" };
+        var max = new Option<double?>("--max") { Description = "Fixed colour range maximum" };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder", Required = true };
+        var command = new Command("neurons", "Text coloured by MLP neuron activations (mlp.hook_post), value on hover")
+            { model, raw, prompts, tokensFile, neurons, min, max, output };
+        command.SetAction(parse =>
+        {
+            var wanted = ParseNeurons(parse.GetValue(neurons)!);
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            foreach (var (l, n) in wanted)
+                if (l >= lm.Config.NLayers || n >= lm.Config.DMlp)
+                    throw new InvalidInputException($"neuron L{l}N{n} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and neurons 0..{lm.Config.DMlp - 1}");
+            var figure = new NeuronTextFigure(wanted.Select(w => $"L{w.Layer}N{w.Neuron}").ToArray())
+                { Title = "Neuron activations", Min = parse.GetValue(min), Max = parse.GetValue(max) };
+            var texts = parse.GetValue(prompts) ?? [];
+            string? file = parse.GetValue(tokensFile);
+            if ((texts.Length > 0) == (file is not null)) throw new InvalidInputException("give --prompt (one or more) or --tokens-file, not both and not neither");
+            var sequences = file is not null ? Cli.ReadTokensFile(file) : texts.Select(t => lm.RequireTokenizer().ToTokens(t)).ToArray();
+            foreach (var ids in sequences)
+            {
+                var (_, cache) = lm.RunWithCache(TokenBatch.Single(ids), wanted.Select(w => HookNames.MlpPost(w.Layer)).Distinct(), LogitsMode.None);
+                var values = new double[wanted.Count, ids.Length];
+                for (int i = 0; i < wanted.Count; i++)
+                    for (int p = 0; p < ids.Length; p++) values[i, p] = cache[HookNames.MlpPost(wanted[i].Layer)][0, p, wanted[i].Neuron];
+                figure.Add(new NeuronTextPrompt(StrTokens(lm, ids), values));
+            }
+            var files = FigureWriter.Write(figure, parse.GetValue(output)!, "neurons");
+            Cli.Err.MarkupLine($"wrote {Markup.Escape(files.Html ?? parse.GetValue(output)!)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static string[] StrTokens(HookedTransformer lm, int[] ids) => lm.Tokenizer?.ToStrTokens(ids) ?? ids.Select(i => $"<{i}>").ToArray();
+
+    internal static List<(int Layer, int Head)> ParseHeads(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s =>
+        {
+            var parts = s.TrimStart('L', 'l').Split('.', 'H', 'h');
+            return parts.Length == 2 && int.TryParse(parts[0], out int l) && int.TryParse(parts[1], out int h) && l >= 0 && h >= 0
+                ? (l, h) : throw new InvalidInputException($"'{s}' is not a head: write LAYER.HEAD (e.g. 7.11) or L7H11");
+        }).ToList();
+
+    internal static List<(int Layer, int Neuron)> ParseNeurons(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s =>
+        {
+            var parts = s.TrimStart('L', 'l').Split('N', 'n', '.');
+            return parts.Length == 2 && int.TryParse(parts[0], out int l) && int.TryParse(parts[1], out int n) && l >= 0 && n >= 0
+                ? (l, n) : throw new InvalidInputException($"'{s}' is not a neuron: write L8N2744 (layer 8, neuron 2744)");
+        }).ToList();
+}
