@@ -32,10 +32,11 @@ internal static class PatchCommand
         var align = new Option<string>("--align") { Description = "start: positions counted from the first token; end: counted back from each prompt's final token (prompts of different lengths)", DefaultValueFactory = _ => "start" };
         align.AcceptOnlyFromAmong("start", "end");
         var rawMetric = new Option<bool>("--raw-metric") { Description = "Report the raw logit difference instead of the normalized score (patched - corrupted) / (clean - corrupted)" };
+        var compareExact = new Option<bool>("--compare-exact") { Description = "With --method attribution: also patch exactly and report how well the estimate agrees (correlation, largest disagreements)" };
         var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
         var command = new Command("patch", "Activation patching of the logit difference over layers, positions, heads and neurons")
-            { model, raw, input, what, neuronLayers, byPosition, method, direction, align, rawMetric, json, plot };
+            { model, raw, input, what, neuronLayers, byPosition, method, direction, align, rawMetric, compareExact, json, plot };
         command.SetAction(parse =>
         {
             var kinds = parse.GetValue(what)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -49,6 +50,9 @@ internal static class PatchCommand
             var request = new Request(kinds, layers, parse.GetValue(byPosition), parse.GetValue(method)!,
                 parse.GetValue(direction) == "noise" ? PatchDirection.CorruptedIntoClean : PatchDirection.CleanIntoCorrupted, !parse.GetValue(rawMetric),
                 parse.GetValue(align) == "end" ? Alignment.End : Alignment.Start);
+            if (parse.GetValue(compareExact) && request.Method != "attribution")
+                throw new InvalidInputException("--compare-exact compares attribution patching with exact patching: add --method attribution");
+            request = request with { CompareExact = parse.GetValue(compareExact) };
             if (request.Alignment == Alignment.End && request.Method == "attribution")
                 throw new InvalidInputException("--align end works with --method exact or plain; attribution patching reports absolute positions");
             var result = Run(lm, data, request);
@@ -68,7 +72,7 @@ internal static class PatchCommand
     }
 
     public sealed record Request(string[] Kinds, int[] NeuronLayers, bool ByPosition, string Method, PatchDirection Direction, bool Normalize,
-        Alignment Alignment = Alignment.Start);
+        Alignment Alignment = Alignment.Start, bool CompareExact = false);
 
     public static JsonObject Run(HookedTransformer model, AnalysisInput data, Request request)
     {
@@ -77,6 +81,28 @@ internal static class PatchCommand
             : Exact(model, data, metric, request, out clean, out corrupted);
         var result = Cli.ResultHeader(model, data, clean, corrupted);
         foreach (var (key, grid) in grids) result[key] = grid.ToJson();
+        if (request.CompareExact)
+        {
+            // Both sides are in the same units (normalized score, or raw metric), so their difference is the estimate's error.
+            var exact = Exact(model, data, metric, request with { Method = "exact" }, out _, out _).ToDictionary(g => g.Item1, g => g.Item2);
+            var agreement = new JsonObject();
+            var table = new Table().AddColumns("result", "cells", "pearson", "spearman", "mean |attr - exact|", "largest disagreement");
+            foreach (var (key, estimate) in grids)
+            {
+                var report = AttributionAgreement.Compare(estimate, exact[key], top: 10);
+                agreement[key] = new JsonObject
+                {
+                    ["pearson"] = report.Pearson, ["spearman"] = report.Spearman, ["cells"] = report.Cells, ["mean_abs_diff"] = report.MeanAbsDiff,
+                    ["largest"] = new JsonArray(report.Largest.Select(d => (JsonNode?)new JsonObject
+                        { ["row"] = d.Row, ["col"] = d.Col, ["attribution"] = d.Attribution, ["exact"] = d.Exact, ["diff"] = d.Diff }).ToArray()),
+                };
+                var worst = report.Largest.FirstOrDefault();
+                table.AddRow(Markup.Escape(key), report.Cells.ToString(), report.Pearson.ToString("F3"), report.Spearman.ToString("F3"), report.MeanAbsDiff.ToString("F4"),
+                    worst is null ? "" : Markup.Escape($"{worst.Row}/{worst.Col}: {worst.Attribution:F3} vs {worst.Exact:F3}"));
+            }
+            result["agreement"] = agreement;
+            Cli.Err.Write(table);
+        }
         return result;
     }
 

@@ -131,6 +131,20 @@ public class CliTests
     }
 
     [Fact]
+    public void AttributionPatchingReportsAgreementWithExactPatching()
+    {
+        string dir = CliRunner.TempDir(), input = InputFile(dir), output = Path.Combine(dir, "agree.json");
+        var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "head_out,neurons", "--neuron-layers", "2",
+            "--method", "attribution", "--compare-exact", "--json", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var agreement = JsonNode.Parse(File.ReadAllText(output))!["agreement"]!;
+        // A single neuron of the last layer acts almost linearly on the logits: the estimate must nearly equal exact patching.
+        Assert.True(agreement["neurons_L2"]!["pearson"]!.GetValue<double>() > 0.99);
+        Assert.Equal(9, agreement["head_out"]!["cells"]!.GetValue<int>());
+        CliRunner.AssertOneLineError(CliRunner.Run("patch", "--model", Tiny, "--input", input, "--compare-exact", "--json", output), "--method attribution");
+    }
+
+    [Fact]
     public void PatchRejectsMisalignedPrompts()
     {
         string dir = CliRunner.TempDir();
