@@ -66,11 +66,18 @@ public static class GridPlotter
         return report;
     }
 
+    // Like the study's notebook: one-row results (logit lens, per-layer attribution, a layer's neurons) and very wide
+    // grids are lines; the rest are heatmaps. Confidence-interval bars only where there are few enough to read.
+    const int MaxHeatmapCols = 64;
+
     static IEnumerable<(Figure, string)> GridFigures(Grid g, string key)
     {
-        var hm = HeatmapFigure.FromGrid(g, g.Title ?? key);
-        yield return (hm, $"{key} ({g.Rows.Count} x {g.Cols.Count}" + (g.PerPrompt is null ? ")" : $", mean over {g.PerPrompt.Dim(0)} prompts)"));
-        if (g.Rows.Count == 1 && g.PerPrompt is not null)
+        string size = $"{key} ({g.Rows.Count} x {g.Cols.Count}" + (g.PerPrompt is null ? ")" : $", mean over {g.PerPrompt.Dim(0)} prompts)");
+        if (g.Rows.Count == 1 || g.Cols.Count > MaxHeatmapCols)
+            yield return (LineFigure.FromGridRows(g, g.Title ?? key), size);
+        else
+            yield return (HeatmapFigure.FromGrid(g, g.Title ?? key), size);
+        if (g.Rows.Count == 1 && g.PerPrompt is not null && g.Cols.Count <= MaxHeatmapCols)
             yield return (BarFigure.FromGridRow(g, 0, (g.Title ?? key) + " (95% CI)"), $"{key}: mean with 95% confidence intervals over prompts");
     }
 
