@@ -38,7 +38,8 @@ internal static class Samples
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < cols; c++) data[(p * rows + r) * cols + c] = (float)(Math.Sin(0.7 * r + 1.3 * c + seed) + 0.1 * (p - 1));
         return SharpLens.Analysis.Grid.FromPerPrompt(new Tensor(data, prompts, rows, cols),
-            Enumerable.Range(0, rows).Select(i => i.ToString()).ToArray(), PositionLabels.Take(cols).ToArray());
+            Enumerable.Range(0, rows).Select(i => i.ToString()).ToArray(),
+            cols <= PositionLabels.Length ? PositionLabels.Take(cols).ToArray() : Enumerable.Range(0, cols).Select(i => i.ToString()).ToArray());
     }
 
     public static HeatmapFigure Heatmap() => new(Matrix(12, Tokens.Length, 2.5), Layers, PositionLabels)
