@@ -135,7 +135,6 @@ internal static class PatchCommand
                 }
                 Grid grid = kind switch
                 {
-                    "head_pattern" => patcher.HeadsAllPositions(HeadActivation.Pattern),
                     _ when kind.StartsWith("head_") => request.ByPosition ? patcher.HeadsByPosition(Head(kind)) : patcher.HeadsAllPositions(Head(kind)),
                     _ => patcher.ByPosition(kind),
                 };
@@ -160,7 +159,7 @@ internal static class PatchCommand
                 foreach (int l in request.NeuronLayers) grids.Add(($"neurons_L{l}", Pick(result, $"neurons_L{l}", request.Normalize)));
                 continue;
             }
-            string key = request.ByPosition && kind.StartsWith("head_") && kind != "head_pattern" ? kind + "_by_pos" : kind;
+            string key = request.ByPosition && kind.StartsWith("head_") ? kind + "_by_pos" : kind;
             grids.Add((kind, Pick(result, key, request.Normalize)));
         }
         return grids;

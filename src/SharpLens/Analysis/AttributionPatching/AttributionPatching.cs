@@ -64,7 +64,7 @@ public sealed class AttributionResult
 /// <remarks>
 /// Grid keys (same names as the patching command): resid_pre, resid_mid, resid_post, attn_out, mlp_out [layer, pos];
 /// head_out (z), head_q, head_k, head_v, head_pattern [layer, head]; head_out_by_pos, head_q_by_pos, head_k_by_pos,
-/// head_v_by_pos [layer x pos, head] (rows "{l}/{position label}"); neurons [layer, neuron]; neurons_L{l} [1 row "{l}", neuron];
+/// head_v_by_pos, head_pattern_by_pos (destination position) [layer x pos, head] (rows "{l}/{position label}"); neurons [layer, neuron]; neurons_L{l} [1 row "{l}", neuron];
 /// neurons_by_pos_L{l} [pos, neuron]. Row labels are layers "0"..; columns are positions "token_index" (see
 /// <see cref="PositionLabels"/>), heads "0".. or neurons "0"...
 /// </remarks>
@@ -209,13 +209,22 @@ public static class AttributionPatching
 
         {
             var all = new float[B * L * H];
+            var byPos = new float[B * L * P * H];
             for (int l = 0; l < L; l++)
             {
-                var v = Contract(HookNames.Pattern(l), P * P); // [B, H]
+                var v = Contract(HookNames.Pattern(l), P); // [B, H, query]: one destination row at a time
                 for (int b = 0; b < B; b++)
-                    for (int h = 0; h < H; h++) all[(b * L + l) * H + h] = v[b * H + h];
+                    for (int h = 0; h < H; h++)
+                        for (int q = 0; q < P; q++)
+                        {
+                            float x = v[(b * H + h) * P + q];
+                            all[(b * L + l) * H + h] += x;
+                            byPos[((b * L + l) * P + q) * H + h] = x;
+                        }
             }
             grids["head_pattern"] = Titled(Grid.FromPerPrompt(new Tensor(all, B, L, H), layers, heads), "head_pattern", "layer", "head");
+            if (options.HeadsByPosition)
+                grids["head_pattern_by_pos"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, L * P, H), layerPositionRows, heads), "head_pattern_by_pos", "layer/position", "head");
         }
 
         {

@@ -69,13 +69,13 @@ public sealed partial class ActivationPatcher
     /// <summary>get_act_patch_attn_head_pattern_all_pos: [n_layers, n_heads].</summary>
     public Grid AttnHeadPatternAllPositions() => HeadsAllPositions(HeadActivation.Pattern);
 
-    /// <summary>Patches one head's z/q/k/v at one position (get_act_patch_attn_head_{out,q,k,v}_by_pos).</summary>
+    /// <summary>Patches one head's z/q/k/v at one position (get_act_patch_attn_head_{out,q,k,v}_by_pos), or its attention
+    /// pattern at one destination (query) position (get_act_patch_attn_head_pattern_by_pos: the row of where that
+    /// position attends).</summary>
     /// <returns>TransformerLens' [n_layers, pos, n_heads] flattened to rows = layer x position, labelled
     /// "{layer}/{position label}" (layer-major), cols heads.</returns>
     public Grid HeadsByPosition(HeadActivation which)
     {
-        if (which == HeadActivation.Pattern)
-            throw new InvalidInputException("head pattern patching is over all positions only: use HeadsAllPositions(HeadActivation.Pattern)");
         int heads = Model.Config.NHeads, dHead = Model.Config.DHead, cols = Positions.Count;
         var variants = new List<PatchVariant>();
         var rows = new List<string>();
@@ -84,7 +84,9 @@ public sealed partial class ActivationPatcher
             {
                 rows.Add($"{l}/{Positions.Labels[c]}");
                 for (int h = 0; h < heads; h++)
-                    variants.Add(SlicePatch.Features((l * cols + c) * heads + h, HeadHook(which, l), l, Positions.Absolute(c), h * dHead, dHead));
+                    variants.Add(which == HeadActivation.Pattern
+                        ? SlicePatch.PatternHead((l * cols + c) * heads + h, HeadHook(which, l), l, h, Positions.Absolute(c))
+                        : SlicePatch.Features((l * cols + c) * heads + h, HeadHook(which, l), l, Positions.Absolute(c), h * dHead, dHead));
             }
         return Sweep($"head {which.ToString().ToLowerInvariant()} by position", rows, HeadLabels, variants, "layer/position", "head");
     }

@@ -29,8 +29,10 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
         new(cell, hook, layer, SliceLayout.PositionMajor, positions, 0, -1, 0);
     public static SlicePatch Features(int cell, string hook, int layer, int[]? positions, int start, int count) =>
         new(cell, hook, layer, SliceLayout.PositionMajor, positions, start, count, 0);
-    public static SlicePatch PatternHead(int cell, string hook, int layer, int head) =>
-        new(cell, hook, layer, SliceLayout.Pattern, null, 0, -1, head);
+    /// <summary>One head's attention pattern, at every query position or, with <paramref name="positions"/>, at one
+    /// query (destination) position per prompt.</summary>
+    public static SlicePatch PatternHead(int cell, string hook, int layer, int head, int[]? positions = null) =>
+        new(cell, hook, layer, SliceLayout.Pattern, positions, 0, -1, head);
 
     /// <summary>
     /// True for hooks whose change reaches the rest of the model only through the block's output

@@ -22,7 +22,16 @@ public class AttributionVersusExactLayoutTests
             ("resid_pre", patcher.ByPosition("resid_pre")),
             ("head_out", patcher.HeadsAllPositions(HeadActivation.Output)),
             ("head_v_by_pos", patcher.HeadsByPosition(HeadActivation.Value)),
+            ("head_pattern_by_pos", patcher.HeadsByPosition(HeadActivation.Pattern)),
         };
+        // Destination rows partition the pattern: their estimates add up to the whole head's.
+        var byPos = attribution["head_pattern_by_pos"];
+        var whole = attribution["head_pattern"];
+        int positions = t.CleanBatch.Pos;
+        for (int l = 0; l < whole.Rows.Count; l++)
+            for (int h = 0; h < whole.Cols.Count; h++)
+                Assert.Equal(whole[l, h], Enumerable.Range(0, positions).Sum(p => byPos[l * positions + p, h]), 4);
+
         foreach (var (key, exact) in pairs)
         {
             var estimate = attribution[key];

@@ -42,7 +42,7 @@ public class PatchingExactTests
         foreach (var head in Enum.GetValues<HeadActivation>())
         {
             Same(p => p.HeadsAllPositions(head), $"head {head}");
-            if (head != HeadActivation.Pattern) Same(p => p.HeadsByPosition(head), $"head {head} by pos");
+            Same(p => p.HeadsByPosition(head), $"head {head} by pos");
         }
         int last = model.Config.NLayers - 1;
         Same(p => p.Neurons([0, last - 1, last]), "neurons all positions");

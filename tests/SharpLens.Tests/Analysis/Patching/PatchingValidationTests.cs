@@ -47,13 +47,29 @@ public class PatchingValidationTests
     }
 
     [Fact]
+    public void PatternByPositionPatchesOnlyThatDestinationRow()
+    {
+        // Patching every destination row one at a time: rows before the first corrupted token hold identical
+        // patterns in both runs, so those cells equal the corrupted baseline exactly.
+        var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
+        var patcher = new ActivationPatcher(model, inputs);
+        var grid = patcher.HeadsByPosition(HeadActivation.Pattern);
+        float corrupted = patcher.CorruptedBaseline.Average();
+        int positions = inputs.Clean.Pos, heads = model.Config.NHeads;
+        for (int l = 0; l < model.Config.NLayers; l++)
+            for (int p = 0; p < 2; p++)
+                for (int h = 0; h < heads; h++)
+                    Assert.Equal(corrupted, grid[l * positions + p, h], 5);
+        Assert.Contains(Enumerable.Range(0, grid.Values.Length), i => MathF.Abs(grid.Values.Data[i] - corrupted) > 1e-3f);
+    }
+
+    [Fact]
     public void BadSweepArguments()
     {
         var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
         var patcher = new ActivationPatcher(model, inputs);
         Assert.Contains("use one of", Assert.Throws<InvalidInputException>(() => patcher.ByPosition("hook_q")).Message);
         Assert.Contains("layer 5 does not exist", Assert.Throws<InvalidInputException>(() => patcher.Neurons([5])).Message);
-        Assert.Throws<InvalidInputException>(() => patcher.HeadsByPosition(HeadActivation.Pattern));
         Assert.Throws<InvalidInputException>(() => patcher.Generic(["a"], ["b"], (_, _) => "blocks.0.hook_nope", (_, _, _, _) => null));
         Assert.Throws<InvalidInputException>(() => new ActivationPatcher(model, inputs, new PatchingOptions { MaxRowsPerPass = 0 }));
     }
