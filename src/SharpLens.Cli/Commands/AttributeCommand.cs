@@ -26,10 +26,7 @@ internal static class AttributeCommand
             var data = AnalysisInput.Load(parse.GetValue(input)!, lm, requireAlignedLengths: false);
             var result = Run(lm, data, parse.GetValue(topNeurons));
             result["settings"] = new JsonObject { ["command"] = "attribute", ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input) };
-            string outPath = parse.GetValue(json)!;
-            Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
-            Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
-            if (parse.GetValue(plot) is string dir) Cli.Err.MarkupLine($"report: {Markup.Escape(PlotCommand.Render(outPath, dir))}");
+            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot));
             return 0;
         });
         return command;

@@ -62,10 +62,7 @@ internal static class PatchCommand
                 ["metric"] = request.Normalize ? "normalized logit difference (patched - corrupted) / (clean - corrupted)" : "logit difference",
                 ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input),
             };
-            string outPath = parse.GetValue(json)!;
-            Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
-            Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
-            if (parse.GetValue(plot) is string dir) Cli.Err.MarkupLine($"report: {Markup.Escape(PlotCommand.Render(outPath, dir))}");
+            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot));
             return 0;
         });
         return command;

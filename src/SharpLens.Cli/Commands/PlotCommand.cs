@@ -38,5 +38,13 @@ internal static class PlotCommand
         return command;
     }
 
+    /// <summary>Writes an analysis result atomically, reports its baselines, and renders it when <paramref name="plotDir"/> is given.</summary>
+    internal static void WriteResult(System.Text.Json.Nodes.JsonObject result, string outPath, string? plotDir)
+    {
+        Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
+        Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
+        if (plotDir is not null) Cli.Err.MarkupLine($"report: {Markup.Escape(Render(outPath, plotDir))}");
+    }
+
     internal static string Render(string resultPath, string outDir) => GridPlotter.FromResultJson(resultPath, outDir);
 }
