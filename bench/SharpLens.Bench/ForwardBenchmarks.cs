@@ -15,9 +15,7 @@ public class ForwardBenchmarks
     public void Setup()
     {
         _model = RandomWeights.CreateModel(ModelConfig.Gpt2Small);
-        var random = new Random(0);
-        _batch = new TokenBatch(Enumerable.Range(0, 8)
-            .Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(_ => random.Next(50257)).ToArray()).ToList());
+        _batch = SharpLens.Diagnostics.Workloads.Experiment1Shaped(_model).Clean;
     }
 
     [Benchmark] public object FullLogits() => _model.Forward(_batch);
