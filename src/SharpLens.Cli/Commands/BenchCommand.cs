@@ -54,8 +54,7 @@ internal static class BenchCommand
     private static void Core(HookedTransformer lm, int n, JsonObject results)
     {
         var random = new Random(0);
-        var prompts = Enumerable.Range(0, 8).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(_ => random.Next(lm.Config.DVocab)).ToArray()).ToList();
-        var batch = new TokenBatch(prompts, lm.Config.BosTokenId);
+        var batch = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm).Clean;
         results["forward_batch8x8_s"] = Median(n, () => lm.Forward(batch));
 
         const int m = 512, k = 768, cols = 3072;
