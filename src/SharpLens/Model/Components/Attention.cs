@@ -42,7 +42,7 @@ public sealed partial class Attention
     {
         int batch = x.Dim(0), pos = x.Dim(1);
         var qkv = ProjectQkv(x.Data, batch * pos);
-        Kernels.AddBiasRows(qkv, _bQkv);
+        ParallelRows.AddBiasRows(qkv, _bQkv);
         return ForwardFromQkv(qkv, batch, pos, ctx, kv);
     }
 
@@ -163,10 +163,14 @@ public sealed partial class Attention
         return t;
     }
 
+    // Runs body(b, h) for every (batch, head), split over both cores via the GEMM pool once there is enough
+    // work (at 8 x 8 tokens a serial loop left a core idle between GEMMs; Parallel.For was unreliable here).
     private void ForEachBatchHead(int batch, long workPerHead, Action<int, int> body)
     {
         int count = batch * _nHeads;
-        if (workPerHead * count < 1 << 22) { for (int i = 0; i < count; i++) body(i / _nHeads, i % _nHeads); return; }
-        Parallel.For(0, count, i => body(i / _nHeads, i % _nHeads));
+        ParallelRows.For(count, workPerHead * count, (i0, i1) =>
+        {
+            for (int i = i0; i < i1; i++) body(i / _nHeads, i % _nHeads);
+        });
     }
 }

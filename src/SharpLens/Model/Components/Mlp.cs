@@ -25,10 +25,11 @@ public sealed class Mlp
         int dMlp = _w.W_in.Dim(1), dModel = _w.W_in.Dim(0);
         var pre = Tensor.Uninitialized(batch, pos, dMlp);
         Gemm.Multiply(x.Data, _wIn, pre.Data, rows);
-        Kernels.AddBiasRows(pre.Data, _w.b_in.Data);
+        ParallelRows.AddBiasRows(pre.Data, _w.b_in.Data);
         pre = ctx.Apply(HookNames.MlpPre(_layer), _layer, pre);
         var post = Tensor.Uninitialized(batch, pos, dMlp);
-        Kernels.GeluNew(pre.Data, post.Data);
+        ParallelRows.For(rows, (long)rows * dMlp * 8, (r0, r1) => // GELU is ~20 flops an element: split it too
+            Kernels.GeluNew(pre.Data.AsSpan(r0 * dMlp, (r1 - r0) * dMlp), post.Data.AsSpan(r0 * dMlp)));
         post = ctx.Apply(HookNames.MlpPost(_layer), _layer, post);
         var output = Tensor.Uninitialized(batch, pos, dModel);
         Gemm.Multiply(post.Data, _wOut, output.Data, rows);

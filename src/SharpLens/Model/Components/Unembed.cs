@@ -28,7 +28,7 @@ public sealed class Unembed
         var logits = GC.AllocateUninitializedArray<float>(rows * W_U.Dim(1));
         if (rows >= PackFromRows) Gemm.Multiply(x, _packed.Value, logits, rows);
         else Gemm.Multiply(x, W_U.Data, logits, rows, W_U.Dim(0), W_U.Dim(1));
-        Kernels.AddBiasRows(logits, b_U.Data);
+        ParallelRows.AddBiasRows(logits, b_U.Data); // 12.8 MB pass at 64 rows: worth both cores
         return logits;
     }
 }

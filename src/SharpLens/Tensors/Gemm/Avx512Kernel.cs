@@ -26,8 +26,15 @@ internal static unsafe class Avx512Kernel
         var c50 = Vector512<float>.Zero; var c51 = Vector512<float>.Zero;
         var c60 = Vector512<float>.Zero; var c61 = Vector512<float>.Zero;
         var c70 = Vector512<float>.Zero; var c71 = Vector512<float>.Zero;
+        // Prefetch (into L2) the B rows one depth block ahead: for pre-packed B that is the next block this
+        // panel (or the next panel) will use, so when B streams from memory (the unembedding's 154 MB W_U)
+        // the DRAM fetch overlaps this block's compute instead of stalling the next block's first row tile.
+        // Later row tiles re-issue it for lines already in L2, which is nearly free; prefetches never fault.
+        nint ahead = kc * ldb;
         for (int p = 0; p < kc; p++)
         {
+            Sse.Prefetch1(b + ahead);
+            Sse.Prefetch1(b + ahead + 16);
             var b0 = Vector512.Load(b + 0);
             var b1 = Vector512.Load(b + 16);
             c00 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c00); c01 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b1, c01);

@@ -175,6 +175,12 @@ internal static unsafe class GemmDriver
             float* aPack = buffers.A, bPack = buffers.B;
             float* edge = stackalloc float[mr * nr];
 
+            if (BPacked && SharedA != null && m1 - m0 <= mc)
+            {
+                PackedPanelMajor(m0, m1, n0, n1, edge);
+                return;
+            }
+
             for (int jc = n0; jc < n1; jc += nc)
             {
                 int ncCur = Math.Min(nc, n1 - jc);
@@ -246,6 +252,52 @@ internal static unsafe class GemmDriver
                                         else for (int x = 0; x < cols; x++) dst[x] = src[x];
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Pre-packed B with A already packed and all rows in one block (the unembedding: m = 64, n = 50257):
+        /// loop depth blocks inside each column panel, so a panel's C tiles (m x NR, 8 KiB at m = 64) stay in
+        /// L1 across the depth blocks instead of the whole chunk of C (MBs) being re-read and re-written from
+        /// L2/L3 once per depth block. B is streamed from memory exactly once either way.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PackedPanelMajor(int m0, int m1, int n0, int n1, float* edge)
+        {
+            var kernel = Kernel;
+            int mr = kernel.Mr, nr = kernel.Nr;
+            for (int jr = n0; jr < n1; jr += nr)
+            {
+                int cols = Math.Min(nr, n1 - jr);
+                float* bPanelAllK = B + (nint)(jr / nr) * K * nr;
+                for (int pc = 0; pc < K; pc += Kc)
+                {
+                    int kc = Math.Min(Kc, K - pc);
+                    bool add = Accumulate || pc > 0;
+                    float* bPanel = bPanelAllK + (nint)pc * nr;
+                    float* aBlock = SharedA + (nint)pc * MPad + (nint)m0 * kc;
+                    for (int ir = m0; ir < m1; ir += mr)
+                    {
+                        int rows = Math.Min(mr, m1 - ir);
+                        float* aPanel = aBlock + (nint)(ir - m0) * kc;
+                        float* cTile = C + (nint)ir * N + jr;
+                        if (rows == mr && cols == nr)
+                        {
+                            kernel.Run(kc, aPanel, bPanel, nr, cTile, N, add);
+                        }
+                        else
+                        {
+                            kernel.Run(kc, aPanel, bPanel, nr, edge, nr, false);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                float* src = edge + r * nr;
+                                float* dst = cTile + (nint)r * N;
+                                if (add) for (int x = 0; x < cols; x++) dst[x] += src[x];
+                                else for (int x = 0; x < cols; x++) dst[x] = src[x];
                             }
                         }
                     }
