@@ -84,6 +84,24 @@ public class GemmTests
         AssertClose(expected, actual, k, "scalar-packed used under the default ISA");
     }
 
+    // Covers both the fused panel-major path (parallel column split, e.g. the unembedding shape scaled down)
+    // and the fallback that adds the bias after the GEMM (too small to split, or ragged edges).
+    [Theory]
+    [InlineData(64, 300, 1000)]
+    [InlineData(61, 257, 999)]
+    [InlineData(3, 5, 7)]
+    public void MultiplyAddBias_MatchesMultiplyThenBias(int m, int k, int n)
+    {
+        var rng = new Random(m + k + n);
+        var a = Random(rng, m * k); var b = Random(rng, k * n); var bias = Random(rng, n);
+        var expected = new float[m * n];
+        GemmReference.Multiply(a, b, expected, m, k, n, false, false, false);
+        Kernels.AddBiasRows(expected, bias);
+        var actual = new float[m * n];
+        Gemm.MultiplyAddBias(a, PackedMatrix.Pack(b, k, n), bias, actual, m);
+        AssertClose(expected, actual, k, "bias fused into the packed GEMM");
+    }
+
     [Fact]
     public void ZeroDepth_ClearsOrKeepsC()
     {

@@ -55,6 +55,21 @@ public static class Gemm
         }
     }
 
+    /// <summary>c = a·b + bias (bias [n] added to every row). For big outputs such as the unembedding's logits
+    /// the bias is added panel by panel while C is still in L1, saving a separate pass over c.</summary>
+    internal static void MultiplyAddBias(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        Validate(a.Length, b.K * b.N, c.Length, m, b.K, b.N);
+        if (bias.Length != b.N) throw new ArgumentException($"bias has {bias.Length} values for {b.N} columns");
+        var kernel = MicroKernel.For(b.Isa);
+        unsafe
+        {
+            fixed (float* pa = a, pb = b.Panels, pc = c, pbias = bias)
+                GemmDriver.Multiply(pa, false, pb, false, bPacked: true, pc, m, b.K, b.N, false, kernel, pbias);
+        }
+    }
+
     /// <summary>Test knob: force one micro-kernel family (see <see cref="GemmIsaSelector.ForcedIsa"/>).</summary>
     internal static GemmIsa ForcedIsa
     {

@@ -35,7 +35,7 @@ internal static unsafe class GemmDriver
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(float* a, bool transposeA, float* b, bool transposeB, bool bPacked,
-        float* c, int m, int k, int n, bool accumulate, in MicroKernel kernel)
+        float* c, int m, int k, int n, bool accumulate, in MicroKernel kernel, float* bias = null)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -60,8 +60,28 @@ internal static unsafe class GemmDriver
         job.SplitColumns = colPanels >= rowTiles;
         parts = Math.Min(parts, job.SplitColumns ? colPanels : rowTiles);
         job.Parts = parts;
+        // Panel-major order (see PackedPanelMajor) needs pre-packed B, the shared packed A of a column
+        // split, and all rows in one row block; it also adds the bias while each panel's C is in L1.
+        job.PanelMajor = bPacked && job.SplitColumns && parts > 1 && m <= Math.Max(kernel.Mr, McTarget / kernel.Mr * kernel.Mr);
+        job.Bias = job.PanelMajor ? bias : null;
+        if (!job.PanelMajor && bias != null)
+        {
+            MultiplyNoBias(job, parts);
+            for (int r = 0; r < m; r++)
+                Kernels.AddBiasRows(new Span<float>(c + (nint)r * n, n), new ReadOnlySpan<float>(bias, n));
+            return;
+        }
+        MultiplyNoBias(job, parts);
+    }
+
+    private static void MultiplyNoBias(Job job, int parts)
+    {
         if (parts <= 1) { job.Execute(0); return; }
         if (!job.SplitColumns) { GemmThreadPool.Run(parts, job); return; }
+        int m = job.M, k = job.K;
+        var kernel = job.Kernel;
+        int rowTiles = (m + kernel.Mr - 1) / kernel.Mr;
+        int colPanels = (job.N + kernel.Nr - 1) / kernel.Nr;
 
         // Column split: pack all of A once, shared, then let the threads claim column chunks.
         // Claiming (instead of fixed halves) matters on a shared machine: when one core is
@@ -109,11 +129,11 @@ internal static unsafe class GemmDriver
 
     private sealed class Job : IGemmParallelJob
     {
-        public float* A, B, C, SharedA;
+        public float* A, B, C, SharedA, Bias;
         public int M, K, N, Parts, MPad, ChunkPanels, Chunks;
         public int NextChunk;
         public JobPhase Phase;
-        public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB;
+        public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB, PanelMajor;
         public MicroKernel Kernel;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -175,7 +195,7 @@ internal static unsafe class GemmDriver
             float* aPack = buffers.A, bPack = buffers.B;
             float* edge = stackalloc float[mr * nr];
 
-            if (BPacked && SharedA != null && m1 - m0 <= mc)
+            if (PanelMajor)
             {
                 PackedPanelMajor(m0, m1, n0, n1, edge);
                 return;
@@ -302,6 +322,9 @@ internal static unsafe class GemmDriver
                         }
                     }
                 }
+                if (Bias != null)
+                    for (int r = m0; r < m1; r++)
+                        Kernels.AddBiasRows(new Span<float>(C + (nint)r * N + jr, cols), new ReadOnlySpan<float>(Bias + jr, cols));
             }
         }
     }
