@@ -256,26 +256,32 @@ internal static unsafe class GemmDriver
                                 int rows = Math.Min(mr, mcCur - ir);
                                 float* aPanel = aBlock + (nint)ir * kc;
                                 float* cTile = C + (nint)(ic + ir) * N + jc + jr;
-                                if (rows == mr && cols == nr)
-                                {
-                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, cTile, N, add);
-                                }
-                                else
-                                {
-                                    // Edge tile: run the full kernel into scratch, copy the valid part.
-                                    kernel.Run(kc, aPanel, bPanel, ldbPanel, edge, nr, false);
-                                    for (int r = 0; r < rows; r++)
-                                    {
-                                        float* src = edge + r * nr;
-                                        float* dst = cTile + (nint)r * N;
-                                        if (add) for (int x = 0; x < cols; x++) dst[x] += src[x];
-                                        else for (int x = 0; x < cols; x++) dst[x] = src[x];
-                                    }
-                                }
+                                RunTile(kernel, kc, aPanel, bPanel, ldbPanel, cTile, N, rows, cols, add, edge);
                             }
                         }
                     }
                 }
+            }
+        }
+
+        /// <summary>One MR x NR tile of C; an edge tile runs the full kernel into scratch and copies the valid part.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void RunTile(MicroKernel kernel, int kc, float* aPanel, float* bPanel, nint ldb, float* cTile, nint ldc,
+            int rows, int cols, bool add, float* edge)
+        {
+            if (rows == kernel.Mr && cols == kernel.Nr)
+            {
+                kernel.Run(kc, aPanel, bPanel, ldb, cTile, ldc, add);
+                return;
+            }
+            int nr = kernel.Nr;
+            kernel.Run(kc, aPanel, bPanel, ldb, edge, nr, false);
+            for (int r = 0; r < rows; r++)
+            {
+                float* src = edge + r * nr;
+                float* dst = cTile + r * ldc;
+                if (add) for (int x = 0; x < cols; x++) dst[x] += src[x];
+                else for (int x = 0; x < cols; x++) dst[x] = src[x];
             }
         }
 
@@ -305,21 +311,7 @@ internal static unsafe class GemmDriver
                         int rows = Math.Min(mr, m1 - ir);
                         float* aPanel = aBlock + (nint)(ir - m0) * kc;
                         float* cTile = C + (nint)ir * N + jr;
-                        if (rows == mr && cols == nr)
-                        {
-                            kernel.Run(kc, aPanel, bPanel, nr, cTile, N, add);
-                        }
-                        else
-                        {
-                            kernel.Run(kc, aPanel, bPanel, nr, edge, nr, false);
-                            for (int r = 0; r < rows; r++)
-                            {
-                                float* src = edge + r * nr;
-                                float* dst = cTile + (nint)r * N;
-                                if (add) for (int x = 0; x < cols; x++) dst[x] += src[x];
-                                else for (int x = 0; x < cols; x++) dst[x] = src[x];
-                            }
-                        }
+                        RunTile(kernel, kc, aPanel, bPanel, nr, cTile, N, rows, cols, add, edge);
                     }
                 }
                 if (Bias != null)
