@@ -179,4 +179,21 @@ public class StatisticsTests
         Assert.Throws<InvalidInputException>(() => GroupComparison.Compare(gridA, shorter, paired: true));
         Assert.False(GroupComparison.Compare(gridA, shorter, paired: false, permutations: 300, resamples: 200).Paired);
     }
+
+    [Fact]
+    public void NormalQuantilesAndExactLimit()
+    {
+        Assert.Equal(1.959964, SharpLens.Analysis.Statistics.Normal.InverseCdf(0.975), 5);
+        Assert.Equal(-1.644854, SharpLens.Analysis.Statistics.Normal.InverseCdf(0.05), 5);
+        Assert.Equal(0.975, SharpLens.Analysis.Statistics.Normal.Cdf(1.959964), 6);
+        var ones = Enumerable.Repeat(1f, 16).ToArray();
+        var zeros = new float[16];
+        var exact = PermutationTest.Paired(ones, zeros);
+        Assert.True(exact.Exact);
+        Assert.Equal(65536, exact.Permutations);
+        Assert.Equal(2.0 / 65536, exact.PValue, 12);
+        Assert.False(PermutationTest.Paired([.. ones, 1f], [.. zeros, 0f], permutations: 100).Exact);
+        // Zero differences: every flip ties the observed statistic.
+        Assert.Equal(1.0, PermutationTest.Paired(ones, ones).PValue);
+    }
 }

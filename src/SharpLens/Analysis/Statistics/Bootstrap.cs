@@ -79,7 +79,7 @@ public static class Bootstrap
         if (n == 0) throw new InvalidInputException("the grid's per_prompt tensor has no prompts; a confidence interval needs at least one");
         if (resamples < 1) throw new InvalidInputException($"resamples must be at least 1, got {resamples}");
         if (!(level > 0 && level < 1)) throw new InvalidInputException($"confidence level must be in (0, 1), got {level}");
-        int[]? indices = (long)resamples * n <= 1 << 24 ? DrawIndices(n, resamples, seed) : null;
+        int[]? indices = (long)resamples * n <= 1 << 22 ? DrawIndices(n, resamples, seed) : null;
         var est = new float[cells]; var lo = new float[cells]; var hi = new float[cells];
         ParallelCells.For(cells, c =>
         {

@@ -8,6 +8,9 @@ public enum Alternative { TwoSided, Greater, Less }
 /// <param name="PValue">Exact p = extreme/total when <paramref name="Exact"/>, else (extreme + 1)/(permutations + 1).</param>
 /// <param name="Permutations">Relabellings evaluated (2^n for exact paired, C(n, nA) for exact two-sample).</param>
 /// <param name="Exact">True when every relabelling was enumerated.</param>
+/// <param name="Alternative">The direction tested.</param>
+/// <param name="CountA">Values in group A (pairs, for a paired test).</param>
+/// <param name="CountB">Values in group B.</param>
 public sealed record TestResult(double MeanDifference, double PValue, int Permutations, bool Exact, Alternative Alternative, int CountA, int CountB);
 
 /// <summary>
