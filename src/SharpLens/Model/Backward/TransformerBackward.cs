@@ -76,6 +76,17 @@ public static class TransformerBackward
         var bw = BackwardWeights.For(model);
         void Put(string name, Tensor t) { if (keep(name)) grads.Set(name, t); }
 
+        // A residual branch x + f(LN(x)): the gradient reaching x is the skip path's dOut plus what flows back through
+        // the LayerNorm from dNormalized (which also yields hook_scale's gradient).
+        Tensor ThroughLayerNorm(Tensor dOut, string inputHook, Tensor? lnW, Tensor dNormalized, string scaleHook)
+        {
+            var dIn = dOut.Clone();
+            var dScale = Tensor.Zeros(batch, pos, 1);
+            ComponentBackward.LayerNorm(Require(cache, inputHook).Data, lnW?.Data, cfg.LayerNormEps, dNormalized.Data, dIn.Data, dScale.Data, d);
+            Put(scaleHook, dScale);
+            return dIn;
+        }
+
         Put(HookNames.LnFinalNormalized, dLnFinalNormalized);
         var dResid = Tensor.Zeros(batch, pos, d);
         var dScale = Tensor.Zeros(batch, pos, 1);
@@ -103,11 +114,7 @@ public static class TransformerBackward
             Put(HookNames.Ln2Normalized(l), dLn2);
 
             // resid_post = resid_mid + mlp(ln2(resid_mid))
-            var dMid = dResid.Clone();
-            var dScale2 = Tensor.Zeros(batch, pos, 1);
-            ComponentBackward.LayerNorm(Require(cache, HookNames.ResidMid(l)).Data, w.Ln2W?.Data, cfg.LayerNormEps,
-                dLn2.Data, dMid.Data, dScale2.Data, d);
-            Put(HookNames.Ln2Scale(l), dScale2);
+            var dMid = ThroughLayerNorm(dResid, HookNames.ResidMid(l), w.Ln2W, dLn2, HookNames.Ln2Scale(l));
             Put(HookNames.ResidMid(l), dMid);
             Put(HookNames.AttnOut(l), dMid);
             if (keep(HookNames.Result(l)))
@@ -130,11 +137,7 @@ public static class TransformerBackward
             Put(HookNames.Ln1Normalized(l), dLn1);
 
             // resid_mid = resid_pre + attn(ln1(resid_pre))
-            var dPreResid = dMid.Clone();
-            var dScale1 = Tensor.Zeros(batch, pos, 1);
-            ComponentBackward.LayerNorm(Require(cache, HookNames.ResidPre(l)).Data, w.Ln1W?.Data, cfg.LayerNormEps,
-                dLn1.Data, dPreResid.Data, dScale1.Data, d);
-            Put(HookNames.Ln1Scale(l), dScale1);
+            var dPreResid = ThroughLayerNorm(dMid, HookNames.ResidPre(l), w.Ln1W, dLn1, HookNames.Ln1Scale(l));
             Put(HookNames.ResidPre(l), dPreResid);
             dResid = dPreResid;
         }
