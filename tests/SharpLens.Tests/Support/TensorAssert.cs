@@ -2,7 +2,7 @@ using SharpLens.Tensors;
 
 namespace SharpLens.Tests.Support;
 
-/// <summary>The one two-sided tolerance check used by every parity test: |a - e| ≤ atol + rtol·|e|; ±inf must match exactly.</summary>
+/// <summary>The one two-sided tolerance check used by every parity test: |a - e| ≤ atol + rtol·|e|; NaN must meet NaN and ±inf the same infinity.</summary>
 public static class TensorAssert
 {
     public static void Close(Tensor expected, Tensor actual, string what, float atol = 1e-4f, float rtol = 0f)
@@ -18,13 +18,16 @@ public static class TensorAssert
         for (int i = 0; i < expected.Length; i++)
         {
             float e = expected[i], a = actual[i];
-            if (float.IsInfinity(e) || float.IsInfinity(a))
+            // NaN and ±inf must be matched exactly; an arithmetic difference would be NaN and compare false, which
+            // once let an expected NaN pass against any number.
+            if (float.IsNaN(e) || float.IsNaN(a) || float.IsInfinity(e) || float.IsInfinity(a))
             {
-                Assert.True(e == a, $"{what}[{i}]: {a}, expected {e}");
+                bool same = float.IsNaN(e) ? float.IsNaN(a) : e == a;
+                if (!same && worst < float.PositiveInfinity) { worst = float.PositiveInfinity; worstAt = i; }
                 continue;
             }
             float excess = MathF.Abs(a - e) - (atol + rtol * MathF.Abs(e));
-            if (float.IsNaN(a) || excess > worst) { worst = float.IsNaN(a) ? float.PositiveInfinity : excess; worstAt = i; }
+            if (excess > worst) { worst = excess; worstAt = i; }
         }
         if (worstAt >= 0)
             Assert.Fail($"{what}: element {worstAt} is {actual[worstAt]}, expected {expected[worstAt]} (tolerance {atol} + {rtol}·|e|)");
