@@ -6,12 +6,40 @@ namespace SharpLens.Loading;
 /// <summary>
 /// The one table between Hugging Face GPT-2 keys and TransformerLens parameter names. HF's Conv1D stores
 /// weights as [in, out] (x·W), which is already TransformerLens' orientation; only the fused c_attn is split by head.
-/// Every key is checked for presence and shape.
+/// Every key is checked for presence and shape, and every tensor of the checkpoint must be used
+/// (<see cref="RequireAllUsed"/>) so that a config.json that does not match its weights is an error, not half a model.
 /// </summary>
-public static class Gpt2WeightMap
+public static partial class Gpt2WeightMap
 {
+    /// <summary>
+    /// Tensors a GPT-2 checkpoint may hold that carry no weights: the causal-mask buffers <c>h.L.attn.bias</c> and
+    /// <c>h.L.attn.masked_bias</c> that older transformers versions saved. They are ignored on purpose.
+    /// </summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")]
+    public static partial System.Text.RegularExpressions.Regex HarmlessExtras();
+
+    /// <summary>
+    /// Fails when the checkpoint holds tensors that loading did not use (other than <see cref="HarmlessExtras"/>),
+    /// naming them: e.g. 12 layers of weights next to a config.json that says n_layer 6.
+    /// </summary>
+    /// <param name="names">Every tensor name in the checkpoint.</param>
+    /// <param name="used">The names loading read.</param>
+    /// <param name="source">Checkpoint path for the message.</param>
+    /// <exception cref="InvalidCheckpointException">Some tensors are unused.</exception>
+    public static void RequireAllUsed(IEnumerable<string> names, IReadOnlySet<string> used, string source)
+    {
+        var unused = names.Where(n => !used.Contains(n) && !HarmlessExtras().IsMatch(n)).Order(StringComparer.Ordinal).ToList();
+        if (unused.Count == 0) return;
+        string shown = string.Join(", ", unused.Take(6)) + (unused.Count > 6 ? $" and {unused.Count - 6} more" : "");
+        throw new InvalidCheckpointException(
+            $"{source} holds {unused.Count} tensor(s) this model's config.json does not use ({shown}): config.json (n_layer, n_embd, ...) does not match the weights; fix config.json or pass the folder the weights came from");
+    }
+
+    /// <summary>Builds the TransformerLens-named weights of <paramref name="cfg"/> from Hugging Face GPT-2 keys.</summary>
+    /// <param name="cfg">The model shape from config.json.</param>
     /// <param name="read">Reads a checkpoint tensor by key, or returns null when the key is absent.</param>
     /// <param name="source">File name used in error messages.</param>
+    /// <param name="warn">Called with one-line warnings (NaN values), or null.</param>
     public static TransformerWeights Convert(ModelConfig cfg, Func<string, Tensor?> read, string source, Action<string>? warn = null)
     {
         int d = cfg.DModel, h = cfg.NHeads, dh = cfg.DHead, v = cfg.DVocab;

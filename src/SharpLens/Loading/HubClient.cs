@@ -1,68 +1,14 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 
 namespace SharpLens.Loading;
 
 /// <summary>
-/// Where and how to reach the Hugging Face hub and its local cache. Build it with
-/// <see cref="FromEnvironment"/> (HF_HUB_CACHE, HF_HOME, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE) or set the
-/// properties directly (tests do, so they never touch the process environment).
-/// </summary>
-public sealed record HubOptions
-{
-    /// <summary>The hub cache folder (the one holding <c>models--org--name</c>).</summary>
-    public required string CacheDir { get; init; }
-    /// <summary>Hub base URL, default https://huggingface.co.</summary>
-    public string Endpoint { get; init; } = "https://huggingface.co";
-    /// <summary>Bearer token sent to the endpoint host, or null.</summary>
-    public string? Token { get; init; }
-    /// <summary>When true no network request is made; only the cache is used.</summary>
-    public bool Offline { get; init; }
-    /// <summary>Branch, tag or commit hash to resolve.</summary>
-    public string Revision { get; init; } = "main";
-    /// <summary>Time allowed to connect to the server.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>
-    /// Options from environment variables, read through <paramref name="getEnv"/> (default: the process
-    /// environment). Cache dir: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else
-    /// ~/.cache/huggingface/hub. Token: HF_TOKEN, else the file HF_HOME/token written by <c>huggingface-cli login</c>.
-    /// </summary>
-    public static HubOptions FromEnvironment(Func<string, string?>? getEnv = null)
-    {
-        getEnv ??= Environment.GetEnvironmentVariable;
-        string? Get(string k) { var v = getEnv(k); return string.IsNullOrWhiteSpace(v) ? null : v.Trim(); }
-        string home = Get("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        string Expand(string p) => p == "~" ? home : p.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(home, p[2..]) : p;
-
-        string hfHome = Get("HF_HOME") is string h ? Expand(h)
-            : Path.Combine(Get("XDG_CACHE_HOME") is string x ? Expand(x) : Path.Combine(home, ".cache"), "huggingface");
-        string cache = Get("HF_HUB_CACHE") is string c ? Expand(c) : Path.Combine(hfHome, "hub");
-        string? token = Get("HF_TOKEN");
-        if (token == null)
-        {
-            string tokenFile = Get("HF_TOKEN_PATH") is string tp ? Expand(tp) : Path.Combine(hfHome, "token");
-            try { if (File.Exists(tokenFile)) token = File.ReadAllText(tokenFile).Trim() is { Length: > 0 } t ? t : null; }
-            catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-        string offline = (Get("HF_HUB_OFFLINE") ?? "").ToLowerInvariant();
-        return new HubOptions
-        {
-            CacheDir = Path.GetFullPath(cache),
-            Endpoint = (Get("HF_ENDPOINT") ?? "https://huggingface.co").TrimEnd('/'),
-            Token = token,
-            Offline = offline is "1" or "true" or "yes" or "on",
-        };
-    }
-}
-
-/// <summary>
 /// Downloads model files from the Hugging Face hub into the huggingface_hub cache layout
 /// (<c>models--org--name/{blobs,refs,snapshots}</c>), so models downloaded by Python are reused and vice versa.
-/// Blobs go through <c>blobs/ETAG.incomplete</c> (resumed with a Range request), are checked against the
-/// sha256 ETag of LFS files, then renamed; snapshot files are symlinks to blobs (copies where symlinks fail).
+/// Blobs go through <c>blobs/ETAG.incomplete</c> (resumed with a Range request), are checked against their ETag
+/// (SHA-256 of LFS files, git blob SHA-1 of the others; see <see cref="BlobChecksum"/>), then renamed; snapshot
+/// files are symlinks to blobs (copies where symlinks fail). A cached blob that no longer matches is fetched again.
 /// </summary>
 public sealed partial class HubClient : IDisposable
 {
@@ -100,9 +46,6 @@ public sealed partial class HubClient : IDisposable
 
     [GeneratedRegex("^[0-9a-f]{40}$")]
     private static partial Regex CommitRegex();
-
-    [GeneratedRegex("^[0-9a-f]{64}$")]
-    private static partial Regex Sha256Regex();
 
     /// <summary>Whether <paramref name="id"/> looks like a hub repo id ("gpt2", "openai-community/gpt2").</summary>
     public static bool IsValidRepoId(string id) => id.Length <= 96 && RepoIdRegex().IsMatch(id) && !id.Contains("..") && !id.Contains("--");
@@ -142,7 +85,9 @@ public sealed partial class HubClient : IDisposable
 
     /// <summary>
     /// The folder of a complete snapshot in the cache for <paramref name="repoId"/> (config.json plus
-    /// model.safetensors or the index and all its shards), or null. Makes no request.
+    /// model.safetensors or the index and all its shards), or null. Makes no request. Every file of the snapshot
+    /// is checked against the checksum its blob is named by; a damaged blob is removed (so that the next download
+    /// fetches it again) and named in <paramref name="missing"/>.
     /// </summary>
     public string? TryGetCachedModel(string repoId, out string missing)
     {
@@ -150,7 +95,28 @@ public sealed partial class HubClient : IDisposable
         string? commit = CachedCommit(repoId);
         if (commit == null) { missing = $"refs/{Options.Revision}"; return null; }
         string snap = Path.Combine(RepoCacheFolder(repoId), "snapshots", commit);
-        return ModelFolderComplete(snap, out missing) ? snap : null;
+        if (!ModelFolderComplete(snap, out missing)) return null;
+        foreach (string file in CheckpointFiles(snap))
+        {
+            string path = Path.Combine(snap, file);
+            if (new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) is not FileInfo blob
+                || Path.GetDirectoryName(blob.FullName) != Path.Combine(RepoCacheFolder(repoId), "blobs")
+                || BlobChecksum.IsIntact(blob.FullName)) continue;
+            BlobChecksum.Discard(blob.FullName);
+            File.Delete(path);
+            missing = $"{file}, whose cached copy failed its checksum and was removed";
+            return null;
+        }
+        return snap;
+    }
+
+    /// <summary>The files a model needs in a complete folder: config.json and the single checkpoint, or the index and its shards.</summary>
+    private static IEnumerable<string> CheckpointFiles(string folder)
+    {
+        yield return "config.json";
+        if (FileUsable(Path.Combine(folder, SafetensorsCheckpoint.SingleFileName))) { yield return SafetensorsCheckpoint.SingleFileName; yield break; }
+        yield return SafetensorsCheckpoint.IndexFileName;
+        foreach (var shard in SafetensorsCheckpoint.ReadShardNames(Path.Combine(folder, SafetensorsCheckpoint.IndexFileName))) yield return shard;
     }
 
     /// <summary>Whether a folder holds config.json and a complete safetensors checkpoint; names the first missing file.</summary>
@@ -218,129 +184,6 @@ public sealed partial class HubClient : IDisposable
     /// <summary>The file was not found (404) but the repo was.</summary>
     private sealed class EntryNotFoundException(string message) : SharpLensException(message);
 
-    /// <summary>
-    /// Downloads <paramref name="filename"/> of <paramref name="repoId"/> at <paramref name="revision"/> into the cache
-    /// (skipping the body when the blob is already there) and returns its snapshot path.
-    /// </summary>
-    public async Task<DownloadedFile> DownloadFileAsync(string repoId, string filename, string revision,
-        IProgress<(string file, long done, long total)>? progress = null, CancellationToken ct = default)
-    {
-        if (!IsValidRepoId(repoId))
-            throw new InvalidInputException($"'{repoId}' is not a valid hub model id: use an id like gpt2 or openai-community/gpt2");
-        if (!SafetensorsCheckpoint.IsSafeRelativeFileName(filename))
-            throw new InvalidCheckpointException($"refusing to download '{filename}' of model {repoId}: the name leaves the model folder");
-        if (Options.Offline)
-            throw new ModelNotFoundException($"cannot download {filename} of model {repoId}: HF_HUB_OFFLINE=1 forbids network access; unset it or pass a local model folder");
-
-        string repoDir = RepoCacheFolder(repoId);
-        string blobs = Path.Combine(repoDir, "blobs");
-        var url = new Uri(_endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
-
-        for (int attempt = 0; ; attempt++)
-        {
-            string? commit = null, etag = null, linkedEtag = null;
-            long? linkedSize = null;
-            string? incomplete = null;
-            long resumeFrom = 0;
-            Uri current = url;
-            HttpResponseMessage? resp = null;
-            try
-            {
-                for (int hop = 0; ; hop++)
-                {
-                    if (hop > 10) throw new ModelNotFoundException($"too many redirects downloading {url}: check HF_ENDPOINT");
-                    var req = new HttpRequestMessage(HttpMethod.Get, current);
-                    if (Options.Token != null && SameHost(current, _endpoint))
-                        req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Options.Token);
-                    string? knownEtag = linkedEtag ?? etag;
-                    if (knownEtag != null && incomplete == null)
-                    {
-                        incomplete = Path.Combine(blobs, knownEtag + ".incomplete");
-                        resumeFrom = attempt == 0 && File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
-                    }
-                    if (resumeFrom > 0) req.Headers.Range = new RangeHeaderValue(resumeFrom, null);
-                    resp?.Dispose();
-                    try
-                    {
-                        resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-                    {
-                        throw Unreachable(repoId, current, e);
-                    }
-                    commit ??= Header(resp, "X-Repo-Commit");
-                    linkedEtag ??= NormalizeEtag(Header(resp, "X-Linked-Etag"));
-                    etag ??= NormalizeEtag(resp.Headers.ETag?.ToString() ?? Header(resp, "ETag"));
-                    if (linkedSize == null && long.TryParse(Header(resp, "X-Linked-Size"), out long ls)) linkedSize = ls;
-
-                    // Cached already? Skip the body.
-                    string? e0 = linkedEtag ?? etag;
-                    if (commit != null && e0 != null && IsSafeEtag(e0) && File.Exists(Path.Combine(blobs, e0)))
-                    {
-                        var done = PlaceSnapshotFile(repoDir, commit, filename, e0, revision);
-                        progress?.Report((filename, new FileInfo(Path.Combine(blobs, e0)).Length, new FileInfo(Path.Combine(blobs, e0)).Length));
-                        return done;
-                    }
-
-                    int status = (int)resp.StatusCode;
-                    if (status is >= 300 and < 400 && resp.Headers.Location != null)
-                    {
-                        current = resp.Headers.Location.IsAbsoluteUri ? resp.Headers.Location : new Uri(current, resp.Headers.Location);
-                        continue;
-                    }
-                    if (status == 416 && resumeFrom > 0)
-                    {
-                        // The partial file is not a prefix we can resume: start over.
-                        File.Delete(incomplete!);
-                        throw new RetryException();
-                    }
-                    if (!resp.IsSuccessStatusCode) throw HttpError(repoId, filename, url, resp);
-                    break;
-                }
-
-                if (commit == null)
-                {
-                    if (CommitRegex().IsMatch(revision)) commit = revision;
-                    else throw new ModelNotFoundException($"the server at {Options.Endpoint} sent no X-Repo-Commit header for {url}: check HF_ENDPOINT points to a Hugging Face hub");
-                }
-                string? finalEtag = linkedEtag ?? etag;
-                if (finalEtag == null || !IsSafeEtag(finalEtag))
-                    throw new ModelNotFoundException($"the server at {Options.Endpoint} sent no usable ETag for {url}: check HF_ENDPOINT points to a Hugging Face hub");
-                if (incomplete == null || !incomplete.EndsWith(finalEtag + ".incomplete", StringComparison.Ordinal))
-                {
-                    incomplete = Path.Combine(blobs, finalEtag + ".incomplete");
-                    resumeFrom = 0;
-                }
-                Directory.CreateDirectory(blobs);
-                if (!CommitRegex().IsMatch(revision)) WriteRef(repoDir, revision, commit);
-                await ReceiveBodyAsync(resp, url, filename, incomplete, resumeFrom, linkedSize, progress, ct).ConfigureAwait(false);
-
-                if (Sha256Regex().IsMatch(finalEtag))
-                {
-                    string actual = await Sha256OfFileAsync(incomplete, ct).ConfigureAwait(false);
-                    if (actual != finalEtag)
-                    {
-                        File.Delete(incomplete);
-                        throw new InvalidCheckpointException(
-                            $"download of {filename} of model {repoId} is corrupt (sha256 {actual}, expected {finalEtag}): the partial file was deleted; run again to download it afresh");
-                    }
-                }
-                string blob = Path.Combine(blobs, finalEtag);
-                File.Move(incomplete, blob, overwrite: true);
-                return PlaceSnapshotFile(repoDir, commit, filename, finalEtag, revision);
-            }
-            catch (RetryException) when (attempt == 0)
-            {
-                continue;
-            }
-            finally
-            {
-                resp?.Dispose();
-            }
-        }
-    }
-
-    private sealed class RetryException : Exception;
 
     private static bool SameHost(Uri a, Uri b) =>
         string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port && a.Scheme == b.Scheme;
@@ -384,69 +227,6 @@ public sealed partial class HubClient : IDisposable
         return new ModelNotFoundException($"download of {filename} of model {repoId} failed (HTTP {status} {resp.ReasonPhrase} for {url}): try again later or pass a local model folder");
     }
 
-    private static async Task ReceiveBodyAsync(HttpResponseMessage resp, Uri url, string filename, string incomplete, long resumeFrom,
-        long? linkedSize, IProgress<(string file, long done, long total)>? progress, CancellationToken ct)
-    {
-        long start = 0;
-        if (resp.StatusCode == HttpStatusCode.PartialContent)
-        {
-            var cr = resp.Content.Headers.ContentRange;
-            if (cr?.From is not long from || from != resumeFrom)
-                throw new InvalidCheckpointException($"server answered a resume of {url} at byte {resumeFrom} with range {cr}: delete {incomplete} and run again");
-            start = from;
-        }
-        long? length = resp.Content.Headers.ContentLength;
-        long total = length is long l ? start + l : linkedSize ?? -1;
-
-        FileStream fs;
-        try
-        {
-            fs = new FileStream(incomplete, start > 0 ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-        }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
-        {
-            throw new SharpLensException($"cannot write {incomplete} ({SafetensorsFile.OneLine(e.Message)}): another process may be downloading the same file; wait for it or delete the file", e);
-        }
-        long done = start;
-        await using (fs)
-        {
-            if (start > 0) { fs.SetLength(start); fs.Seek(start, SeekOrigin.Begin); }
-            else fs.SetLength(0);
-            progress?.Report((filename, done, total));
-            var buffer = new byte[1 << 16];
-            long lastReport = done;
-            try
-            {
-                await using var body = await resp.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-                int n;
-                while ((n = await body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                {
-                    await fs.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                    done += n;
-                    if (done - lastReport >= (1 << 20)) { progress?.Report((filename, done, total)); lastReport = done; }
-                }
-            }
-            catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
-            {
-                await fs.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                throw new InvalidCheckpointException(
-                    $"download of {filename} from {url} was cut off at {done} of {(total >= 0 ? total.ToString() : "?")} bytes ({SafetensorsFile.OneLine(e.Message)}): run again to resume from {incomplete}", e);
-            }
-            await fs.FlushAsync(ct).ConfigureAwait(false);
-        }
-        progress?.Report((filename, done, total));
-        if (total >= 0 && done != total)
-            throw new InvalidCheckpointException(
-                $"download of {filename} from {url} was cut off at {done} of {total} bytes: run again to resume from {incomplete}");
-    }
-
-    private static async Task<string> Sha256OfFileAsync(string path, CancellationToken ct)
-    {
-        await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-        byte[] hash = await SHA256.HashDataAsync(fs, ct).ConfigureAwait(false);
-        return Convert.ToHexStringLower(hash);
-    }
-
     private static void WriteRef(string repoDir, string revision, string commit)
     {
         if (!SafetensorsCheckpoint.IsSafeRelativeFileName(revision)) return;
@@ -483,43 +263,3 @@ public sealed partial class HubClient : IDisposable
     }
 }
 
-/// <summary>Turns a model argument (local folder or hub id) into a folder holding config.json and safetensors weights.</summary>
-public static class ModelResolver
-{
-    /// <summary>
-    /// If <paramref name="modelIdOrPath"/> is an existing folder it is returned (after checking it holds
-    /// config.json and a safetensors checkpoint); otherwise it is a hub id resolved through the Hugging Face
-    /// cache, downloading missing files unless offline. <paramref name="options"/> defaults to
-    /// <see cref="HubOptions.FromEnvironment"/>.
-    /// </summary>
-    /// <exception cref="ModelNotFoundException">Not found locally, in the cache, or on the hub; or unreachable.</exception>
-    /// <exception cref="InvalidCheckpointException">A download was truncated or corrupt.</exception>
-    public static string ResolveModelFolder(string modelIdOrPath, HubOptions? options = null,
-        IProgress<(string file, long done, long total)>? progress = null, CancellationToken ct = default) =>
-        ResolveModelFolderAsync(modelIdOrPath, options, progress, ct).GetAwaiter().GetResult();
-
-    /// <summary>Async <see cref="ResolveModelFolder"/>.</summary>
-    public static async Task<string> ResolveModelFolderAsync(string modelIdOrPath, HubOptions? options = null,
-        IProgress<(string file, long done, long total)>? progress = null, CancellationToken ct = default)
-    {
-        if (string.IsNullOrWhiteSpace(modelIdOrPath))
-            throw new InvalidInputException("no model given: pass a model folder or a hub id such as gpt2");
-        if (Directory.Exists(modelIdOrPath))
-        {
-            string full = Path.GetFullPath(modelIdOrPath);
-            if (!HubClient.ModelFolderComplete(full, out string missing))
-                throw new ModelNotFoundException(
-                    $"model folder {full} has no {missing}: pass a folder with config.json and model.safetensors (or model.safetensors.index.json and its shards)");
-            return full;
-        }
-        if (File.Exists(modelIdOrPath))
-            throw new InvalidInputException($"{modelIdOrPath} is a file: pass the folder that holds config.json and model.safetensors");
-        bool looksLikePath = modelIdOrPath.StartsWith('.') || modelIdOrPath.StartsWith('/') || modelIdOrPath.StartsWith('~')
-            || modelIdOrPath.Contains('\\') || Path.IsPathRooted(modelIdOrPath) || modelIdOrPath.Count(c => c == '/') > 1;
-        if (looksLikePath || !HubClient.IsValidRepoId(modelIdOrPath))
-            throw new ModelNotFoundException(
-                $"model folder {modelIdOrPath} does not exist and is not a hub id: check the path, or pass a hub id such as gpt2 or openai-community/gpt2");
-        using var client = new HubClient(options ?? HubOptions.FromEnvironment());
-        return await client.ResolveModelAsync(modelIdOrPath, progress, ct).ConfigureAwait(false);
-    }
-}

@@ -46,8 +46,15 @@ public static class ModelLoader
             ModelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))),
         };
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
-        var weights = Gpt2WeightMap.Convert(config, key => checkpoint.Contains(key) ? checkpoint.ReadTensor(key) : null,
-            checkpoint.Path, warn);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        // Every tensor must be accounted for: a config.json that does not match its weights must not load half a model.
+        var weights = Gpt2WeightMap.Convert(config, key =>
+        {
+            if (!checkpoint.Contains(key)) return null;
+            used.Add(key);
+            return checkpoint.ReadTensor(key);
+        }, checkpoint.Path, warn);
+        Gpt2WeightMap.RequireAllUsed(checkpoint.Names, used, checkpoint.Path);
         return (config, weights);
     }
 }

@@ -11,7 +11,7 @@ namespace SharpLens.Tests.Loading;
 /// gives 200 + ETag (git sha1) for small files and 302 + X-Linked-Etag (sha256) to <c>/cdn/{sha256}</c> for LFS
 /// files; the CDN path honours <c>Range: bytes=N-</c> with 206. Faults can be injected.
 /// </summary>
-internal sealed class FakeHub : IDisposable
+public sealed class FakeHub : IDisposable
 {
     public const string Commit = "0123456789abcdef0123456789abcdef01234567";
 
@@ -28,6 +28,52 @@ internal sealed class FakeHub : IDisposable
     public int TruncateCdn;
     /// <summary>Serve corrupted bytes from the CDN.</summary>
     public bool CorruptCdn { get; set; }
+    /// <summary>Faults for the next responses, taken one per response in order (see <see cref="Fault"/>).</summary>
+    public ConcurrentQueue<Fault> Faults { get; } = new();
+    /// <summary>Send ETags that are no checksum (as a misconfigured mirror would).</summary>
+    public bool OpaqueEtags { get; set; }
+
+    /// <summary>What can go wrong with one response.</summary>
+    public enum FaultKind
+    {
+        /// <summary>Read the request, never answer.</summary>
+        StallBeforeHeaders,
+        /// <summary>Send the headers, then no byte of the body.</summary>
+        StallAfterHeaders,
+        /// <summary>Send <see cref="Fault.Bytes"/> bytes of the body, then nothing.</summary>
+        StallAfterBytes,
+        /// <summary>Send <see cref="Fault.Bytes"/> bytes of the body, then close the connection.</summary>
+        DropAfterBytes,
+        /// <summary>Answer with HTTP status <see cref="Fault.Bytes"/> and no body.</summary>
+        Status,
+        /// <summary>Send only the first half of the file, with a Content-Length that matches the half.</summary>
+        ShortContent,
+        /// <summary>Declare 100 bytes more than the file, send the file, close.</summary>
+        LongContentLength,
+        /// <summary>Send the file with its last byte flipped.</summary>
+        Corrupt,
+    }
+
+    /// <summary>A fault for the next response that serves <see cref="File"/> (any file when null).</summary>
+    public sealed record Fault(FaultKind Kind, string? File = null, int Bytes = 0);
+
+    /// <summary>Queues <paramref name="count"/> copies of a fault.</summary>
+    public void Inject(FaultKind kind, string? file = null, int bytes = 0, int count = 1)
+    {
+        for (int i = 0; i < count; i++) Faults.Enqueue(new Fault(kind, file, bytes));
+    }
+
+    private Fault? TakeFault(string file)
+    {
+        lock (Faults)
+            return Faults.TryPeek(out var f) && (f.File is null || f.File == file) && Faults.TryDequeue(out f) ? f : null;
+    }
+
+    private async Task Hang()
+    {
+        try { await Task.Delay(Timeout.Infinite, _cts.Token); }
+        catch (OperationCanceledException) { }
+    }
 
     public string Endpoint { get; }
 
@@ -99,23 +145,32 @@ internal sealed class FakeHub : IDisposable
         string path = Uri.UnescapeDataString(parts[1]);
         Requests.Enqueue(new Request(parts[0], path, headers));
 
-        async Task Send(int status, string reason, Dictionary<string, string> h, byte[] body, int? sendOnly = null)
+        async Task Send(int status, string reason, Dictionary<string, string> h, byte[] body, int? sendOnly = null, Fault? fault = null)
         {
+            if (fault?.Kind == FaultKind.StallBeforeHeaders) { await Hang(); return; }
+            if (fault?.Kind == FaultKind.Status) { status = fault.Bytes; reason = "Injected"; body = []; }
+            if (fault?.Kind == FaultKind.ShortContent) body = body[..(body.Length / 2)];
+            if (fault?.Kind == FaultKind.Corrupt && body.Length > 0) { body = (byte[])body.Clone(); body[^1] ^= 0xFF; }
             var sb = new StringBuilder($"HTTP/1.1 {status} {reason}\r\n");
-            h["Content-Length"] = body.Length.ToString();
+            h["Content-Length"] = (body.Length + (fault?.Kind == FaultKind.LongContentLength ? 100 : 0)).ToString();
             h["Connection"] = "close";
             foreach (var kv in h) sb.Append($"{kv.Key}: {kv.Value}\r\n");
             sb.Append("\r\n");
             await s.WriteAsync(Encoding.ASCII.GetBytes(sb.ToString()));
+            await s.FlushAsync();
+            if (fault?.Kind == FaultKind.StallAfterHeaders) { await Hang(); return; }
+            if (fault?.Kind is FaultKind.StallAfterBytes or FaultKind.DropAfterBytes) sendOnly = Math.Min(fault.Bytes, body.Length);
             await s.WriteAsync(body.AsMemory(0, sendOnly ?? body.Length));
             await s.FlushAsync();
+            if (fault?.Kind == FaultKind.StallAfterBytes) await Hang();
         }
 
         if (path.StartsWith("/cdn/"))
         {
             string sha = path["/cdn/".Length..];
-            var blob = Repos.Values.SelectMany(f => f.Values).FirstOrDefault(f => Sha256Hex(f.Data) == sha).Data;
+            var (cdnFile, (blob, _)) = Repos.Values.SelectMany(f => f).FirstOrDefault(f => Sha256Hex(f.Value.Data) == sha);
             if (blob == null) { await Send(404, "Not Found", new(), []); return; }
+            var cdnFault = TakeFault(cdnFile);
             if (CorruptCdn) { blob = (byte[])blob.Clone(); blob[^1] ^= 0xFF; }
             long from = 0;
             if (headers.TryGetValue("Range", out var range) && range.StartsWith("bytes=") && range.EndsWith("-"))
@@ -132,7 +187,7 @@ internal sealed class FakeHub : IDisposable
             if (Interlocked.Decrement(ref TruncateCdn) >= 0)
                 await Send(status, status == 200 ? "OK" : "Partial Content", h, body, body.Length / 2);
             else
-                await Send(status, status == 200 ? "OK" : "Partial Content", h, body);
+                await Send(status, status == 200 ? "OK" : "Partial Content", h, body, fault: cdnFault);
             return;
         }
 
@@ -158,6 +213,11 @@ internal sealed class FakeHub : IDisposable
             await Send(404, "Not Found", new() { ["X-Error-Code"] = "EntryNotFound" }, "Entry not found"u8.ToArray());
             return;
         }
+        if (Faults.TryPeek(out var next) && next.Kind is FaultKind.Status or FaultKind.StallBeforeHeaders && (next.File is null || next.File == file))
+        {
+            await Send(200, "OK", new(), [], fault: TakeFault(file));
+            return;
+        }
         if (entry.Lfs)
         {
             string sha = Sha256Hex(entry.Data);
@@ -165,14 +225,15 @@ internal sealed class FakeHub : IDisposable
             {
                 ["Location"] = $"/cdn/{sha}",
                 ["X-Repo-Commit"] = Commit,
-                ["X-Linked-Etag"] = $"\"{sha}\"",
+                ["X-Linked-Etag"] = OpaqueEtags ? "\"not-a-checksum\"" : $"\"{sha}\"",
                 ["X-Linked-Size"] = entry.Data.Length.ToString(),
                 ["ETag"] = "W/\"redirect-etag\"",
             }, []);
         }
         else
         {
-            await Send(200, "OK", new() { ["X-Repo-Commit"] = Commit, ["ETag"] = $"\"{GitSha1(entry.Data)}\"" }, entry.Data);
+            string etag = OpaqueEtags ? "not-a-checksum" : GitSha1(entry.Data);
+            await Send(200, "OK", new() { ["X-Repo-Commit"] = Commit, ["ETag"] = $"\"{etag}\"" }, entry.Data, fault: TakeFault(file));
         }
     }
 

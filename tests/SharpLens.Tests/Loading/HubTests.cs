@@ -16,7 +16,7 @@ public class HubTests
         return File.ReadAllBytes(p);
     }
 
-    private static (FakeHub hub, byte[] weights) HubWithModel(TempDir scratch, string repo = "gpt2")
+    internal static (FakeHub hub, byte[] weights) HubWithModel(TempDir scratch, string repo = "gpt2")
     {
         var hub = new FakeHub();
         var rng = new Random(7);
@@ -30,8 +30,9 @@ public class HubTests
         return (hub, weights);
     }
 
-    private static HubOptions Options(FakeHub hub, TempDir cache, string? token = null, bool offline = false) =>
-        new() { CacheDir = cache.Path, Endpoint = hub.Endpoint, Token = token, Offline = offline };
+    // Retries wait milliseconds here, so that tests with injected faults stay quick.
+    internal static HubOptions Options(FakeHub hub, TempDir cache, string? token = null, bool offline = false) =>
+        new() { CacheDir = cache.Path, Endpoint = hub.Endpoint, Token = token, Offline = offline, RetryDelay = TimeSpan.FromMilliseconds(10) };
 
     [Fact]
     public void DownloadsIntoHfCacheLayoutThenReusesItWithoutRequests()
@@ -148,7 +149,7 @@ public class HubTests
         var (hub, weights) = HubWithModel(scratch);
         using var _ = hub;
         hub.TruncateCdn = 1;
-        var ex = Assert.Throws<InvalidCheckpointException>(() => ModelResolver.ResolveModelFolder("gpt2", Options(hub, cache)));
+        var ex = Assert.Throws<InvalidCheckpointException>(() => ModelResolver.ResolveModelFolder("gpt2", Options(hub, cache) with { MaxAttempts = 1 }));
         Assert.Contains("cut off", ex.Message);
         Assert.Contains("run again to resume", ex.Message);
         string sha = FakeHub.Sha256Hex(weights);
@@ -276,6 +277,10 @@ public class HubTests
         Assert.Equal(Path.Combine(home.Path, "c"), From(("HF_HOME", "/elsewhere"), ("HF_HUB_CACHE", Path.Combine(home.Path, "c"))).CacheDir);
         Assert.Equal(Path.Combine(home.Path, "x", "hub"), From(("HF_HOME", "~/x")).CacheDir);
         Assert.True(From(("HF_HUB_OFFLINE", "1")).Offline);
+        Assert.Equal(TimeSpan.FromSeconds(30), From().ReadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), From(("SHARPLENS_HUB_TIMEOUT", "2.5")).ReadTimeout);
+        Assert.Contains("SHARPLENS_HUB_TIMEOUT", Assert.Throws<InvalidInputException>(() => From(("SHARPLENS_HUB_TIMEOUT", "soon"))).Message);
+        Assert.Throws<InvalidInputException>(() => From(("SHARPLENS_HUB_TIMEOUT", "0")));
         Assert.Equal("http://mirror:8080", From(("HF_ENDPOINT", "http://mirror:8080/")).Endpoint);
         Assert.Equal("hf_abc", From(("HF_TOKEN", "hf_abc")).Token);
         Directory.CreateDirectory(Path.Combine(home.Path, "hf"));
