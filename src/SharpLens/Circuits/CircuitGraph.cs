@@ -1,0 +1,192 @@
+using SharpLens.Model;
+
+namespace SharpLens.Circuits;
+
+/// <summary>Which input of an attention head an edge feeds (EAP-IG's <c>&lt;q&gt;</c>, <c>&lt;k&gt;</c>, <c>&lt;v&gt;</c>).</summary>
+public enum HeadInput { Q = 0, K = 1, V = 2 }
+
+/// <summary>An upstream node: something that writes to the residual stream (<c>input</c>, <c>a{l}.h{h}</c>, <c>m{l}</c>).</summary>
+/// <param name="Index">Row of the score matrix (EAP-IG's forward index).</param>
+/// <param name="Name">EAP-IG node name.</param>
+/// <param name="Layer">Layer of the head or MLP; -1 for <c>input</c>.</param>
+/// <param name="Head">Head index, or -1 for <c>input</c> and MLPs.</param>
+public sealed record UpstreamNode(int Index, string Name, int Layer, int Head)
+{
+    /// <summary>True for the token + position embeddings node.</summary>
+    public bool IsInput => Layer < 0;
+    /// <summary>True for an MLP output.</summary>
+    public bool IsMlp => Layer >= 0 && Head < 0;
+}
+
+/// <summary>A downstream node: something that reads the residual stream (a head's q, k or v input, an MLP's input, the logits).</summary>
+/// <param name="Index">Column of the score matrix (EAP-IG's backward index).</param>
+/// <param name="Name">EAP-IG node name (<c>a{l}.h{h}</c>, <c>m{l}</c>, <c>logits</c>).</param>
+/// <param name="Layer">Layer; n_layers for <c>logits</c>.</param>
+/// <param name="Head">Head index, or -1 for MLPs and logits.</param>
+/// <param name="Input">Which head input (only for heads).</param>
+/// <param name="UpstreamCount">Number of upstream nodes before it: upstream indices 0..UpstreamCount-1 feed it.</param>
+public sealed record DownstreamNode(int Index, string Name, int Layer, int Head, HeadInput? Input, int UpstreamCount)
+{
+    /// <summary>The name with the head input suffix, as in edge names (<c>a3.h2&lt;v&gt;</c>, <c>m3</c>, <c>logits</c>).</summary>
+    public string InputName => Input is { } c ? $"{Name}<{char.ToLowerInvariant(c.ToString()[0])}>" : Name;
+    /// <summary>True for a head's q/k/v input.</summary>
+    public bool IsHead => Head >= 0;
+    /// <summary>True for the logits node.</summary>
+    public bool IsLogits => Head < 0 && Input is null && Name == "logits";
+}
+
+/// <summary>One edge: <paramref name="Parent"/>'s output added into <paramref name="Child"/>'s input.</summary>
+public sealed record Edge(UpstreamNode Parent, DownstreamNode Child)
+{
+    /// <summary>EAP-IG's edge name: <c>parent-&gt;child</c>, with <c>&lt;q&gt;</c>/<c>&lt;k&gt;</c>/<c>&lt;v&gt;</c> when the child is a head.</summary>
+    public string Name => $"{Parent.Name}->{Child.InputName}";
+}
+
+/// <summary>
+/// The computational graph of a GPT-2-style model exactly as EAP-IG (Hanna et al. 2024) and ACDC define it.
+/// Upstream (forward) nodes: <c>input</c> (embed + pos_embed), every head's output <c>a{l}.h{h}</c> (hook_result, without
+/// b_O) and every MLP's output <c>m{l}</c>. Downstream (backward) nodes: every head's q, k and v input separately, every
+/// MLP's input and <c>logits</c>. An edge joins every upstream node to every later downstream node: heads of layer l read
+/// everything before layer l; m{l} also reads layer l's heads (sequential attention then MLP); logits read everything.
+/// For GPT-2 small (12 x 12) that is 157 upstream nodes, 445 downstream nodes and 32,491 edges. Indices follow
+/// EAP-IG's forward_index / backward_index, so a score matrix is [n_forward, n_backward] in EAP-IG's layout.
+/// </summary>
+public sealed class CircuitGraph
+{
+    private readonly Dictionary<string, UpstreamNode> _upstreamByName;
+    private readonly Dictionary<string, DownstreamNode> _downstreamByInputName;
+    private readonly HashSet<string> _nodeNames;
+
+    /// <summary>The graph of a model with <paramref name="nLayers"/> layers of <paramref name="nHeads"/> heads.</summary>
+    public CircuitGraph(int nLayers, int nHeads, int dModel)
+    {
+        if (nLayers < 1 || nHeads < 1 || dModel < 1)
+            throw new InvalidInputException($"a circuit graph needs at least one layer, head and residual dimension (got {nLayers} layers, {nHeads} heads, d_model {dModel})");
+        NLayers = nLayers; NHeads = nHeads; DModel = dModel;
+        var up = new List<UpstreamNode> { new(0, "input", -1, -1) };
+        for (int l = 0; l < nLayers; l++)
+        {
+            for (int h = 0; h < nHeads; h++) up.Add(new(up.Count, $"a{l}.h{h}", l, h));
+            up.Add(new(up.Count, $"m{l}", l, -1));
+        }
+        var down = new List<DownstreamNode>();
+        for (int l = 0; l < nLayers; l++)
+        {
+            int before = 1 + l * (nHeads + 1);
+            foreach (var c in new[] { HeadInput.Q, HeadInput.K, HeadInput.V })
+                for (int h = 0; h < nHeads; h++) down.Add(new(down.Count, $"a{l}.h{h}", l, h, c, before));
+            down.Add(new(down.Count, $"m{l}", l, -1, null, before + nHeads));
+        }
+        down.Add(new(down.Count, "logits", nLayers, -1, null, up.Count));
+        Upstream = up;
+        Downstream = down;
+        _upstreamByName = up.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        _downstreamByInputName = down.ToDictionary(n => n.InputName, StringComparer.Ordinal);
+        _nodeNames = new HashSet<string>(up.Select(n => n.Name).Concat(down.Select(n => n.Name)), StringComparer.Ordinal);
+        var edges = new List<Edge>();
+        foreach (var child in down)
+            for (int u = 0; u < child.UpstreamCount; u++) edges.Add(new Edge(up[u], child));
+        Edges = edges;
+        var byName = new Dictionary<string, int>(edges.Count, StringComparer.Ordinal);
+        for (int i = 0; i < edges.Count; i++) byName[edges[i].Name] = i;
+        EdgeIndexByName = byName;
+    }
+
+    /// <summary>The graph of <paramref name="model"/>.</summary>
+    public static CircuitGraph For(HookedTransformer model) => new(model.Config.NLayers, model.Config.NHeads, model.Config.DModel);
+
+    /// <summary>Number of layers.</summary>
+    public int NLayers { get; }
+    /// <summary>Heads per layer.</summary>
+    public int NHeads { get; }
+    /// <summary>Residual stream width (recorded in the JSON cfg; the graph itself does not depend on it).</summary>
+    public int DModel { get; }
+    /// <summary>Upstream nodes by forward index.</summary>
+    public IReadOnlyList<UpstreamNode> Upstream { get; }
+    /// <summary>Downstream nodes by backward index.</summary>
+    public IReadOnlyList<DownstreamNode> Downstream { get; }
+    /// <summary>Every edge, grouped by child in backward-index order, parents in forward-index order.</summary>
+    public IReadOnlyList<Edge> Edges { get; }
+    /// <summary>Position of each edge in <see cref="Edges"/>, by name.</summary>
+    public IReadOnlyDictionary<string, int> EdgeIndexByName { get; }
+    /// <summary>EAP-IG's n_forward = 1 + n_layers·(n_heads + 1).</summary>
+    public int NForward => Upstream.Count;
+    /// <summary>EAP-IG's n_backward = n_layers·(3·n_heads + 1) + 1.</summary>
+    public int NBackward => Downstream.Count;
+    /// <summary>Node names in EAP-IG's order: input, then per layer its heads and MLP, then logits.</summary>
+    public IEnumerable<string> NodeNames => Upstream.Select(n => n.Name).Append("logits");
+
+    /// <summary>Forward index of the head a{layer}.h{head}.</summary>
+    public int HeadForward(int layer, int head) { CheckHead(layer, head); return 1 + layer * (NHeads + 1) + head; }
+    /// <summary>Forward index of m{layer}.</summary>
+    public int MlpForward(int layer) { CheckLayer(layer); return 1 + layer * (NHeads + 1) + NHeads; }
+    /// <summary>Backward index of a{layer}.h{head}'s q, k or v input.</summary>
+    public int HeadBackward(int layer, int head, HeadInput input) { CheckHead(layer, head); return layer * (3 * NHeads + 1) + (int)input * NHeads + head; }
+    /// <summary>Backward index of m{layer}'s input.</summary>
+    public int MlpBackward(int layer) { CheckLayer(layer); return layer * (3 * NHeads + 1) + 3 * NHeads; }
+    /// <summary>Backward index of the logits.</summary>
+    public int LogitsBackward => NBackward - 1;
+
+    /// <summary>True when <paramref name="name"/> is one of the graph's node names.</summary>
+    public bool HasNode(string name) => _nodeNames.Contains(name);
+
+    /// <summary>The edge called <paramref name="name"/>, or a one-line error naming the problem.</summary>
+    public Edge Edge(string name)
+    {
+        if (EdgeIndexByName.TryGetValue(name, out int i)) return Edges[i];
+        int arrow = name.IndexOf("->", StringComparison.Ordinal);
+        if (arrow < 0) throw new InvalidInputException($"'{name}' is not an edge name: write parent->child, e.g. 'a0.h1->a2.h3<v>' or 'm1->logits'");
+        string parent = name[..arrow], child = name[(arrow + 2)..];
+        RequireUpstream(parent);
+        if (!_downstreamByInputName.ContainsKey(child))
+        {
+            string bare = child.EndsWith('>') && child.Contains('<') ? child[..child.IndexOf('<')] : child;
+            if (!_nodeNames.Contains(bare)) throw UnknownNode(bare);
+            throw new InvalidInputException(bare.StartsWith('a')
+                ? $"edge '{name}': a head's input needs <q>, <k> or <v>, e.g. '{parent}->{bare}<v>'"
+                : $"edge '{name}': only heads take <q>/<k>/<v>; write '{parent}->{bare}'");
+        }
+        throw new InvalidInputException($"'{name}' is not an edge: {parent} is not before {child} (a head reads only earlier layers; an MLP also reads its own layer's heads)");
+    }
+
+    /// <summary>The upstream node called <paramref name="name"/>, or a one-line error.</summary>
+    public UpstreamNode RequireUpstream(string name) =>
+        _upstreamByName.TryGetValue(name, out var n) ? n
+        : name == "logits" ? throw new InvalidInputException("'logits' has no output: it can only be an edge's child")
+        : throw UnknownNode(name);
+
+    /// <summary>The downstream node whose input name (with &lt;q&gt;/&lt;k&gt;/&lt;v&gt; for heads) is <paramref name="inputName"/>.</summary>
+    public DownstreamNode RequireDownstream(string inputName) =>
+        _downstreamByInputName.TryGetValue(inputName, out var n) ? n
+        : throw new InvalidInputException(HasNode(inputName) && inputName.StartsWith('a')
+            ? $"'{inputName}' is a head: name its input, e.g. '{inputName}<v>'"
+            : UnknownNode(inputName.Split('<')[0]).Message);
+
+    /// <summary>The error message for a node name the graph lacks (layer/head out of range, or unknown).</summary>
+    internal string UnknownNodeMessage(string name) => UnknownNode(name).Message;
+
+    private InvalidInputException UnknownNode(string name)
+    {
+        string hint = $"nodes are input, a{{layer}}.h{{head}} (layer 0-{NLayers - 1}, head 0-{NHeads - 1}), m{{layer}} and logits";
+        if (name.Length > 1 && (name[0] == 'a' || name[0] == 'm'))
+        {
+            var parts = name[1..].Split(".h");
+            if (int.TryParse(parts[0], out int l) && (l < 0 || l >= NLayers))
+                return new InvalidInputException($"node '{name}': layer {l} is out of range for a {NLayers}-layer model ({hint})");
+            if (parts.Length == 2 && int.TryParse(parts[1], out int h) && (h < 0 || h >= NHeads))
+                return new InvalidInputException($"node '{name}': head {h} is out of range for {NHeads} heads per layer ({hint})");
+        }
+        return new InvalidInputException($"unknown node '{name}': {hint}");
+    }
+
+    private void CheckLayer(int layer)
+    {
+        if ((uint)layer >= (uint)NLayers) throw new InvalidInputException($"layer {layer} is out of range: the model has layers 0-{NLayers - 1}");
+    }
+
+    private void CheckHead(int layer, int head)
+    {
+        CheckLayer(layer);
+        if ((uint)head >= (uint)NHeads) throw new InvalidInputException($"head {head} is out of range: layers have heads 0-{NHeads - 1}");
+    }
+}

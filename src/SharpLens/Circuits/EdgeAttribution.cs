@@ -1,0 +1,109 @@
+using SharpLens.Analysis.Attribution;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Model;
+using SharpLens.Model.Backward;
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Circuits;
+
+/// <summary>
+/// Edge attribution patching. <b>EAP</b> (Syed et al. 2023): score(u→n) = Σ_{prompt, pos} (corrupted − clean output of u)
+/// · ∂metric/∂(input of n), the gradient taken on the clean run — one forward and one backward for all edges.
+/// <b>EAP-IG</b> (Hanna et al. 2024, "EAP-IG-inputs"): the same with the gradient averaged over m runs whose input
+/// embeddings are interpolated, corrupted + (k/m)·(clean − corrupted) for k = 0..m−1.
+/// The metric is the mean over prompts, so a score estimates how much the mean metric moves when that one edge carries
+/// its corrupted value. (EAP-IG additionally divides by the number of prompts; scores differ by that constant only.)
+/// The input of a head's q/k/v is its own copy of the residual stream before ln1, so its gradient is
+/// ln1ᵀ(∂metric/∂q_h · W_Q[h]ᵀ); the backward pass is the model's hand-written one (<see cref="TransformerBackward"/>).
+/// </summary>
+public static class EdgeAttribution
+{
+    /// <summary>EAP scores for every edge.</summary>
+    /// <param name="model">the model (its graph is <see cref="CircuitGraph.For"/>).</param>
+    /// <param name="clean">[prompt, pos] clean prompts.</param>
+    /// <param name="corrupted">[prompt, pos] corrupted prompts, paired with and as long as the clean ones.</param>
+    /// <param name="metric">per-prompt metric of the final logits (its mean is differentiated).</param>
+    public static EdgeScores Eap(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric) =>
+        Run(model, clean, corrupted, metric, steps: 0);
+
+    /// <summary>EAP-IG scores for every edge, with <paramref name="steps"/> interpolation steps (EAP-IG's default here: 5).</summary>
+    public static EdgeScores EapIg(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric, int steps = 5)
+    {
+        if (steps < 1) throw new InvalidInputException($"EAP-IG needs at least one interpolation step, got {steps}");
+        return Run(model, clean, corrupted, metric, steps);
+    }
+
+    private static EdgeScores Run(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric, int steps)
+    {
+        _ = new Analysis.Patching.PatchingInputs(clean, corrupted, metric);   // validates pairing and lengths
+        var graph = CircuitGraph.For(model);
+        var corruptedOut = NodeOutputs.Run(model, graph, corrupted);
+        var cleanOut = NodeOutputs.Run(model, graph, clean);
+        int rd = cleanOut.NodeLength;
+        var gradients = new float[(long)graph.NBackward * rd];     // [n_backward, batch·pos·d_model], summed over steps
+        if (steps == 0) AccumulateInputGradients(model, graph, clean, metric, null, gradients);
+        else
+            for (int k = 0; k < steps; k++)
+            {
+                float alpha = (float)k / steps;
+                var interpolated = new float[rd];
+                System.Numerics.Tensors.TensorPrimitives.Lerp(corruptedOut.Node(0), cleanOut.Node(0), alpha, interpolated);
+                AccumulateInputGradients(model, graph, clean, metric, interpolated, gradients);
+            }
+        var diff = corruptedOut.Minus(cleanOut);                  // [n_forward, batch·pos·d_model]
+        var scores = new float[graph.NForward * graph.NBackward];
+        Gemm.Multiply(diff, gradients, scores, graph.NForward, rd, graph.NBackward, transposeB: true);
+        if (steps > 1) System.Numerics.Tensors.TensorPrimitives.Multiply(scores, 1f / steps, scores);
+        return new EdgeScores(graph, scores, steps == 0 ? "EAP" : "EAP-IG");
+    }
+
+    /// <summary>
+    /// Adds ∂(mean metric)/∂(input of every downstream node) on one run of <paramref name="tokens"/> to
+    /// <paramref name="gradients"/> [n_backward, batch·pos·d_model]. With <paramref name="inputOverride"/> the run's
+    /// input embeddings (blocks.0.hook_resid_pre) are replaced by it [batch·pos·d_model].
+    /// </summary>
+    internal static void AccumulateInputGradients(HookedTransformer model, CircuitGraph graph, TokenBatch tokens, IMetric metric,
+        float[]? inputOverride, float[] gradients)
+    {
+        var cfg = model.Config;
+        int batch = tokens.Batch, pos = tokens.Pos, d = cfg.DModel, H = cfg.NHeads, dh = cfg.DHead, rows = batch * pos, rd = rows * d;
+        var hooks = inputOverride is null ? null : new List<Hook>
+        {
+            new(HookNames.ResidPre(0), (x, _) => new Tensor((float[])inputOverride.Clone(), x.Shape)),
+        };
+        var cache = new ActivationCache(model);
+        var required = new HashSet<string>(TransformerBackward.RequiredHooks(cfg.NLayers), StringComparer.Ordinal);
+        var normalized = model.Run(tokens, new ForwardOptions { Hooks = hooks, Cache = cache, CacheFilter = required.Contains, Logits = LogitsMode.None });
+        var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
+        var dFinal = MetricGradient.ForFinalNormalized(model, metric, finalRows, batch);
+        var grads = TransformerBackward.FromFinalPositions(model, cache, tokens, dFinal, name =>
+            name.EndsWith("attn.hook_q", StringComparison.Ordinal) || name.EndsWith("attn.hook_k", StringComparison.Ordinal)
+            || name.EndsWith("attn.hook_v", StringComparison.Ordinal) || name.EndsWith("ln2.hook_normalized", StringComparison.Ordinal)
+            || name == HookNames.LnFinalNormalized);
+
+        var dHead = new float[rows * dh];
+        var dNormalized = new float[rd];
+        for (int l = 0; l < cfg.NLayers; l++)
+        {
+            var w = model.Weights.Blocks[l];
+            var residPre = cache[HookNames.ResidPre(l)].Data;
+            Tensor[] dQkv = [grads[HookNames.Q(l)], grads[HookNames.K(l)], grads[HookNames.V(l)]];
+            Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
+            for (int c = 0; c < 3; c++)
+                for (int h = 0; h < H; h++)
+                {
+                    for (int r = 0; r < rows; r++) dQkv[c].Data.AsSpan((r * H + h) * dh, dh).CopyTo(dHead.AsSpan(r * dh));
+                    // ∂/∂ln1 output of this head's copy = ∂q_h · W_Q[h]ᵀ; W_Q[h] is [d_model, d_head] = the transposed operand [n, k].
+                    Gemm.Multiply(dHead, mats[c].Data.AsSpan(h * d * dh, d * dh), dNormalized, rows, dh, d, transposeB: true);
+                    int n = graph.HeadBackward(l, h, (HeadInput)c);
+                    ComponentBackward.LayerNorm(residPre, w.Ln1W?.Data, cfg.LayerNormEps, dNormalized, gradients.AsSpan(n * rd, rd), default, d);
+                }
+            ComponentBackward.LayerNorm(cache[HookNames.ResidMid(l)].Data, w.Ln2W?.Data, cfg.LayerNormEps,
+                grads[HookNames.Ln2Normalized(l)].Data, gradients.AsSpan(graph.MlpBackward(l) * rd, rd), default, d);
+        }
+        ComponentBackward.LayerNorm(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, model.Weights.LnFinalW?.Data, cfg.LayerNormEps,
+            grads[HookNames.LnFinalNormalized].Data, gradients.AsSpan(graph.LogitsBackward * rd, rd), default, d);
+    }
+}

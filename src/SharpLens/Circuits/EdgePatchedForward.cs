@@ -1,0 +1,167 @@
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+using SharpLens.Tokenization;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpLens.Circuits;
+
+/// <summary>
+/// Exact edge patching: the forward pass in which every downstream node reads its own copy of the residual stream,
+/// and a chosen set of edges carries the corrupted run's value of their parent instead of this run's. Each downstream
+/// input = Σ over its upstream nodes of (this run's output, or the corrupted run's output when the edge is patched)
+/// + the biases b_O / b_out already added before it — exactly EAP-IG's evaluate_graph and ACDC's edge intervention.
+/// A head's q, k and v inputs are three separate copies (TransformerLens' use_split_qkv_input), each through its own
+/// ln1, so patching a{0}.h{1}->a{2}.h{3}&lt;v&gt; changes only head 2.3's values.
+/// Implemented by composing the model's weights and components (embedding, LayerNorm, MLP, unembedding) with a per-head
+/// attention core; patch deltas for all downstream nodes of a layer are one GEMM over the upstream differences.
+/// </summary>
+public static class EdgePatchedForward
+{
+    /// <summary>
+    /// Final-position logits of <paramref name="tokens"/> with the edges whose <paramref name="corruptedWeight"/> is
+    /// non-zero reading weight·corrupted + (1 − weight)·current from their parent (1 = fully corrupted).
+    /// </summary>
+    /// <param name="model">the model.</param>
+    /// <param name="graph">its graph.</param>
+    /// <param name="tokens">[batch, pos] the prompts this run reads (usually the clean ones).</param>
+    /// <param name="corruptedWeight">[n_backward, n_forward]: row = downstream node, column = upstream node; entries of
+    /// non-edges are ignored.</param>
+    /// <param name="corrupted">every node's output on the corrupted prompts (same padded shape as <paramref name="tokens"/>).</param>
+    /// <param name="clean">optional: every node's output on <paramref name="tokens"/> unpatched; layers before the first
+    /// patched downstream node are then copied instead of recomputed.</param>
+    /// <param name="neededTokens">only these unembedding columns (compact logits [batch, count]), or null for all [batch, d_vocab].</param>
+    public static Tensor FinalLogits(HookedTransformer model, CircuitGraph graph, TokenBatch tokens, float[] corruptedWeight,
+        NodeOutputs corrupted, NodeOutputs? clean = null, IReadOnlyList<int>? neededTokens = null)
+    {
+        var cfg = model.Config;
+        int batch = tokens.Batch, pos = tokens.Pos, d = cfg.DModel, rows = batch * pos, rd = rows * d;
+        int H = cfg.NHeads, dh = cfg.DHead, nF = graph.NForward;
+        if (corruptedWeight.Length != graph.NBackward * nF)
+            throw new ShapeMismatchException($"edge weights: expected [{graph.NBackward}, {nF}], got {corruptedWeight.Length} values");
+        if (corrupted.Batch != batch || corrupted.Pos != pos || corrupted.DModel != d || corrupted.NForward != nF)
+            throw new ShapeMismatchException($"corrupted node outputs are {corrupted.Batch}x{corrupted.Pos}, the prompts {batch}x{pos}: pad both to the same length");
+
+        int firstPatchedLayer = graph.NLayers;
+        for (int n = 0; n < graph.NBackward && firstPatchedLayer == graph.NLayers; n++)
+            if (AnyNonZero(corruptedWeight.AsSpan(n * nF, graph.Downstream[n].UpstreamCount))) firstPatchedLayer = graph.Downstream[n].Layer;
+        if (clean is null) firstPatchedLayer = 0;
+
+        // This run's outputs and their difference from the corrupted run, node by node as they are produced.
+        var diff = new float[(long)nF * rd];
+        var current = clean is not null && firstPatchedLayer > 0 ? null : new float[rd];
+        var resid = new float[rd];
+        void Produced(int u, ReadOnlySpan<float> output)
+        {
+            TensorPrimitives.Subtract(corrupted.Node(u), output, diff.AsSpan(u * rd, rd));
+            TensorPrimitives.Add(resid, output, resid);
+        }
+
+        if (clean is not null && firstPatchedLayer > 0) Produced(0, clean.Node(0));
+        else
+        {
+            var embed = model.EmbedLayer.Forward(tokens.Ids, batch, pos);
+            var posEmbed = model.PosEmbedLayer.Forward(batch, pos, 0);
+            TensorPrimitives.Add(embed.Data, posEmbed.Data, current!);
+            Produced(0, current);
+        }
+
+        for (int l = 0; l < cfg.NLayers; l++)
+        {
+            var block = model.Blocks[l];
+            var w = block.Weights;
+            bool copy = clean is not null && l < firstPatchedLayer;
+            if (copy)
+            {
+                for (int h = 0; h < H; h++) Produced(graph.HeadForward(l, h), clean!.Node(graph.HeadForward(l, h)));
+                TensorPrimitives.Add(resid, Broadcast(w.b_O.Data, rows), resid);
+                Produced(graph.MlpForward(l), clean!.Node(graph.MlpForward(l)));
+                continue;
+            }
+
+            // Heads: each of q, k, v reads resid + its own patch delta, through its own ln1.
+            int headRow0 = graph.HeadBackward(l, 0, HeadInput.Q), upstream = graph.Downstream[headRow0].UpstreamCount;
+            var deltas = Deltas(corruptedWeight, nF, headRow0, 3 * H, upstream, diff, rd, out var hasDelta);
+            var sharedLn = LayerNormRows(block.Ln1, resid, batch, pos, d);
+            var qkv = new float[3][];
+            for (int c = 0; c < 3; c++) qkv[c] = new float[rows * H * dh];
+            Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
+            Tensor[] biases = [w.b_Q, w.b_K, w.b_V];
+            var projected = new float[rows * dh];
+            for (int c = 0; c < 3; c++)
+                for (int h = 0; h < H; h++)
+                {
+                    int i = c * H + h;
+                    float[] ln = sharedLn;
+                    if (hasDelta[i])
+                    {
+                        var input = new float[rd];
+                        TensorPrimitives.Add(resid, deltas.AsSpan(i * rd, rd), input);
+                        ln = LayerNormRows(block.Ln1, input, batch, pos, d);
+                    }
+                    Gemm.Multiply(ln, mats[c].Data.AsSpan(h * d * dh, d * dh), projected, rows, d, dh);
+                    Kernels.AddBiasRows(projected, biases[c].Data.AsSpan(h * dh, dh));
+                    for (int r = 0; r < rows; r++) projected.AsSpan(r * dh, dh).CopyTo(qkv[c].AsSpan((r * H + h) * dh));
+                }
+            var z = HeadAttention.Z(qkv[0], qkv[1], qkv[2], batch, pos, H, dh);
+            var headOut = new float[rd];
+            var zHead = new float[rows * dh];
+            for (int h = 0; h < H; h++)
+            {
+                for (int r = 0; r < rows; r++) z.AsSpan((r * H + h) * dh, dh).CopyTo(zHead.AsSpan(r * dh));
+                Gemm.Multiply(zHead, w.W_O.Data.AsSpan(h * dh * d, dh * d), headOut, rows, dh, d);
+                Produced(graph.HeadForward(l, h), headOut);
+            }
+            TensorPrimitives.Add(resid, Broadcast(w.b_O.Data, rows), resid);
+
+            // MLP: reads resid (which now includes this layer's heads) + its patch delta.
+            int mlpRow = graph.MlpBackward(l);
+            var mlpDelta = Deltas(corruptedWeight, nF, mlpRow, 1, graph.Downstream[mlpRow].UpstreamCount, diff, rd, out var mlpHas);
+            var mlpIn = (float[])resid.Clone();
+            if (mlpHas[0]) TensorPrimitives.Add(mlpIn, mlpDelta, mlpIn);
+            var mlpOut = block.Mlp.Forward(block.Ln2.Forward(new Tensor(mlpIn, batch, pos, d), ForwardContext.None), ForwardContext.None);
+            Produced(graph.MlpForward(l), mlpOut.Data);
+        }
+
+        var logitsDelta = Deltas(corruptedWeight, nF, graph.LogitsBackward, 1, nF, diff, rd, out var logitsHas);
+        if (logitsHas[0]) TensorPrimitives.Add(resid, logitsDelta, resid);
+        var normalized = model.LnFinal.Forward(new Tensor(resid, batch, pos, d), ForwardContext.None);
+        var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
+        if (neededTokens is null) return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, cfg.DVocab);
+        return Analysis.Attribution.MetricGradient.FinalLogits(model, finalRows, batch, neededTokens);
+    }
+
+    // Σ_u weight[n, u]·diff[u] for `count` consecutive downstream rows starting at `row0`: [count, rd]. One GEMM over
+    // the rows that have any weight; `has[i]` says whether row i got a delta (rows without one stay zero).
+    private static float[] Deltas(float[] weights, int nF, int row0, int count, int upstream, float[] diff, int rd, out bool[] has)
+    {
+        has = new bool[count];
+        var active = new List<int>();
+        for (int i = 0; i < count; i++)
+            if (AnyNonZero(weights.AsSpan((row0 + i) * nF, upstream))) { has[i] = true; active.Add(i); }
+        var result = new float[(long)count * rd];
+        if (active.Count == 0) return result;
+        var a = new float[active.Count * upstream];
+        for (int j = 0; j < active.Count; j++) weights.AsSpan((row0 + active[j]) * nF, upstream).CopyTo(a.AsSpan(j * upstream));
+        var packed = new float[(long)active.Count * rd];
+        Gemm.Multiply(a, diff.AsSpan(0, upstream * rd), packed, active.Count, upstream, rd);
+        for (int j = 0; j < active.Count; j++) packed.AsSpan(j * rd, rd).CopyTo(result.AsSpan(active[j] * rd, rd));
+        return result;
+    }
+
+    private static bool AnyNonZero(ReadOnlySpan<float> x)
+    {
+        foreach (float v in x) if (v != 0f) return true;
+        return false;
+    }
+
+    private static float[] LayerNormRows(Model.Components.LayerNorm ln, float[] x, int batch, int pos, int d) =>
+        ln.Forward(new Tensor(x, batch, pos, d), ForwardContext.None).Data;
+
+    private static float[] Broadcast(float[] bias, int rows)
+    {
+        var result = new float[rows * bias.Length];
+        for (int r = 0; r < rows; r++) bias.CopyTo(result.AsSpan(r * bias.Length));
+        return result;
+    }
+}
