@@ -68,6 +68,8 @@ public sealed record Study
     public required IReadOnlyList<StudyGroup> Groups { get; init; }
     public ComparisonSettings Comparisons { get; init; } = new();
     public IReadOnlyList<StudyClaim> Claims { get; init; } = [];
+    /// <summary>One line per deprecated name the file used (already translated to today's name), for the caller to show.</summary>
+    public IReadOnlyList<string> Deprecations { get; init; } = [];
     /// <summary>The study file's text, normalised to JSON (stored in results.json).</summary>
     public JsonNode? Source { get; init; }
 
@@ -88,9 +90,9 @@ public static class StudyAnalyses
     public static readonly string[] All = [ModelCheck, LogitLens, LayerAttribution, HeadAttribution, AttentionPatterns,
         Patching, NeuronPatching, AttributionPatching, Comparisons];
 
-    /// <summary>Sweeps of the "patching" analysis.</summary>
-    public static readonly string[] PatchingKinds = ["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out",
-        "head_out", "head_value", "head_query", "head_key", "head_pattern"];
+    /// <summary>Sweeps of the "patching" analysis: canonical names of <see cref="SharpLens.Analysis.Patching.SweepNames"/>
+    /// (old names such as "head_value" are translated when the file is read, with a deprecation message).</summary>
+    public static readonly string[] PatchingKinds = [.. SharpLens.Analysis.Patching.SweepNames.ByPosition, .. SharpLens.Analysis.Patching.SweepNames.Heads];
 
     public static readonly string[] ClaimKinds = ["top_positive_head", "top_negative_head", "top_layer", "top_patching_head",
         "top_neurons", "clean_logit_diff_positive"];
@@ -154,6 +156,13 @@ public static class StudyFile
 
     private sealed class Reader(string source)
     {
+        private readonly List<string> _deprecations = [];
+
+        /// <summary>Today's name of a patching sweep; an old name is translated and noted in <see cref="Study.Deprecations"/>.</summary>
+        private string Sweep(string name) =>
+            SharpLens.Analysis.Patching.SweepNames.Deprecated.ContainsKey(name)
+                ? SharpLens.Analysis.Patching.SweepNames.Canonical(name, m => _deprecations.Add($"{source}: {m}")) : name;
+
         private InvalidInputException Error(string message) => new($"{source}: {message}");
 
         public Study Read(JsonNode? root)
@@ -168,7 +177,7 @@ public static class StudyFile
             if (obj["comparisons"] is JsonObject c)
                 comparisons = new ComparisonSettings
                 {
-                    Figures = c["figures"] is JsonNode f ? StrList(f, "comparisons.figures") : comparisons.Figures,
+                    Figures = c["figures"] is JsonNode f ? StrList(f, "comparisons.figures").Select(Sweep).ToList() : comparisons.Figures,
                     Threshold = Num(c, "threshold", comparisons.Threshold, "comparisons"),
                     Alpha = Num(c, "alpha", comparisons.Alpha, "comparisons"),
                     Permutations = (int)Num(c, "permutations", comparisons.Permutations, "comparisons"),
@@ -188,7 +197,7 @@ public static class StudyFile
                 Name = name, Title = Str(obj, "title", null), Description = Str(obj, "description", null), Model = Str(obj, "model", null),
                 PrependBos = obj["prepend_bos"] is JsonValue pb ? pb.GetValue<bool>() : true,
                 Questions = obj["questions"] is JsonNode q ? StrList(q, "questions") : [],
-                Groups = groups, Comparisons = comparisons, Claims = claims, Source = obj.DeepClone(),
+                Groups = groups, Comparisons = comparisons, Claims = claims, Source = obj.DeepClone(), Deprecations = _deprecations,
             };
         }
 
@@ -211,7 +220,7 @@ public static class StudyFile
             if (corr is JsonArray ca) corrupted = ca.Select((p, i) => Token(p, $"{where}, corrupted prompt {i}")).ToList();
             else if (corr is not null && !(corr is JsonValue cv && cv.GetValueKind() == JsonValueKind.String && cv.ToString() == "swap_pairs"))
                 throw Error($"{where}: \"corrupted\" must be a list of prompts or \"swap_pairs\", not {corr.ToJsonString()}");
-            var patching = Get("patching") is JsonNode pn ? StrList(pn, $"{where}.patching") : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_value", "head_pattern"];
+            var patching = Get("patching") is JsonNode pn ? StrList(pn, $"{where}.patching").Select(Sweep).ToList() : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern"];
             var layers = Get("neuron_layers") is JsonArray la
                 ? la.Select((l, i) => l is JsonValue lv && lv.TryGetValue(out int li) ? li : throw Error($"{where}: neuron_layers[{i}] must be an integer layer, not {l?.ToJsonString() ?? "null"}")).ToList()
                 : [];

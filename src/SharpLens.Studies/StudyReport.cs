@@ -14,8 +14,8 @@ public static class StudyReport
         ["resid_pre"] = "Logit Difference From Patched Residual Stream", ["resid_mid"] = "Logit Difference From Patched Residual Stream (mid)",
         ["resid_post"] = "Logit Difference From Patched Residual Stream (post)", ["attn_out"] = "Logit Difference From Patched Attention Layer",
         ["mlp_out"] = "Logit Difference From Patched MLP Layer", ["head_out"] = "Logit Difference From Patched Head Output",
-        ["head_value"] = "Logit Difference From Patched Head Value", ["head_query"] = "Logit Difference From Patched Head Query",
-        ["head_key"] = "Logit Difference From Patched Head Key", ["head_pattern"] = "Logit Difference From Patched Head Pattern",
+        ["head_v"] = "Logit Difference From Patched Head Value", ["head_q"] = "Logit Difference From Patched Head Query",
+        ["head_k"] = "Logit Difference From Patched Head Key", ["head_pattern"] = "Logit Difference From Patched Head Pattern",
     };
 
     public static string Write(StudyResults results, Study study, string outDir, bool staticImages = false)
@@ -96,7 +96,7 @@ public static class StudyReport
             if (results.GridAt(g, $"patching/{sweep}") is Grid grid)
                 report.AddFigure(Heatmap(grid, $"{g}: {title}", grid.ColTitle ?? "", "layer"),
                     $"Activation patching of {sweep} (clean into corrupted), normalized: 0 = corrupted, 1 = clean.");
-        foreach (var (other, what) in new[] { ("head_value", "value"), ("head_pattern", "attention") })
+        foreach (var (other, what) in new[] { ("head_v", "value"), ("head_pattern", "attention") })
             if (results.GridAt(g, "patching/head_out") is Grid o && results.GridAt(g, $"patching/{other}") is Grid v)
             {
                 var sc = new ScatterFigure(Enumerable.Range(0, o.Values.Length).Select(i =>

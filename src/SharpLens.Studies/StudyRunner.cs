@@ -254,15 +254,7 @@ public sealed class StudyRunner
     private JsonNode Patch(ResolvedGroup g, string sweep, IProgress<double> progress)
     {
         var patcher = Patcher(g, progress);
-        var raw = sweep switch
-        {
-            "head_out" => patcher.HeadsAllPositions(HeadActivation.Output),
-            "head_value" => patcher.HeadsAllPositions(HeadActivation.Value),
-            "head_query" => patcher.HeadsAllPositions(HeadActivation.Query),
-            "head_key" => patcher.HeadsAllPositions(HeadActivation.Key),
-            "head_pattern" => patcher.HeadsAllPositions(HeadActivation.Pattern),
-            _ => patcher.ByPosition(sweep),
-        };
+        var raw = patcher.Run(patcher.Sweep(sweep));
         return PatchJson(patcher, raw);
     }
 

@@ -28,9 +28,9 @@ public static class StudyVerify
         "Logit Difference From Patched Attention Layer" => "patching/attn_out",
         "Logit Difference From Patched MLP Layer" => "patching/mlp_out",
         "Logit Difference From Patched Head Output" => "patching/head_out",
-        "Logit Difference From Patched Head Value" => "patching/head_value",
+        "Logit Difference From Patched Head Value" => "patching/head_v",
         "Logit Difference From Patched Head Pattern" => "patching/head_pattern",
-        "Scatter plot of output patching vs value patching" => "patching/head_value+patching/head_out",
+        "Scatter plot of output patching vs value patching" => "patching/head_v+patching/head_out",
         "Scatter plot of output patching vs attention patching" => "patching/head_pattern+patching/head_out",
         _ when title.StartsWith("Logit Difference From Patched Neurons in MLP Layer ", StringComparison.Ordinal) =>
             $"{StudyAnalyses.NeuronPatching}#{title[^(title.Length - title.LastIndexOf(' ') - 1)..]}",

@@ -14,17 +14,17 @@ namespace SharpLens.Cli.Commands;
 /// <summary><c>sharplens patch</c>: activation patching (exact, plain reference, or attribution estimate) of the logit difference.</summary>
 internal static class PatchCommand
 {
-    public static readonly string[] Kinds =
-        ["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "head_out", "head_q", "head_k", "head_v", "head_pattern", "neurons"];
+    /// <summary>What <c>--what</c> accepts: the canonical sweep names (<see cref="SweepNames.All"/>).</summary>
+    public static IReadOnlyList<string> Kinds => SweepNames.All;
 
     public static Command Create()
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var input = new Option<string>("--input", "-i") { Description = "Input JSON: clean, corrupted, answers", Required = true };
-        var what = new Option<string>("--what", "-w") { Description = "Comma-separated: " + string.Join(",", Kinds), DefaultValueFactory = _ => "resid_pre,attn_out,mlp_out" };
+        var what = new Option<string>("--what", "-w") { Description = "Comma-separated sweeps: " + string.Join(",", Kinds), DefaultValueFactory = _ => "resid_pre,attn_out,mlp_out" };
         var neuronLayers = new Option<string?>("--neuron-layers") { Description = "Layers whose neurons to patch, e.g. 8,10 (default: every layer)" };
-        var byPosition = new Option<bool>("--by-position") { Description = "Patch heads (and neurons) one position at a time" };
+        var byPosition = new Option<bool>("--by-position") { Description = "Patch heads one position at a time (head_out becomes head_out_by_pos, ...)" };
         var method = new Option<string>("--method") { Description = "exact (fast, same numbers as plain), plain (one forward per patch), attribution (linear estimate)", DefaultValueFactory = _ => "exact" };
         method.AcceptOnlyFromAmong("exact", "plain", "attribution");
         var direction = new Option<string>("--direction") { Description = "denoise: clean into corrupted (default); noise: corrupted into clean", DefaultValueFactory = _ => "denoise" };
@@ -39,9 +39,7 @@ internal static class PatchCommand
             { model, raw, input, what, neuronLayers, byPosition, method, direction, align, rawMetric, compareExact, json, plot };
         command.SetAction(parse =>
         {
-            var kinds = parse.GetValue(what)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var k in kinds)
-                if (!Kinds.Contains(k)) throw new InvalidInputException($"unknown --what '{k}': use any of {string.Join(",", Kinds)}");
+            var kinds = Sweeps(parse.GetValue(what)!, parse.GetValue(byPosition));
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             int[] layers = parse.GetValue(neuronLayers) is string nl ? Cli.ParseIds(nl) : Enumerable.Range(0, lm.Config.NLayers).ToArray();
             foreach (int l in layers)
@@ -66,6 +64,23 @@ internal static class PatchCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The canonical sweep names of a <c>--what</c> list; old names are translated with a deprecation
+    /// message on stderr, and <paramref name="byPosition"/> turns head sweeps into their <c>_by_pos</c> forms.</summary>
+    internal static string[] Sweeps(string what, bool byPosition)
+    {
+        var names = new List<string>();
+        foreach (var given in what.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string name;
+            try { name = SweepNames.Canonical(given, m => Console.Error.WriteLine($"warning: --what: {m}")); }
+            catch (InvalidInputException) { throw new InvalidInputException($"unknown --what '{given}': use any of {string.Join(",", Kinds)}"); }
+            if (byPosition && SweepNames.Heads.Contains(name)) name += "_by_pos";
+            names.Add(name);
+        }
+        if (names.Count == 0) throw new InvalidInputException($"--what is empty: name at least one of {string.Join(",", Kinds)}");
+        return names.Distinct().ToArray();
     }
 
     public sealed record Request(string[] Kinds, int[] NeuronLayers, bool ByPosition, string Method, PatchDirection Direction, bool Normalize,
@@ -130,12 +145,7 @@ internal static class PatchCommand
                         grids.Add(($"neurons_L{l}", Finish(patcher.Neurons([l]))));
                     continue;
                 }
-                Grid grid = kind switch
-                {
-                    _ when kind.StartsWith("head_") => request.ByPosition ? patcher.HeadsByPosition(Head(kind)) : patcher.HeadsAllPositions(Head(kind)),
-                    _ => patcher.ByPosition(kind),
-                };
-                grids.Add((kind, Finish(grid)));
+                grids.Add((kind, Finish(patcher.Run(patcher.Sweep(kind)))));
             }
             cleanBase = patcher.CleanBaseline; corruptedBase = patcher.CorruptedBaseline;
         });
@@ -156,8 +166,7 @@ internal static class PatchCommand
                 foreach (int l in request.NeuronLayers) grids.Add(($"neurons_L{l}", Pick(result, $"neurons_L{l}", request.Normalize)));
                 continue;
             }
-            string key = request.ByPosition && kind.StartsWith("head_") ? kind + "_by_pos" : kind;
-            grids.Add((kind, Pick(result, key, request.Normalize)));
+            grids.Add((kind, Pick(result, kind, request.Normalize)));
         }
         return grids;
     }
@@ -178,10 +187,4 @@ internal static class PatchCommand
         }
         return new Grid(values, change.Rows, change.Cols, perPrompt) { Title = change.Title, RowTitle = change.RowTitle, ColTitle = change.ColTitle };
     }
-
-    private static HeadActivation Head(string kind) => kind switch
-    {
-        "head_out" => HeadActivation.Output, "head_q" => HeadActivation.Query, "head_k" => HeadActivation.Key,
-        "head_v" => HeadActivation.Value, _ => HeadActivation.Pattern,
-    };
 }

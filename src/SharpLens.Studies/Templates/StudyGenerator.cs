@@ -242,7 +242,7 @@ public static class StudyGenerator
             bool Computes(JsonObject g, string figure)
             {
                 var analyses = ((JsonArray)g["analyses"]!).Select(a => a!.ToString()).ToList();
-                var patching = g["patching"] is JsonArray pa ? pa.Select(p => p!.ToString()).ToList() : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_value", "head_pattern"];
+                var patching = g["patching"] is JsonArray pa ? pa.Select(p => p!.ToString()).ToList() : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern"];
                 return figure is StudyAnalyses.LogitLens or StudyAnalyses.LayerAttribution or StudyAnalyses.HeadAttribution
                     ? analyses.Contains(figure) : analyses.Contains(StudyAnalyses.Patching) && patching.Contains(figure);
             }

@@ -53,7 +53,7 @@ public class StudyRunTests : IDisposable
         var results = StudyResults.Load(Path.Combine(outDir, "results.json"));
         var study = StudyFile.ParseYaml(StudyFileTests.TinyYaml);
         foreach (var path in new[] { "model_check", "logit_lens", "layer_attribution", "head_attribution", "attention_patterns", "patching/resid_pre",
-                     "patching/head_out", "patching/head_value", "patching/head_pattern", "neuron_patching", "attribution_patching" })
+                     "patching/head_out", "patching/head_v", "patching/head_pattern", "neuron_patching", "attribution_patching" })
             Assert.True(results.Has("a", path), path);
         Assert.False(results.Has("b", "logit_lens"));
         var heads = results.GridAt("a", "head_attribution")!;

@@ -40,8 +40,28 @@ public sealed partial class ActivationPatcher
     /// <summary>(patched - corrupted) / (clean - corrupted) with this patcher's mean baselines.</summary>
     public Grid Normalize(Grid raw) => PatchingNormalization.Normalize(raw, CleanBaseline, CorruptedBaseline);
 
+    /// <summary>The named sweep (<see cref="SweepNames"/>) over this patcher's position columns.</summary>
+    /// <param name="name">canonical (or deprecated) sweep name, e.g. "resid_pre", "head_v", "head_q_by_pos", "neurons"</param>
+    /// <param name="neuronLayers">layers of the "neurons" sweep (default: every layer)</param>
+    /// <param name="neuronPosition">the one position "neurons" patches (default: every position)</param>
+    public PatchSweep Sweep(string name, IReadOnlyList<int>? neuronLayers = null, int? neuronPosition = null) =>
+        SweepNames.Build(name, Model.Config, Positions.Columns, Positions.Labels, neuronLayers, neuronPosition);
+
+    /// <summary>Patches every site of <paramref name="sweep"/> (one patched run per site, all prompts at once) and
+    /// returns the RAW metric as a grid with the sweep's labels and layout.</summary>
+    public Grid Run(PatchSweep sweep)
+    {
+        ArgumentNullException.ThrowIfNull(sweep);
+        var variants = new List<PatchVariant>(sweep.Sites.Count);
+        var resolved = new Dictionary<int, int[]>();
+        for (int i = 0; i < sweep.Sites.Count; i++)
+            variants.Add(SlicePatch.At(i, sweep.Sites[i], Model.Config, p => resolved.TryGetValue(p, out var abs) ? abs
+                : resolved[p] = PositionAxis.Resolve(p, _runs.Target)));
+        return RunVariants(sweep.Name, sweep.Rows, sweep.Cols, variants, sweep.RowTitle, sweep.ColTitle);
+    }
+
     /// <summary>Runs <paramref name="variants"/> (one per grid cell) and assembles the grid.</summary>
-    internal Grid Sweep(string name, IReadOnlyList<string> rows, IReadOnlyList<string> cols, List<PatchVariant> variants,
+    internal Grid RunVariants(string name, IReadOnlyList<string> rows, IReadOnlyList<string> cols, List<PatchVariant> variants,
         string rowTitle, string colTitle)
     {
         int cells = rows.Count * cols.Count, prompts = Inputs.Prompts, done = 0;

@@ -5,10 +5,7 @@ namespace SharpLens.Analysis.Patching;
 /// <summary>TransformerLens' named patching functions, each a thin list of patches for <see cref="Sweep"/>.</summary>
 public sealed partial class ActivationPatcher
 {
-    private static readonly string[] PositionActivations = ["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out"];
-
     private string[] LayerLabels => Enumerable.Range(0, Model.Config.NLayers).Select(l => l.ToString()).ToArray();
-    private string[] HeadLabels => Enumerable.Range(0, Model.Config.NHeads).Select(h => h.ToString()).ToArray();
 
     /// <summary>
     /// Patches <paramref name="activation"/> ("resid_pre", "resid_mid", "resid_post", "attn_out" or "mlp_out",
@@ -17,14 +14,9 @@ public sealed partial class ActivationPatcher
     /// <returns>[n_layers, positions]: rows "0".., cols position labels ("We_1" or "pos_1").</returns>
     public Grid ByPosition(string activation)
     {
-        if (!PositionActivations.Contains(activation))
-            throw new InvalidInputException($"cannot patch '{activation}' by position: use one of {string.Join(", ", PositionActivations)}");
-        int cols = Positions.Count;
-        var variants = new List<PatchVariant>();
-        for (int l = 0; l < Model.Config.NLayers; l++)
-            for (int c = 0; c < cols; c++)
-                variants.Add(SlicePatch.Whole(l * cols + c, HookNames.GetActName(activation, l), l, Positions.Absolute(c)));
-        return Sweep(activation, LayerLabels, Positions.Labels, variants, "layer", "position");
+        if (!SweepNames.ByPosition.Contains(activation))
+            throw new InvalidInputException($"cannot patch '{activation}' by position: use one of {string.Join(", ", SweepNames.ByPosition)}");
+        return Run(Sweep(activation));
     }
 
     /// <summary>TransformerLens get_act_patch_resid_pre: [n_layers, pos].</summary>
@@ -38,29 +30,20 @@ public sealed partial class ActivationPatcher
     /// <summary>get_act_patch_mlp_out: [n_layers, pos].</summary>
     public Grid MlpOutByPosition() => ByPosition("mlp_out");
 
-    private static string HeadHook(HeadActivation which, int layer) => which switch
+    /// <summary>The canonical sweep name of a head activation: "head_out", "head_q", "head_k", "head_v", "head_pattern".</summary>
+    public static string HeadSweepName(HeadActivation which) => which switch
     {
-        HeadActivation.Output => HookNames.Z(layer),
-        HeadActivation.Query => HookNames.Q(layer),
-        HeadActivation.Key => HookNames.K(layer),
-        HeadActivation.Value => HookNames.V(layer),
-        _ => HookNames.Pattern(layer),
+        HeadActivation.Output => "head_out",
+        HeadActivation.Query => "head_q",
+        HeadActivation.Key => "head_k",
+        HeadActivation.Value => "head_v",
+        _ => "head_pattern",
     };
 
     /// <summary>Patches one head's <paramref name="which"/> activation at every position
-    /// (get_act_patch_attn_head_{out,q,k,v,pattern}_all_pos).</summary>
+    /// (get_act_patch_attn_head_{out,q,k,v,pattern}_all_pos; sweep "head_out", "head_q", ...).</summary>
     /// <returns>[n_layers, n_heads]: rows layers, cols heads "0".."n-1".</returns>
-    public Grid HeadsAllPositions(HeadActivation which)
-    {
-        int heads = Model.Config.NHeads, dHead = Model.Config.DHead;
-        var variants = new List<PatchVariant>();
-        for (int l = 0; l < Model.Config.NLayers; l++)
-            for (int h = 0; h < heads; h++)
-                variants.Add(which == HeadActivation.Pattern
-                    ? SlicePatch.PatternHead(l * heads + h, HeadHook(which, l), l, h)
-                    : SlicePatch.Features(l * heads + h, HeadHook(which, l), l, null, h * dHead, dHead));
-        return Sweep($"head {which.ToString().ToLowerInvariant()}", LayerLabels, HeadLabels, variants, "layer", "head");
-    }
+    public Grid HeadsAllPositions(HeadActivation which) => Run(Sweep(HeadSweepName(which)));
 
     /// <summary>get_act_patch_attn_head_out_all_pos: [n_layers, n_heads].</summary>
     public Grid AttnHeadOutAllPositions() => HeadsAllPositions(HeadActivation.Output);
@@ -71,25 +54,10 @@ public sealed partial class ActivationPatcher
 
     /// <summary>Patches one head's z/q/k/v at one position (get_act_patch_attn_head_{out,q,k,v}_by_pos), or its attention
     /// pattern at one destination (query) position (get_act_patch_attn_head_pattern_by_pos: the row of where that
-    /// position attends).</summary>
+    /// position attends); sweep "head_out_by_pos", "head_q_by_pos", ...</summary>
     /// <returns>TransformerLens' [n_layers, pos, n_heads] flattened to rows = layer x position, labelled
     /// "{layer}/{position label}" (layer-major), cols heads.</returns>
-    public Grid HeadsByPosition(HeadActivation which)
-    {
-        int heads = Model.Config.NHeads, dHead = Model.Config.DHead, cols = Positions.Count;
-        var variants = new List<PatchVariant>();
-        var rows = new List<string>();
-        for (int l = 0; l < Model.Config.NLayers; l++)
-            for (int c = 0; c < cols; c++)
-            {
-                rows.Add($"{l}/{Positions.Labels[c]}");
-                for (int h = 0; h < heads; h++)
-                    variants.Add(which == HeadActivation.Pattern
-                        ? SlicePatch.PatternHead((l * cols + c) * heads + h, HeadHook(which, l), l, h, Positions.Absolute(c))
-                        : SlicePatch.Features((l * cols + c) * heads + h, HeadHook(which, l), l, Positions.Absolute(c), h * dHead, dHead));
-            }
-        return Sweep($"head {which.ToString().ToLowerInvariant()} by position", rows, HeadLabels, variants, "layer/position", "head");
-    }
+    public Grid HeadsByPosition(HeadActivation which) => Run(Sweep(HeadSweepName(which) + "_by_pos"));
 
     /// <summary>get_act_patch_block_every: resid_pre, attn_out and mlp_out by position, each [n_layers, pos].</summary>
     public IReadOnlyDictionary<string, Grid> BlockEvery() => new Dictionary<string, Grid>
@@ -106,22 +74,14 @@ public sealed partial class ActivationPatcher
     };
 
     /// <summary>Patches single MLP neurons (mlp.hook_post [batch, pos, d_mlp]) of <paramref name="layers"/>, at every
-    /// position or only at <paramref name="position"/> (absolute, or a negative offset with <see cref="Alignment.End"/>).</summary>
+    /// position or only at <paramref name="position"/> (absolute, or a negative offset from the final token); sweep "neurons".</summary>
     /// <returns>[layers.Count, d_mlp]: rows the layers, cols neuron indices.</returns>
     public Grid Neurons(IReadOnlyList<int> layers, int? position = null)
     {
         if (layers.Count == 0) throw new InvalidInputException("no layers given for neuron patching: pass at least one layer");
-        foreach (int l in layers)
-            if (l < 0 || l >= Model.Config.NLayers)
-                throw new InvalidInputException($"layer {l} does not exist: the model has layers 0..{Model.Config.NLayers - 1}");
-        int[]? at = position is int p ? PositionAxis.Build(Inputs.Clean, Options with { Positions = [p] }).Absolute(0) : null;
-        int dMlp = Model.Config.DMlp;
-        var variants = new List<PatchVariant>(layers.Count * dMlp);
-        for (int i = 0; i < layers.Count; i++)
-            for (int n = 0; n < dMlp; n++)
-                variants.Add(SlicePatch.Features(i * dMlp + n, HookNames.MlpPost(layers[i]), layers[i], at, n, 1));
-        var cols = Enumerable.Range(0, dMlp).Select(n => n.ToString()).ToArray();
-        return Sweep("neuron", layers.Select(l => l.ToString()).ToArray(), cols, variants, "layer", "neuron");
+        if (position is >= 0 && Options.Alignment == Alignment.End)
+            throw new InvalidInputException($"position {position} with Alignment.End: positions count back from the final token, so use -1 for the final token, -2 for the one before, ...");
+        return Run(Sweep(SweepNames.Neurons, layers, position));
     }
 
     /// <summary>
@@ -140,7 +100,7 @@ public sealed partial class ActivationPatcher
                 string hook = Model.ValidateHookName(hookName(r, c));
                 variants.Add(new CustomVariant(r * cols.Count + c, hook, PatchVariant.LayerOf(hook, Model.Config.NLayers), r, c, setter));
             }
-        return Sweep(name, rows, cols, variants, "row", "col");
+        return RunVariants(name, rows, cols, variants, "row", "col");
     }
 
     /// <summary>Generic patch with rows = layers: cell (layer, col) edits <c>GetActName(activation, layer)</c>.</summary>

@@ -20,6 +20,11 @@ public static class PatchingSuite
     /// <summary>Layers 8 and 10 when the model has them, else its last layer.</summary>
     public static IReadOnlyList<int> DefaultNeuronLayers(int nLayers) => nLayers > 10 ? [8, 10] : [nLayers - 1];
 
+    /// <summary>The suite's sweeps, by canonical name (<see cref="SweepNames"/>), in the order they run.</summary>
+    public static readonly IReadOnlyList<string> Experiment1Sweeps =
+        ["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern", SweepNames.Neurons];
+
+    /// <summary>Runs <see cref="Experiment1Sweeps"/>; grids are keyed by sweep name.</summary>
     public static PatchingSuiteResult RunExperiment1(HookedTransformer model, PatchingInputs inputs,
         PatchingOptions? options = null, IReadOnlyList<int>? neuronLayers = null)
     {
@@ -33,13 +38,8 @@ public static class PatchingSuite
             grids[name] = sweep();
             times[name] = watch.Elapsed - started;
         }
-        Sweep("resid_pre", () => patcher.ByPosition("resid_pre"));
-        Sweep("attn_out", () => patcher.ByPosition("attn_out"));
-        Sweep("mlp_out", () => patcher.ByPosition("mlp_out"));
-        Sweep("head_output", () => patcher.HeadsAllPositions(HeadActivation.Output));
-        Sweep("head_value", () => patcher.HeadsAllPositions(HeadActivation.Value));
-        Sweep("head_pattern", () => patcher.HeadsAllPositions(HeadActivation.Pattern));
-        Sweep("neurons", () => patcher.Neurons(neuronLayers ?? DefaultNeuronLayers(model.Config.NLayers)));
+        foreach (var name in Experiment1Sweeps)
+            Sweep(name, () => patcher.Run(patcher.Sweep(name, neuronLayers ?? DefaultNeuronLayers(model.Config.NLayers))));
         return new PatchingSuiteResult(grids, patcher.PatchedRuns, watch.Elapsed) { SweepTimes = times };
     }
 }

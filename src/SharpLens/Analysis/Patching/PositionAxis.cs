@@ -10,8 +10,11 @@ internal sealed class PositionAxis
 {
     private readonly int[][] _absolute; // [column][prompt]
 
-    private PositionAxis(string[] labels, int[][] absolute) { Labels = labels; _absolute = absolute; }
+    private PositionAxis(int[] columns, string[] labels, int[][] absolute) { Columns = columns; Labels = labels; _absolute = absolute; }
 
+    /// <summary>[columns] the position of each column as a <see cref="PatchSite.Position"/>: absolute (Start) or
+    /// counted back from the final token (End, negative).</summary>
+    public IReadOnlyList<int> Columns { get; }
     public IReadOnlyList<string> Labels { get; }
     public int Count => _absolute.Length;
     /// <summary>[prompt] absolute position of column <paramref name="column"/>.</summary>
@@ -31,16 +34,7 @@ internal sealed class PositionAxis
             int col = columns[c];
             if (end && col >= 0)
                 throw new InvalidInputException($"position {col} with Alignment.End: positions count back from the final token, so use -1 for the final token, -2 for the one before, ...");
-            absolute[c] = new int[tokens.Batch];
-            for (int b = 0; b < tokens.Batch; b++)
-            {
-                int p = end ? tokens.Lengths[b] + col : col;
-                if (p < 0 || p >= tokens.Lengths[b])
-                    throw new InvalidInputException(
-                        $"position {col} does not exist in prompt {b}, which has {tokens.Lengths[b]} tokens: " +
-                        (end ? "choose offsets no further back than the shortest prompt" : "choose positions below the shortest prompt's length, or use Alignment.End to count from the final token"));
-                absolute[c][b] = p;
-            }
+            absolute[c] = Resolve(col, tokens);
             string? tok = null;
             if (options.StrTokens is { } str)
             {
@@ -49,6 +43,24 @@ internal sealed class PositionAxis
             }
             labels[c] = $"{tok ?? "pos"}_{col}";
         }
-        return new PositionAxis(labels, absolute);
+        return new PositionAxis(columns, labels, absolute);
+    }
+
+    /// <summary>[prompt] the absolute position of <paramref name="position"/> (≥ 0: absolute; negative: counted back
+    /// from each prompt's final token) in each prompt of <paramref name="tokens"/>; an error if a prompt lacks it.</summary>
+    public static int[] Resolve(int position, TokenBatch tokens)
+    {
+        bool end = position < 0;
+        var absolute = new int[tokens.Batch];
+        for (int b = 0; b < tokens.Batch; b++)
+        {
+            int p = end ? tokens.Lengths[b] + position : position;
+            if (p < 0 || p >= tokens.Lengths[b])
+                throw new InvalidInputException(
+                    $"position {position} does not exist in prompt {b}, which has {tokens.Lengths[b]} tokens: " +
+                    (end ? "choose offsets no further back than the shortest prompt" : "choose positions below the shortest prompt's length, or use Alignment.End to count from the final token"));
+            absolute[b] = p;
+        }
+        return absolute;
     }
 }

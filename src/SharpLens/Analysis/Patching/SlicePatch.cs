@@ -29,6 +29,22 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
         new(cell, hook, layer, SliceLayout.PositionMajor, positions, 0, -1, 0);
     public static SlicePatch Features(int cell, string hook, int layer, int[]? positions, int start, int count) =>
         new(cell, hook, layer, SliceLayout.PositionMajor, positions, start, count, 0);
+    /// <summary>The patch of <paramref name="site"/> filling cell <paramref name="cell"/>; <paramref name="resolve"/>
+    /// maps a site position to [prompt] absolute positions.</summary>
+    public static SlicePatch At(int cell, PatchSite site, Model.ModelConfig config, Func<int, int[]> resolve)
+    {
+        site.Validate(config);
+        int[]? at = site.Position is int p ? resolve(p) : null;
+        string hook = site.HookName;
+        return site.Activation switch
+        {
+            "pattern" => PatternHead(cell, hook, site.Layer, site.HeadIndex!.Value, at),
+            "q" or "k" or "v" or "z" => Features(cell, hook, site.Layer, at, site.HeadIndex!.Value * config.DHead, config.DHead),
+            "post" => Features(cell, hook, site.Layer, at, site.NeuronIndex!.Value, 1),
+            _ => Whole(cell, hook, site.Layer, at),
+        };
+    }
+
     /// <summary>One head's attention pattern, at every query position or, with <paramref name="positions"/>, at one
     /// query (destination) position per prompt.</summary>
     public static SlicePatch PatternHead(int cell, string hook, int layer, int head, int[]? positions = null) =>
