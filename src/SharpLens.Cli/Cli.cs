@@ -20,7 +20,7 @@ internal static class Cli
 
     public static Option<bool> RawWeightsOption() => new("--raw-weights")
     {
-        Description = "Use unprocessed Hugging Face weights (no fold_ln / centring / value-bias folding)",
+        Description = "Use unprocessed Hugging Face weights (no fold_ln / centring / value-bias folding; head DLA then includes each head's b_V·W_O, as in TransformerLens without processing)",
     };
 
     public static int Invoke(RootCommand root, string[] args)

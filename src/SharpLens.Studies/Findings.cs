@@ -4,13 +4,13 @@ using SharpLens.Analysis;
 
 namespace SharpLens.Studies;
 
-/// <summary>A claim of the original study checked against this run: held, did not hold, or not computed.</summary>
-public sealed record ClaimCheck(StudyClaim Claim, string Status, string Observed);
-
-/// <summary>Findings computed from a run's numbers (never hard-coded): top heads, layers, neurons and the claims' status.</summary>
+/// <summary>Findings computed from a run's numbers (never hard-coded): top heads, layers and neurons (claims: <see cref="ClaimChecks"/>).</summary>
 public static class Findings
 {
     public static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    /// <summary>Up to six decimals: small patching scores and deviations stay readable.</summary>
+    public static string F6(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
 
     /// <summary>Heads sorted by value (descending): "L7H11".</summary>
     public static List<(string Name, float Value)> RankHeads(Grid heads) =>
@@ -20,46 +20,6 @@ public static class Findings
 
     public static List<(string Name, float Value)> RankCols(Grid row) =>
         row.Cols.Select((c, i) => (c, row.Values.Data[i])).OrderByDescending(x => x.Item2).ToList();
-
-    public static ClaimCheck Check(StudyClaim claim, StudyResults results)
-    {
-        string g = claim.Group;
-        string expect = string.Join(", ", claim.Expect);
-        ClaimCheck NotComputed(string what) => new(claim, "not computed", $"{what} was not computed for {g}");
-        ClaimCheck Judge(bool held, string observed) => new(claim, held ? "held" : "did not hold", observed);
-        switch (claim.Kind)
-        {
-            case "top_positive_head" or "top_negative_head" or "top_patching_head":
-            {
-                var grid = results.GridAt(g, claim.Kind == "top_patching_head" ? "patching/head_out" : StudyAnalyses.HeadAttribution);
-                if (grid is null) return NotComputed(claim.Kind == "top_patching_head" ? "head output patching" : "head attribution");
-                var ranked = RankHeads(grid);
-                var pick = claim.Kind == "top_negative_head" ? ranked[^1] : ranked[0];
-                return Judge(claim.Expect.Contains(pick.Name), $"{pick.Name} ({F(pick.Value)}); expected {expect}");
-            }
-            case "top_layer":
-            {
-                var grid = results.GridAt(g, StudyAnalyses.LayerAttribution);
-                if (grid is null) return NotComputed("layer attribution");
-                var top = RankCols(grid)[0];
-                return Judge(claim.Expect.Contains(top.Name), $"{top.Name} ({F(top.Value)}); expected {expect}");
-            }
-            case "top_neurons":
-            {
-                if (results.Get(g, StudyAnalyses.NeuronPatching)?["top"] is not JsonArray top) return NotComputed("neuron patching");
-                var names = top.Take(claim.Expect.Count).Select(t => t!["name"]!.ToString()).ToList();
-                return Judge(claim.Expect.All(names.Contains),
-                    $"top by |effect|: {string.Join(", ", top.Select(t => $"{t!["name"]} ({F(t["effect"]!.GetValue<double>())})"))}; expected {expect}");
-            }
-            case "clean_logit_diff_positive":
-            {
-                if (results.Get(g, StudyAnalyses.ModelCheck)?["clean_logit_diff"] is not JsonNode v) return NotComputed("the model check");
-                double d = v.GetValue<double>();
-                return Judge(d > 0, $"mean clean logit difference {F(d)}");
-            }
-            default: return new(claim, "not computed", $"unknown claim kind {claim.Kind}");
-        }
-    }
 
     /// <summary>One bullet per group: its top heads, layers and neurons.</summary>
     public static List<string> Summaries(StudyResults results, Study study)

@@ -13,7 +13,14 @@ public sealed record StudyToken(string? Text, int[]? Ids)
 }
 
 /// <summary>A statement of the original study, checked against a run's numbers (see <see cref="Findings"/>).</summary>
-public sealed record StudyClaim(string Text, string Group, string Kind, IReadOnlyList<string> Expect);
+public sealed record StudyClaim(string Text, string Group, string Kind, IReadOnlyList<string> Expect)
+{
+    /// <summary>head_rank: the 1-based rank by direct logit attribution that <see cref="Expect"/>'s head must have.</summary>
+    public int? Rank { get; init; }
+}
+
+/// <summary>A prompt run through TransformerLens' <c>test_prompt</c>: the answer's rank, logit and probability and the top-k tokens.</summary>
+public sealed record StudyTestPrompt(StudyToken Prompt, StudyToken Answer);
 
 /// <summary>Settings of the cross-group comparison (experiment 2).</summary>
 public sealed record ComparisonSettings
@@ -49,6 +56,10 @@ public sealed record StudyGroup
     public int TopK { get; init; } = 10;
     /// <summary>Attribution patching: how many top candidates (neurons and heads each) are then patched exactly.</summary>
     public int Candidates { get; init; } = 10;
+    /// <summary>Neurons named by the study ("L8N2744"): their activations at every position are always computed.</summary>
+    public IReadOnlyList<string> Neurons { get; init; } = [];
+    /// <summary>Prompts checked like TransformerLens' test_prompt (rank, logit and probability of the answer; top-k).</summary>
+    public IReadOnlyList<StudyTestPrompt> TestPrompts { get; init; } = [];
     public bool Has(string analysis) => Analyses.Contains(analysis);
 }
 
@@ -94,8 +105,8 @@ public static class StudyAnalyses
     /// (old names such as "head_value" are translated when the file is read, with a deprecation message).</summary>
     public static readonly string[] PatchingKinds = [.. SharpLens.Analysis.Patching.SweepNames.ByPosition, .. SharpLens.Analysis.Patching.SweepNames.Heads];
 
-    public static readonly string[] ClaimKinds = ["top_positive_head", "top_negative_head", "top_layer", "top_patching_head",
-        "top_neurons", "clean_logit_diff_positive"];
+    public static readonly string[] ClaimKinds = ["top_positive_head", "top_negative_head", "top_layer", "top_components",
+        "top_patching_head", "head_rank", "value_over_pattern", "top_neurons", "clean_logit_diff_positive"];
 }
 
 /// <summary>Reads study files. JSON and YAML (same structure) are accepted; problems are one-line <see cref="InvalidInputException"/>s.</summary>
@@ -190,7 +201,10 @@ public static class StudyFile
                 {
                     if (ca[i] is not JsonObject co) throw Error($"claims[{i}] must be an object with text, group, kind, expect");
                     var expect = co["expect"] is JsonArray ea ? StrList(ea, $"claims[{i}].expect") : co["expect"] is JsonNode en ? [en.ToString()] : [];
-                    claims.Add(new StudyClaim(Str(co, "text", $"claims[{i}]") ?? "", Str(co, "group", $"claims[{i}]") ?? "", Str(co, "kind", $"claims[{i}]") ?? "", expect));
+                    claims.Add(new StudyClaim(Str(co, "text", $"claims[{i}]") ?? "", Str(co, "group", $"claims[{i}]") ?? "", Str(co, "kind", $"claims[{i}]") ?? "", expect)
+                    {
+                        Rank = co["rank"] is JsonNode rn ? (int)NumOr(rn, 0, $"claims[{i}].rank") : null,
+                    });
                 }
             return new Study
             {
@@ -235,7 +249,18 @@ public static class StudyFile
                 TopNeurons = (int)NumOr(Get("top_neurons"), 3, $"{where}.top_neurons"),
                 TopK = (int)NumOr(Get("top_k"), 10, $"{where}.top_k"),
                 Candidates = (int)NumOr(Get("candidates"), 10, $"{where}.candidates"),
+                Neurons = g["neurons"] is JsonNode nn ? StrList(nn, $"{where}.neurons") : [],
+                TestPrompts = TestPrompts(g["test_prompts"], where),
             };
+        }
+
+        private List<StudyTestPrompt> TestPrompts(JsonNode? node, string where)
+        {
+            if (node is null) return [];
+            if (node is not JsonArray a) throw Error($"{where}.test_prompts must be a list of {{\"prompt\", \"answer\"}} objects");
+            return a.Select((t, i) => t is JsonObject o && o["prompt"] is JsonNode p && o["answer"] is JsonNode ans
+                ? new StudyTestPrompt(Token(p, $"{where}, test prompt {i}"), Token(ans, $"{where}, test prompt {i}, answer"))
+                : throw Error($"{where}.test_prompts[{i}] must be an object with \"prompt\" and \"answer\"")).ToList();
         }
 
         private StudyToken Token(JsonNode? n, string where) => n switch

@@ -52,9 +52,9 @@ public static class StudyReport
         report.AddSection("Findings", summaries.Count > 0 ? string.Join("\n\n", summaries) : "Nothing was computed.");
         if (study.Claims.Count > 0)
         {
-            var checks = study.Claims.Select(c => Check(c, results)).ToList();
-            report.AddTable("Claims of the original study, checked against this run", ["claim", "group", "status", "this run"],
-                checks.Select(c => new[] { c.Claim.Text, c.Claim.Group, c.Status, c.Observed }),
+            var checks = study.Claims.Select(c => ClaimChecks.Check(c, results)).ToList();
+            report.AddTable("Claims of the original study, checked against this run", ["claim", "group", "criterion", "status", "this run"],
+                checks.Select(c => new[] { c.Claim.Text, c.Claim.Group, c.Criterion, c.Status, c.Observed }),
                 $"{checks.Count(c => c.Status == "held")} of {checks.Count} claims held on this run's numbers ({checks.Count(c => c.Status == "not computed")} not computed).");
         }
         return report;
@@ -143,7 +143,8 @@ public static class StudyReport
         var groups = ((JsonArray)cmp["groups"]!).Select(x => x!.ToString()).ToList();
         double threshold = cmp["threshold"]!.GetValue<double>();
         report.AddSection("Comparisons across groups",
-            $"The same figure for every group on one colour scale, and for every pair of groups the cells that differ (unpaired permutation test, Holm-corrected across the cells, alpha {F(cmp["alpha"]!.GetValue<double>())}; 95% bootstrap intervals).");
+            $"The same figure for every group on one colour scale, and for every pair of groups the cells that differ (unpaired permutation test per cell, alpha {F(cmp["alpha"]!.GetValue<double>())}; 95% bootstrap intervals). " +
+            $"Holm's correction runs within each pair of groups across that figure's cells; there is no correction across the {groups.Count * (groups.Count - 1) / 2} pairs or the {figs.Count} figures, so over all of them a few cells are expected to come out significant by chance.");
         var answers = new List<string>();
         foreach (var (figure, node) in figs)
         {
@@ -168,7 +169,7 @@ public static class StudyReport
                 pairs.Select(p => new[] { p!["a"]!.ToString(), p["b"]!.ToString(), F(p["max_abs_diff"]!.GetValue<double>()), p["max_cell"]!.ToString(),
                     $"{p["significant"]} / {p["cells"]}", $"{p["below_threshold_significant"]} / {p["below_threshold"]}" }));
             int small = pairs.Sum(p => p!["below_threshold"]!.GetValue<int>()), smallSig = pairs.Sum(p => p!["below_threshold_significant"]!.GetValue<int>());
-            answers.Add($"{figure}: {smallSig} of {small} cell differences below {F(threshold)} are significant after Holm correction across {pairs.Count} group pairs.");
+            answers.Add($"{figure}: {smallSig} of {small} cell differences below {F(threshold)} are significant (Holm-corrected within each of the {pairs.Count} group pairs across its cells, not across pairs or figures).");
         }
         report.AddSection($"Are differences under {F(threshold)} real?", string.Join("\n\n", answers));
     }

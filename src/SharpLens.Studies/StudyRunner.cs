@@ -81,7 +81,7 @@ public sealed class StudyRunner
             var sw = Stopwatch.StartNew();
             // Round-trip through JSON text: every stored number then reads back as any numeric type, as after a reload.
             if (isComparison) results.Root["comparisons"] = Normalize(RunComparisons(results, stepProgress));
-            else { results.Set(steps[i].Group, steps[i].Path, Normalize(steps[i].Run(stepProgress))); groupsChanged = true; }
+            else { results.Set(steps[i].Group, steps[i].Path, Finite(Normalize(steps[i].Run(stepProgress)), name)); groupsChanged = true; }
             results.Timings[name] = Math.Round(sw.Elapsed.TotalSeconds, 3);
             results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
             results.Save(ResultsPath);
@@ -94,6 +94,11 @@ public sealed class StudyRunner
     }
 
     private static JsonNode Normalize(JsonNode node) => JsonNode.Parse(node.ToJsonString())!;
+
+    /// <summary>A NaN or infinity fails the run loudly (before anything of this step is saved) instead of entering results.json.</summary>
+    private static JsonNode Finite(JsonNode node, string step) => FiniteJson.FirstNonFinite(node) is string at
+        ? throw new SharpLensException($"{step}: {at} is not a finite number: the model produced NaN or infinity (check the weights, e.g. with `sharplens predict`); nothing was saved for this analysis")
+        : node;
 
     private sealed class Progress(Action<double> report) : IProgress<double>
     {
@@ -149,6 +154,8 @@ public sealed class StudyRunner
         ["clean"] = string.Join(",", g.Clean.Ids), ["lengths"] = string.Join(",", g.Clean.Lengths), ["corrupted"] = string.Join(",", g.Corrupted.Ids),
         ["answers"] = string.Join(",", g.Answers.Select(a => $"{a.Correct}/{a.Wrong}")), ["layers"] = string.Join(",", g.Group.NeuronLayers),
         ["top"] = $"{g.Group.TopNeurons}/{g.Group.TopK}/{g.Group.Candidates}",
+        ["named"] = g.NamedNeurons.Count + g.TestPrompts.Count == 0 ? null
+            : string.Join(",", g.NamedNeurons.Select(n => $"L{n.Layer}N{n.Index}").Concat(g.TestPrompts.Select(t => $"{string.Join(" ", t.Tokens)}/{t.Answer}"))),
     });
 
     private List<Step> Plan()
@@ -158,6 +165,8 @@ public sealed class StudyRunner
         {
             var grp = g.Group;
             if (grp.Has(StudyAnalyses.ModelCheck)) steps.Add(new(g.Name, StudyAnalyses.ModelCheck, _ => ModelCheck(g)));
+            if (g.TestPrompts.Count > 0) steps.Add(new(g.Name, StudyTestPrompts.Path, _ => StudyTestPrompts.Run(_model, g)));
+            if (g.NamedNeurons.Count > 0) steps.Add(new(g.Name, StudyNamedNeurons.Path, _ => StudyNamedNeurons.Run(_model, g)));
             if (grp.Has(StudyAnalyses.LogitLens)) steps.Add(new(g.Name, StudyAnalyses.LogitLens, _ => new JsonObject { ["grid"] = Dla(g).LogitLens.ToJson() }));
             if (grp.Has(StudyAnalyses.LayerAttribution)) steps.Add(new(g.Name, StudyAnalyses.LayerAttribution, _ => new JsonObject
             {
@@ -192,8 +201,8 @@ public sealed class StudyRunner
         }
         return new JsonObject
         {
-            ["clean_logit_diff"] = cleanLd.Average(), ["clean_per_prompt"] = Arr(cleanLd),
-            ["corrupted_logit_diff"] = corrLd.Average(), ["corrupted_per_prompt"] = Arr(corrLd),
+            ["clean_per_prompt"] = FiniteJson.Array(cleanLd, $"{g.Name}: clean logit difference per prompt"), ["clean_logit_diff"] = cleanLd.Average(),
+            ["corrupted_per_prompt"] = FiniteJson.Array(corrLd, $"{g.Name}: corrupted logit difference per prompt"), ["corrupted_logit_diff"] = corrLd.Average(),
             ["predictions"] = predictions,
         };
     }
@@ -351,7 +360,7 @@ public sealed class StudyRunner
     {
         var set = _study.Comparisons;
         var groups = _study.ComparedGroups.Select(g => g.Name).ToList();
-        var output = new JsonObject { ["groups"] = Arr(groups.ToArray()), ["threshold"] = set.Threshold, ["alpha"] = set.Alpha, ["correction"] = "holm", ["paired"] = false };
+        var output = new JsonObject { ["groups"] = Arr(groups.ToArray()), ["threshold"] = set.Threshold, ["alpha"] = set.Alpha, ["correction"] = "holm", ["correction_scope"] = "the cells of one figure for one pair of groups (not across pairs or figures)", ["paired"] = false };
         var figures = new JsonObject();
         int pairs = groups.Count * (groups.Count - 1) / 2, done = 0, total = pairs * set.Figures.Count;
         foreach (var figure in set.Figures)
@@ -397,6 +406,6 @@ public sealed class StudyRunner
         return new Grid(g.Values, g.Rows, cols, g.PerPrompt) { Title = g.Title, RowTitle = g.RowTitle, ColTitle = g.ColTitle };
     }
 
-    internal static JsonArray Arr(IEnumerable<float> v) => new(v.Select(x => (JsonNode?)JsonValue.Create(float.IsFinite(x) ? MathF.Round(x, 6) : 0f)).ToArray());
+    internal static JsonArray Arr(IEnumerable<float> v) => FiniteJson.Array(v, "a per-prompt value");
     internal static JsonArray Arr(IEnumerable<string> v) => new(v.Select(x => (JsonNode?)x).ToArray());
 }

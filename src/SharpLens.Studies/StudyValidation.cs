@@ -15,17 +15,24 @@ public sealed record ResolvedGroup
     public required string[][] StrTokens { get; init; }
     /// <summary>Answer tokens as strings.</summary>
     public required (string Correct, string Wrong)[] AnswerTexts { get; init; }
+    /// <summary>The study's named neurons (layer, index), in the order given.</summary>
+    public IReadOnlyList<(int Layer, int Index)> NamedNeurons { get; init; } = [];
+    /// <summary>test_prompt inputs: tokens (BOS as for the prompts), the answer's id and both as text.</summary>
+    public IReadOnlyList<(string Prompt, int[] Tokens, int Answer)> TestPrompts { get; init; } = [];
     public string Name => Group.Name;
 }
 
 /// <summary>What a study is checked against: the tokenizer (null = token ids only), the vocabulary, context and layers.</summary>
 public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int ContextLength, int NLayers, int BosTokenId)
 {
+    /// <summary>Neurons per MLP layer (named neurons are checked against it); 0 = unknown.</summary>
+    public int DMlp { get; init; }
+
     public static StudyTarget For(HookedTransformer model) =>
-        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId);
+        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId) { DMlp = model.Config.DMlp };
 
     /// <summary>GPT-2 small with the bundled tokenizer: validates a study without any weights.</summary>
-    public static StudyTarget Gpt2Small => new(new Gpt2Tokenizer(), 50257, 1024, 12, Gpt2Tokenizer.EndOfText);
+    public static StudyTarget Gpt2Small => new(new Gpt2Tokenizer(), 50257, 1024, 12, Gpt2Tokenizer.EndOfText) { DMlp = 3072 };
 }
 
 /// <summary>
@@ -112,7 +119,21 @@ public static class StudyValidation
             CleanTexts = g.Prompts.Select((p, i) => p.Text ?? string.Join(" ", clean[i])).ToArray(),
             StrTokens = clean.Select(c => c.Select(Str).ToArray()).ToArray(),
             AnswerTexts = answers.Select(a => (Str(a.Item1), Str(a.Item2))).ToArray(),
+            NamedNeurons = g.Neurons.Select((n, i) => NamedNeuron(n, $"{where}, neurons[{i}]", target)).ToList(),
+            TestPrompts = g.TestPrompts.Select((t, i) => (t.Prompt.Text ?? t.Prompt.ToString(),
+                Prompt(t.Prompt, $"{where}, test prompt {i}", target, study.PrependBos), Answer(t.Answer, $"{where}, test prompt {i}", target))).ToList(),
         };
+    }
+
+    /// <summary>"L8N2744" as (8, 2744), checked against the model's layers and MLP width.</summary>
+    private static (int Layer, int Index) NamedNeuron(string name, string where, StudyTarget target)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(name, @"^L(\d+)N(\d+)$");
+        if (!m.Success) throw new InvalidInputException($"{where}: '{name}' is not a neuron name: write L{{layer}}N{{index}}, e.g. L8N2744");
+        int layer = int.Parse(m.Groups[1].Value), index = int.Parse(m.Groups[2].Value);
+        if (layer >= target.NLayers) throw new InvalidInputException($"{where}: {name}: layer {layer} does not exist: the model has layers 0..{target.NLayers - 1}");
+        if (target.DMlp > 0 && index >= target.DMlp) throw new InvalidInputException($"{where}: {name}: neuron {index} does not exist: MLP layers have {target.DMlp} neurons");
+        return (layer, index);
     }
 
     private static int[] Prompt(StudyToken p, string where, StudyTarget target, bool prependBos)
@@ -194,6 +215,12 @@ public static class StudyValidation
                 throw new InvalidInputException($"claims[{i}]: unknown group '{c.Group}': groups are {string.Join(", ", study.Groups.Select(g => g.Name))}");
             if (!StudyAnalyses.ClaimKinds.Contains(c.Kind))
                 throw new InvalidInputException($"claims[{i}]: unknown kind '{c.Kind}': known kinds are {string.Join(", ", StudyAnalyses.ClaimKinds)}");
+            bool needsOne = c.Kind is "head_rank" or "value_over_pattern";
+            if ((needsOne && c.Expect.Count != 1) || (c.Kind is "top_components" or "top_neurons" && c.Expect.Count == 0))
+                throw new InvalidInputException($"claims[{i}]: a {c.Kind} claim needs {(needsOne ? "exactly one" : "at least one")} name in \"expect\"");
+            if (c.Kind == "head_rank" && c.Rank is not >= 1)
+                throw new InvalidInputException($"claims[{i}]: a head_rank claim needs \"rank\" (1 = the top head)");
+            if (c.Kind == "top_neurons") foreach (var n in c.Expect) ClaimChecks.ParseNeuron(n);
         }
     }
 }

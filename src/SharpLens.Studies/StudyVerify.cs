@@ -3,155 +3,133 @@ using SharpLens.Analysis;
 
 namespace SharpLens.Studies;
 
-/// <summary>One reference figure compared with a run: the largest absolute deviation, or why it could not be compared.</summary>
-public sealed record FigureDeviation(string Group, string Title, string? Analysis, string Status, double? MaxDeviation, string? Where, int Values)
-{
-    /// <summary>"ok", "exceeds", "not computed", "no mapping" or "shape mismatch".</summary>
-    public bool Failed(double tolerance) => Status == "shape mismatch" || (MaxDeviation is double d && (d > tolerance || double.IsNaN(d)));
-}
-
 /// <summary>
-/// Compares a run's results.json with a reference in the notebook JSON format (<c>figures: [{group, title, traces}]</c>, optionally
-/// <c>notebook_printed</c>). Semantics: for each reference figure the largest |ours - reference| over all its values, in the figure's
-/// own units (logits for attributions, the normalized score for patching). A run passes when every figure it computed is within the
-/// tolerance; figures it did not compute are listed as "not computed" and fail only with requireAll; a shape mismatch always fails.
+/// Compares a run's results.json with a reference in the notebook JSON format (<c>{groups, notebook_printed,
+/// figures: [{group, title, traces}]}</c>, e.g. tests/SharpLens.Tests/fixtures/reference/contraction-notebook.json), and
+/// checks the study's claims on the run's numbers. Per group: the prompts and answers must be the reference's. Per
+/// figure: structure first (shape, row and column labels: token positions, components, head names), then every value
+/// within <c>atol + rtol · max|reference|</c> of the figure (<see cref="VerifyTolerance"/>), the worst cell named. Every
+/// printed number (<see cref="PrintedNumbers"/>) likewise. A run passes when nothing exceeds, nothing differs in
+/// structure, every claim holds and (unless missing items are allowed) nothing is missing.
 /// </summary>
 public static class StudyVerify
 {
-    /// <summary>Notebook figure titles and the analysis path that holds each (plus how to read it).</summary>
-    public static string? AnalysisFor(string title) => title switch
+    /// <summary>Every verify line: groups, figures, printed numbers, then claims.</summary>
+    /// <param name="results">The run.</param>
+    /// <param name="reference">The reference (notebook format).</param>
+    /// <param name="overrideTolerance">Replaces every non-exact default tolerance (the command line's --atol/--rtol), or null.</param>
+    public static IReadOnlyList<VerifyCheck> Compare(StudyResults results, JsonObject reference, VerifyTolerance? overrideTolerance = null)
     {
-        "Logit Difference From Accumulate Residual Stream" => StudyAnalyses.LogitLens,
-        "Logit Difference From Each Layer" => StudyAnalyses.LayerAttribution,
-        "Logit Difference From Each Head" => StudyAnalyses.HeadAttribution,
-        "Logit Difference From Patched Residual Stream" => "patching/resid_pre",
-        "Logit Difference From Patched Attention Layer" => "patching/attn_out",
-        "Logit Difference From Patched MLP Layer" => "patching/mlp_out",
-        "Logit Difference From Patched Head Output" => "patching/head_out",
-        "Logit Difference From Patched Head Value" => "patching/head_v",
-        "Logit Difference From Patched Head Pattern" => "patching/head_pattern",
-        "Scatter plot of output patching vs value patching" => "patching/head_v+patching/head_out",
-        "Scatter plot of output patching vs attention patching" => "patching/head_pattern+patching/head_out",
-        _ when title.StartsWith("Logit Difference From Patched Neurons in MLP Layer ", StringComparison.Ordinal) =>
-            $"{StudyAnalyses.NeuronPatching}#{title[^(title.Length - title.LastIndexOf(' ') - 1)..]}",
-        _ => null,
-    };
-
-    public static IReadOnlyList<FigureDeviation> Compare(StudyResults results, JsonObject reference)
-    {
-        var list = new List<FigureDeviation>();
         if (reference["figures"] is not JsonArray figures)
             throw new InvalidInputException("the reference has no \"figures\" list: expected the notebook JSON format {\"figures\": [{\"group\", \"title\", \"traces\"}]}");
-        foreach (var f in figures)
+        VerifyTolerance Tol(VerifyTolerance t) => overrideTolerance is null || t == VerifyTolerance.Exact ? t : overrideTolerance;
+        var list = new List<VerifyCheck>();
+        var refGroups = reference["groups"] as JsonObject;
+        var groupLines = new Dictionary<string, VerifyCheck>();
+        foreach (var g in figures.Select(f => f?["group"]?.ToString() ?? "").Concat(refGroups?.Select(kv => kv.Key) ?? []).Distinct())
+            list.Add(groupLines[g] = GroupCheck(results, g, refGroups?[g]));
+        for (int i = 0; i < figures.Count; i++)
         {
+            var f = figures[i];
             string group = f?["group"]?.ToString() ?? "", title = f?["title"]?.ToString() ?? "";
-            var trace = f?["traces"]?[0];
-            string? analysis = AnalysisFor(title);
-            if (analysis is null) { list.Add(new(group, title, null, "no mapping", null, null, 0)); continue; }
-            var expected = Flatten(trace, analysis.Contains('+'));
-            var ours = Ours(results, group, analysis);
-            if (ours is null) { list.Add(new(group, title, analysis, "not computed", null, null, expected.Count)); continue; }
-            list.Add(Deviation(group, title, analysis, ours, expected));
+            var map = ReferenceFigures.For(title);
+            if (map is null) { list.Add(new(group, title, "", "no mapping", "verify does not know this figure title")); continue; }
+            if (groupLines[group].Status == "missing") { list.Add(VerifyCheck.Missing(group, title, map.Source, $"group '{group}' is not in the results")); continue; }
+            var expected = ReferenceFigures.Expected(map, f?["traces"]?[0], $"reference figures[{i}] ({group}: {title})");
+            var ours = ReferenceFigures.Ours(results, group, map, out string? missing);
+            list.Add(ours is null ? VerifyCheck.Missing(group, title, map.Source, missing!)
+                : TableComparison.Compare(group, title, map.Source, ours, expected, Tol(VerifyTolerance.Default)));
         }
         if (reference["notebook_printed"] is JsonObject printed)
         {
-            string exp1 = reference["groups"] is JsonObject gs ? gs.FirstOrDefault(kv => kv.Value?["experiment"]?.ToString() == "1").Key ?? "re_they" : "re_they";
-            if (printed["exp1_logit_diff_per_prompt"] is JsonArray e1)
-                list.Add(Printed(results, exp1, "logit difference per prompt (printed)", Nums(e1)));
-            if (printed["exp2_logit_diff_per_prompt"] is JsonObject e2)
-                foreach (var (g, v) in e2) list.Add(Printed(results, g, "logit difference per prompt (printed)", Nums((JsonArray)v!)));
+            string exp1 = refGroups?.FirstOrDefault(kv => kv.Value?["experiment"]?.ToString() == "1").Key ?? "re_they";
+            list.AddRange(PrintedNumbers.Compare(results, printed, exp1, Tol));
         }
+        list.AddRange(Claims(results));
         return list;
     }
 
-    private static FigureDeviation Printed(StudyResults results, string group, string title, List<double> expected)
+    /// <summary>The study's claims (from the study file stored in results.json) checked on the run's numbers.</summary>
+    public static IEnumerable<VerifyCheck> Claims(StudyResults results)
     {
-        var ours = results.Get(group, StudyAnalyses.ModelCheck)?["clean_per_prompt"] is JsonArray a ? Nums(a) : null;
-        return ours is null ? new(group, title, StudyAnalyses.ModelCheck, "not computed", null, null, expected.Count)
-            : Deviation(group, title, StudyAnalyses.ModelCheck, ours, expected);
+        if (results.Root["study_file"] is not JsonObject source) yield break;
+        foreach (var c in StudyFile.FromNode(source.DeepClone(), "results.json study_file").Claims.Select(c => ClaimChecks.Check(c, results)))
+            yield return new(c.Claim.Group, $"claim: {c.Claim.Text}", $"claim:{c.Claim.Kind}",
+                c.Status switch { "held" => "held", "not held" => "not held", _ => "missing" }, $"{c.Criterion}: {c.Observed}");
     }
 
-    private static FigureDeviation Deviation(string group, string title, string analysis, List<double> ours, List<double> expected)
+    /// <summary>The run's group has the reference's prompts and (correct, wrong) answers, in order.</summary>
+    private static VerifyCheck GroupCheck(StudyResults results, string group, JsonNode? reference)
     {
-        if (ours.Count != expected.Count)
-            return new(group, title, analysis, "shape mismatch", null, $"{ours.Count} values here, {expected.Count} in the reference", expected.Count);
-        double max = 0; int at = 0;
+        const string title = "prompts and answers";
+        if (results.Groups[group]?["info"] is not JsonObject info) return VerifyCheck.Missing(group, title, "info", $"group '{group}' is not in the results");
+        if (reference is null) return new(group, title, "info", "ok", "the reference lists no prompts for this group");
+        var ours = Strings(info["prompts"]);
+        var theirs = Strings(reference["prompts"]);
+        string? problem = Differ(ours, theirs, "prompt");
+        if (problem is null && reference["answers"] is JsonArray answers)
+            problem = Differ(((info["answers"] as JsonArray) ?? []).Select(a => string.Join(" / ", Strings(a))).ToList(),
+                answers.Select(a => string.Join(" / ", Strings(a))).ToList(), "answer pair");
+        return problem is null ? new(group, title, "info", "ok", $"{ours.Count} prompts as in the reference") : new(group, title, "info", "structure", problem);
+    }
+
+    private static string? Differ(List<string> ours, List<string> theirs, string what)
+    {
+        if (ours.Count != theirs.Count) return $"{ours.Count} {what}s here, {theirs.Count} in the reference";
         for (int i = 0; i < ours.Count; i++)
-        {
-            double d = Math.Abs(ours[i] - expected[i]);
-            if (double.IsNaN(d) || d > max) { max = double.IsNaN(d) ? double.NaN : d; at = i; if (double.IsNaN(d)) break; }
-        }
-        return new(group, title, analysis, "compared", max, $"value {at}", ours.Count);
+            if (ours[i] != theirs[i])
+                return $"{what} {i} is {TableComparison.Quote(ours[i])} here, {TableComparison.Quote(theirs[i])} in the reference";
+        return null;
     }
 
-    /// <summary>Our values for an analysis path, flattened row-major (scatters: x values then y values).</summary>
-    private static List<double>? Ours(StudyResults results, string group, string analysis)
-    {
-        if (analysis.Contains('+'))
-        {
-            var parts = analysis.Split('+');
-            var x = results.GridAt(group, parts[0]); var y = results.GridAt(group, parts[1]);
-            return x is null || y is null ? null : [.. x.Values.Data.Select(v => (double)v), .. y.Values.Data.Select(v => (double)v)];
-        }
-        if (analysis.Contains('#'))
-        {
-            var parts = analysis.Split('#');
-            var grid = results.GridAt(group, parts[0]);
-            int row = grid?.Rows.ToList().IndexOf(parts[1]) ?? -1;
-            return grid is null || row < 0 ? null : Enumerable.Range(0, grid.Cols.Count).Select(c => (double)grid[row, c]).ToList();
-        }
-        return results.GridAt(group, analysis)?.Values.Data.Select(v => (double)v).ToList();
-    }
+    private static List<string> Strings(JsonNode? node) => (node as JsonArray)?.Select(v => v?.ToString() ?? "").ToList() ?? [];
 
-    private static List<double> Flatten(JsonNode? trace, bool scatter)
-    {
-        if (trace is null) return [];
-        if (scatter) return [.. Nums(trace["x"] as JsonArray), .. Nums(trace["y"] as JsonArray)];
-        if (trace["z"] is JsonArray z) return z.SelectMany(r => Nums(r as JsonArray)).ToList();
-        return Nums(trace["y"] as JsonArray);
-    }
-
-    private static List<double> Nums(JsonArray? a) => a?.Select(v => v is null ? double.NaN : v.GetValue<double>()).ToList() ?? [];
-
-    /// <summary>A reference file (notebook format) holding this run's own values for every mappable figure (for self-checks and as a template).</summary>
+    /// <summary>
+    /// A reference file (notebook format) holding this run's own values and labels for every mappable figure, with each
+    /// group's prompts and answers (for self-checks and as a template).
+    /// </summary>
     public static JsonObject ToReference(StudyResults results)
     {
         var figures = new JsonArray();
-        string[] titles =
-        [
-            "Logit Difference From Accumulate Residual Stream", "Logit Difference From Each Layer", "Logit Difference From Each Head",
-            "Logit Difference From Patched Residual Stream", "Logit Difference From Patched Attention Layer", "Logit Difference From Patched MLP Layer",
-            "Logit Difference From Patched Head Output", "Logit Difference From Patched Head Value", "Logit Difference From Patched Head Pattern",
-            "Scatter plot of output patching vs value patching", "Scatter plot of output patching vs attention patching",
-        ];
-        foreach (var (group, _) in results.Groups)
+        var groups = new JsonObject();
+        foreach (var (group, node) in results.Groups)
         {
-            var all = titles.ToList();
-            if (results.GridAt(group, StudyAnalyses.NeuronPatching) is Grid n)
-                all.AddRange(n.Rows.Select(r => $"Logit Difference From Patched Neurons in MLP Layer {r}"));
-            foreach (var title in all)
+            if (node?["info"] is JsonObject info)
+                groups[group] = new JsonObject { ["prompts"] = info["prompts"]?.DeepClone(), ["answers"] = info["answers"]?.DeepClone(), ["experiment"] = info["experiment"]?.DeepClone() };
+            var titles = ReferenceFigures.Titles.ToList();
+            if (results.GridAt(group, StudyAnalyses.NeuronPatching) is Grid n) titles.AddRange(n.Rows.Select(ReferenceFigures.NeuronFigureTitle));
+            foreach (var title in titles)
             {
-                string analysis = AnalysisFor(title)!;
-                var values = Ours(results, group, analysis);
-                if (values is null) continue;
-                JsonObject trace;
-                if (analysis.Contains('+'))
-                {
-                    int half = values.Count / 2;
-                    trace = new JsonObject { ["type"] = "scatter", ["x"] = Arr(values.Take(half)), ["y"] = Arr(values.Skip(half)) };
-                }
-                else if (!analysis.Contains('#') && results.GridAt(group, analysis) is Grid g && g.Rows.Count > 1)
-                {
-                    var z = new JsonArray();
-                    for (int r = 0; r < g.Rows.Count; r++) z.Add(Arr(values.Skip(r * g.Cols.Count).Take(g.Cols.Count)));
-                    trace = new JsonObject { ["type"] = "heatmap", ["z"] = z };
-                }
-                else trace = new JsonObject { ["type"] = "scatter", ["y"] = Arr(values) };
-                figures.Add(new JsonObject { ["group"] = group, ["title"] = title, ["traces"] = new JsonArray(trace) });
+                var map = ReferenceFigures.For(title)!;
+                if (ReferenceFigures.Ours(results, group, map, out _) is not LabelledTable t) continue;
+                figures.Add(new JsonObject { ["group"] = group, ["title"] = title, ["traces"] = new JsonArray(Trace(map, t)) });
             }
         }
-        return new JsonObject { ["source"] = $"sharplens study run of '{results.Root["study"]}' on {results.Model}", ["figures"] = figures };
+        return new JsonObject
+        {
+            ["source"] = $"sharplens study run of '{results.Root["study"]}' on {results.Model}", ["groups"] = groups, ["figures"] = figures,
+        };
+    }
+
+    private static JsonObject Trace(ReferenceFigures.Mapping map, LabelledTable t)
+    {
+        if (map.YPath is not null)
+            return new JsonObject
+            {
+                ["type"] = "scatter", ["x"] = Arr(t.Values.Where((_, i) => i % 2 == 0)), ["y"] = Arr(t.Values.Where((_, i) => i % 2 == 1)), ["hovertext"] = Labels(t.Rows),
+            };
+        if (t.RowAxis.Length > 0)
+        {
+            var z = new JsonArray();
+            for (int r = 0; r < t.Rows.Count; r++) z.Add(Arr(t.Values.Skip(r * t.Cols.Count).Take(t.Cols.Count)));
+            return new JsonObject { ["type"] = "heatmap", ["x"] = Labels(t.Cols), ["z"] = z };
+        }
+        return map.NeuronLayer is not null
+            ? new JsonObject { ["type"] = "scattergl", ["x"] = Labels(t.Cols), ["y"] = Arr(t.Values) }
+            : new JsonObject { ["type"] = "scatter", ["y"] = Arr(t.Values), ["hovertext"] = Labels(t.Cols) };
     }
 
     private static JsonArray Arr(IEnumerable<double> v) => new(v.Select(x => (JsonNode?)x).ToArray());
+
+    private static JsonArray Labels(IEnumerable<string> v) => new(v.Select(x => (JsonNode?)x).ToArray());
 }

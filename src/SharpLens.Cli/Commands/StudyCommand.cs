@@ -93,11 +93,12 @@ internal static class StudyCommand
     private static Command VerifyCommand()
     {
         var dir = new Argument<string>("dir") { Description = "Output folder of `sharplens study run` (or its results.json)" };
-        var reference = new Option<string>("--reference", "-r") { Description = "Reference values in the notebook JSON format (figures: group/title/traces)", Required = true };
-        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ours - reference| per value, in each figure's units", DefaultValueFactory = _ => 0.05 };
-        var requireAll = new Option<bool>("--require-all") { Description = "Also fail when a reference figure was not computed" };
+        var reference = new Option<string>("--reference", "-r") { Description = "Reference values in the notebook JSON format (groups, notebook_printed, figures)", Required = true };
+        var atol = new Option<double?>("--atol") { Description = "Override every figure's absolute tolerance (default 1e-3; see studies/README.md)" };
+        var rtol = new Option<double?>("--rtol") { Description = "Override every figure's relative tolerance, a fraction of its largest |reference| (default 1e-3)" };
+        var allowMissing = new Option<bool>("--allow-missing") { Description = "Do not fail on reference figures or printed numbers the run did not compute (a partial run)" };
         var json = new Option<bool>("--json") { Description = "Print the comparison as JSON" };
-        var command = new Command("verify", "Compare a run with reference figure values; exit 1 when a computed figure deviates by more than --tolerance") { dir, reference, tolerance, requireAll, json };
+        var command = new Command("verify", "Compare a run with a reference (structure, every value, every claim); exit 1 when anything differs") { dir, reference, atol, rtol, allowMissing, json };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(dir)!;
@@ -105,38 +106,40 @@ internal static class StudyCommand
             var results = StudyResults.Load(path);
             string refPath = parse.GetValue(reference)!;
             if (!File.Exists(refPath)) throw new InvalidInputException($"reference file '{refPath}' does not exist");
-            var refJson = JsonNode.Parse(File.ReadAllText(refPath)) as JsonObject ?? throw new InvalidInputException($"{refPath}: expected a JSON object");
-            double tol = parse.GetValue(tolerance);
-            var rows = StudyVerify.Compare(results, refJson);
-            bool all = parse.GetValue(requireAll);
-            bool failed = rows.Any(r => r.Failed(tol) || (all && r.Status is "not computed" or "no mapping"));
+            JsonObject refJson;
+            try { refJson = JsonNode.Parse(File.ReadAllText(refPath)) as JsonObject ?? throw new InvalidInputException($"{refPath}: expected a JSON object"); }
+            catch (System.Text.Json.JsonException e) { throw new InvalidInputException($"{refPath}: malformed JSON: {e.Message.Split('\n')[0]}"); }
+            double? a = parse.GetValue(atol), r = parse.GetValue(rtol);
+            if (a is < 0 || r is < 0) throw new InvalidInputException("--atol and --rtol must be >= 0");
+            var overrideTol = a is null && r is null ? null
+                : new VerifyTolerance(a ?? VerifyTolerance.Default.Atol, r ?? VerifyTolerance.Default.Rtol, "set on the command line");
+            var rows = StudyVerify.Compare(results, refJson, overrideTol);
+            bool allow = parse.GetValue(allowMissing);
+            bool failed = rows.Any(x => x.Failed(allow));
             if (parse.GetValue(json))
                 Console.WriteLine(new JsonObject
                 {
-                    ["tolerance"] = tol, ["passed"] = !failed,
-                    ["figures"] = new JsonArray(rows.Select(r => (JsonNode?)new JsonObject
+                    ["passed"] = !failed, ["allow_missing"] = allow, ["tolerance_override"] = overrideTol?.ToString(),
+                    ["checks"] = new JsonArray(rows.Select(x => (JsonNode?)new JsonObject
                     {
-                        ["group"] = r.Group, ["title"] = r.Title, ["analysis"] = r.Analysis, ["status"] = Status(r, tol),
-                        ["max_deviation"] = r.MaxDeviation is double d && double.IsFinite(d) ? d : null, ["where"] = r.Where, ["values"] = r.Values,
+                        ["group"] = x.Group, ["title"] = x.Title, ["source"] = x.Source, ["status"] = x.Status, ["failed"] = x.Failed(allow),
+                        ["detail"] = x.Detail, ["cell"] = x.Cell, ["deviation"] = x.Deviation is double d && double.IsFinite(d) ? d : null,
+                        ["allowed"] = x.Allowed, ["tolerance"] = x.Tolerance?.ToString(), ["tolerance_reason"] = x.Tolerance?.Reason,
                     }).ToArray()),
                 }.ToJsonString(Cli.Json));
             else
             {
-                foreach (var r in rows)
-                    Console.WriteLine($"{r.Group,-8} {r.Title,-58} {(r.MaxDeviation is double d ? d.ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture) : "-"),10}  {Status(r, tol)}{(r.Status == "shape mismatch" ? $" ({r.Where})" : "")}");
-                int compared = rows.Count(r => r.MaxDeviation is not null);
-                Console.WriteLine($"{compared} of {rows.Count} reference figures compared, {rows.Count(r => r.Failed(tol))} exceed tolerance {tol}, {rows.Count(r => r.Status == "not computed")} not computed: {(failed ? "FAILED" : "passed")}");
+                foreach (var x in rows)
+                    Console.WriteLine($"{(x.Failed(allow) ? "FAIL" : x.Status is "missing" or "no mapping" ? "skip" : "ok  ")} {x.Group,-8} {x.Title}: {x.Status}; {x.Detail}");
+                Console.WriteLine($"{rows.Count} checks: {rows.Count(x => x.Status is "ok" or "held")} ok, {rows.Count(x => x.Status == "exceeds")} beyond tolerance, " +
+                    $"{rows.Count(x => x.Status == "structure")} structure, {rows.Count(x => x.Status == "not held")} claims not held, " +
+                    $"{rows.Count(x => x.Status is "missing" or "no mapping")} missing{(allow ? " (allowed)" : "")}" +
+                    $"{(overrideTol is null ? "" : $"; tolerance {overrideTol} set on the command line")}: {(failed ? "FAILED" : "passed")}");
             }
             return failed ? 1 : 0;
         });
         return command;
     }
-
-    private static string Status(FigureDeviation r, double tol) => r.Status switch
-    {
-        "compared" => r.Failed(tol) ? "EXCEEDS" : "ok",
-        var s => s,
-    };
 
     private static Command ReferenceCommand()
     {

@@ -73,7 +73,7 @@ public class StudyFileTests
         Assert.Equal([1, 2], a.NeuronLayers);
         Assert.Equal(2, a.TopNeurons);
         Assert.Null(a.Corrupted);
-        Assert.Equal([119, 5, 6, 7, 8], a.Prompts[0].Ids);
+        Assert.Equal([119, 5, 6, 7, 8], a.Prompts[0].Ids!);
         Assert.Equal(["resid_pre", "attn_out"], j.Group("b").Patching);
         Assert.Equal(200, y.Comparisons.Permutations);
         Assert.Single(y.Claims);
