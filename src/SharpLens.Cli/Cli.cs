@@ -23,18 +23,90 @@ internal static class Cli
         Description = "Use unprocessed Hugging Face weights (no fold_ln / centring / value-bias folding; head DLA then includes each head's b_V·W_O, as in TransformerLens without processing)",
     };
 
-    public static int Invoke(RootCommand root, string[] args)
+    /// <summary>Wider than any line we print: piped output must not wrap in the middle of tokens.</summary>
+    private const int UnwrappedWidth = 1 << 14;
+
+    /// <summary>
+    /// Parses and runs a command line. A parse error (unknown option, bad value, missing option) is one line on stderr
+    /// with a pointer to --help, exit 2; output paths are checked and output folders locked before the command runs;
+    /// every error a user can cause is one line, exit 2.
+    /// </summary>
+    public static int Invoke(Command root, string[] args)
     {
+        if (Console.IsOutputRedirected) AnsiConsole.Console.Profile.Width = UnwrappedWidth;
+        if (Console.IsErrorRedirected) Err.Profile.Width = UnwrappedWidth;
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            Console.Error.WriteLine($"error: {ParseError(parse)}");
+            return 2;
+        }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var locks = parse.Action is not null && parse.Action == parse.CommandResult.Command.Action ? OutputPaths.CheckAndLock(parse) : [];
+            try
+            {
+                return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            }
+            finally
+            {
+                foreach (var l in locks) l.Dispose();
+            }
         }
         catch (Exception e) when (Describe(e) is string message)
         {
             Console.Error.WriteLine($"error: {message}");
             return 2;
         }
+    }
+
+    /// <summary>The first parse error in one line, naming the option it concerns, and where to read the usage.</summary>
+    private static string ParseError(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var r = (System.CommandLine.Parsing.SymbolResult?)parse.CommandResult; r is not null; r = r.Parent)
+            if (r is System.CommandLine.Parsing.CommandResult c) names.Insert(0, c.Command.Name);
+        string help = $"Run '{string.Join(" ", names)} --help' for the options.";
+        // A mistyped option or command explains every other error (a required option "missing", a stray value).
+        if (parse.UnmatchedTokens.Count > 0)
+        {
+            string token = parse.UnmatchedTokens[0];
+            var command = parse.CommandResult.Command;
+            var known = command.Options.Where(o => !o.Hidden).SelectMany(o => o.Aliases.Prepend(o.Name))
+                .Concat(command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
+            string? guess = known.Select(k => (k, d: EditDistance(token, k))).Where(x => x.d <= 2).OrderBy(x => x.d).Select(x => x.k).FirstOrDefault();
+            return $"'{token}' is not an option or command of {string.Join(" ", names)}{(guess is null ? "" : $" (did you mean {guess}?)")}. {help}";
+        }
+        var error = parse.Errors[0];
+        string message = System.Text.RegularExpressions.Regex.Replace(error.Message, @"\s*\n\s*", " ").Trim().Replace("' '", "', '")
+            .Replace("as expected type 'System.Int32'", "as a whole number").Replace("as expected type 'System.Double'", "as a number")
+            .Replace("as expected type 'System.Single'", "as a number");
+        string? option = error.SymbolResult switch
+        {
+            System.CommandLine.Parsing.OptionResult o => o.Option.Name,
+            System.CommandLine.Parsing.ArgumentResult { Parent: System.CommandLine.Parsing.OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        if (option is not null && !message.Contains(option, StringComparison.Ordinal)) message = $"{option}: {message}";
+        return $"{message.TrimEnd('.')}. {help}";
+    }
+
+    /// <summary>Levenshtein distance, for "did you mean" on a mistyped option.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
     }
 
     // One line that names the problem; no stack trace for anything a user can cause.
@@ -113,5 +185,9 @@ internal static class Cli
         public void Report(T value) => report(value);
     }
 
-    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    /// <summary>
+    /// How result and --json output is written: indented, and with the relaxed encoder so that tokens stay readable
+    /// (' and &lt; as themselves, not \u0027 and \u003C). Never embed this output in HTML without escaping it.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

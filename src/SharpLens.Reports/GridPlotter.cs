@@ -13,11 +13,26 @@ namespace SharpLens.Reports;
 public static class GridPlotter
 {
     /// <summary>Writes the report for <paramref name="resultJsonPath"/> into <paramref name="outDir"/>; returns the index.html path.</summary>
+    /// <exception cref="InvalidInputException">The file is not JSON, or holds no result grid (e.g. an analysis input).</exception>
     public static string FromResultJson(string resultJsonPath, string outDir, bool staticImages = true)
     {
-        var root = JsonNode.Parse(File.ReadAllText(resultJsonPath)) as JsonObject
-            ?? throw new SharpLensException($"{resultJsonPath}: expected a JSON object of grids");
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(resultJsonPath)) as JsonObject
+                ?? throw new InvalidInputException($"{resultJsonPath} is not a result (not a JSON object of grids): pass a JSON written by sharplens attribute, patch or study run");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException($"{resultJsonPath} is not valid JSON ({e.Message.ReplaceLineEndings(" ")}): pass a JSON written by sharplens attribute, patch or study run", e);
+        }
         var report = BuildReport(root, Path.GetFileNameWithoutExtension(resultJsonPath));
+        // Refuse what is not a result before writing anything: a report of only scalars is a wrong file, not a result.
+        if (report.FigureCount == 0)
+            throw new InvalidInputException(root.ContainsKey("clean") && root.ContainsKey("answers")
+                ? $"{resultJsonPath} is an analysis input (clean, corrupted, answers), not a result: run `sharplens attribute` or `sharplens patch` with --input {resultJsonPath} --json RESULT.json, then plot RESULT.json"
+                : root.ContainsKey("study_hash") ? $"{resultJsonPath} is a study's results.json without comparison grids: its report is the index.html that `sharplens study run` wrote next to it"
+                : $"{resultJsonPath} holds no result grids (it has {string.Join(", ", root.Select(kv => kv.Key).Take(6))}): pass a JSON written by sharplens attribute, patch or study run");
         report.StaticImages = staticImages;
         return report.Write(outDir);
     }

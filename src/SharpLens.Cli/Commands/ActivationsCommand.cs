@@ -12,10 +12,10 @@ internal static class ActivationsCommand
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
-        var prompt = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended)", AllowMultipleArgumentsPerToken = false };
+        var prompt = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended, as TransformerLens does)", AllowMultipleArgumentsPerToken = false };
         var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file [[ids...], ...] used exactly as given" };
         var hooks = new Option<string>("--hooks") { Description = "Comma-separated hook names, e.g. blocks.7.attn.hook_z,blocks.8.mlp.hook_post", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file", Required = true };
+        var output = OutputPaths.File(new Option<string>("--out", "-o") { Description = "Output .safetensors file", Required = true });
         var command = new Command("activations", "Record activations at hook points and save them as safetensors") { model, raw, prompt, tokensFile, hooks, output };
         command.SetAction(parse =>
         {

@@ -16,9 +16,9 @@ internal static class AttributeCommand
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var input = new Option<string>("--input", "-i") { Description = "Input JSON: clean, corrupted, answers", Required = true };
-        var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
+        var json = OutputPaths.File(new Option<string>("--json") { Description = "Where to write the results JSON", Required = true });
         var topNeurons = new Option<int>("--top-neurons") { Description = "How many neurons to keep", DefaultValueFactory = _ => 20 };
-        var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" });
         var command = new Command("attribute", "Direct logit attribution of the clean logit difference") { model, raw, input, json, topNeurons, plot };
         command.SetAction(parse =>
         {

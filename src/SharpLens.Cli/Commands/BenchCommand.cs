@@ -17,9 +17,9 @@ internal static class BenchCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: random weights shaped like GPT-2 small)" };
-        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var json = new Option<bool>("--json") { Description = "Print JSON on stdout instead of a table" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
-        var suites = new Option<string>("--suites") { Description = "Comma-separated: core", DefaultValueFactory = _ => "core" };
+        var suites = new Option<string>("--suites") { DefaultValueFactory = _ => "core" };
         suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons)";
         var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
         command.SetAction(parse =>

@@ -15,15 +15,15 @@ internal static class CompareCommand
     public static Command Create()
     {
         var a = new Argument<string>("a") { Description = "First result JSON (from attribute or patch)" };
-        var b = new Argument<string>("b") { Description = "Second result JSON" };
+        var b = new Argument<string>("b") { Description = "Second result JSON (from attribute or patch)" };
         var key = new Option<string>("--key", "-k") { Description = "Which result to compare, e.g. heads, layers, resid_pre, head_out", Required = true };
-        var paired = new Option<bool>("--paired") { Description = "The two files measure the same prompts (sign-flip test); default: different prompts (label shuffling)" };
-        var correction = new Option<string>("--correction") { Description = "holm or bh (Benjamini-Hochberg)", DefaultValueFactory = _ => "holm" };
+        var paired = new Option<bool>("--paired") { Description = "The two files measure the same prompts (sign-flip test); without it they are different prompts (label shuffling)" };
+        var correction = new Option<string>("--correction") { Description = "Multiple-comparison correction across cells: holm, bh (Benjamini-Hochberg) or none", DefaultValueFactory = _ => "holm" };
         correction.AcceptOnlyFromAmong("holm", "bh", "none");
-        var alpha = new Option<double>("--alpha") { DefaultValueFactory = _ => 0.05 };
-        var permutations = new Option<int>("--permutations") { DefaultValueFactory = _ => 10000 };
+        var alpha = new Option<double>("--alpha") { Description = "Significance level a corrected p-value must be below", DefaultValueFactory = _ => 0.05 };
+        var permutations = new Option<int>("--permutations") { Description = "Random permutations per cell (more: finer p-values, slower)", DefaultValueFactory = _ => 10000 };
         var top = new Option<int>("--top") { Description = "Rows of the table to print", DefaultValueFactory = _ => 20 };
-        var json = new Option<string?>("--json") { Description = "Write every cell's comparison here" };
+        var json = OutputPaths.File(new Option<string?>("--json") { Description = "Write every cell's comparison here" });
         var command = new Command("compare", "Test which components differ between two groups of prompts (permutation test, corrected p-values, bootstrap CIs)")
             { a, b, key, paired, correction, alpha, permutations, top, json };
         command.SetAction(parse =>

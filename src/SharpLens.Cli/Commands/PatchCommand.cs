@@ -25,16 +25,16 @@ internal static class PatchCommand
         var what = new Option<string>("--what", "-w") { Description = "Comma-separated sweeps: " + string.Join(",", Kinds), DefaultValueFactory = _ => "resid_pre,attn_out,mlp_out" };
         var neuronLayers = new Option<string?>("--neuron-layers") { Description = "Layers whose neurons to patch, e.g. 8,10 (default: every layer)" };
         var byPosition = new Option<bool>("--by-position") { Description = "Patch heads one position at a time (head_out becomes head_out_by_pos, ...)" };
-        var method = new Option<string>("--method") { Description = "exact (fast, same numbers as plain), plain (one forward per patch), attribution (linear estimate)", DefaultValueFactory = _ => "exact" };
+        var method = new Option<string>("--method") { Description = "Patching method: exact (fast, same numbers as plain), plain (one forward per patch) or attribution (linear estimate)", DefaultValueFactory = _ => "exact" };
         method.AcceptOnlyFromAmong("exact", "plain", "attribution");
-        var direction = new Option<string>("--direction") { Description = "denoise: clean into corrupted (default); noise: corrupted into clean", DefaultValueFactory = _ => "denoise" };
+        var direction = new Option<string>("--direction") { Description = "Patching direction: denoise patches clean activations into the corrupted run; noise patches corrupted into clean", DefaultValueFactory = _ => "denoise" };
         direction.AcceptOnlyFromAmong("denoise", "noise");
-        var align = new Option<string>("--align") { Description = "start: positions counted from the first token; end: counted back from each prompt's final token (prompts of different lengths)", DefaultValueFactory = _ => "start" };
+        var align = new Option<string>("--align") { Description = "Position alignment: start counts positions from the first token; end counts back from each prompt's final token (prompts of different lengths)", DefaultValueFactory = _ => "start" };
         align.AcceptOnlyFromAmong("start", "end");
         var rawMetric = new Option<bool>("--raw-metric") { Description = "Report the raw logit difference instead of the normalized score (patched - corrupted) / (clean - corrupted)" };
         var compareExact = new Option<bool>("--compare-exact") { Description = "With --method attribution: also patch exactly and report how well the estimate agrees (correlation, largest disagreements)" };
-        var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
-        var plot = new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" };
+        var json = OutputPaths.File(new Option<string>("--json") { Description = "Where to write the results JSON", Required = true });
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also render the results as a report into this folder" });
         var command = new Command("patch", "Activation patching of the logit difference over layers, positions, heads and neurons")
             { model, raw, input, what, neuronLayers, byPosition, method, direction, align, rawMetric, compareExact, json, plot };
         command.SetAction(parse =>

@@ -10,7 +10,7 @@ internal static class PlotCommand
     public static Command Create()
     {
         var result = new Argument<string>("result") { Description = "Result JSON written by attribute, patch or study run" };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder for the report and figures", Required = true };
+        var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the report and figures", Required = true });
         var command = new Command("plot", "Render a saved result JSON into an HTML report with PNG/SVG/CSV figures") { result, output };
         command.SetAction(parse =>
         {
@@ -26,7 +26,7 @@ internal static class PlotCommand
     /// <summary><c>sharplens index DIR</c>: an index page of every report folder under DIR.</summary>
     public static Command CreateIndex()
     {
-        var root = new Argument<string>("dir") { Description = "Folder whose sub-folders hold reports (e.g. reports/)" };
+        var root = OutputPaths.Folder(new Argument<string>("dir") { Description = "Folder whose sub-folders hold reports (e.g. reports/)" });
         var command = new Command("index", "Write DIR/index.html listing the runs (reports) under DIR") { root };
         command.SetAction(parse =>
         {

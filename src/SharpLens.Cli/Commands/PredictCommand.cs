@@ -12,12 +12,12 @@ internal static class PredictCommand
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS is prepended, as TransformerLens does)" };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended, as TransformerLens does)" };
         var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file with [ids...] or [[ids...]] used exactly as given" };
         var answer = new Option<string?>("--answer", "-a") { Description = "Answer that must be a single token, e.g. \"'re\" or \" are\"" };
         var topK = new Option<int>("--top-k", "-k") { Description = "How many top predictions to show", DefaultValueFactory = _ => 10 };
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var json = new Option<bool>("--json") { Description = "Print JSON on stdout instead of a table" };
         var command = new Command("predict", "Show the model's next-token prediction for a prompt") { model, raw, prompt, tokens, tokensFile, answer, topK, json };
         command.SetAction(parse =>
         {

@@ -24,7 +24,7 @@ internal static class StudyCommand
     {
         var study = new Argument<string>("study") { Description = "Study file (JSON or YAML), e.g. studies/contractions.json" };
         var model = new Option<string?>("--model", "-m") { Description = "Model folder or Hugging Face id such as gpt2" };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder: results.json, index.html, figures/", Required = true };
+        var outDir = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder: results.json, index.html, figures/", Required = true });
         var force = new Option<bool>("--force") { Description = "Recompute every analysis, even those already in DIR/results.json" };
         var method = new Option<string>("--method") { Description = "Patching method: exact (fast, same numbers) or plain (one hooked forward per patch)", DefaultValueFactory = _ => "exact" };
         method.AcceptOnlyFromAmong("exact", "plain");
@@ -144,7 +144,7 @@ internal static class StudyCommand
     private static Command ReferenceCommand()
     {
         var dir = new Argument<string>("dir") { Description = "Output folder of `sharplens study run`" };
-        var outFile = new Option<string>("--out", "-o") { Description = "Where to write the reference JSON", Required = true };
+        var outFile = OutputPaths.File(new Option<string>("--out", "-o") { Description = "Where to write the reference JSON", Required = true });
         var command = new Command("reference", "Write a run's figure values as a reference file (notebook format) for `study verify`") { dir, outFile };
         command.SetAction(parse =>
         {
@@ -161,7 +161,7 @@ internal static class StudyCommand
     private static Command GenerateCommand()
     {
         var templates = new Argument<string>("templates") { Description = "Template spec (JSON), e.g. studies/templates/contractions-templates.json" };
-        var outFile = new Option<string>("--out", "-o") { Description = "Where to write the generated study file (JSON)", Required = true };
+        var outFile = OutputPaths.File(new Option<string>("--out", "-o") { Description = "Where to write the generated study file (JSON)", Required = true });
         var model = new Option<string?>("--model", "-m") { Description = "Drop prompts this model gets wrong (logit difference <= 0 on the clean prompt)" };
         var minPairs = new Option<int>("--min-pairs") { Description = "Drop groups with fewer valid prompt pairs", DefaultValueFactory = _ => 4 };
         var maxPairs = new Option<int>("--max-pairs") { Description = "At most this many prompt pairs per group", DefaultValueFactory = _ => 8 };

@@ -23,10 +23,10 @@ internal static class ViewCommand
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended)" };
-        var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used as given" };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended, as TransformerLens does)" };
+        var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var heads = new Option<string>("--heads") { Description = "Heads as LAYER.HEAD, e.g. 7.11,9.9", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder", Required = true };
+        var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the HTML view and its PNG, SVG, CSV and JSON files", Required = true });
         var command = new Command("attention", "Attention patterns of chosen heads on one prompt (tokens on both axes, hover a token)")
             { model, raw, prompt, tokens, heads, output };
         command.SetAction(parse =>
@@ -59,12 +59,12 @@ internal static class ViewCommand
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
-        var prompts = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended)" };
+        var prompts = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended, as TransformerLens does)" };
         var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file [[ids...], ...] used exactly as given" };
         var neurons = new Option<string>("--neurons") { Description = "Neurons as LLAYERNINDEX, e.g. L8N2744,L10N1063", Required = true };
         var min = new Option<double?>("--min") { Description = "Fixed colour range minimum (default: symmetric, automatic)" };
-        var max = new Option<double?>("--max") { Description = "Fixed colour range maximum" };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder", Required = true };
+        var max = new Option<double?>("--max") { Description = "Fixed colour range maximum (default: symmetric, automatic)" };
+        var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the HTML view and its PNG, SVG, CSV and JSON files", Required = true });
         var command = new Command("neurons", "Text coloured by MLP neuron activations (mlp.hook_post), value on hover")
             { model, raw, prompts, tokensFile, neurons, min, max, output };
         command.SetAction(parse =>
