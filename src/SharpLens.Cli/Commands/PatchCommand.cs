@@ -51,8 +51,6 @@ internal static class PatchCommand
             if (parse.GetValue(compareExact) && request.Method != "attribution")
                 throw new InvalidInputException("--compare-exact compares attribution patching with exact patching: add --method attribution");
             request = request with { CompareExact = parse.GetValue(compareExact) };
-            if (request.Alignment == Alignment.End && request.Method == "attribution")
-                throw new InvalidInputException("--align end works with --method exact or plain; attribution patching reports absolute positions");
             var result = Run(lm, data, request);
             result["settings"] = new JsonObject
             {
@@ -89,14 +87,13 @@ internal static class PatchCommand
     public static JsonObject Run(HookedTransformer model, AnalysisInput data, Request request)
     {
         var metric = new LogitDiffMetric(data.Answers);
-        var grids = request.Method == "attribution" ? Attribution(model, data, metric, request, out var clean, out var corrupted)
-            : Exact(model, data, metric, request, out clean, out corrupted);
+        var grids = Sweeps(model, data, metric, request, out var clean, out var corrupted);
         var result = Cli.ResultHeader(model, data, clean, corrupted);
         foreach (var (key, grid) in grids) result[key] = grid.ToJson();
         if (request.CompareExact)
         {
             // Both sides are in the same units (normalized score, or raw metric), so their difference is the estimate's error.
-            var exact = Exact(model, data, metric, request with { Method = "exact" }, out _, out _).ToDictionary(g => g.Item1, g => g.Item2);
+            var exact = Sweeps(model, data, metric, request with { Method = "exact" }, out _, out _).ToDictionary(g => g.Item1, g => g.Item2);
             var agreement = new JsonObject();
             var table = new Table().AddColumns("result", "cells", "pearson", "spearman", "mean |attr - exact|", "largest disagreement");
             foreach (var (key, estimate) in grids)
@@ -118,7 +115,9 @@ internal static class PatchCommand
         return result;
     }
 
-    private static List<(string, Grid)> Exact(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
+    /// <summary>Every requested sweep through one engine: exact or plain patching, or the attribution estimate
+    /// (same sites, labels and layout; raw metric or normalized score).</summary>
+    private static List<(string, Grid)> Sweeps(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
         out float[] clean, out float[] corrupted)
     {
         var grids = new List<(string, Grid)>();
@@ -135,56 +134,22 @@ internal static class PatchCommand
                 StrTokens = data.CleanStrTokens[0],
                 Progress = new Cli.SyncProgress<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
             };
-            var patcher = new ActivationPatcher(model, new PatchingInputs(data.Clean, data.Corrupted, metric), options);
-            Grid Finish(Grid g) => request.Normalize ? patcher.Normalize(g) : g;
+            var inputs = new PatchingInputs(data.Clean, data.Corrupted, metric);
+            IPatchingEngine engine = request.Method == "attribution" ? new AttributionPatcher(model, inputs, options) : new ActivationPatcher(model, inputs, options);
+            Grid Finish(Grid g) => request.Normalize ? engine.Normalize(g) : g;
             foreach (var kind in request.Kinds)
             {
-                if (kind == "neurons")
+                if (kind == SweepNames.Neurons)
                 {
                     foreach (int l in request.NeuronLayers)
-                        grids.Add(($"neurons_L{l}", Finish(patcher.Neurons([l]))));
+                        grids.Add(($"neurons_L{l}", Finish(engine.Run(engine.Sweep(kind, [l])))));
                     continue;
                 }
-                grids.Add((kind, Finish(patcher.Run(patcher.Sweep(kind)))));
+                grids.Add((kind, Finish(engine.Run(engine.Sweep(kind)))));
             }
-            cleanBase = patcher.CleanBaseline; corruptedBase = patcher.CorruptedBaseline;
+            cleanBase = engine.CleanBaseline; corruptedBase = engine.CorruptedBaseline;
         });
         clean = cleanBase; corrupted = corruptedBase;
         return grids;
-    }
-
-    private static List<(string, Grid)> Attribution(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
-        out float[] clean, out float[] corrupted)
-    {
-        var result = AttributionPatching.Run(model, data.Clean, data.Corrupted, metric);
-        clean = result.CleanPerPrompt; corrupted = result.CorruptedPerPrompt;
-        var grids = new List<(string, Grid)>();
-        foreach (var kind in request.Kinds)
-        {
-            if (kind == "neurons")
-            {
-                foreach (int l in request.NeuronLayers) grids.Add(($"neurons_L{l}", Pick(result, $"neurons_L{l}", request.Normalize)));
-                continue;
-            }
-            grids.Add((kind, Pick(result, kind, request.Normalize)));
-        }
-        return grids;
-    }
-
-    // Attribution estimates a change; as a raw metric it is the corrupted baseline plus that change, like exact patching reports.
-    private static Grid Pick(AttributionResult result, string key, bool normalize)
-    {
-        if (normalize) return result.Normalized(key);
-        var change = result[key];
-        var values = change.Values.Clone();
-        System.Numerics.Tensors.TensorPrimitives.Add(values.Data, result.CorruptedMetric, values.Data);
-        var perPrompt = change.PerPrompt?.Clone();
-        if (perPrompt is not null)
-        {
-            int cells = change.Rows.Count * change.Cols.Count;
-            for (int p = 0; p < perPrompt.Dim(0); p++)
-                System.Numerics.Tensors.TensorPrimitives.Add(perPrompt.Data.AsSpan(p * cells, cells), result.CorruptedPerPrompt[p], perPrompt.Data.AsSpan(p * cells, cells));
-        }
-        return new Grid(values, change.Rows, change.Cols, perPrompt) { Title = change.Title, RowTitle = change.RowTitle, ColTitle = change.ColTitle };
     }
 }

@@ -37,23 +37,35 @@ public static class AttributionAgreement
     /// <summary>Exact patching results (raw metric after patching) minus the corrupted baseline; per prompt when both are given.</summary>
     public static Grid ExactChange(Grid exactPatched, float corruptedBaseline, IReadOnlyList<float>? corruptedPerPrompt = null)
     {
-        var values = exactPatched.Values.Clone();
-        System.Numerics.Tensors.TensorPrimitives.Subtract(values.Data, corruptedBaseline, values.Data);
-        Tensor? pp = null;
-        if (exactPatched.PerPrompt is not null && corruptedPerPrompt is not null)
-        {
-            pp = exactPatched.PerPrompt.Clone();
-            int prompts = pp.Dim(0), cells = pp.Length / Math.Max(1, prompts);
-            if (corruptedPerPrompt.Count != prompts)
-                throw new InvalidInputException($"{corruptedPerPrompt.Count} corrupted per-prompt baselines for a grid of {prompts} prompts");
-            for (int p = 0; p < prompts; p++)
-                System.Numerics.Tensors.TensorPrimitives.Subtract(pp.Data.AsSpan(p * cells, cells), corruptedPerPrompt[p], pp.Data.AsSpan(p * cells, cells));
-        }
-        return new Grid(values, exactPatched.Rows, exactPatched.Cols, pp)
+        var shifted = Shift(exactPatched, -corruptedBaseline, corruptedPerPrompt?.Select(v => -v).ToArray());
+        return new Grid(shifted.Values, shifted.Rows, shifted.Cols, shifted.PerPrompt)
         {
             Title = exactPatched.Title is null ? null : exactPatched.Title + " (change)",
             RowTitle = exactPatched.RowTitle, ColTitle = exactPatched.ColTitle,
         };
+    }
+
+    /// <summary>An estimated change plus the metric of the run it changes ([prompt] <paramref name="baseline"/>): the
+    /// estimate as a RAW patched metric, the units exact patching reports.</summary>
+    public static Grid AddBaseline(Grid change, IReadOnlyList<float> baseline) =>
+        Shift(change, (float)baseline.Average(v => (double)v), baseline);
+
+    /// <summary><paramref name="grid"/> + <paramref name="mean"/> in Values and + perPrompt[p] in prompt p's values.</summary>
+    private static Grid Shift(Grid grid, float mean, IReadOnlyList<float>? perPrompt)
+    {
+        var values = grid.Values.Clone();
+        System.Numerics.Tensors.TensorPrimitives.Add(values.Data, mean, values.Data);
+        Tensor? pp = null;
+        if (grid.PerPrompt is not null && perPrompt is not null)
+        {
+            pp = grid.PerPrompt.Clone();
+            int prompts = pp.Dim(0), cells = pp.Length / Math.Max(1, prompts);
+            if (perPrompt.Count != prompts)
+                throw new InvalidInputException($"{perPrompt.Count} per-prompt baselines for a grid of {prompts} prompts");
+            for (int p = 0; p < prompts; p++)
+                System.Numerics.Tensors.TensorPrimitives.Add(pp.Data.AsSpan(p * cells, cells), perPrompt[p], pp.Data.AsSpan(p * cells, cells));
+        }
+        return new Grid(values, grid.Rows, grid.Cols, pp) { Title = grid.Title, RowTitle = grid.RowTitle, ColTitle = grid.ColTitle };
     }
 
     /// <summary>Pearson correlation; NaN when either side is constant.</summary>

@@ -1,4 +1,5 @@
 using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Model.Backward;
 using SharpLens.Model.Hooks;
@@ -43,6 +44,10 @@ public sealed class AttributionResult
     /// <summary>Exact patching grid (raw metric after patching) minus this run's corrupted baseline: exact change, comparable to the grids here.</summary>
     public Grid ExactChange(Grid exactPatched) => AttributionAgreement.ExactChange(exactPatched, CorruptedMetric, CorruptedPerPrompt);
 
+    /// <summary>A grid as a RAW patched metric, the units exact patching reports: the corrupted baseline plus the
+    /// estimated change (per prompt too).</summary>
+    public Grid Raw(string key) => AttributionAgreement.AddBaseline(this[key], CorruptedPerPrompt);
+
     /// <summary>A grid normalized as a patching score: estimate / (clean - corrupted).</summary>
     public Grid Normalized(string key)
     {
@@ -70,25 +75,13 @@ public sealed class AttributionResult
 /// </remarks>
 public static class AttributionPatching
 {
-    private static readonly (string Key, Func<int, string> Hook)[] LayerOutputs =
-    [
-        ("resid_pre", HookNames.ResidPre), ("resid_mid", HookNames.ResidMid), ("resid_post", HookNames.ResidPost),
-        ("attn_out", HookNames.AttnOut), ("mlp_out", HookNames.MlpOut),
-    ];
-
-    private static readonly (string Key, Func<int, string> Hook)[] HeadActs =
-        [("head_out", HookNames.Z), ("head_q", HookNames.Q), ("head_k", HookNames.K), ("head_v", HookNames.V)];
-
     /// <summary>Hooks whose clean and corrupted values attribution patching reads.</summary>
     public static IReadOnlyList<string> AttributedHooks(int nLayers)
     {
         var names = new List<string>();
         for (int l = 0; l < nLayers; l++)
         {
-            foreach (var (_, hook) in LayerOutputs) names.Add(hook(l));
-            foreach (var (_, hook) in HeadActs) names.Add(hook(l));
-            names.Add(HookNames.Pattern(l));
-            names.Add(HookNames.MlpPost(l));
+            foreach (var activation in PatchSite.Activations) names.Add(HookNames.GetActName(activation, l));
         }
         return names;
     }
@@ -107,160 +100,75 @@ public static class AttributionPatching
         AttributionOptions? options = null)
     {
         options ??= new AttributionOptions();
-        if (clean.Batch != corrupted.Batch || clean.Pos != corrupted.Pos || !clean.Lengths.SequenceEqual(corrupted.Lengths))
-            throw new InvalidInputException($"clean [{clean.Batch}, {clean.Pos}] and corrupted [{corrupted.Batch}, {corrupted.Pos}] prompts must have the same shape and lengths for attribution patching");
-        var cfg = model.Config;
-        int L = cfg.NLayers, batch = clean.Batch;
-        var attributed = AttributedHooks(L);
-        var cleanNames = new HashSet<string>(attributed, StringComparer.Ordinal);
-        var corruptedNames = new HashSet<string>(attributed.Concat(TransformerBackward.RequiredHooks(L)), StringComparer.Ordinal);
-
-        var cleanCache = new ActivationCache(model);
-        var cleanNorm = model.Run(clean, new ForwardOptions { Cache = cleanCache, CacheFilter = cleanNames.Contains, Logits = LogitsMode.None });
-        var corrCache = new ActivationCache(model);
-        var corrNorm = model.Run(corrupted, new ForwardOptions { Cache = corrCache, CacheFilter = corruptedNames.Contains, Logits = LogitsMode.None });
-
-        var cleanRows = HookedTransformer.GatherFinal(cleanNorm, clean);
-        var corrRows = HookedTransformer.GatherFinal(corrNorm, corrupted);
-        var cleanPer = metric.PerPrompt(MetricGradient.FinalLogits(model, cleanRows, batch, metric.NeededTokens));
-        var corrPer = metric.PerPrompt(MetricGradient.FinalLogits(model, corrRows, batch, metric.NeededTokens));
-
-        var dFinal = MetricGradient.ForFinalNormalized(model, metric, corrRows, batch, options.LogitGradient);
-        Func<string, bool> keep = options.KeepGradients ? _ => true : cleanNames.Contains;
-        var grads = TransformerBackward.FromFinalPositions(model, corrCache, corrupted, dFinal, keep);
-
-        var grids = Compute(model, clean, cleanCache, corrCache, grads, options);
+        var runs = AttributionRuns.Run(model, clean, corrupted, metric, options.LogitGradient, options.KeepGradients);
+        var grids = Compute(model, corrupted, runs.SourceCache, runs.TargetCache, runs.Gradients, options, PositionLabels(model, clean));
         return new AttributionResult
         {
             Grids = grids,
-            CleanPerPrompt = cleanPer, CorruptedPerPrompt = corrPer,
-            CleanMetric = Mean(cleanPer), CorruptedMetric = Mean(corrPer),
-            Gradients = options.KeepGradients ? grads : null,
+            CleanPerPrompt = runs.SourceMetric, CorruptedPerPrompt = runs.TargetMetric,
+            CleanMetric = Mean(runs.SourceMetric), CorruptedMetric = Mean(runs.TargetMetric),
+            Gradients = options.KeepGradients ? runs.Gradients : null,
         };
     }
 
     /// <summary>
     /// The attribution grids from caches that hold <see cref="AttributedHooks"/> (clean and corrupted) and the
-    /// gradient of the mean metric on the corrupted run.
+    /// gradient of the mean metric on the corrupted run: the named sweeps of <see cref="SweepNames"/> (over the
+    /// positions every prompt has) estimated by <see cref="AttributionRuns.Contract(ModelConfig, PatchSweep, TokenBatch, ActivationCache, ActivationCache, GradientCache)"/>.
     /// </summary>
     public static Dictionary<string, Grid> Compute(HookedTransformer model, TokenBatch tokens, ActivationCache clean,
-        ActivationCache corrupted, GradientCache grads, AttributionOptions? options = null)
+        ActivationCache corrupted, GradientCache grads, AttributionOptions? options = null) =>
+        Compute(model, tokens, clean, corrupted, grads, options ?? new AttributionOptions(), PositionLabels(model, tokens));
+
+    private static Dictionary<string, Grid> Compute(HookedTransformer model, TokenBatch tokens, ActivationCache clean,
+        ActivationCache corrupted, GradientCache grads, AttributionOptions options, IReadOnlyList<string> labels)
     {
-        options ??= new AttributionOptions();
         var cfg = model.Config;
-        int L = cfg.NLayers, H = cfg.NHeads, dh = cfg.DHead, dMlp = cfg.DMlp, d = cfg.DModel;
-        int B = tokens.Batch, P = tokens.Pos;
-        float scale = B; // gradient of the mean · batch = per-prompt gradient
-        var layers = Labels(L);
-        var positions = PositionLabels(model, tokens);
-        var heads = Labels(H);
-        var layerPositionRows = Enumerable.Range(0, L * P).Select(i => $"{i / P}/{positions[i % P]}").ToArray();
-        var neurons = Labels(dMlp);
+        var axis = PositionAxis.Build(tokens, new PatchingOptions { StrTokens = labels.Select(l => l[..l.LastIndexOf('_')]).ToArray() });
         var grids = new Dictionary<string, Grid>(StringComparer.Ordinal);
-        Tensor Act(ActivationCache c, string n) => c.TryGet(n, out var t) ? t
-            : throw new InvalidInputException($"attribution patching needs '{n}' in the cache");
-
-        // Per-prompt Σ_inner (clean - corrupted)·grad over contiguous chunks of `inner` floats: [chunks].
-        float[] Contract(string hook, int inner)
+        void Add(string key, PatchSweep sweep)
         {
-            var c = Act(clean, hook).Data; var k = Act(corrupted, hook).Data; var g = grads[hook].Data;
-            int chunks = c.Length / inner;
-            var result = new float[chunks];
-            var diff = new float[inner];
-            for (int i = 0; i < chunks; i++)
-            {
-                TensorPrimitives.Subtract(c.AsSpan(i * inner, inner), k.AsSpan(i * inner, inner), diff);
-                result[i] = scale * TensorPrimitives.Dot(diff, g.AsSpan(i * inner, inner));
-            }
-            return result;
+            var grid = Grid.FromPerPrompt(AttributionRuns.Contract(cfg, sweep, tokens, clean, corrupted, grads), sweep.Rows, sweep.Cols);
+            grids[key] = new Grid(grid.Values, grid.Rows, grid.Cols, grid.PerPrompt)
+                { Title = $"attribution patching: {key}", RowTitle = sweep.RowTitle, ColTitle = sweep.ColTitle };
         }
+        PatchSweep Named(string name, IReadOnlyList<int>? layers = null) => SweepNames.Build(name, cfg, axis.Columns, axis.Labels, layers);
 
-        foreach (var (key, hook) in LayerOutputs)
+        foreach (var name in SweepNames.ByPosition) Add(name, Named(name));
+        foreach (var name in SweepNames.Heads) Add(name, Named(name));
+        if (options.HeadsByPosition)
+            foreach (var name in SweepNames.HeadsByPosition) Add(name, Named(name));
+        Add(SweepNames.Neurons, Named(SweepNames.Neurons));
+        for (int l = 0; l < cfg.NLayers; l++)
         {
-            var pp = new float[B * L * P];
-            for (int l = 0; l < L; l++)
+            // Rows of the all-layer neuron grid, one grid per layer (the CLI's neurons_L{l}).
+            var all = grids[SweepNames.Neurons];
+            grids[$"neurons_L{l}"] = RowOf(all, l, $"neurons_L{l}");
+            if (options.NeuronsByPosition)
             {
-                var v = Contract(hook(l), d); // [B, P]
-                for (int b = 0; b < B; b++) v.AsSpan(b * P, P).CopyTo(pp.AsSpan((b * L + l) * P));
+                var sites = new List<PatchSite>(axis.Count * cfg.DMlp);
+                foreach (int p in axis.Columns)
+                    for (int n = 0; n < cfg.DMlp; n++) sites.Add(PatchSite.Neuron(l, n, p));
+                Add($"neurons_by_pos_L{l}", new PatchSweep($"neurons_by_pos_L{l}", axis.Labels, all.Cols, sites, "position", "neuron"));
             }
-            grids[key] = Titled(Grid.FromPerPrompt(new Tensor(pp, B, L, P), layers, positions), key, "layer", "position");
-        }
-
-        foreach (var (key, hook) in HeadActs)
-        {
-            var all = new float[B * L * H];
-            var byPos = new float[B * L * H * P];
-            for (int l = 0; l < L; l++)
-            {
-                var v = Contract(hook(l), dh); // [B, P, H]
-                for (int b = 0; b < B; b++)
-                    for (int p = 0; p < P; p++)
-                        for (int h = 0; h < H; h++)
-                        {
-                            float x = v[(b * P + p) * H + h];
-                            all[(b * L + l) * H + h] += x;
-                            byPos[((b * L + l) * P + p) * H + h] = x;
-                        }
-            }
-            grids[key] = Titled(Grid.FromPerPrompt(new Tensor(all, B, L, H), layers, heads), key, "layer", "head");
-            if (options.HeadsByPosition)
-                grids[key + "_by_pos"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, L * P, H), layerPositionRows, heads), key + "_by_pos", "layer/position", "head");
-        }
-
-        {
-            var all = new float[B * L * H];
-            var byPos = new float[B * L * P * H];
-            for (int l = 0; l < L; l++)
-            {
-                var v = Contract(HookNames.Pattern(l), P); // [B, H, query]: one destination row at a time
-                for (int b = 0; b < B; b++)
-                    for (int h = 0; h < H; h++)
-                        for (int q = 0; q < P; q++)
-                        {
-                            float x = v[(b * H + h) * P + q];
-                            all[(b * L + l) * H + h] += x;
-                            byPos[((b * L + l) * P + q) * H + h] = x;
-                        }
-            }
-            grids["head_pattern"] = Titled(Grid.FromPerPrompt(new Tensor(all, B, L, H), layers, heads), "head_pattern", "layer", "head");
-            if (options.HeadsByPosition)
-                grids["head_pattern_by_pos"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, L * P, H), layerPositionRows, heads), "head_pattern_by_pos", "layer/position", "head");
-        }
-
-        {
-            var all = new float[B * L * dMlp];
-            var prod = new float[dMlp];
-            for (int l = 0; l < L; l++)
-            {
-                string hook = HookNames.MlpPost(l);
-                var c = Act(clean, hook).Data; var k = Act(corrupted, hook).Data; var g = grads[hook].Data;
-                var byPos = options.NeuronsByPosition ? new float[B * P * dMlp] : null;
-                var one = new float[B * dMlp];
-                for (int b = 0; b < B; b++)
-                    for (int p = 0; p < P; p++)
-                    {
-                        int off = (b * P + p) * dMlp;
-                        TensorPrimitives.Subtract(c.AsSpan(off, dMlp), k.AsSpan(off, dMlp), prod);
-                        TensorPrimitives.Multiply(prod, g.AsSpan(off, dMlp), prod);
-                        TensorPrimitives.Multiply(prod, scale, prod);
-                        var acc = one.AsSpan(b * dMlp, dMlp);
-                        TensorPrimitives.Add(acc, prod, acc);
-                        if (byPos is not null) prod.CopyTo(byPos.AsSpan(off));
-                    }
-                for (int b = 0; b < B; b++) one.AsSpan(b * dMlp, dMlp).CopyTo(all.AsSpan((b * L + l) * dMlp));
-                grids[$"neurons_L{l}"] = Titled(Grid.FromPerPrompt(new Tensor(one, B, 1, dMlp), [$"{l}"], neurons), $"neurons_L{l}", "layer", "neuron");
-                if (byPos is not null)
-                    grids[$"neurons_by_pos_L{l}"] = Titled(Grid.FromPerPrompt(new Tensor(byPos, B, P, dMlp), positions, neurons), $"neurons_by_pos_L{l}", "position", "neuron");
-            }
-            grids["neurons"] = Titled(Grid.FromPerPrompt(new Tensor(all, B, L, dMlp), layers, neurons), "neurons", "layer", "neuron");
         }
         return grids;
     }
 
-    private static Grid Titled(Grid g, string key, string rowTitle, string colTitle) =>
-        new(g.Values, g.Rows, g.Cols, g.PerPrompt) { Title = $"attribution patching: {key}", RowTitle = rowTitle, ColTitle = colTitle };
-
-    private static string[] Labels(int n) => Enumerable.Range(0, n).Select(i => i.ToString()).ToArray();
+    /// <summary>Row <paramref name="row"/> of <paramref name="grid"/> as a one-row grid (per prompt too).</summary>
+    private static Grid RowOf(Grid grid, int row, string key)
+    {
+        int cols = grid.Cols.Count, prompts = grid.PerPrompt?.Dim(0) ?? 0;
+        var values = new Tensor(grid.Values.Data.AsSpan(row * cols, cols).ToArray(), 1, cols);
+        Tensor? pp = null;
+        if (grid.PerPrompt is { } per)
+        {
+            pp = Tensor.Zeros(prompts, 1, cols);
+            for (int p = 0; p < prompts; p++)
+                per.Data.AsSpan((p * grid.Rows.Count + row) * cols, cols).CopyTo(pp.Data.AsSpan(p * cols));
+        }
+        return new Grid(values, [grid.Rows[row]], grid.Cols, pp) { Title = $"attribution patching: {key}", RowTitle = grid.RowTitle, ColTitle = grid.ColTitle };
+    }
 
     private static float Mean(float[] x)
     {

@@ -10,7 +10,7 @@ namespace SharpLens.Analysis.Patching;
 /// result is a <see cref="Grid"/> whose Values are the mean over prompts and whose PerPrompt holds
 /// [prompt, rows, cols]. Normalize with <see cref="Normalize"/> if wanted.
 /// </summary>
-public sealed partial class ActivationPatcher
+public sealed partial class ActivationPatcher : IPatchingEngine
 {
     private readonly PatchingRuns _runs;
     private readonly ExactEngine _exact;

@@ -31,6 +31,13 @@ public sealed record PatchSweep
     /// <summary>Axis title of the columns ("position", "head", "neuron", ...).</summary>
     public string ColTitle { get; }
 
+    /// <summary>Equal when name, labels, titles and every site are equal (the lists compared element by element).</summary>
+    public bool Equals(PatchSweep? other) => other is not null && Name == other.Name && RowTitle == other.RowTitle
+        && ColTitle == other.ColTitle && Rows.SequenceEqual(other.Rows) && Cols.SequenceEqual(other.Cols) && Sites.SequenceEqual(other.Sites);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Name, Rows.Count, Cols.Count, Sites.Count > 0 ? Sites[0] : null);
+
     /// <summary>One row per site, labelled by the site's canonical name, one column "effect".</summary>
     public static PatchSweep Of(string name, IReadOnlyList<PatchSite> sites) =>
         new(name, sites.Select(s => s.Name).ToArray(), ["effect"], sites, "site", "effect");

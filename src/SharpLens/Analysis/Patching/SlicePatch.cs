@@ -137,6 +137,31 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
         for (int p = offset; p < end; p++) At(source, prompt, p, 0).CopyTo(At(activation, row, p, offset));
     }
 
+    /// <summary>Σ over the patched slice of prompt <paramref name="prompt"/> of (source - target)·gradient: attribution
+    /// patching's first-order estimate of this patch (all three [prompt, pos, ...] in the hook's shape).</summary>
+    public double Contract(Tensor source, Tensor target, Tensor gradient, int prompt)
+    {
+        double sum = 0;
+        if (Positions is not null) return Term(Positions[prompt]);
+        int n = PositionCount(source);
+        for (int p = 0; p < n; p++) sum += Term(p);
+        return sum;
+
+        double Term(int p)
+        {
+            var s = At(source, prompt, p, 0);
+            var t = At(target, prompt, p, 0);
+            var g = At(gradient, prompt, p, 0);
+            if (s.Length == 1) return (s[0] - t[0]) * g[0];
+            float[]? rented = s.Length > 1024 ? System.Buffers.ArrayPool<float>.Shared.Rent(s.Length) : null;
+            Span<float> diff = rented is null ? stackalloc float[s.Length] : rented.AsSpan(0, s.Length);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(s, t, diff);
+            double dot = System.Numerics.Tensors.TensorPrimitives.Dot(diff, g);
+            if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+            return dot;
+        }
+    }
+
     /// <summary>First absolute position where the patched slice differs between <paramref name="source"/> and
     /// <paramref name="target"/> (both [prompt, pos, ...]) in any prompt; int.MaxValue when the patch changes nothing.</summary>
     public int FirstChange(Tensor source, Tensor target)
