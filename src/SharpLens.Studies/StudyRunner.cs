@@ -218,9 +218,9 @@ public sealed class StudyRunner
     private JsonNode AttentionPatterns(ResolvedGroup g)
     {
         var heads = Dla(g).Heads;
-        int H = _model.Config.NHeads, count = heads.Rows.Count * H;
-        var order = Enumerable.Range(0, count).OrderByDescending(i => heads.Values.Data[i]).ThenBy(i => i).ToArray();
-        var chosen = order.Take(3).Select(i => (i, "positive")).Concat(order.Reverse().Take(3).Select(i => (i, "negative"))).DistinctBy(x => x.i).ToList();
+        int H = _model.Config.NHeads;
+        var chosen = heads.Largest(3).Select(c => (i: c.Index, "positive")).Concat(heads.Smallest(3).Select(c => (i: c.Index, "negative")))
+            .DistinctBy(x => x.i).ToList();
         var first = TokenBatch.Single(g.Clean.Sequence(0));
         var layers = chosen.Select(c => c.i / H).Distinct().ToList();
         var (_, cache) = _model.RunWithCache(first, layers.Select(HookNames.Pattern), LogitsMode.None);
@@ -280,11 +280,9 @@ public sealed class StudyRunner
         var patcher = Patcher(g, progress);
         var raw = patcher.Neurons(layers);
         var norm = patcher.Normalize(raw);
-        int dMlp = _model.Config.DMlp;
-        var top = Enumerable.Range(0, layers.Count * dMlp).OrderByDescending(i => MathF.Abs(norm.Values.Data[i])).ThenBy(i => i)
-            .Take(g.Group.TopNeurons).ToArray();
+        var top = norm.TopByMagnitude(g.Group.TopNeurons);
         var json = PatchJson(patcher, raw);
-        json["top"] = NeuronDetails(g, top.Select(i => (layers[i / dMlp], i % dMlp, norm.Values.Data[i])).ToList());
+        json["top"] = NeuronDetails(g, top.Select(c => (layers[c.Row], c.Col, c.Value)).ToList());
         return json;
     }
 
@@ -294,8 +292,7 @@ public sealed class StudyRunner
         var result = new JsonArray();
         if (neurons.Count == 0) return result;
         var (_, cache) = _model.RunWithCache(g.Clean, neurons.Select(n => HookNames.MlpPost(n.Layer)).Distinct(), LogitsMode.None);
-        int d = _model.Config.DModel, dMlp = _model.Config.DMlp, vocab = _model.Config.DVocab, pos = g.Clean.Pos;
-        var wU = _model.Weights.W_U;
+        int dMlp = _model.Config.DMlp, pos = g.Clean.Pos;
         var (a0, a1) = g.Answers[0];
         foreach (var (l, n, effect) in neurons)
         {
@@ -303,9 +300,7 @@ public sealed class StudyRunner
             var acts = new JsonArray();
             for (int b = 0; b < g.Clean.Batch; b++)
                 acts.Add(Arr(Enumerable.Range(0, g.Clean.Lengths[b]).Select(p => post.Data[(b * pos + p) * dMlp + n]).ToArray()));
-            var wOut = _model.Weights.Blocks[l].W_out.Data.AsSpan(n * d, d);
-            double direct = 0;
-            for (int i = 0; i < d; i++) direct += wOut[i] * (wU.Data[i * vocab + a0] - wU.Data[i * vocab + a1]);
+            double direct = NeuronDirectEffect.OnLogitDiff(_model, l, n, a0, a1);
             result.Add(new JsonObject
             {
                 ["name"] = $"L{l}N{n}", ["layer"] = l, ["index"] = n, ["effect"] = effect,
@@ -324,21 +319,14 @@ public sealed class StudyRunner
         progress.Report(0.3);
         var neurons = attr.Normalized("neurons");
         var heads = attr.Normalized("head_out");
-        int k = g.Group.Candidates, dMlp = _model.Config.DMlp, H = _model.Config.NHeads, dHead = _model.Config.DHead;
-        var topN = Enumerable.Range(0, neurons.Values.Length).OrderByDescending(i => MathF.Abs(neurons.Values.Data[i])).ThenBy(i => i).Take(k).ToArray();
-        var topH = Enumerable.Range(0, heads.Values.Length).OrderByDescending(i => MathF.Abs(heads.Values.Data[i])).ThenBy(i => i).Take(k).ToArray();
+        int k = g.Group.Candidates, dMlp = _model.Config.DMlp, H = _model.Config.NHeads;
+        var topN = neurons.TopByMagnitude(k).Select(c => c.Index).ToArray();
+        var topH = heads.TopByMagnitude(k).Select(c => c.Index).ToArray();
         var patcher = Patcher(g, progress);
         var names = topN.Select(i => $"L{i / dMlp}N{i % dMlp}").Concat(topH.Select(i => $"L{i / H}H{i % H}")).ToArray();
-        var exactRaw = patcher.Generic(names, ["effect"], (r, _) => r < topN.Length ? HookNames.MlpPost(topN[r] / dMlp) : HookNames.Z(topH[r - topN.Length] / H),
-            (target, source, r, _) =>
-            {
-                int last = target.Dim(target.Rank - 1) * (target.Rank == 4 ? target.Dim(2) : 1);
-                int width = r < topN.Length ? 1 : dHead;
-                int offset = r < topN.Length ? topN[r] % dMlp : (topH[r - topN.Length] % H) * dHead;
-                for (int row = 0; row < target.Length / last; row++)
-                    source.Data.AsSpan(row * last + offset, width).CopyTo(target.Data.AsSpan(row * last + offset, width));
-                return null;
-            }, "attribution candidates");
+        // The candidates are ordinary patch sites (every position), so the exact engine batches them.
+        var sites = topN.Select(i => PatchSite.Neuron(i / dMlp, i % dMlp)).Concat(topH.Select(i => PatchSite.Head("z", i / H, i % H))).ToArray();
+        var exactRaw = patcher.Run(PatchSweep.Of("attribution candidates", names, sites));
         var exact = patcher.Normalize(exactRaw);
         var candidates = new JsonArray();
         for (int r = 0; r < names.Length; r++)

@@ -115,6 +115,29 @@ public class CliTests
     }
 
     [Fact]
+    public void AttributionPatchingAlignsOnTheFinalTokenAndOldSweepNamesStillWork()
+    {
+        string dir = CliRunner.TempDir(), input = Path.Combine(dir, "ragged.json"), output = Path.Combine(dir, "attr.json");
+        File.WriteAllText(input, """
+            {"clean": [[119, 5, 6, 7, 8, 9, 10], [119, 11, 12, 13, 14]],
+             "corrupted": [[119, 5, 16, 7, 8, 9, 10], [119, 11, 22, 13, 14]],
+             "answers": [[30, 31], [31, 30]]}
+            """);
+        var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre,head_value", "--align", "end",
+            "--method", "attribution", "--direction", "noise", "--compare-exact", "--json", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("'head_value' is deprecated", r.Stderr);
+        Assert.Contains("use 'head_v'", r.Stderr);
+        var json = JsonNode.Parse(File.ReadAllText(output))!;
+        Assert.Equal(["6_-5", "7_-4", "8_-3", "9_-2", "10_-1"], json["resid_pre"]!["cols"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.NotNull(json["head_v"]);
+        Assert.Null(json["head_value"]);
+        // --compare-exact ran exact patching over the same sweeps: same labels, so every cell was compared.
+        Assert.Equal(15, json["agreement"]!["resid_pre"]!["cells"]!.GetValue<int>());
+        Assert.Equal(9, json["agreement"]!["head_v"]!["cells"]!.GetValue<int>());
+    }
+
+    [Fact]
     public void ViewWritesAttentionAndNeuronFigures()
     {
         string dir = CliRunner.TempDir(), tokens = Path.Combine(dir, "t.json");
