@@ -27,6 +27,7 @@ public static class App
         StudyCommand.Create(),
         CompareCommand.Create(),
         BenchCommand.Create(),
+        OvCommand.Create(),
     };
 
     /// <summary>Runs the command line <paramref name="args"/>; returns the exit code (0 ok, 1 a check failed, 2 bad input).</summary>

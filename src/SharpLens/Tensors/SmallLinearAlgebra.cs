@@ -138,7 +138,7 @@ public sealed class HouseholderQr
 /// <summary>Thin SVD A = U·diag(S)·Vᵀ of an m×n matrix, m ≥ n: U m×n and V n×n with orthonormal columns, S descending.</summary>
 public sealed record SingularValueDecomposition(DoubleMatrix U, double[] S, DoubleMatrix V);
 
-public static class SmallLinearAlgebra
+public static partial class SmallLinearAlgebra
 {
     /// <summary>Thin Householder QR of an m×n matrix (m ≥ n).</summary>
     public static HouseholderQr Qr(DoubleMatrix a) => new(a);
