@@ -20,8 +20,8 @@ internal static class OvCommand
         var pronouns = new Option<string?>("--pronouns") { Description = "Bigram sources, comma-separated, e.g. \" they, we\" (needs --answers)" };
         var answers = new Option<string?>("--answers") { Description = "Two answers compared by the bigram path, e.g. \"'re, are\"" };
         var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per readout", DefaultValueFactory = _ => 10 };
-        var json = new Option<string?>("--json") { Description = "Write the full result as JSON to this file" };
-        var plot = new Option<string?>("--plot") { Description = "Write figures (HTML, SVG, JSON) to this folder" };
+        var json = OutputPaths.File(new Option<string?>("--json") { Description = "Write the full result as JSON to this file" });
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Write figures (HTML, SVG, JSON) to this folder" });
         var command = new Command("ov", "Weights-based view of one attention head: OV/QK circuits, copying, composition, bigram path")
             { model, raw, head, tokens, tokenIds, pronouns, answers, topK, json, plot };
         command.SetAction(parse =>
