@@ -127,7 +127,8 @@ public static class PrintedNumbers
         return new("prompt", LabelledTable.Indices(rows.Count), "position", LabelledTable.Indices(width), rows.SelectMany(r => r).ToArray());
     }
 
-    private static LabelledTable? Tokens(JsonNode? node) => node is JsonArray ? LabelledTable.Line("token", Labels(node), new double[((JsonArray)node).Count]) : null;
+    /// <summary>Tokens as labels only (no values): compared as structure.</summary>
+    private static LabelledTable? Tokens(JsonNode? node) => node is JsonArray ? new LabelledTable("", [""], "token", Labels(node), []) : null;
 
     private static LabelledTable? PerPrompt(JsonNode? node) => node is JsonArray a
         ? LabelledTable.Line("prompt", LabelledTable.Indices(a.Count), a.Select(v => v is JsonValue jv && jv.TryGetValue(out double d) ? d : double.NaN)) : null;

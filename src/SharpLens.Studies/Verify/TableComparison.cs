@@ -24,7 +24,7 @@ public static class TableComparison
             if (!double.IsFinite(ours.Values[i])) { worst = double.NaN; at = i; break; }
             if (d > worst) { worst = d; at = i; }
         }
-        if (ours.Values.Length == 0) return new(group, title, source, "ok", "no values", Deviation: 0, Allowed: allowed, Tolerance: tolerance);
+        if (ours.Values.Length == 0) return new(group, title, source, "ok", $"the same {expected.Cols.Count} labels in the same order", Deviation: 0, Allowed: allowed, Tolerance: tolerance);
         string cell = expected.Cell(at);
         string values = $"{Findings.F6(ours.Values[at])} here, {Findings.F6(expected.Values[at])} in the reference";
         if (double.IsNaN(worst))

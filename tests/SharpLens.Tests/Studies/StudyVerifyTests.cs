@@ -210,6 +210,7 @@ public class StudyVerifyTests
         results.Get("s_they", "model_check")!["clean_per_prompt"]![5] = 1.2;
         results.Get("re_they", StudyTestPrompts.Path)![0]!["answer"]!["rank"] = 498;
         results.Get("re_they", StudyTestPrompts.Path)![0]!["top_k"]![1]!["token"] = " wait";
+        results.Get("re_they", "info")!["str_tokens"]![0]![2] = " 're";
         var checks = Verify(results);
         var ids = checks.Single(c => c.Title.Contains("(printed: exp1_tokens)"));
         Assert.Equal("exceeds", ids.Status);
@@ -217,6 +218,9 @@ public class StudyVerifyTests
         var exp2 = Line(checks, "s_they", "clean logit difference per prompt (printed: exp2_logit_diff_per_prompt)");
         Assert.Equal("prompt 5", exp2.Cell);
         Assert.Equal("exceeds", checks.Single(c => c.Title.EndsWith("answer rank")).Status);
+        var str = checks.Single(c => c.Title.Contains("(printed: exp1_str_tokens_prompt0)"));
+        Assert.Equal("structure", str.Status);
+        Assert.Contains("token label 2 is \" 're\" here, \"'re\" in the reference", str.Detail);
         var top = checks.Single(c => c.Title.EndsWith("top-10 tokens"));
         Assert.Equal("structure", top.Status);
         Assert.Contains("rank label 1 is \" wait\" here, \" watch\" in the reference", top.Detail);
