@@ -12,20 +12,22 @@ public sealed class OutputFolderLock : IDisposable
     public const string FileName = ".sharplens.lock";
 
     private readonly FileStream _stream;
+    private readonly bool _created;
 
-    private OutputFolderLock(string folder, FileStream stream) { Folder = folder; _stream = stream; }
+    private OutputFolderLock(string folder, FileStream stream, bool created) { Folder = folder; _stream = stream; _created = created; }
 
     /// <summary>The locked folder (full path).</summary>
     public string Folder { get; }
 
     /// <summary>
-    /// Creates <paramref name="folder"/> when missing, takes its lock, and deletes stale <c>*.tmp</c> files in it and
+    /// Creates <paramref name="folder"/> when missing (and removes it again on release when the run wrote nothing), takes its lock, and deletes stale <c>*.tmp</c> files in it and
     /// its sub-folders (left by an interrupted run).
     /// </summary>
     /// <exception cref="OutputFolderInUseException">Another run holds the folder.</exception>
     public static OutputFolderLock Acquire(string folder)
     {
         string full = Path.GetFullPath(folder);
+        bool created = !Directory.Exists(full);
         Directory.CreateDirectory(full);
         FileStream stream;
         try
@@ -38,7 +40,7 @@ public sealed class OutputFolderLock : IDisposable
             throw new OutputFolderInUseException(
                 $"output folder {full} is in use by another sharplens run: wait for it to finish, or write to another folder", e);
         }
-        var claim = new OutputFolderLock(full, stream);
+        var claim = new OutputFolderLock(full, stream, created);
         claim.RemoveStaleTemporaryFiles();
         return claim;
     }
@@ -54,8 +56,17 @@ public sealed class OutputFolderLock : IDisposable
         }
     }
 
-    /// <summary>Releases the folder (and deletes the lock file).</summary>
-    public void Dispose() => _stream.Dispose();
+    /// <summary>Releases the folder (and deletes the lock file); a folder this lock created and nothing filled is removed again.</summary>
+    public void Dispose()
+    {
+        _stream.Dispose();
+        try
+        {
+            if (_created && !Directory.EnumerateFileSystemEntries(Folder).Any()) Directory.Delete(Folder);
+        }
+        catch (IOException) { } // another run may have just started writing into it
+        catch (UnauthorizedAccessException) { }
+    }
 }
 
 /// <summary>An output folder is being written by another run.</summary>

@@ -126,27 +126,29 @@ internal static class PatchCommand
         Cli.Err.Progress().Columns(progressColumns).Start(ctx =>
         {
             var task = ctx.AddTask("patching", maxValue: 1);
+            var progress = new SweepProgress(task);
             var options = new PatchingOptions
             {
                 Method = request.Method == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
                 Direction = request.Direction,
                 Alignment = request.Alignment,
                 StrTokens = data.CleanStrTokens[0],
-                Progress = new Cli.SyncProgress<PatchingProgress>(p => { task.Description = p.Sweep; task.MaxValue = Math.Max(1, p.Total); task.Value = p.Done; }),
+                Progress = new Cli.SyncProgress<PatchingProgress>(progress.Report),
             };
             var inputs = new PatchingInputs(data.Clean, data.Corrupted, metric);
             IPatchingEngine engine = request.Method == "attribution" ? new AttributionPatcher(model, inputs, options) : new ActivationPatcher(model, inputs, options);
             Grid Finish(Grid g) => request.Normalize ? engine.Normalize(g) : g;
-            foreach (var kind in request.Kinds)
+            // Every sweep is planned first, so that progress counts one total over all of them.
+            var sweeps = request.Kinds.SelectMany(kind => kind == SweepNames.Neurons
+                ? request.NeuronLayers.Select(l => ($"neurons_L{l}", engine.Sweep(kind, [l])))
+                : [(kind, engine.Sweep(kind))]).ToList();
+            progress.Plan(sweeps.Select(s => (s.Item1, s.Item2.Sites.Count)).ToList());
+            foreach (var (key, sweep) in sweeps)
             {
-                if (kind == SweepNames.Neurons)
-                {
-                    foreach (int l in request.NeuronLayers)
-                        grids.Add(($"neurons_L{l}", Finish(engine.Run(engine.Sweep(kind, [l])))));
-                    continue;
-                }
-                grids.Add((kind, Finish(engine.Run(engine.Sweep(kind)))));
+                progress.Next();
+                grids.Add((key, Finish(engine.Run(sweep))));
             }
+            progress.Complete();
             cleanBase = engine.CleanBaseline; corruptedBase = engine.CorruptedBaseline;
         });
         clean = cleanBase; corrupted = corruptedBase;

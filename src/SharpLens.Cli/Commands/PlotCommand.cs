@@ -26,7 +26,7 @@ internal static class PlotCommand
     /// <summary><c>sharplens index DIR</c>: an index page of every report folder under DIR.</summary>
     public static Command CreateIndex()
     {
-        var root = OutputPaths.Folder(new Argument<string>("dir") { Description = "Folder whose sub-folders hold reports (e.g. reports/)" });
+        var root = new Argument<string>("dir") { Description = "Folder whose sub-folders hold reports (e.g. reports/)" };
         var command = new Command("index", "Write DIR/index.html listing the runs (reports) under DIR") { root };
         command.SetAction(parse =>
         {

@@ -57,7 +57,7 @@ public class FirstContactTests
         var r = CliRunner.Run("plot", input, "--out", output);
         CliRunner.AssertOneLineError(r, "is an analysis input");
         Assert.Equal(2, r.ExitCode);
-        Assert.False(File.Exists(Path.Combine(output, "index.html")));
+        Assert.False(Directory.Exists(output)); // nothing half-written, not even an empty folder
 
         Assert.Equal(0, CliRunner.Run("plot", ResultJson(dir), "--out", output).ExitCode);
         Assert.True(File.Exists(Path.Combine(output, "index.html")));
