@@ -28,6 +28,7 @@ public static class App
         CompareCommand.Create(),
         BenchCommand.Create(),
         OvCommand.Create(),
+        NeuronsCommand.Create(),
     };
 
     /// <summary>Runs the command line <paramref name="args"/>; returns the exit code (0 ok, 1 a check failed, 2 bad input).</summary>

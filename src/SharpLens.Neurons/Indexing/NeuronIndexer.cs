@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Neurons.Corpora;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Neurons.Indexing;
+
+/// <summary>
+/// The indexing pass: documents are tokenized one at a time and split into BOS-prefixed windows; full-length windows
+/// are batched, document ends run on their own (so no window is ever padded, and a window's activations do not depend
+/// on what it was batched with); the forward pass stops after the last indexed MLP (no unembedding) and each
+/// <c>mlp.hook_post</c> is folded into its layer's accumulator inside the hook, so nothing is cached.
+/// </summary>
+internal static class NeuronIndexer
+{
+    /// <summary>Counts the windows and tokens of the whole corpus and of one shard (one tokenization pass; checks every file).</summary>
+    public static (long Windows, long ShardWindows, long Tokens) Count(Corpus corpus, Gpt2Tokenizer tokenizer, int context, int shardIndex, int shardCount)
+    {
+        long windows = 0, shard = 0, tokens = 0;
+        foreach (var doc in corpus.Documents())
+        {
+            int n = tokenizer.ToTokens(doc.Text, prependBos: false).Length;
+            int w = TokenWindow.Count(n, context);
+            // Windows windows..windows+w-1 belong to the shard when id % count == index.
+            shard += CountInShard(windows, w, shardIndex, shardCount);
+            windows += w;
+            tokens += n;
+        }
+        return (windows, shard, tokens);
+    }
+
+    private static long CountInShard(long first, long count, int index, int shards)
+    {
+        long Below(long x) => x <= 0 ? 0 : (x - 1 - index) / shards + (x - 1 >= index ? 1 : 0);
+        return Below(first + count) - Below(first);
+    }
+
+    /// <summary>Runs (or resumes) the pass over <paramref name="corpus"/>, calling <paramref name="checkpoint"/> at
+    /// batch boundaries every <see cref="IndexOptions.CheckpointInterval"/> and once at the end.</summary>
+    public static IndexState Run(HookedTransformer model, Corpus corpus, IndexOptions options, IndexState state, long shardWindowsTotal,
+        Action<IndexState>? checkpoint = null)
+    {
+        var tokenizer = model.RequireTokenizer();
+        int context = options.Context, bos = model.Config.BosTokenId;
+        int stopAt = state.Layers.Max() + 1;
+        var batch = new List<TokenWindow>(options.BatchWindows);
+        var clock = Stopwatch.StartNew();
+        var sinceCheckpoint = Stopwatch.StartNew();
+        long tokensThisRun = 0, windowsThisRun = 0;
+
+        void RunBatch(List<TokenWindow> windows)
+        {
+            int pos = windows[0].Tokens.Length;
+            var used = new bool[windows.Count];
+            var hooks = state.Layers.Select(l => new Hook(HookNames.MlpPost(l), (post, _) =>
+            {
+                state.For(l).Add(post.Data, pos, windows, used);
+                return null;
+            })).ToList();
+            var tokens = new TokenBatch(windows.Select(w => (IReadOnlyList<int>)w.Tokens).ToList(), bos);
+            model.Run(tokens, new ForwardOptions
+            {
+                Hooks = hooks,
+                StopAtLayer = stopAt < model.Config.NLayers ? stopAt : null,
+                Logits = LogitsMode.None,
+            });
+            for (int b = 0; b < windows.Count; b++)
+            {
+                if (used[b]) state.Windows[windows[b].Id] = windows[b];
+                state.WindowsDone++;
+                state.TokensDone += pos - 1;
+                tokensThisRun += pos - 1;
+                windowsThisRun++;
+            }
+            options.Progress?.Report(new IndexProgress(state.WindowsDone, shardWindowsTotal, tokensThisRun, clock.Elapsed));
+        }
+
+        // Saves when due: runs the pending batch first, so every window of this shard below `next` is in.
+        bool SaveIfDue(int document, long documentFirstWindow, long next, bool force)
+        {
+            bool stop = options.Cancellation.IsCancellationRequested || (options.StopAfterWindows is long max && windowsThisRun + batch.Count >= max);
+            if (!force && !stop && sinceCheckpoint.Elapsed < options.CheckpointInterval) return false;
+            if (batch.Count > 0) { RunBatch(batch); batch.Clear(); }
+            state.NextDocument = document; state.NextDocumentFirstWindow = documentFirstWindow; state.NextWindow = next;
+            state.PruneWindows();
+            checkpoint?.Invoke(state);
+            sinceCheckpoint.Restart();
+            return stop;
+        }
+
+        int nextDocument = state.NextDocument;
+        long nextFirst = state.NextDocumentFirstWindow;
+        foreach (var doc in corpus.Documents(state.NextDocument))
+        {
+            long first = doc.Index == state.NextDocument ? state.NextDocumentFirstWindow : nextFirst;
+            var ids = tokenizer.ToTokens(doc.Text, prependBos: false);
+            foreach (var window in TokenWindow.Split(ids, doc.Index, first, context, bos))
+            {
+                if (window.Id < state.NextWindow || window.Id % options.ShardCount != options.ShardIndex) continue;
+                state.DocumentNames.TryAdd(doc.Index, doc.Name);
+                if (window.Tokens.Length == context)
+                {
+                    batch.Add(window);
+                    if (batch.Count >= options.BatchWindows) { RunBatch(batch); batch.Clear(); }
+                }
+                else RunBatch([window]);
+                if (SaveIfDue(doc.Index, first, window.Id + 1, force: false)) return state;
+            }
+            nextDocument = doc.Index + 1;
+            nextFirst = first + TokenWindow.Count(ids.Length, context);
+            if (SaveIfDue(nextDocument, nextFirst, nextFirst, force: false)) return state;
+        }
+        state.Complete = true;
+        SaveIfDue(nextDocument, nextFirst, Math.Max(state.NextWindow, nextFirst), force: true);
+        return state;
+    }
+}

@@ -1,0 +1,92 @@
+namespace SharpLens.Neurons.Indexing;
+
+/// <summary>
+/// The k best windows of every neuron of one layer, kept in place as one min-heap per neuron (the root is the
+/// worst kept example, so a new window is compared against one number). Order: higher activation first, ties
+/// broken by the lower window id, so every run, shard split and merge keeps exactly the same examples.
+/// </summary>
+internal sealed class TopExampleHeaps
+{
+    public readonly int K, Neurons;
+    /// <summary>[neuron · k] heap slots.</summary>
+    public readonly float[] Activation;
+    public readonly long[] Window;
+    public readonly int[] Position, Token;
+    /// <summary>[neuron · k] the neuron's activation at every position of the window (float16), for shading the text.</summary>
+    public readonly Half[][] Values;
+    public readonly int[] Filled;
+    /// <summary>Neurons whose examples changed since the last save.</summary>
+    public readonly bool[] Dirty;
+
+    public TopExampleHeaps(int neurons, int k)
+    {
+        K = k; Neurons = neurons;
+        Activation = new float[neurons * k];
+        Window = new long[neurons * k];
+        Position = new int[neurons * k];
+        Token = new int[neurons * k];
+        Values = new Half[neurons * k][];
+        Filled = new int[neurons];
+        Dirty = new bool[neurons];
+    }
+
+    /// <summary>True when (activation, window) would enter neuron <paramref name="n"/>'s top k.</summary>
+    public bool Admits(int n, float activation, long window) =>
+        Filled[n] < K || Worse(Activation[n * K], Window[n * K], activation, window);
+
+    /// <summary>a is worse than b: lower activation, or equal activation and a later window.</summary>
+    public static bool Worse(float actA, long winA, float actB, long winB) => actA < actB || (actA == actB && winA > winB);
+
+    /// <summary>Adds an example (the caller checked <see cref="Admits"/>); evicts the worst when full.</summary>
+    public void Add(int n, float activation, long window, int position, int token, Half[] values)
+    {
+        int baseIndex = n * K;
+        Dirty[n] = true;
+        if (Filled[n] < K)
+        {
+            int i = Filled[n]++;
+            Set(baseIndex + i, activation, window, position, token, values);
+            while (i > 0)
+            {
+                int parent = (i - 1) / 2;
+                if (!Worse(Activation[baseIndex + i], Window[baseIndex + i], Activation[baseIndex + parent], Window[baseIndex + parent])) break;
+                Swap(baseIndex + i, baseIndex + parent);
+                i = parent;
+            }
+            return;
+        }
+        Set(baseIndex, activation, window, position, token, values);
+        int at = 0;
+        while (true)
+        {
+            int l = 2 * at + 1, r = l + 1, worst = at;
+            if (l < K && Worse(Activation[baseIndex + l], Window[baseIndex + l], Activation[baseIndex + worst], Window[baseIndex + worst])) worst = l;
+            if (r < K && Worse(Activation[baseIndex + r], Window[baseIndex + r], Activation[baseIndex + worst], Window[baseIndex + worst])) worst = r;
+            if (worst == at) break;
+            Swap(baseIndex + at, baseIndex + worst);
+            at = worst;
+        }
+    }
+
+    /// <summary>Slots of neuron <paramref name="n"/> sorted best first.</summary>
+    public int[] Sorted(int n)
+    {
+        var slots = Enumerable.Range(n * K, Filled[n]).ToArray();
+        Array.Sort(slots, (a, b) => Worse(Activation[a], Window[a], Activation[b], Window[b]) ? 1 : Worse(Activation[b], Window[b], Activation[a], Window[a]) ? -1 : 0);
+        return slots;
+    }
+
+    private void Set(int i, float activation, long window, int position, int token, Half[] values)
+    {
+        Activation[i] = activation; Window[i] = window; Position[i] = position; Token[i] = token; Values[i] = values;
+    }
+
+    private void Swap(int a, int b)
+    {
+        (Activation[a], Activation[b]) = (Activation[b], Activation[a]);
+        (Window[a], Window[b]) = (Window[b], Window[a]);
+        (Position[a], Position[b]) = (Position[b], Position[a]);
+        (Token[a], Token[b]) = (Token[b], Token[a]);
+        (Values[a], Values[b]) = (Values[b], Values[a]);
+    }
+}

@@ -1,0 +1,47 @@
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Neurons.Search;
+
+/// <summary>Finds neurons: those whose top examples peak on a token or string (from the index alone), and those most
+/// active on a prompt (runs the model, which must be the one the index was built for).</summary>
+public static class NeuronSearch
+{
+    /// <summary>Neurons whose top examples peak on <paramref name="text"/> (tokenized without BOS; mind the leading space).</summary>
+    public static IReadOnlyList<SearchHit> ByToken(NeuronIndex index, string text, int limit = 20)
+    {
+        if (text.Length == 0) throw new InvalidInputException("--token is empty: give a token or string, e.g. --token \"'re\"");
+        var ids = new Gpt2Tokenizer(index.Provenance.BosTokenId).ToTokens(text, prependBos: false);
+        return index.SearchTokens(ids, limit);
+    }
+
+    /// <summary>
+    /// The neurons of the index's layers most active on <paramref name="tokens"/> (BOS first; position 0 is skipped, as in the
+    /// index): each neuron's max over positions, strongest first, with that activation relative to its max over the corpus.
+    /// </summary>
+    /// <param name="tokens">[pos] the prompt's token ids.</param>
+    public static IReadOnlyList<SearchHit> ByPrompt(HookedTransformer model, NeuronIndex index, int[] tokens, int limit = 20)
+    {
+        index.RequireModel(model);
+        if (tokens.Length < 2) throw new InvalidInputException("the prompt is empty: give --prompt some text");
+        var layers = index.Provenance.Layers;
+        var (_, cache) = model.RunWithCache(TokenBatch.Single(tokens), layers.Select(HookNames.MlpPost), LogitsMode.None);
+        var strings = model.Tokenizer?.ToStrTokens(tokens) ?? tokens.Select(t => $"<{t}>").ToArray();
+        var hits = new List<SearchHit>();
+        foreach (int layer in layers)
+        {
+            var post = cache[HookNames.MlpPost(layer)];
+            var corpusMax = index.LayerMax(layer);
+            int dMlp = model.Config.DMlp;
+            for (int n = 0; n < dMlp; n++)
+            {
+                float best = float.NegativeInfinity; int at = 1;
+                for (int p = 1; p < tokens.Length; p++)
+                    if (post[0, p, n] > best) { best = post[0, p, n]; at = p; }
+                hits.Add(new SearchHit(new NeuronId(layer, n), best, at, strings[at], best / corpusMax[n], 0));
+            }
+        }
+        return hits.OrderByDescending(h => h.Activation).ThenBy(h => h.Id.Layer).ThenBy(h => h.Id.Neuron).Take(limit).ToList();
+    }
+}
