@@ -81,7 +81,7 @@ public static class NeuronIndexBuilder
 
     /// <summary>
     /// Checks, before any model work, that <paramref name="path"/> can be written: an existing file must be a neuron index
-    /// (it will be resumed), otherwise its folder must exist and accept a new file.
+    /// (it will be resumed), otherwise its folder is created when missing and must accept a new file.
     /// </summary>
     public static void CheckOutput(string path)
     {
@@ -89,7 +89,11 @@ public static class NeuronIndexBuilder
         if (File.Exists(path)) { NeuronStore.Open(path).Dispose(); return; }
         if (Directory.Exists(path)) throw new InvalidInputException($"--out {path} is a folder: give a file name such as {Path.Combine(path, "neurons.db")}");
         string folder = Path.GetDirectoryName(path)!;
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"folder {folder} does not exist: create it or choose another --out");
+        try { Directory.CreateDirectory(folder); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"cannot create folder {folder} for {Path.GetFileName(path)}: {e.Message.Split('\n')[0]}: choose a writable --out");
+        }
         string probe = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.probe");
         try { using (File.Create(probe)) { } File.Delete(probe); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

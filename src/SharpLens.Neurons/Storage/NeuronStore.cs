@@ -33,9 +33,7 @@ internal sealed class NeuronStore : IDisposable
     {
         path = System.IO.Path.GetFullPath(path);
         if (File.Exists(path)) throw new InvalidInputException($"{path} already exists: resume it with the same options, or choose another --out");
-        string? folder = System.IO.Path.GetDirectoryName(path);
-        if (folder is not null && !Directory.Exists(folder))
-            throw new InvalidInputException($"folder {folder} does not exist: create it or choose another --out");
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         var db = Sqlite.Open(path, SqliteOpenMode.ReadWriteCreate);
         try
         {

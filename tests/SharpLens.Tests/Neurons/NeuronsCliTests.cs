@@ -92,7 +92,7 @@ public class NeuronsCliTests
         CliRunner.AssertOneLineError(CliRunner.Run(Index(Write("empty.txt", ""), db)), "is empty");
         CliRunner.AssertOneLineError(CliRunner.Run(Index(binary, db)), "binary");
         CliRunner.AssertOneLineError(CliRunner.Run(Index(Write("bad.jsonl", "{\"text\": \"fine\"}\n{\"body\": \"no text\"}\n"), db)), "line 2 has no \"text\"");
-        CliRunner.AssertOneLineError(CliRunner.Run(Index(corpus, Path.Combine(dir, "missing", "n.db"))), "does not exist");
+        CliRunner.AssertOneLineError(CliRunner.Run(Index(corpus, Path.Combine(Write("plain-file", "x"), "n.db"))), "is a file, not a folder");
         CliRunner.AssertOneLineError(CliRunner.Run(Index(corpus, Write("not-an-index.db", "hello"))), "not a SharpLens neuron index");
         Assert.False(File.Exists(db));
 
