@@ -172,13 +172,18 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
             if (Positions is not null)
             {
                 int p = Positions[b];
-                if (p < first && !At(source, b, p, 0).SequenceEqual(At(target, b, p, 0))) first = p;
+                if (p < first && !SameBits(At(source, b, p, 0), At(target, b, p, 0))) first = p;
                 continue;
             }
             int n = Math.Min(first, PositionCount(source));
             for (int p = 0; p < n; p++)
-                if (!At(source, b, p, 0).SequenceEqual(At(target, b, p, 0))) { first = p; break; }
+                if (!SameBits(At(source, b, p, 0), At(target, b, p, 0))) { first = p; break; }
         }
         return first;
     }
+
+    /// <summary>Equal as bit patterns: only then is copying a no-op (float equality calls 0 and -0 equal, and a copied
+    /// -0 can change a later sign or division).</summary>
+    internal static bool SameBits(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(a).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b));
 }

@@ -1,0 +1,133 @@
+using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Tensors;
+using SharpLens.Tests.Support;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Tests.Analysis.Patching;
+
+/// <summary>
+/// One test per precondition of the exact engine's shortcuts (docs/architecture.md, "Why the fast patching engine
+/// gives the same numbers"): each fails if the fact the shortcut relies on stops holding.
+/// </summary>
+public class ExactEnginePreconditionTests
+{
+    private static TokenBatch Batch(params int[][] s) => new(s.Select(x => (IReadOnlyList<int>)x).ToList(), padId: 0);
+
+    /// <summary>Step 1 (start at the patched layer): editing a hook of block l leaves every resid_pre up to l unchanged.</summary>
+    [Fact]
+    public void APatchChangesNothingBeforeItsLayer()
+    {
+        var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
+        int L = model.Config.NLayers;
+        var resid = Enumerable.Range(0, L).Select(HookNames.ResidPre).Append(HookNames.ResidPost(L - 1)).ToArray();
+        var (_, baseline) = model.RunWithCache(inputs.Corrupted, resid, LogitsMode.None);
+        for (int l = 0; l < L; l++)
+            foreach (var activation in PatchSite.Activations)
+            {
+                string hook = HookNames.GetActName(activation, l);
+                Assert.Equal(l, PatchVariant.LayerOf(hook, L));
+                var cache = new ActivationCache(model);
+                model.Run(inputs.Corrupted, new ForwardOptions
+                {
+                    Cache = cache, CacheFilter = resid.Contains, Logits = LogitsMode.None,
+                    Hooks = [new Hook(hook, (act, _) => { for (int i = 0; i < act.Length; i += 3) act.Data[i] += 0.5f; return null; })],
+                });
+                // resid_pre of block l is itself the patched activation there; every other hook comes after it.
+                for (int before = 0; before < (activation == "resid_pre" ? l : l + 1); before++)
+                    Assert.True(SlicePatch.SameBits(baseline[HookNames.ResidPre(before)].Data, cache[HookNames.ResidPre(before)].Data), $"{hook} changed resid_pre {before}");
+                Assert.False(SlicePatch.SameBits(baseline[HookNames.ResidPost(L - 1)].Data, cache[HookNames.ResidPost(L - 1)].Data), $"{hook}: the edit had no effect");
+            }
+    }
+
+    /// <summary>Step 5 (skip the patched block): only resid_post, mlp_out and mlp.hook_post are skipped, and each reaches
+    /// the next block only through resid_post, as an addition (for a neuron: Δpost·W_out[n]).</summary>
+    [Fact]
+    public void OnlyHooksThatFeedResidPostAdditivelySkipTheirBlock()
+    {
+        var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
+        var cfg = model.Config;
+        const int layer = 1, neuron = 5, pos = 2;
+        foreach (var activation in PatchSite.Activations)
+        {
+            var site = activation switch
+            {
+                "q" or "k" or "v" or "z" or "pattern" => PatchSite.Head(activation, layer, 0),
+                "post" => PatchSite.Neuron(layer, neuron),
+                _ => PatchSite.Residual(activation, layer),
+            };
+            var slice = SlicePatch.At(0, site, cfg, _ => []);
+            Assert.Equal(activation is "resid_post" or "mlp_out" or "post", slice.FeedsResidualAfterBlock);
+        }
+        string post = HookNames.ResidPost(layer);
+        var (_, baseline) = model.RunWithCache(inputs.Corrupted, [post], LogitsMode.None);
+        int d = cfg.DModel;
+        foreach (var (hook, width) in new[] { (HookNames.ResidPost(layer), d), (HookNames.MlpOut(layer), d), (HookNames.MlpPost(layer), cfg.DMlp) })
+        {
+            var cache = new ActivationCache(model);
+            model.Run(inputs.Corrupted, new ForwardOptions
+            {
+                Cache = cache, CacheFilter = n => n == post, Logits = LogitsMode.None,
+                Hooks = [new Hook(hook, (act, _) => { act.Data[pos * width + (width == d ? 3 : neuron)] += 1f; return null; })],
+            });
+            var expected = baseline[post].Data.ToArray();
+            if (width == d) expected[pos * d + 3] += 1f;
+            else
+                for (int i = 0; i < d; i++) expected[pos * d + i] += model.Weights.Blocks[layer].W_out.Data[neuron * d + i];
+            TensorAssert.Close(expected, cache[post].Data, $"{hook} reaches resid_post additively", atol: 1e-5f);
+        }
+    }
+
+    /// <summary>Step 2 (skip unchanged patches): a patch is skipped only when source and target are equal bit for bit;
+    /// 0 and -0 are equal floats but not the same bits.</summary>
+    [Fact]
+    public void OnlyBitIdenticalPatchesAreSkipped()
+    {
+        var cfg = PatchingReferenceTests.Load("tiny-a").Model.Config;
+        var slice = SlicePatch.At(0, PatchSite.Residual("resid_pre", 0, 1), cfg, _ => [1]);
+        var target = Tensor.Zeros(1, 3, cfg.DModel);
+        var source = target.Clone();
+        Assert.Equal(int.MaxValue, slice.FirstChange(source, target));
+        source.Data[cfg.DModel + 4] = -0f;
+        Assert.Equal(1, slice.FirstChange(source, target));
+    }
+
+    /// <summary>Step 3 (start clamp): a pass starts no later than the shortest prompt's final token, even when every
+    /// prompt's first change comes after it.</summary>
+    [Fact]
+    public void ThePassStartsNoLaterThanTheShortestPromptsFinalToken()
+    {
+        var model = RandomWeights.CreateModel(new ModelConfig
+            { NLayers = 2, DModel = 16, NHeads = 2, DHead = 8, DMlp = 32, DVocab = 40, NCtx = 16, ModelName = "random" }, seed: 9);
+        // Prompt 0 differs only at its final token (6); prompt 1 (final token 4) not at all.
+        var inputs = new PatchingInputs(Batch([39, 5, 7, 9, 11, 13, 15], [39, 6, 8, 10, 12]),
+            Batch([39, 5, 7, 9, 11, 13, 3], [39, 6, 8, 10, 12]), new LogitDiffMetric([(1, 2), (3, 4)]));
+        var options = new PatchingOptions { Alignment = Alignment.End, Positions = [-1] };
+        var plain = new ActivationPatcher(model, inputs, options with { Method = PatchingMethod.Plain });
+        var exact = new ActivationPatcher(model, inputs, options);
+        var sweep = exact.Sweep("resid_pre");
+        var a = plain.Run(sweep);
+        var b = exact.Run(sweep);
+        TensorAssert.Close(a.PerPrompt!, b.PerPrompt!, "end-aligned final-token patch");
+        Assert.NotEqual(exact.CorruptedBaseline[0], b.PerPrompt!.Data[0]);
+    }
+
+    /// <summary>Step 6 (last block at final rows only): it is taken only when the pass has no hook in the last block;
+    /// patches inside the last block still change the result and match the plain engine.</summary>
+    [Fact]
+    public void PatchesInsideTheLastBlockAreNotShortCut()
+    {
+        var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
+        int last = model.Config.NLayers - 1, H = model.Config.NHeads;
+        var sites = new[] { "q", "k", "v", "z", "pattern" }.SelectMany(a => Enumerable.Range(0, H).Select(h => PatchSite.Head(a, last, h)))
+            .Append(PatchSite.Residual("attn_out", last)).Append(PatchSite.Residual("resid_mid", last)).ToArray();
+        var sweep = PatchSweep.Of("last block", sites);
+        var plain = new ActivationPatcher(model, inputs, new PatchingOptions { Method = PatchingMethod.Plain }).Run(sweep);
+        var exactPatcher = new ActivationPatcher(model, inputs);
+        var exact = exactPatcher.Run(sweep);
+        TensorAssert.Close(plain.PerPrompt!, exact.PerPrompt!, "last-block patches");
+        Assert.Contains(exact.Values.Data, v => Math.Abs(v - exactPatcher.CorruptedBaseline.Average()) > 1e-3);
+    }
+}
