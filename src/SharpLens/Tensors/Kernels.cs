@@ -54,14 +54,33 @@ public static partial class Kernels
         {
             var src = x.Slice(r * width, width);
             var dst = normalized.Slice(r * width, width);
-            float mean = TensorPrimitives.Sum(src) / width;
-            TensorPrimitives.Subtract(src, mean, dst);
-            float s = MathF.Sqrt(TensorPrimitives.SumOfSquares(dst) / width + eps);
+            float s = CentreAndScale(src, dst, eps);
             scale[r] = s;
             TensorPrimitives.Multiply(dst, 1f / s, dst);
             if (!weight.IsEmpty) TensorPrimitives.Multiply(dst, weight, dst);
             if (!bias.IsEmpty) TensorPrimitives.Add(dst, bias, dst);
         }
+    }
+
+    /// <summary>
+    /// The LayerNorm statistics of one row, the single routine every forward, backward and patching shortcut uses:
+    /// writes the centred row x - mean(x) to <paramref name="centred"/> (may be <paramref name="x"/> itself) and
+    /// returns the scale sqrt(mean(centred²) + eps) (hook_scale).
+    /// </summary>
+    /// <param name="x">[width] one row</param>
+    /// <param name="centred">[width] written</param>
+    /// <param name="eps">added to the mean square before the square root</param>
+    public static float CentreAndScale(ReadOnlySpan<float> x, Span<float> centred, float eps)
+    {
+        Centre(x, centred);
+        return MathF.Sqrt(TensorPrimitives.SumOfSquares(centred[..x.Length]) / x.Length + eps);
+    }
+
+    /// <summary>x - mean(x) into <paramref name="centred"/> ([width], may be <paramref name="x"/> itself).</summary>
+    public static void Centre(ReadOnlySpan<float> x, Span<float> centred)
+    {
+        if (centred.Length < x.Length) throw new ArgumentException($"centred has {centred.Length} elements but the row has {x.Length}", nameof(centred));
+        TensorPrimitives.Subtract(x, TensorPrimitives.Sum(x) / x.Length, centred);
     }
 
     /// <summary>Softmax over each row in place; -inf entries get probability 0 (a row of only -inf gives NaN, as

@@ -24,23 +24,7 @@ public static class MetricGradient
     {
         if (neededTokens is null)
             return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, model.Config.DVocab);
-        int d = model.Config.DModel, vocab = model.Config.DVocab, n = neededTokens.Count;
-        var wU = model.Weights.W_U.Data;
-        var bU = model.Weights.b_U.Data;
-        var logits = new float[batch * n];
-        for (int j = 0; j < n; j++)
-        {
-            int tok = neededTokens[j];
-            if ((uint)tok >= (uint)vocab) throw new InvalidInputException($"token id {tok} is outside the vocabulary (0..{vocab - 1})");
-            for (int b = 0; b < batch; b++)
-            {
-                double s = bU[tok];
-                var row = finalRows.Slice(b * d, d);
-                for (int i = 0; i < d; i++) s += row[i] * wU[i * vocab + tok];
-                logits[b * n + j] = (float)s;
-            }
-        }
-        return new Tensor(logits, batch, n);
+        return new Model.Components.UnembedColumns(model.UnembedLayer, neededTokens).Forward(finalRows, batch);
     }
 
     /// <summary>d(mean metric)/d final logits [batch, d_vocab] for the known metric types; null for others.</summary>

@@ -22,6 +22,8 @@ internal sealed class NeuronQkv
     private readonly float _eps;
     private readonly int _dModel, _width, _pos;
 
+    /// <param name="model">the model</param>
+    /// <param name="runs">the unpatched runs (the target's cached residuals are projected once)</param>
     /// <param name="block">the block the patched runs start at (≥ 1): patches are neurons of block - 1.</param>
     public NeuronQkv(HookedTransformer model, PatchingRuns runs, int block)
     {
@@ -45,7 +47,11 @@ internal sealed class NeuronQkv
 
     /// <summary>ln1(resid)·W + b for one pass whose residual rows are the target's plus each patch's neuron change.</summary>
     /// <param name="resid">[patches·prompts, newPos, d_model]: row i·prompts + b is patch i on prompt b, positions from <paramref name="start"/></param>
-    /// <param name="source">the patched hook's source activation [prompts, pos, d_mlp] (<paramref name="target"/> likewise)</param>
+    /// <param name="patches">single-neuron patches of block <see cref="Block"/> - 1, one per group of rows</param>
+    /// <param name="prompts">prompts per patch</param>
+    /// <param name="start">absolute position of the first row position</param>
+    /// <param name="source">the patched hook's source activation [prompts, pos, d_mlp]</param>
+    /// <param name="target">the same hook of the target run [prompts, pos, d_mlp]</param>
     /// <returns>[patches·prompts·newPos, 3·n_heads·d_head]</returns>
     public float[] Compute(Tensor resid, IReadOnlyList<SlicePatch> patches, int prompts, int start, Tensor source, Tensor target)
     {
@@ -60,8 +66,7 @@ internal sealed class NeuronQkv
                 {
                     int row = (i * prompts + b) * newPos + j, p = start + j;
                     var x = resid.Data.AsSpan(row * d, d);
-                    TensorPrimitives.Subtract(x, TensorPrimitives.Sum(x) / d, centred);
-                    float s = MathF.Sqrt(TensorPrimitives.SumOfSquares(centred) / d + _eps);
+                    float s = Kernels.CentreAndScale(x, centred, _eps);
                     var dst = qkv.AsSpan(row * w, w);
                     var projected = _target.AsSpan((b * _pos + p) * w, w);
                     float a = patch.NeuronDelta(b, p, source, target);
@@ -82,7 +87,7 @@ internal sealed class NeuronQkv
         {
             var src = rows.AsSpan(r * _dModel, _dModel);
             var dst = result.AsSpan(r * _dModel, _dModel);
-            TensorPrimitives.Subtract(src, TensorPrimitives.Sum(src) / _dModel, dst);
+            Kernels.Centre(src, dst);
             if (gamma is not null) TensorPrimitives.Multiply(dst, gamma, dst);
         }
         return result;

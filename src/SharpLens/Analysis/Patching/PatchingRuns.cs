@@ -1,4 +1,5 @@
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -12,8 +13,7 @@ namespace SharpLens.Analysis.Patching;
 internal sealed class PatchingRuns
 {
     private readonly HookedTransformer _model;
-    private readonly PackedMatrix? _wUNeeded;
-    private readonly float[]? _bUNeeded;
+    private readonly UnembedColumns? _needed;
 
     public PatchingRuns(HookedTransformer model, PatchingInputs inputs, PatchDirection direction)
     {
@@ -36,20 +36,7 @@ internal sealed class PatchingRuns
         TargetBaseline = inputs.Metric.PerPrompt(targetLogits);
 
         Needed = inputs.Metric.NeededTokens?.ToArray();
-        if (Needed is not null)
-        {
-            int d = model.Config.DModel, vocab = model.Config.DVocab, n = Needed.Length;
-            var w = new float[d * n];
-            var wU = model.UnembedLayer.W_U.Data;
-            for (int j = 0; j < n; j++)
-            {
-                if ((uint)Needed[j] >= (uint)vocab)
-                    throw new InvalidInputException($"the metric needs token id {Needed[j]}, outside the vocabulary (0..{vocab - 1})");
-                for (int i = 0; i < d; i++) w[i * n + j] = wU[i * vocab + Needed[j]];
-            }
-            _wUNeeded = PackedMatrix.Pack(w, d, n);
-            _bUNeeded = Needed.Select(t => model.UnembedLayer.b_U.Data[t]).ToArray();
-        }
+        if (Needed is not null) _needed = new UnembedColumns(model.UnembedLayer, Needed);
     }
 
     public PatchingInputs Inputs { get; }
@@ -76,10 +63,6 @@ internal sealed class PatchingRuns
         int rows = normalized.Dim(0), pos = normalized.Dim(1), d = normalized.Dim(2);
         var x = new float[rows * d];
         for (int r = 0; r < rows; r++) normalized.Data.AsSpan((r * pos + finalPositions[r]) * d, d).CopyTo(x.AsSpan(r * d));
-        if (_wUNeeded is null) return new Tensor(_model.UnembedLayer.Forward(x, rows), rows, _model.Config.DVocab);
-        var logits = new float[rows * Needed!.Length];
-        Gemm.Multiply(x, _wUNeeded, logits, rows);
-        Kernels.AddBiasRows(logits, _bUNeeded);
-        return new Tensor(logits, rows, Needed.Length);
+        return _needed is null ? new Tensor(_model.UnembedLayer.Forward(x, rows), rows, _model.Config.DVocab) : _needed.Forward(x, rows);
     }
 }

@@ -7,7 +7,11 @@ namespace SharpLens.Analysis.Patching;
 /// (TransformerLens' run_with_hooks), full final logits, then the metric.</summary>
 internal static class PlainEngine
 {
+    /// <param name="model">the model</param>
+    /// <param name="runs">the unpatched source and target runs</param>
+    /// <param name="variants">one patch per grid cell</param>
     /// <param name="results">[cell] receives the per-prompt metric [prompt] of each variant.</param>
+    /// <param name="done">called with 1 after each patched run</param>
     public static void Run(HookedTransformer model, PatchingRuns runs, IReadOnlyList<PatchVariant> variants,
         float[][] results, Action<int> done)
     {

@@ -31,9 +31,7 @@ public static class ComponentBackward
         {
             var src = x.Slice(r * d, d);
             var g = dY.Slice(r * d, d);
-            float mean = TensorPrimitives.Sum(src) / d;
-            TensorPrimitives.Subtract(src, mean, xc);
-            float s = MathF.Sqrt(TensorPrimitives.SumOfSquares(xc) / d + eps);
+            float s = Kernels.CentreAndScale(src, xc, eps);
             if (w.IsEmpty) g.CopyTo(dn); else TensorPrimitives.Multiply(g, w, dn);
             float ds = -TensorPrimitives.Dot(dn, xc) / (s * s);
             if (!dScale.IsEmpty) dScale[r] = ds;

@@ -37,8 +37,7 @@ public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook,
         {
             var src = x.Data.AsSpan(r * d, d);
             var dst = normalized.Data.AsSpan(r * d, d);
-            float mean = System.Numerics.Tensors.TensorPrimitives.Sum(src) / d;
-            System.Numerics.Tensors.TensorPrimitives.Subtract(src, mean, dst);
+            Kernels.Centre(src, dst);
             System.Numerics.Tensors.TensorPrimitives.Multiply(dst, 1f / scale.Data[r], dst);
             if (W is not null) System.Numerics.Tensors.TensorPrimitives.Multiply(dst, W.Data, dst);
             if (B is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, B.Data, dst);

@@ -1,0 +1,49 @@
+using SharpLens.Tensors;
+
+namespace SharpLens.Model.Components;
+
+/// <summary>
+/// The unembedding restricted to a few vocabulary columns (the answer tokens a metric reads): logits[:, j] =
+/// x·W_U[:, Tokens[j]] + b_U[Tokens[j]], one float GEMM against the packed columns. Two columns instead of 50,257 is
+/// what makes patching and attribution metrics cheap; every "answer columns only" logit in SharpLens comes from here.
+/// </summary>
+public sealed class UnembedColumns
+{
+    private readonly PackedMatrix _w;
+    private readonly float[] _b;
+
+    /// <summary>Packs the columns <paramref name="tokens"/> of <paramref name="unembed"/>'s W_U.</summary>
+    /// <param name="unembed">the model's unembedding (W_U [d_model, d_vocab], b_U [d_vocab])</param>
+    /// <param name="tokens">vocabulary ids, in the order of the output columns</param>
+    public UnembedColumns(Unembed unembed, IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(unembed);
+        int d = unembed.W_U.Dim(0), vocab = unembed.W_U.Dim(1), n = tokens.Count;
+        var w = new float[d * n];
+        var wU = unembed.W_U.Data;
+        for (int j = 0; j < n; j++)
+        {
+            if ((uint)tokens[j] >= (uint)vocab)
+                throw new InvalidInputException($"the metric needs token id {tokens[j]}, outside the vocabulary (0..{vocab - 1})");
+            for (int i = 0; i < d; i++) w[i * n + j] = wU[i * vocab + tokens[j]];
+        }
+        Tokens = tokens.ToArray();
+        _w = PackedMatrix.Pack(w, d, n);
+        _b = Tokens.Select(t => unembed.b_U.Data[t]).ToArray();
+    }
+
+    /// <summary>The vocabulary ids of the output columns.</summary>
+    public IReadOnlyList<int> Tokens { get; }
+
+    /// <summary>Logits of the chosen columns.</summary>
+    /// <param name="x">ln_final.hook_normalized rows [rows, d_model]</param>
+    /// <param name="rows">number of rows in <paramref name="x"/></param>
+    /// <returns>[rows, Tokens.Count]</returns>
+    public Tensor Forward(ReadOnlySpan<float> x, int rows)
+    {
+        var logits = new float[rows * Tokens.Count];
+        Gemm.Multiply(x, _w, logits, rows);
+        Kernels.AddBiasRows(logits, _b);
+        return new Tensor(logits, rows, Tokens.Count);
+    }
+}
