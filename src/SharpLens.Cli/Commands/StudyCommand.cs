@@ -30,7 +30,7 @@ internal static class StudyCommand
         method.AcceptOnlyFromAmong("exact", "plain");
         var staticImages = new Option<bool>("--static-images") { Description = "Also write PNG and SVG of every figure (slower)" };
         var raw = Cli.RawWeightsOption();
-        var random = new Option<bool>("--random-weights") { Description = "Benchmark: random GPT-2-small-shaped weights with the GPT-2 tokenizer", Hidden = true };
+        var random = new Option<bool>("--random-weights") { Description = "Run on random weights shaped like GPT-2 small (no download; the numbers are meaningless, the report and timings are real)" };
         var command = new Command("run", "Run every analysis of every group of a study; resumable") { study, model, outDir, force, method, staticImages, raw, random };
         command.SetAction(parse =>
         {
@@ -38,9 +38,9 @@ internal static class StudyCommand
             foreach (var deprecation in s.Deprecations) Console.Error.WriteLine($"warning: {deprecation}");
             bool useRandom = parse.GetValue(random);
             string? modelName = parse.GetValue(model);
-            if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2");
+            if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2, or --random-weights to try the study without weights");
             // Validate against GPT-2's tokenizer before loading anything big when the study is text.
-            var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : Cli.LoadModel(modelName!, parse.GetValue(raw));
+            var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : LoadOrSuggestRandom(modelName!, parse.GetValue(raw));
             var options = new StudyRunOptions
             {
                 OutDir = parse.GetValue(outDir)!, Force = parse.GetValue(force), StaticImages = parse.GetValue(staticImages),
@@ -72,6 +72,15 @@ internal static class StudyCommand
         return command;
     }
 
+    /// <summary>Loads the study's model; when it cannot be found or fetched, also says that --random-weights runs without it.</summary>
+    private static HookedTransformer LoadOrSuggestRandom(string modelName, bool rawWeights)
+    {
+        try { return Cli.LoadModel(modelName, rawWeights); }
+        catch (ModelNotFoundException e)
+        {
+            throw new ModelNotFoundException($"{e.Message.TrimEnd('.')}; or add --random-weights to run the study on random weights shaped like GPT-2 small", e);
+        }
+    }
 
     private static Command ValidateCommand()
     {
