@@ -85,8 +85,8 @@ public static class StudyVerify
     private static List<string> Strings(JsonNode? node) => (node as JsonArray)?.Select(v => v?.ToString() ?? "").ToList() ?? [];
 
     /// <summary>
-    /// A reference file (notebook format) holding this run's own values and labels for every mappable figure, with each
-    /// group's prompts and answers (for self-checks and as a template).
+    /// A reference file (notebook format) holding this run's own values and labels for every mappable figure, each
+    /// group's prompts and answers and the printed numbers (<see cref="PrintedTemplate"/>), for self-checks and as a template.
     /// </summary>
     public static JsonObject ToReference(StudyResults results)
     {
@@ -107,7 +107,8 @@ public static class StudyVerify
         }
         return new JsonObject
         {
-            ["source"] = $"sharplens study run of '{results.Root["study"]}' on {results.Model}", ["groups"] = groups, ["figures"] = figures,
+            ["source"] = $"sharplens study run of '{results.Root["study"]}' on {results.Model}", ["groups"] = groups,
+            ["notebook_printed"] = PrintedTemplate.FromResults(results), ["figures"] = figures,
         };
     }
 

@@ -21,6 +21,7 @@ public sealed class StudyNamedItemsTests : IDisposable
       "name": "named",
       "groups": {
         "a": {
+          "experiment": 1,
           "prompts": [[119, 5, 6, 7, 8], [119, 9, 10, 11, 12]],
           "answers": [[30, 31], [31, 30]],
           "analyses": ["model_check", "head_attribution"],
@@ -54,6 +55,13 @@ public sealed class StudyNamedItemsTests : IDisposable
         var expected = SharpLens.Analysis.Predictions.NextTokenPrediction.Run(model, [119, 5, 6], 4, 30);
         Assert.Equal(expected.Answer!.Rank, entry["answer"]!["rank"]!.GetValue<int>());
         Assert.Equal(expected.TopK[0].TokenId, entry["top_k"]![0]!["token_id"]!.GetValue<int>());
+
+        // The run's own reference (figures and printed numbers) verifies, with the printed numbers compared.
+        var checks = StudyVerify.Compare(results, StudyVerify.ToReference(results));
+        Assert.All(checks, c => Assert.False(c.Failed(), $"{c.Group} {c.Title}: {c.Status}; {c.Detail}"));
+        foreach (var key in new[] { "exp1_tokens", "exp1_str_tokens_prompt0", "exp1_logit_diff_per_prompt", "exp1_top3_head_dla", "neuron_activations" })
+            Assert.Contains(checks, c => c.Title.Contains($"(printed: {key})") && c.Status == "ok");
+        Assert.Equal(4, checks.Count(c => c.Title.StartsWith("test_prompt") && c.Status == "ok"));
     }
 
     [Fact]

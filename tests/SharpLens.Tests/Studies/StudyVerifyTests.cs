@@ -302,6 +302,19 @@ public class StudyVerifyTests
     }
 
     [Fact]
+    public void ReferenceWrittenFromAPerfectRunMatchesTheNotebooksFormat()
+    {
+        var results = Perfect();
+        var written = StudyVerify.ToReference(results);
+        var printed = (JsonObject)written["notebook_printed"]!;
+        Assert.Equal(((JsonObject)Reference["notebook_printed"]!).Select(kv => kv.Key).Order(), printed.Select(kv => kv.Key).Order());
+        Assert.Equal(Reference["figures"]!.AsArray().Count, written["figures"]!.AsArray().Count);
+        var checks = StudyVerify.Compare(new StudyResults(JsonNode.Parse(results.Root.ToJsonString())!.AsObject()), written);
+        Assert.All(checks, c => Assert.False(c.Failed(), $"{c.Group} {c.Title}: {c.Status}; {c.Detail}"));
+        Assert.Equal(checks.Count, Verify(results).Count);
+    }
+
+    [Fact]
     public void NonFiniteValuesNeverEnterResults()
     {
         var e = Assert.Throws<SharpLensException>(() => FiniteJson.Array([1f, float.NaN], "re_they: clean logit difference per prompt"));

@@ -39,7 +39,7 @@ public static class ReferenceResults
             var strTokens = new JsonArray(prompts.Select(_ => (JsonNode?)new JsonArray()).ToArray());
             results.Set(g, "info", new JsonObject
             {
-                ["prompts"] = prompts.DeepClone(), ["answers"] = group["answers"]!.DeepClone(), ["str_tokens"] = strTokens, ["experiment"] = group["experiment"]?.DeepClone(),
+                ["prompts"] = prompts.DeepClone(), ["answers"] = group["answers"]!.DeepClone(), ["str_tokens"] = strTokens, ["experiment"] = exp1 ? 1 : 2, // as studies/contractions.json says
             });
             var perPrompt = exp1 ? printed["exp1_logit_diff_per_prompt"]! : printed["exp2_logit_diff_per_prompt"]![g]!;
             double mean = exp1 ? printed["exp1_logit_diff_mean"]!.GetValue<double>() : printed["exp2_logit_diff_mean"]![g]!.GetValue<double>();
