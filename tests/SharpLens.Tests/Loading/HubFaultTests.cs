@@ -16,8 +16,19 @@ public class HubFaultTests
     // Every test finishes in a few seconds even when the client would otherwise wait forever.
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    private static HubOptions Fast(FakeHub hub, TempDir cache, int attempts = 4) =>
-        HubTests.Options(hub, cache) with { ReadTimeout = TimeSpan.FromMilliseconds(400), MaxAttempts = attempts };
+    /// <summary>A fake hub serving a small model, and an empty cache; a tiny read timeout and retry delay.</summary>
+    private sealed class Scene : IDisposable
+    {
+        private readonly TempDir _scratch = new();
+        public TempDir Cache { get; } = new();
+        public FakeHub Hub { get; }
+        public byte[] Weights { get; }
+        public Scene() => (Hub, Weights) = HubTests.HubWithModel(_scratch);
+        public HubOptions Fast(int attempts = 4) =>
+            HubTests.Options(Hub, Cache) with { ReadTimeout = TimeSpan.FromMilliseconds(400), MaxAttempts = attempts };
+        public string Blobs => Path.Combine(Cache.Path, "models--gpt2", "blobs");
+        public void Dispose() { Hub.Dispose(); Cache.Dispose(); _scratch.Dispose(); }
+    }
 
     private static string Resolve(HubOptions options)
     {
@@ -34,8 +45,6 @@ public class HubFaultTests
         return inner;
     }
 
-    private static string Blobs(TempDir cache) => Path.Combine(cache.Path, "models--gpt2", "blobs");
-
     [Theory]
     [InlineData(FaultKind.StallBeforeHeaders, 0)]
     [InlineData(FaultKind.StallAfterHeaders, 0)]
@@ -45,53 +54,44 @@ public class HubFaultTests
     [InlineData(FaultKind.LongContentLength, 0)]
     public void OneFaultOnTheWeightsIsRetriedAndTheDownloadCompletes(FaultKind kind, int bytes)
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, weights) = HubTests.HubWithModel(scratch);
-        using var _ = hub;
-        hub.Inject(kind, Weights, bytes);
+        using var scene = new Scene();
+        scene.Hub.Inject(kind, Weights, bytes);
         var clock = Stopwatch.StartNew();
-        string folder = Resolve(Fast(hub, cache));
-        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
-        Assert.Empty(Directory.GetFiles(Blobs(cache), "*.incomplete"));
+        string folder = Resolve(scene.Fast());
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+        Assert.Empty(Directory.GetFiles(scene.Blobs, "*.incomplete"));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         if (kind is FaultKind.StallAfterBytes or FaultKind.DropAfterBytes)
-            Assert.Contains(hub.Requests, r => r.Headers.TryGetValue("Range", out var range) && range == $"bytes={bytes}-");
+            Assert.Contains(scene.Hub.Requests, r => r.Headers.TryGetValue("Range", out var range) && range == $"bytes={bytes}-");
     }
 
     [Fact]
     public void PersistentStallEndsWithOneLineSayingWhatHappenedAndThatARerunResumes()
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, weights) = HubTests.HubWithModel(scratch);
-        using var _ = hub;
-        hub.Inject(FaultKind.StallAfterBytes, Weights, 65536, count: 3);
-        var ex = Fails<InvalidCheckpointException>(Fast(hub, cache, attempts: 3));
+        using var scene = new Scene();
+        scene.Hub.Inject(FaultKind.StallAfterBytes, Weights, 65536, count: 3);
+        var ex = Fails<InvalidCheckpointException>(scene.Fast(attempts: 3));
         Assert.Contains("failed after 3 attempts", ex.Message);
         Assert.Contains("no data for 0.4 s", ex.Message);
         Assert.Contains("run again to resume", ex.Message);
         // Each attempt resumed where the previous one stalled.
-        string incomplete = Path.Combine(Blobs(cache), FakeHub.Sha256Hex(weights) + ".incomplete");
+        string incomplete = Path.Combine(scene.Blobs, FakeHub.Sha256Hex(scene.Weights) + ".incomplete");
         Assert.Equal(3 * 65536, new FileInfo(incomplete).Length);
-        Assert.Contains(hub.Requests, r => r.Headers.TryGetValue("Range", out var range) && range == "bytes=131072-");
+        Assert.Contains(scene.Hub.Requests, r => r.Headers.TryGetValue("Range", out var range) && range == "bytes=131072-");
 
-        string folder = Resolve(Fast(hub, cache));
-        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+        string folder = Resolve(scene.Fast());
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
     }
 
     [Fact]
     public void PersistentServerErrorsStopAfterTheBoundWithAOneLineError()
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, _) = HubTests.HubWithModel(scratch);
-        using var __ = hub;
-        hub.Inject(FaultKind.Status, Config, 500, count: 10);
-        var ex = Fails<ModelNotFoundException>(Fast(hub, cache, attempts: 3));
+        using var scene = new Scene();
+        scene.Hub.Inject(FaultKind.Status, Config, 500, count: 10);
+        var ex = Fails<ModelNotFoundException>(scene.Fast(attempts: 3));
         Assert.Contains("failed after 3 attempts (HTTP 500", ex.Message);
         Assert.Contains("run again", ex.Message);
-        Assert.Equal(3, hub.Requests.Count);
+        Assert.Equal(3, scene.Hub.Requests.Count);
     }
 
     [Theory]
@@ -99,47 +99,38 @@ public class HubFaultTests
     [InlineData(FaultKind.Corrupt)]
     public void ConfigFailingItsGitSha1IsNeverCachedAndIsFetchedAgain(FaultKind kind)
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, _) = HubTests.HubWithModel(scratch);
-        using var __ = hub;
-        hub.Inject(kind, Config, count: 2);
-        var ex = Fails<InvalidCheckpointException>(Fast(hub, cache, attempts: 2));
+        using var scene = new Scene();
+        scene.Hub.Inject(kind, Config, count: 2);
+        var ex = Fails<InvalidCheckpointException>(scene.Fast(attempts: 2));
         Assert.Contains("git-sha1", ex.Message);
         Assert.Contains("corrupt", ex.Message);
-        Assert.Empty(Directory.GetFiles(Blobs(cache)));
-        Assert.False(Directory.Exists(Path.Combine(cache.Path, "models--gpt2", "snapshots")));
+        Assert.Empty(Directory.GetFiles(scene.Blobs));
+        Assert.False(Directory.Exists(Path.Combine(scene.Cache.Path, "models--gpt2", "snapshots")));
 
-        hub.Inject(kind, Config);
-        string folder = Resolve(Fast(hub, cache));
+        scene.Hub.Inject(kind, Config);
+        string folder = Resolve(scene.Fast());
         Assert.Equal(4, Gpt2Config.Load(folder).NEmbd);
     }
 
     [Fact]
     public void WeightsFailingTheirSha256AreNeverCached()
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, weights) = HubTests.HubWithModel(scratch);
-        using var _ = hub;
-        hub.Inject(FaultKind.ShortContent, Weights, count: 2);
-        var ex = Fails<InvalidCheckpointException>(Fast(hub, cache, attempts: 2));
+        using var scene = new Scene();
+        scene.Hub.Inject(FaultKind.ShortContent, Weights, count: 2);
+        var ex = Fails<InvalidCheckpointException>(scene.Fast(attempts: 2));
         Assert.Contains("sha256", ex.Message);
-        Assert.False(File.Exists(Path.Combine(Blobs(cache), FakeHub.Sha256Hex(weights))));
-        Assert.Empty(Directory.GetFiles(Blobs(cache), "*.incomplete"));
+        Assert.False(File.Exists(Path.Combine(scene.Blobs, FakeHub.Sha256Hex(scene.Weights))));
+        Assert.Empty(Directory.GetFiles(scene.Blobs, "*.incomplete"));
     }
 
     [Fact]
     public void EtagsThatAreNoChecksumAreRefusedBeforeAnythingIsCached()
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, _) = HubTests.HubWithModel(scratch);
-        using var __ = hub;
-        hub.OpaqueEtags = true;
-        var ex = Fails<ModelNotFoundException>(Fast(hub, cache));
+        using var scene = new Scene();
+        scene.Hub.OpaqueEtags = true;
+        var ex = Fails<ModelNotFoundException>(scene.Fast());
         Assert.Contains("cannot be verified", ex.Message);
-        Assert.False(Directory.Exists(Blobs(cache)) && Directory.EnumerateFiles(Blobs(cache)).Any());
+        Assert.False(Directory.Exists(scene.Blobs) && Directory.EnumerateFiles(scene.Blobs).Any());
     }
 
     [Theory]
@@ -149,11 +140,8 @@ public class HubFaultTests
     [InlineData(Weights, false)]
     public void DamagedFileInTheCacheIsDetectedAndFetchedAgain(string file, bool truncate)
     {
-        using var scratch = new TempDir();
-        using var cache = new TempDir();
-        var (hub, weights) = HubTests.HubWithModel(scratch);
-        using var _ = hub;
-        string folder = Resolve(Fast(hub, cache));
+        using var scene = new Scene();
+        string folder = Resolve(scene.Fast());
         string blob = new FileInfo(Path.Combine(folder, file)).ResolveLinkTarget(true)!.FullName;
         byte[] good = File.ReadAllBytes(blob);
         byte[] bad = truncate ? good[..(good.Length / 2)] : good.ToArray();
@@ -161,13 +149,13 @@ public class HubFaultTests
         File.WriteAllBytes(blob, bad);
 
         // Offline, the damage is named rather than loaded.
-        var offline = Assert.Throws<ModelNotFoundException>(() => ModelResolver.ResolveModelFolder("gpt2", Fast(hub, cache) with { Offline = true }));
+        var offline = Assert.Throws<ModelNotFoundException>(() => ModelResolver.ResolveModelFolder("gpt2", scene.Fast() with { Offline = true }));
         Assert.Contains($"{file}, whose cached copy failed its checksum", offline.Message);
 
-        int before = hub.Requests.Count;
-        Assert.Equal(folder, Resolve(Fast(hub, cache)));
-        Assert.True(hub.Requests.Count > before);
+        int before = scene.Hub.Requests.Count;
+        Assert.Equal(folder, Resolve(scene.Fast()));
+        Assert.True(scene.Hub.Requests.Count > before);
         Assert.Equal(good, File.ReadAllBytes(Path.Combine(folder, file)));
-        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
     }
 }
