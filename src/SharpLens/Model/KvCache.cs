@@ -38,6 +38,10 @@ public sealed class KvCache
 
     /// <summary>Stores <paramref name="count"/> new positions starting at <paramref name="start"/>.</summary>
     /// <param name="k">[batch, count, n_heads*d_head]</param>
+    /// <param name="v">[batch, count, n_heads*d_head]</param>
+    /// <param name="layer">The layer whose keys and values these are.</param>
+    /// <param name="start">The first position written.</param>
+    /// <param name="count">Number of positions written.</param>
     internal void Write(int layer, int start, int count, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
         if (start + count > Capacity)

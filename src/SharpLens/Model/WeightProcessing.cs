@@ -31,6 +31,8 @@ public sealed record WeightProcessingOptions
 public static class WeightProcessing
 {
     /// <param name="inPlace">Edit <paramref name="raw"/> itself instead of a copy (loading does, to keep peak memory at one copy).</param>
+    /// <param name="raw">Weights as loaded from the checkpoint.</param>
+    /// <param name="options">Which of TransformerLens' processing steps to apply.</param>
     public static TransformerWeights Process(TransformerWeights raw, WeightProcessingOptions options, bool inPlace = false)
     {
         var w = inPlace ? raw : raw.Clone();

@@ -20,6 +20,9 @@ public static class MetricGradient
 
     /// <summary>Final-position logits: compact [batch, NeededTokens.Count] when the metric names its tokens, else full [batch, d_vocab].</summary>
     /// <param name="finalRows">ln_final.hook_normalized at each prompt's final position [batch, d_model]</param>
+    /// <param name="neededTokens">Vocabulary columns to compute, or null for all of them.</param>
+    /// <param name="model">The model whose weights are used.</param>
+    /// <param name="batch">Number of prompts (rows of <paramref name="finalRows"/>).</param>
     public static Tensor FinalLogits(HookedTransformer model, ReadOnlySpan<float> finalRows, int batch, IReadOnlyList<int>? neededTokens)
     {
         if (neededTokens is null)
@@ -82,6 +85,10 @@ public static class MetricGradient
     /// For logit difference this is (W_U[:, correct] - W_U[:, wrong]) / batch per prompt, without the full unembedding.
     /// </summary>
     /// <param name="finalRows">ln_final.hook_normalized at the final positions [batch, d_model] (read by non-linear metrics)</param>
+    /// <param name="batch">Number of prompts (rows of <paramref name="finalRows"/>).</param>
+    /// <param name="model">The model whose weights are used.</param>
+    /// <param name="metric">The metric being differentiated, averaged over prompts.</param>
+    /// <param name="logitGradient">d(mean metric)/d logits for metrics this class does not know, or null.</param>
     public static float[] ForFinalNormalized(HookedTransformer model, IMetric metric, ReadOnlySpan<float> finalRows, int batch,
         LogitGradient? logitGradient = null)
     {

@@ -18,6 +18,9 @@ public sealed record AnswerPrediction(int TokenId, string Token, int Rank, float
 public sealed record NextTokenPrediction(int[] Tokens, string[] StrTokens, IReadOnlyList<TokenPrediction> TopK, AnswerPrediction? Answer)
 {
     /// <param name="tokens">[pos] token ids, used as given.</param>
+    /// <param name="answerId">A token whose rank, logit and probability to report, or null.</param>
+    /// <param name="model">The model whose weights are used.</param>
+    /// <param name="topK">How many of the most likely next tokens to list.</param>
     public static NextTokenPrediction Run(HookedTransformer model, int[] tokens, int topK = 10, int? answerId = null)
     {
         var logits = model.Run(TokenBatch.Single(tokens), new ForwardOptions { Logits = LogitsMode.Final }).Data;
@@ -25,6 +28,10 @@ public sealed record NextTokenPrediction(int[] Tokens, string[] StrTokens, IRead
     }
 
     /// <param name="logits">[d_vocab] at the final position.</param>
+    /// <param name="topK">How many of the most likely next tokens to list.</param>
+    /// <param name="answerId">A token whose rank, logit and probability to report, or null.</param>
+    /// <param name="model">The model that produced the logits (its tokenizer labels tokens).</param>
+    /// <param name="tokens">[pos] the prompt's token ids.</param>
     public static NextTokenPrediction FromLogits(HookedTransformer model, int[] tokens, float[] logits, int topK, int? answerId)
     {
         var probs = new float[logits.Length];

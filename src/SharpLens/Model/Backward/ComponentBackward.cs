@@ -21,6 +21,8 @@ public static class ComponentBackward
     /// <param name="dY">d metric / d hook_normalized [rows, d]</param>
     /// <param name="dX">[rows, d]: the input gradient is ADDED here (residual stream accumulation).</param>
     /// <param name="dScale">[rows]: d metric / d hook_scale (written), or empty to skip.</param>
+    /// <param name="eps">LayerNorm epsilon.</param>
+    /// <param name="d">Row width.</param>
     public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float eps, ReadOnlySpan<float> dY,
         Span<float> dX, Span<float> dScale, int d)
     {
@@ -49,6 +51,8 @@ public static class ComponentBackward
     /// <param name="dY">[rows, n]</param>
     /// <param name="wT">Wᵀ packed as [n, k] (K = n, N = k)</param>
     /// <param name="dX">[rows, k], written (or added to when <paramref name="accumulate"/>)</param>
+    /// <param name="accumulate">Add to the output instead of overwriting it.</param>
+    /// <param name="rows">Number of rows of <paramref name="dY"/>.</param>
     public static void Linear(ReadOnlySpan<float> dY, PackedMatrix wT, Span<float> dX, int rows, bool accumulate = false)
         => Gemm.Multiply(dY, wT, dX, rows, accumulate);
 
@@ -72,6 +76,8 @@ public static class ComponentBackward
     /// <param name="dZ">d metric / d hook_z [batch, pos, n_heads, d_head]</param>
     /// <param name="dQkv">[batch·pos, 3·n_heads·d_head], zeroed by the caller, accumulated: dQ | dK | dV per row (fused W_QKV layout).</param>
     /// <param name="dPattern">[batch, n_heads, pos, pos], written, or null to skip.</param>
+    /// <param name="k">hook_k [batch, pos, n_heads, d_head]</param>
+    /// <param name="v">hook_v [batch, pos, n_heads, d_head]</param>
     public static void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor pattern, float[] dZ,
         float[] dQkv, float[]? dPattern)
     {
@@ -126,6 +132,9 @@ public static class ComponentBackward
 
     /// <summary>hook_result [rows, n_heads, d_model] = z_h·W_O[h]: every head's result gets the attn_out gradient.</summary>
     /// <param name="dAttnOut">[rows, d_model]</param>
+    /// <param name="rows">Number of rows (batch·pos).</param>
+    /// <param name="nHeads">Number of heads.</param>
+    /// <param name="dModel">Residual width.</param>
     /// <returns>[rows, n_heads, d_model]</returns>
     public static float[] BroadcastHeads(ReadOnlySpan<float> dAttnOut, int rows, int nHeads, int dModel)
     {

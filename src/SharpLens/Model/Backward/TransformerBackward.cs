@@ -51,6 +51,9 @@ public static class TransformerBackward
     /// <summary>Backward from a gradient at each prompt's final position only (metrics over final logits).</summary>
     /// <param name="dFinalNormalized">d metric / d ln_final.hook_normalized at each prompt's final position [batch, d_model]</param>
     /// <param name="keep">which hook gradients to return (null = every hook except attn_scores); hook_result is only built when kept.</param>
+    /// <param name="tokens">The batch the cache was computed from (its final positions).</param>
+    /// <param name="model">The model whose weights are used.</param>
+    /// <param name="cache">The forward pass's activations (every hook the backward reads).</param>
     public static GradientCache FromFinalPositions(HookedTransformer model, ActivationCache cache, TokenBatch tokens,
         ReadOnlySpan<float> dFinalNormalized, Func<string, bool>? keep = null)
     {

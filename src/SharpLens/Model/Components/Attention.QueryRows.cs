@@ -17,6 +17,7 @@ public sealed partial class Attention
     /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence.</param>
     /// <param name="kv">keys/values of positions [0, <paramref name="past"/>); this call's are written after them.
     /// Null only when <paramref name="past"/> is 0.</param>
+    /// <param name="past">Positions already held in <paramref name="kv"/> (0 without a cache).</param>
     /// <returns>hook_attn_out at the query rows [batch, 1, d_model]</returns>
     internal Tensor ForwardQueryRows(Tensor x, int[] queryRows, KvCache? kv, int past)
     {
@@ -46,6 +47,11 @@ public sealed partial class Attention
 
     /// <summary><see cref="ForwardQueryRows(Tensor, int[], KvCache?, int)"/> from an already computed fused projection.</summary>
     /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    /// <param name="past">Positions already held in <paramref name="kv"/> (0 without a cache).</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="pos">Positions per sequence.</param>
+    /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence.</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     internal Tensor ForwardQueryRows(float[] qkv, int batch, int pos, int[] queryRows, KvCache? kv, int past)
     {
         int hd = _nHeads * _dHead, rows = batch * pos;
@@ -63,6 +69,12 @@ public sealed partial class Attention
 
     /// <param name="q">queries of the query rows [batch, n_heads·d_head]</param>
     /// <param name="k">keys of every row [batch, pos, n_heads·d_head] (<paramref name="v"/> likewise)</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
+    /// <param name="past">Positions already held in <paramref name="kv"/> (0 without a cache).</param>
+    /// <param name="v">values [batch, pos, n_heads·d_head] of this call's positions.</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="pos">Positions per sequence.</param>
+    /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence.</param>
     /// <returns>hook_attn_out at the query rows [batch, 1, d_model]</returns>
     private Tensor AttendQueryRows(float[] q, float[] k, float[] v, int batch, int pos, int[] queryRows, KvCache? kv, int past)
     {

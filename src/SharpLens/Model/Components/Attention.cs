@@ -37,6 +37,7 @@ public sealed partial class Attention
 
     /// <param name="x">ln1.hook_normalized [batch, pos, d_model]</param>
     /// <param name="kv">keys/values of earlier positions (and where this call's are stored), or null.</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
     /// <returns>hook_attn_out [batch, pos, d_model]</returns>
     public Tensor Forward(Tensor x, ForwardContext ctx, KvCache? kv = null)
     {
@@ -48,6 +49,7 @@ public sealed partial class Attention
 
     /// <summary>x·[W_Q | W_K | W_V] without bias: [rows, 3·n_heads·d_head] (heads inside each third).</summary>
     /// <param name="x">[rows, d_model]</param>
+    /// <param name="rows">Number of rows of the input (batch·pos).</param>
     internal float[] ProjectQkv(ReadOnlySpan<float> x, int rows)
     {
         var qkv = GC.AllocateUninitializedArray<float>(rows * 3 * _nHeads * _dHead);
@@ -60,6 +62,10 @@ public sealed partial class Attention
 
     /// <summary>The rest of <see cref="Forward"/> from its fused projection.</summary>
     /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="pos">Positions per sequence.</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     internal Tensor ForwardFromQkv(float[] qkv, int batch, int pos, ForwardContext ctx, KvCache? kv)
     {
         int rows = batch * pos;

@@ -9,6 +9,8 @@ public sealed class Embed(Tensor W_E)
     public Tensor W_E { get; } = W_E;
 
     /// <param name="tokens">[batch, pos] flattened</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="pos">Positions per sequence.</param>
     /// <returns>[batch, pos, d_model]</returns>
     public Tensor Forward(ReadOnlySpan<int> tokens, int batch, int pos)
     {

@@ -14,6 +14,7 @@ public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook,
     public float Eps { get; } = eps;
 
     /// <param name="x">[batch, pos, d_model]</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
     /// <returns>hook_normalized [batch, pos, d_model]</returns>
     public Tensor Forward(Tensor x, ForwardContext ctx)
     {

@@ -18,6 +18,7 @@ public sealed class Mlp
     }
 
     /// <param name="x">ln2.hook_normalized [batch, pos, d_model]</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
     /// <returns>hook_mlp_out [batch, pos, d_model]</returns>
     public Tensor Forward(Tensor x, ForwardContext ctx)
     {

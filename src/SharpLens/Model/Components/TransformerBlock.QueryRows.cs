@@ -4,7 +4,7 @@ using SharpLens.Tensors;
 namespace SharpLens.Model.Components;
 
 /// <summary>
-/// The block evaluated at one query row per sequence (see <see cref="Attention.ForwardQueryRows"/>): all rows
+/// The block evaluated at one query row per sequence (see <see cref="Attention.ForwardQueryRows(Tensor, int[], KvCache, int)"/>): all rows
 /// give their keys and values, only the chosen rows go through attention, ln2 and the MLP. Used for a model's last
 /// block when only the final positions are read. Runs no hooks.
 /// </summary>
@@ -13,6 +13,7 @@ public sealed partial class TransformerBlock
     /// <param name="residPre">[batch, pos, d_model]</param>
     /// <param name="queryRows">[batch] row whose output is wanted in each sequence.</param>
     /// <param name="kv">keys/values of positions [0, <paramref name="past"/>) (null when past is 0).</param>
+    /// <param name="past">Positions already held in <paramref name="kv"/> (0 without a cache).</param>
     /// <returns>hook_resid_post at the query rows [batch, 1, d_model]</returns>
     /// <param name="qkv">ln1(residPre)·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head] when the caller has it, else null.</param>
     internal Tensor ForwardQueryRows(Tensor residPre, int[] queryRows, KvCache? kv, int past, float[]? qkv = null)

@@ -24,6 +24,8 @@ public sealed partial class TransformerBlock
     public Mlp Mlp { get; }
 
     /// <param name="residPre">[batch, pos, d_model]</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     /// <returns>hook_resid_post [batch, pos, d_model]</returns>
     public Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv = null)
     {
@@ -38,6 +40,8 @@ public sealed partial class TransformerBlock
     /// attention on run as usual (ln1's do not).</summary>
     /// <param name="residPre">[batch, pos, d_model]</param>
     /// <param name="qkv">ln1(residPre)·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     /// <returns>hook_resid_post [batch, pos, d_model]</returns>
     internal Tensor ForwardFromQkv(Tensor residPre, float[] qkv, ForwardContext ctx, KvCache? kv)
     {

@@ -22,6 +22,7 @@ public sealed class Unembed
     public Tensor b_U { get; }
 
     /// <param name="x">ln_final.hook_normalized rows [rows, d_model]</param>
+    /// <param name="rows">Number of rows of <paramref name="x"/>.</param>
     /// <returns>logits [rows, d_vocab] as a flat buffer</returns>
     public float[] Forward(ReadOnlySpan<float> x, int rows)
     {

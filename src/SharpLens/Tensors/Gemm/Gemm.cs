@@ -14,6 +14,12 @@ public static class Gemm
     /// <param name="a">[m, k], or [k, m] when <paramref name="transposeA"/>.</param>
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposeB"/>.</param>
     /// <param name="c">[m, n], written (or added to when <paramref name="accumulate"/>).</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="k">The shared dimension.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="transposeA">A is stored as [k, m].</param>
+    /// <param name="transposeB">B is stored as [n, k].</param>
+    /// <param name="accumulate">Add to the output instead of overwriting it.</param>
     // AggressiveOptimization here and on the driver: tiered JIT otherwise runs these hot entry
     // points as unoptimized tier-0 code for the first ~100 ms, and a model load + short run never leaves it.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -41,6 +47,9 @@ public static class Gemm
     /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
     /// <param name="a">[m, k]</param>
     /// <param name="c">[m, n]</param>
+    /// <param name="b">B [k, n], packed once by <see cref="PackedMatrix.Pack"/>.</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="accumulate">Add to the output instead of overwriting it.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, bool accumulate = false)
     {
@@ -102,6 +111,9 @@ public sealed class PackedMatrix
     private PackedMatrix(float[] panels, int k, int n, GemmIsa isa) { Panels = panels; K = k; N = n; Isa = isa; }
 
     /// <param name="b">[k, n], or [n, k] when <paramref name="transposed"/>.</param>
+    /// <param name="k">Rows of B (the shared dimension of the product).</param>
+    /// <param name="n">Columns of B.</param>
+    /// <param name="transposed"><paramref name="b"/> is stored as [n, k].</param>
     public static PackedMatrix Pack(ReadOnlySpan<float> b, int k, int n, bool transposed = false)
     {
         if (k < 0 || n < 0) throw new ArgumentException($"negative packed matrix size k={k} n={n}");

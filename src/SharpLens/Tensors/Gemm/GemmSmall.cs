@@ -29,7 +29,7 @@ internal static unsafe class GemmSmall
         {
             for (int i = 0; i < m; i++)
             {
-                ReadOnlySpan<float> aRow;
+                scoped ReadOnlySpan<float> aRow;
                 if (transposeA)
                 {
                     for (int p = 0; p < k; p++) rowBuffer[p] = a[(nint)p * m + i];
