@@ -97,15 +97,22 @@ public class CliTests
         Assert.Equal(json["clean_logit_diff"]!.GetValue<float>(), dla["clean_logit_diff"]!.GetValue<float>(), 4);
     }
 
-    [Fact]
-    public void PatchAlignsPromptsOfDifferentLengthsOnTheirFinalToken()
+    /// <summary>Two prompt pairs of lengths 7 and 5 that differ at position 2 and end on the same tokens.</summary>
+    private static string RaggedInput(string dir)
     {
-        string dir = CliRunner.TempDir(), input = Path.Combine(dir, "ragged.json"), output = Path.Combine(dir, "out.json");
+        string input = Path.Combine(dir, "ragged.json");
         File.WriteAllText(input, """
             {"clean": [[119, 5, 6, 7, 8, 9, 10], [119, 11, 12, 13, 14]],
              "corrupted": [[119, 5, 16, 7, 8, 9, 10], [119, 11, 22, 13, 14]],
              "answers": [[30, 31], [31, 30]]}
             """);
+        return input;
+    }
+
+    [Fact]
+    public void PatchAlignsPromptsOfDifferentLengthsOnTheirFinalToken()
+    {
+        string dir = CliRunner.TempDir(), input = RaggedInput(dir), output = Path.Combine(dir, "out.json");
         var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre", "--align", "end", "--json", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var grid = JsonNode.Parse(File.ReadAllText(output))!["resid_pre"]!;
@@ -117,12 +124,7 @@ public class CliTests
     [Fact]
     public void AttributionPatchingAlignsOnTheFinalTokenAndOldSweepNamesStillWork()
     {
-        string dir = CliRunner.TempDir(), input = Path.Combine(dir, "ragged.json"), output = Path.Combine(dir, "attr.json");
-        File.WriteAllText(input, """
-            {"clean": [[119, 5, 6, 7, 8, 9, 10], [119, 11, 12, 13, 14]],
-             "corrupted": [[119, 5, 16, 7, 8, 9, 10], [119, 11, 22, 13, 14]],
-             "answers": [[30, 31], [31, 30]]}
-            """);
+        string dir = CliRunner.TempDir(), input = RaggedInput(dir), output = Path.Combine(dir, "attr.json");
         var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre,head_value", "--align", "end",
             "--method", "attribution", "--direction", "noise", "--compare-exact", "--json", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
