@@ -29,6 +29,8 @@ public static class App
         BenchCommand.Create(),
         OvCommand.Create(),
         NeuronsCommand.Create(),
+        CircuitCommand.Create(),
+        PathPatchCommand.Create(),
     };
 
     /// <summary>Runs the command line <paramref name="args"/>; returns the exit code (0 ok, 1 a check failed, 2 bad input).</summary>

@@ -13,6 +13,10 @@ public static class FigureData
         void Row(params object?[] cells) => sb.Append(string.Join(",", cells.Select(Cell))).Append('\n');
         switch (f)
         {
+            case CircuitFigure c:
+                Row("edge", "parent", "child", "score");
+                foreach (var (e, score) in c.Edges) Row(e.Name, e.Parent.Name, e.Child.InputName, score);
+                break;
             case HeatmapFigure h:
                 Row(new object?[] { "row" }.Concat(h.Cols).ToArray());
                 for (int r = 0; r < h.Rows.Count; r++)
@@ -82,6 +86,10 @@ public static class FigureData
         if (f.YTitle is not null) o["y_title"] = f.YTitle;
         switch (f)
         {
+            case CircuitFigure c:
+                o["nodes"] = Strs(c.Graph.NodeNames.Where(c.Nodes.Contains).ToList());
+                o["edges"] = new JsonObject(c.Edges.Select(p => KeyValuePair.Create(p.Edge.Name, (JsonNode?)(float.IsFinite(p.Score) ? JsonValue.Create(p.Score) : null))));
+                break;
             case HeatmapFigure h:
                 HeatmapInto(o, h);
                 var (lo, hi) = h.ColorRange; o["zmin"] = lo; o["zmax"] = hi;

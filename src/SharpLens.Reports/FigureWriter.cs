@@ -33,8 +33,10 @@ public static class FigureWriter
             var body = HtmlRenderer.Fragment(f, FigureId(baseName));
             AtomicFile.WriteAllText(html = P(".html"), HtmlRenderer.Page(f.Title.Length > 0 ? f.Title : baseName, body, assetsHref));
         }
-        if (formats.HasFlag(FigureFormats.Png)) AtomicFile.WriteAllBytes(png = P(".png"), StaticRenderer.Png(f));
-        if (formats.HasFlag(FigureFormats.Svg)) AtomicFile.WriteAllBytes(svg = P(".svg"), StaticRenderer.Svg(f));
+        // Circuit figures are vector drawings of their own: SVG, no PNG.
+        if (formats.HasFlag(FigureFormats.Png) && f is not CircuitFigure) AtomicFile.WriteAllBytes(png = P(".png"), StaticRenderer.Png(f));
+        if (formats.HasFlag(FigureFormats.Svg))
+            AtomicFile.WriteAllBytes(svg = P(".svg"), f is CircuitFigure cf ? System.Text.Encoding.UTF8.GetBytes(CircuitSvg.Document(cf)) : StaticRenderer.Svg(f));
         if (formats.HasFlag(FigureFormats.Csv)) AtomicFile.WriteAllText(csv = P(".csv"), FigureData.ToCsv(f));
         if (formats.HasFlag(FigureFormats.Json)) AtomicFile.WriteAllText(json = P(".json"), FigureData.ToJson(f).ToJsonString(Indented));
         return new FigureFiles(html, png, svg, csv, json);

@@ -108,6 +108,9 @@ public static class HtmlRenderer
                     }
                 sb.Append("</tbody></table></div>\n");
                 break;
+            case CircuitFigure c:
+                sb.Append(CircuitSvg.Fragment(c, id));
+                break;
             case TableFigure t:
                 sb.Append($"<div class=\"sl-tablewrap\" id=\"{eid}\" data-kind=\"table\">");
                 if (t.Title.Length > 0) sb.Append($"<h3>{Fmt.Html(t.Title)}</h3>");

@@ -20,7 +20,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print JSON on stdout instead of a table" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
         var suites = new Option<string>("--suites") { DefaultValueFactory = _ => "core" };
-        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons)";
+        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges)";
         var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
         command.SetAction(parse =>
         {
@@ -34,11 +34,12 @@ internal static class BenchCommand
                 ["isa"] = Gemm.ActiveIsa.ToString(),
             };
             foreach (var suite in wanted)
-                if (suite is not ("core" or "patching" or "attribution"))
-                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching or attribution");
+                if (suite is not ("core" or "patching" or "attribution" or "circuits"))
+                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution or circuits");
             if (wanted.Contains("core")) Core(lm, n, results);
             if (wanted.Contains("attribution")) Attribution(lm, results);
             if (wanted.Contains("patching")) Patching(lm, results);
+            if (wanted.Contains("circuits")) CircuitsSuite(lm, results);
             if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
             else
             {
@@ -95,6 +96,23 @@ internal static class BenchCommand
         // The first call also packs the transposed weights the backward pass needs (once per model).
         results["attribution_first_call_s"] = Math.Round(Time(() => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric)), 3);
         results["attribution_all_heads_neurons_s"] = Median(3, () => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
+    }
+
+    // The study's group shape (8 prompts); every edge of the model's graph (32,491 for GPT-2 small).
+    private static void CircuitsSuite(HookedTransformer lm, JsonObject results)
+    {
+        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        var graph = SharpLens.Circuits.CircuitGraph.For(lm);
+        results["circuits_edges"] = graph.Edges.Count;
+        results["circuits_eap_all_edges_s"] = Median(3, () => SharpLens.Circuits.EdgeAttribution.Eap(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
+        SharpLens.Circuits.EdgeScores? scores = null;
+        results["circuits_eap_ig5_s"] = Median(1, () => scores = SharpLens.Circuits.EdgeAttribution.EapIg(lm, inputs.Clean, inputs.Corrupted, inputs.Metric, 5));
+        var sizes = SharpLens.Circuits.CircuitDiscovery.LogSizes(10, graph.Edges.Count, 20);
+        results["circuits_faithfulness_curve20_s"] = Math.Round(Time(() =>
+        {
+            var evaluator = new SharpLens.Circuits.CircuitEvaluator(lm, inputs);
+            evaluator.Curve(scores!, sizes, (s, n) => SharpLens.Circuits.Circuit.Greedy(s, n));
+        }), 3);
     }
 
     private static double Time(Action action)

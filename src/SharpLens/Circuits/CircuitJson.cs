@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace SharpLens.Circuits;
 
@@ -12,38 +12,42 @@ namespace SharpLens.Circuits;
 /// </summary>
 public static class CircuitJson
 {
-    /// <summary>Writes <paramref name="circuit"/> (and its scores) to <paramref name="path"/> atomically (temp file + rename).</summary>
-    public static void Write(Circuit circuit, string path)
+    // Edge names hold '<' and '>': write them as they are (Python's json does the same) instead of \u003C escapes.
+    private static readonly JsonSerializerOptions Plain = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The EAP-IG graph JSON of <paramref name="circuit"/> (scores null when it has none).</summary>
+    public static JsonObject ToJson(Circuit circuit)
     {
         var graph = circuit.Graph;
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        var nodes = circuit.Nodes;
+        var edges = new JsonObject();
+        for (int i = 0; i < graph.Edges.Count; i++)
         {
-            w.WriteStartObject();
-            w.WriteStartObject("cfg");
-            w.WriteNumber("n_layers", graph.NLayers);
-            w.WriteNumber("n_heads", graph.NHeads);
-            w.WriteNumber("d_model", graph.DModel);
-            w.WriteBoolean("parallel_attn_mlp", false);
-            w.WriteEndObject();
-            var nodes = circuit.Nodes;
-            w.WriteStartObject("nodes");
-            foreach (var name in graph.NodeNames) w.WriteBoolean(name, nodes.Contains(name));
-            w.WriteEndObject();
-            w.WriteStartObject("edges");
-            for (int i = 0; i < graph.Edges.Count; i++)
+            var e = graph.Edges[i];
+            edges[e.Name] = new JsonObject
             {
-                var e = graph.Edges[i];
-                w.WriteStartObject(e.Name);
-                if (circuit.Scores is null) w.WriteNull("score");
-                else w.WriteNumber("score", circuit.Scores[e]);
-                w.WriteBoolean("in_graph", circuit.EdgeFlags[i]);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-            w.WriteEndObject();
+                ["score"] = circuit.Scores is null ? null : JsonValue.Create(circuit.Scores[e]),
+                ["in_graph"] = circuit.EdgeFlags[i],
+            };
         }
-        AtomicFile.WriteAllBytes(path, buffer.ToArray());
+        return new JsonObject
+        {
+            ["cfg"] = new JsonObject { ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["d_model"] = graph.DModel, ["parallel_attn_mlp"] = false },
+            ["nodes"] = new JsonObject(graph.NodeNames.Select(n => KeyValuePair.Create(n, (JsonNode?)nodes.Contains(n)))),
+            ["edges"] = edges,
+        };
+    }
+
+    /// <summary>
+    /// Writes <paramref name="circuit"/> to <paramref name="path"/> atomically (temp file + rename). <paramref name="extra"/>
+    /// properties (e.g. a run summary) are added at the top level; EAP-IG's reader ignores keys it does not know.
+    /// </summary>
+    public static void Write(Circuit circuit, string path, JsonObject? extra = null)
+    {
+        var doc = ToJson(circuit);
+        if (extra is not null)
+            foreach (var (key, value) in extra.ToList()) { extra.Remove(key); doc[key] = value; }
+        AtomicFile.WriteAllText(path, doc.ToJsonString(Plain));
     }
 
     /// <summary>Reads a circuit for the model whose graph is <paramref name="graph"/>; refuses files for another model.</summary>

@@ -1,0 +1,185 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Inputs;
+using SharpLens.Analysis.Patching;
+using SharpLens.Circuits;
+using SharpLens.Model;
+using SharpLens.Reports;
+using Spectre.Console;
+
+namespace SharpLens.Cli.Commands;
+
+/// <summary>
+/// <c>sharplens circuit</c>: edge scores (EAP, EAP-IG or exact), a circuit, its faithfulness (curve), written as EAP-IG
+/// graph JSON and a report; <c>sharplens circuit evaluate CIRCUIT.json</c>: the faithfulness of a saved circuit.
+/// </summary>
+internal static class CircuitCommand
+{
+    public static Command Create()
+    {
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var input = InputOption();
+        var method = new Option<string>("--method") { Description = "eap, eap-ig or exact (exact patching of the top EAP-IG candidates)", DefaultValueFactory = _ => "eap-ig" };
+        var steps = new Option<int>("--steps") { Description = "EAP-IG interpolation steps", DefaultValueFactory = _ => 5 };
+        var edges = new Option<int>("--edges") { Description = "Edges in the circuit", DefaultValueFactory = _ => 200 };
+        var select = new Option<string>("--select") { Description = "greedy (grow from the logits, as EAP-IG) or topn", DefaultValueFactory = _ => "greedy" };
+        var candidates = new Option<int?>("--candidates") { Description = "exact: how many top EAP-IG edges to patch one by one (default 4 x --edges)" };
+        var metric = MetricOption();
+        var curve = new Option<string?>("--curve") { Description = "Faithfulness curve sizes, e.g. 10,50,200,1000 (default: 12 sizes from 10 to all edges)" };
+        var json = new Option<string>("--json") { Description = "Where to write the circuit (EAP-IG graph JSON, with a 'sharplens' summary)", Required = true };
+        var plot = new Option<string?>("--plot") { Description = "Also write a report with the circuit figure and the faithfulness curve into this folder" };
+        var command = new Command("circuit", "Find a circuit: edge attribution (EAP / EAP-IG / exact), selection, faithfulness")
+        {
+            model, raw, input, method, steps, edges, select, candidates, metric, curve, json, plot,
+        };
+        command.Subcommands.Add(CreateEvaluate());
+        command.SetAction(parse =>
+        {
+            var options = new CircuitSearchOptions
+            {
+                Method = ParseMethod(parse.GetValue(method)!), IgSteps = parse.GetValue(steps), Edges = parse.GetValue(edges),
+                Greedy = ParseSelect(parse.GetValue(select)!), Candidates = parse.GetValue(candidates),
+            };
+            var kind = ParseMetric(parse.GetValue(metric)!);
+            string? curveText = parse.GetValue(curve);
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var graph = CircuitGraph.For(lm);
+            CircuitDiscovery.Validate(graph, options);
+            int[] sizes = curveText is null ? CircuitDiscovery.LogSizes(Math.Min(10, graph.Edges.Count), graph.Edges.Count, 12) : ParseSizes(curveText, graph);
+            var inputs = LoadInputs(lm, parse.GetValue(input)!, kind);
+
+            var evaluator = new CircuitEvaluator(lm, inputs.Patching);
+            var scores = CircuitDiscovery.Score(lm, inputs.Patching, options, evaluator);
+            var circuit = CircuitDiscovery.Select(scores, options.Edges, options.Greedy);
+            var faithfulness = evaluator.Faithfulness(circuit);
+            var points = evaluator.Curve(scores, sizes, (s, n) => CircuitDiscovery.Select(s, n, options.Greedy));
+
+            string outPath = parse.GetValue(json)!;
+            WriteCircuit(circuit, outPath, Summary(lm, inputs, scores.Method, kind, options, faithfulness, points));
+            Cli.Err.MarkupLine(Markup.Escape($"{scores.Method}: circuit of {circuit.EdgeCount} edges ({circuit.Nodes.Count} nodes), faithfulness {CircuitReport.Format(faithfulness)}; wrote {outPath}"));
+            if (parse.GetValue(plot) is string dir)
+            {
+                var report = new Report($"Circuit ({scores.Method}, {circuit.EdgeCount} edges)") { Model = lm.Config.ModelName };
+                report.Set("method", scores.Method).Set("metric", kind).Set("input", parse.GetValue(input));
+                CircuitReport.Add(report, "circuit", circuit, faithfulness, points);
+                Cli.Err.MarkupLine($"report: {Markup.Escape(report.Write(dir))}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateEvaluate()
+    {
+        var file = new Argument<string>("circuit") { Description = "Circuit JSON (sharplens circuit --json, or EAP-IG's Graph.to_json)" };
+        var model = Cli.ModelOption();
+        var raw = Cli.RawWeightsOption();
+        var input = InputOption();
+        var metric = MetricOption();
+        var json = new Option<string?>("--json") { Description = "Where to write the evaluation JSON" };
+        var plot = new Option<string?>("--plot") { Description = "Also write a report with the circuit figure into this folder" };
+        var command = new Command("evaluate", "Faithfulness of a saved circuit on an input (exact edge patching)") { file, model, raw, input, metric, json, plot };
+        command.SetAction(parse =>
+        {
+            var kind = ParseMetric(parse.GetValue(metric)!);
+            string path = parse.GetValue(file)!;
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var circuit = CircuitJson.Read(path, CircuitGraph.For(lm));
+            CircuitJson.RequireNonEmpty(circuit, path);
+            var inputs = LoadInputs(lm, parse.GetValue(input)!, kind);
+            var evaluator = new CircuitEvaluator(lm, inputs.Patching);
+            var result = evaluator.Faithfulness(circuit);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"faithfulness {CircuitReport.Format(result)} ({circuit.EdgeCount} edges, {inputs.Patching.Prompts} prompts)"));
+            if (parse.GetValue(json) is string outPath)
+            {
+                var o = new JsonObject
+                {
+                    ["model"] = lm.Config.ModelName, ["circuit"] = path, ["metric"] = MetricName(kind), ["edges"] = circuit.EdgeCount,
+                    ["faithfulness"] = result.Faithfulness, ["ci_lower"] = result.Interval.Lower, ["ci_upper"] = result.Interval.Upper,
+                    ["circuit_per_prompt"] = Numbers(result.CircuitPerPrompt), ["clean_per_prompt"] = Numbers(evaluator.CleanPerPrompt),
+                    ["corrupted_per_prompt"] = Numbers(evaluator.CorruptedPerPrompt),
+                };
+                Cli.WriteAtomic(outPath, o.ToJsonString(Cli.Json));
+            }
+            if (parse.GetValue(plot) is string dir)
+            {
+                var report = new Report($"Circuit {Path.GetFileName(path)}") { Model = lm.Config.ModelName };
+                CircuitReport.Add(report, Path.GetFileNameWithoutExtension(path), circuit, result);
+                Cli.Err.MarkupLine($"report: {Markup.Escape(report.Write(dir))}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    internal static Option<string> InputOption() => new("--input", "-i") { Description = "Input JSON: clean, corrupted, answers (paired prompts of equal length)", Required = true };
+
+    internal static Option<string> MetricOption() => new("--metric") { Description = "logit-diff or kl (KL divergence to the clean distribution)", DefaultValueFactory = _ => "logit-diff" };
+
+    internal sealed record Inputs(AnalysisInput Data, PatchingInputs Patching);
+
+    internal static Inputs LoadInputs(HookedTransformer model, string path, CircuitMetricKind kind)
+    {
+        var data = AnalysisInput.Load(path, model);
+        var metric = CircuitDiscovery.Metric(model, kind, data.Clean, data.Answers);
+        return new Inputs(data, new PatchingInputs(data.Clean, data.Corrupted, metric));
+    }
+
+    internal static CircuitMetricKind ParseMetric(string text) => text.ToLowerInvariant() switch
+    {
+        "logit-diff" or "logit_diff" => CircuitMetricKind.LogitDiff,
+        "kl" => CircuitMetricKind.Kl,
+        _ => throw new InvalidInputException($"unknown --metric '{text}': use logit-diff or kl"),
+    };
+
+    private static string MetricName(CircuitMetricKind kind) => kind == CircuitMetricKind.Kl ? "kl" : "logit_diff";
+
+    private static EdgeScoringMethod ParseMethod(string text) => text.ToLowerInvariant() switch
+    {
+        "eap" => EdgeScoringMethod.Eap,
+        "eap-ig" or "eap_ig" or "eapig" => EdgeScoringMethod.EapIg,
+        "exact" => EdgeScoringMethod.Exact,
+        _ => throw new InvalidInputException($"unknown --method '{text}': use eap, eap-ig or exact"),
+    };
+
+    private static bool ParseSelect(string text) => text.ToLowerInvariant() switch
+    {
+        "greedy" => true,
+        "topn" or "top-n" => false,
+        _ => throw new InvalidInputException($"unknown --select '{text}': use greedy or topn"),
+    };
+
+    private static int[] ParseSizes(string text, CircuitGraph graph)
+    {
+        var sizes = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s =>
+            int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 1 && n <= graph.Edges.Count ? n
+            : throw new InvalidInputException($"--curve size '{s}' must be an integer between 1 and {graph.Edges.Count}")).Distinct().Order().ToArray();
+        return sizes.Length > 0 ? sizes : throw new InvalidInputException("--curve needs at least one size, e.g. --curve 10,100,1000");
+    }
+
+    private static JsonObject Summary(HookedTransformer model, Inputs inputs, string method, CircuitMetricKind kind, CircuitSearchOptions options,
+        FaithfulnessResult faithfulness, IReadOnlyList<FaithfulnessResult> curve) => new()
+    {
+        ["model"] = model.Config.ModelName,
+        ["method"] = method,
+        ["ig_steps"] = options.Method == EdgeScoringMethod.Eap ? null : options.IgSteps,
+        ["metric"] = MetricName(kind),
+        ["selection"] = options.Greedy ? "greedy" : "topn",
+        ["prompts"] = new JsonArray(inputs.Data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
+        ["edges"] = faithfulness.Edges,
+        ["faithfulness"] = faithfulness.Faithfulness,
+        ["ci_lower"] = faithfulness.Interval.Lower,
+        ["ci_upper"] = faithfulness.Interval.Upper,
+        ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)new JsonObject
+        {
+            ["edges"] = r.Edges, ["faithfulness"] = r.Faithfulness, ["ci_lower"] = r.Interval.Lower, ["ci_upper"] = r.Interval.Upper,
+        }).ToArray()),
+    };
+
+    private static JsonArray Numbers(float[] values) => new(values.Select(v => (JsonNode?)v).ToArray());
+
+    private static void WriteCircuit(Circuit circuit, string path, JsonObject summary) =>
+        CircuitJson.Write(circuit, path, new JsonObject { ["sharplens"] = summary });
+}

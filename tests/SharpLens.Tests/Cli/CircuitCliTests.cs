@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using SharpLens.Tests.Support;
+
+namespace SharpLens.Tests.Cli;
+
+/// <summary><c>sharplens circuit</c>, <c>circuit evaluate</c> and <c>path-patch</c> as a user runs them.</summary>
+public class CircuitCliTests
+{
+    private static readonly string Tiny = Fixtures.Folder("tiny-b");
+
+    private static string InputFile(string dir)
+    {
+        var t = Fixtures.Tokens("tiny-b");
+        string path = Path.Combine(dir, "input.json");
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(new { clean = t.Clean, corrupted = t.Corrupted, answers = t.Answers }));
+        return path;
+    }
+
+    [Fact]
+    public void CircuitWritesEapIgJsonAndReportThenEvaluateReproducesFaithfulness()
+    {
+        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "circuit.json"), report = Path.Combine(dir, "report");
+        var r = CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "eap-ig", "--edges", "20", "--curve", "5,20,100",
+            "--json", json, "--plot", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var doc = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(3, doc["cfg"]!["n_layers"]!.GetValue<int>());
+        Assert.Equal(172, doc["edges"]!.AsObject().Count);          // tiny-b: 3 layers x 3 heads
+        int inGraph = doc["edges"]!.AsObject().Count(p => p.Value!["in_graph"]!.GetValue<bool>());
+        Assert.InRange(inGraph, 1, 20);
+        Assert.Equal(inGraph, doc["sharplens"]!["edges"]!.GetValue<int>());
+        Assert.Equal(3, doc["sharplens"]!["curve"]!.AsArray().Count);
+        var svg = Directory.GetFiles(Path.Combine(report, "figures"), "*.svg").Single(f => f.Contains("circuit-of"));
+        Assert.Contains("<title>", File.ReadAllText(svg));
+        Assert.Contains("data-edge=", File.ReadAllText(Path.Combine(report, "index.html")));
+
+        var e = CliRunner.Run("circuit", "evaluate", json, "--model", Tiny, "--input", input);
+        Assert.True(e.ExitCode == 0, e.Stderr);
+        float expected = doc["sharplens"]!["faithfulness"]!.GetValue<float>();
+        Assert.Contains($"faithfulness {expected:0.###}", e.Stdout.Replace(',', '.'));
+    }
+
+    [Fact]
+    public void BadCircuitInputsAreOneLineErrorsWithNothingWritten()
+    {
+        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "out.json");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--edges", "0", "--json", json), "--edges must be between 1 and 172");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--json", json), "unknown --method 'acdc'");
+        Assert.False(File.Exists(json));
+
+        string other = Path.Combine(dir, "other.json");
+        File.WriteAllText(other, "{\"cfg\":{\"n_layers\":12,\"n_heads\":12,\"d_model\":768},\"nodes\":{},\"edges\":{}}");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", other, "--model", Tiny, "--input", input), "use the model the circuit was found on");
+        string empty = Path.Combine(dir, "empty.json");
+        File.WriteAllText(empty, "{\"cfg\":{\"n_layers\":3,\"n_heads\":3,\"d_model\":48},\"nodes\":{},\"edges\":{\"m2->logits\":{\"score\":1,\"in_graph\":false}}}");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", empty, "--model", Tiny, "--input", input), "empty circuit");
+        string badEdge = Path.Combine(dir, "bad.json");
+        File.WriteAllText(badEdge, "{\"cfg\":{\"n_layers\":3,\"n_heads\":3,\"d_model\":48},\"nodes\":{},\"edges\":{\"a1.h5->logits\":{\"score\":1,\"in_graph\":true}}}");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", badEdge, "--model", Tiny, "--input", input), "head 5 is out of range");
+    }
+
+    [Fact]
+    public void PathPatchSweepsSendersAndRefusesUnknownReceivers()
+    {
+        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "pp.json");
+        var r = CliRunner.Run("path-patch", "--model", Tiny, "--input", input, "--receivers", "a2.h1<v>", "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var doc = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(3, doc["grid"]!["rows"]!.AsArray().Count);
+        Assert.Contains("strongest sender into a2.h1<v>", r.Stdout);
+        r = CliRunner.Run("path-patch", "--model", Tiny, "--input", input, "--senders", "a0.h1,m0", "--receivers", "logits", "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.NotNull(JsonNode.Parse(File.ReadAllText(json))!["normalized"]);
+        string json2 = Path.Combine(dir, "pp2.json");
+        CliRunner.AssertOneLineError(CliRunner.Run("path-patch", "--model", Tiny, "--input", input, "--receivers", "a7.h0<v>", "--json", json2), "layer 7 is out of range");
+        Assert.False(File.Exists(json2));
+    }
+}
