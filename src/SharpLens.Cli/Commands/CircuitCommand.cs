@@ -21,15 +21,15 @@ internal static class CircuitCommand
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var input = InputOption();
-        var method = new Option<string>("--method") { Description = "eap, eap-ig or exact (exact patching of the top EAP-IG candidates)", DefaultValueFactory = _ => "eap-ig" };
+        var method = new Option<string>("--method") { Description = "Scoring method: eap, eap-ig or exact (exact patching of the top EAP-IG candidates)", DefaultValueFactory = _ => "eap-ig" };
         var steps = new Option<int>("--steps") { Description = "EAP-IG interpolation steps", DefaultValueFactory = _ => 5 };
         var edges = new Option<int>("--edges") { Description = "Edges in the circuit", DefaultValueFactory = _ => 200 };
-        var select = new Option<string>("--select") { Description = "greedy (grow from the logits, as EAP-IG) or topn", DefaultValueFactory = _ => "greedy" };
-        var candidates = new Option<int?>("--candidates") { Description = "exact: how many top EAP-IG edges to patch one by one (default 4 x --edges)" };
+        var select = new Option<string>("--select") { Description = "Selection: greedy (grow from the logits, as EAP-IG) or topn", DefaultValueFactory = _ => "greedy" };
+        var candidates = new Option<int?>("--candidates") { Description = "With --method exact, how many top EAP-IG edges to patch one by one (4 x --edges when omitted)" };
         var metric = MetricOption();
         var curve = new Option<string?>("--curve") { Description = "Faithfulness curve sizes, e.g. 10,50,200,1000 (default: 12 sizes from 10 to all edges)" };
-        var json = new Option<string>("--json") { Description = "Where to write the circuit (EAP-IG graph JSON, with a 'sharplens' summary)", Required = true };
-        var plot = new Option<string?>("--plot") { Description = "Also write a report with the circuit figure and the faithfulness curve into this folder" };
+        var json = OutputPaths.File(new Option<string>("--json") { Description = "Where to write the circuit (EAP-IG graph JSON, with a 'sharplens' summary)", Required = true });
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also write a report with the circuit figure and the faithfulness curve into this folder" });
         var command = new Command("circuit", "Find a circuit: edge attribution (EAP / EAP-IG / exact), selection, faithfulness")
         {
             model, raw, input, method, steps, edges, select, candidates, metric, curve, json, plot,
@@ -78,8 +78,8 @@ internal static class CircuitCommand
         var raw = Cli.RawWeightsOption();
         var input = InputOption();
         var metric = MetricOption();
-        var json = new Option<string?>("--json") { Description = "Where to write the evaluation JSON" };
-        var plot = new Option<string?>("--plot") { Description = "Also write a report with the circuit figure into this folder" };
+        var json = OutputPaths.File(new Option<string?>("--json") { Description = "Where to write the evaluation JSON" });
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also write a report with the circuit figure into this folder" });
         var command = new Command("evaluate", "Faithfulness of a saved circuit on an input (exact edge patching)") { file, model, raw, input, metric, json, plot };
         command.SetAction(parse =>
         {
@@ -116,7 +116,7 @@ internal static class CircuitCommand
 
     internal static Option<string> InputOption() => new("--input", "-i") { Description = "Input JSON: clean, corrupted, answers (paired prompts of equal length)", Required = true };
 
-    internal static Option<string> MetricOption() => new("--metric") { Description = "logit-diff or kl (KL divergence to the clean distribution)", DefaultValueFactory = _ => "logit-diff" };
+    internal static Option<string> MetricOption() => new("--metric") { Description = "Metric: logit-diff or kl (KL divergence to the clean distribution)", DefaultValueFactory = _ => "logit-diff" };
 
     internal sealed record Inputs(AnalysisInput Data, PatchingInputs Patching);
 

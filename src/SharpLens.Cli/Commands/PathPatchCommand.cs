@@ -21,9 +21,9 @@ internal static class PathPatchCommand
         var metric = CircuitCommand.MetricOption();
         var senders = new Option<string?>("--senders") { Description = "Comma-separated senders, e.g. a5.h1,m4 (default: sweep every head and MLP one at a time)" };
         var receivers = new Option<string>("--receivers") { Description = "Comma-separated receivers: a7.h11<v>, a7.h11<q>, a7.h11<k>, m8 or logits", Required = true };
-        var freezeMlps = new Option<bool>("--freeze-mlps") { Description = "Freeze MLPs too (then only the direct sender->receiver edges count); default recomputes them, as IOI" };
-        var json = new Option<string>("--json") { Description = "Where to write the results JSON", Required = true };
-        var plot = new Option<string?>("--plot") { Description = "Also render the sweep grid as a report into this folder" };
+        var freezeMlps = new Option<bool>("--freeze-mlps") { Description = "Freeze MLPs too, so only the direct sender->receiver edges count (without it MLPs are recomputed, as in IOI)" };
+        var json = OutputPaths.File(new Option<string>("--json") { Description = "Where to write the results JSON", Required = true });
+        var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also render the sweep grid as a report into this folder" });
         var command = new Command("path-patch", "Path patching: senders patched from the corrupted run, effect only through the receivers")
         {
             model, raw, input, metric, senders, receivers, freezeMlps, json, plot,
