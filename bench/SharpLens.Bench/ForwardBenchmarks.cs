@@ -15,7 +15,7 @@ public class ForwardBenchmarks
     public void Setup()
     {
         _model = RandomWeights.CreateModel(ModelConfig.Gpt2Small);
-        _batch = SharpLens.Diagnostics.Workloads.Experiment1Shaped(_model).Clean;
+        _batch = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(_model).Clean;
     }
 
     [Benchmark] public object FullLogits() => _model.Forward(_batch);

@@ -47,6 +47,6 @@ public static class Gpt2SmallPatchingSetup
     public static (HookedTransformer Model, PatchingInputs Inputs) Create(int prompts = 8, int tokens = 8, int seed = 0)
     {
         var model = RandomWeights.CreateModel(ModelConfig.Gpt2Small, seed);
-        return (model, SharpLens.Diagnostics.Workloads.Experiment1Shaped(model, prompts, tokens, seed + 1));
+        return (model, SharpLens.Cli.Bench.Workloads.Experiment1Shaped(model, prompts, tokens, seed + 1));
     }
 }

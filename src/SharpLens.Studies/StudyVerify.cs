@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
+using SharpLens.Studies.Verify;
 
 namespace SharpLens.Studies;
 

@@ -55,7 +55,7 @@ internal static class BenchCommand
     private static void Core(HookedTransformer lm, int n, JsonObject results)
     {
         var random = new Random(0);
-        var batch = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm).Clean;
+        var batch = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm).Clean;
         results["forward_batch8x8_s"] = Median(n, () => lm.Forward(batch));
 
         const int m = 512, k = 768, cols = 3072;
@@ -75,7 +75,7 @@ internal static class BenchCommand
 
     private static void Patching(HookedTransformer lm, JsonObject results)
     {
-        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        var inputs = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm);
         var suite = Cli.Err.Progress().Start(ctx =>
         {
             var task = ctx.AddTask("experiment-1 patching suite", maxValue: 1);
@@ -92,7 +92,7 @@ internal static class BenchCommand
 
     private static void Attribution(HookedTransformer lm, JsonObject results)
     {
-        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        var inputs = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm);
         // The first call also packs the transposed weights the backward pass needs (once per model).
         results["attribution_first_call_s"] = Math.Round(Time(() => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric)), 3);
         results["attribution_all_heads_neurons_s"] = Median(3, () => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Studies;
+using SharpLens.Studies.Verify;
 using SharpLens.Studies.Templates;
 using SharpLens.Tokenization;
 using Spectre.Console;

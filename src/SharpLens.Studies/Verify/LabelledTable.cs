@@ -1,6 +1,6 @@
 using SharpLens.Analysis;
 
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// A figure or printed list as <see cref="StudyVerify"/> compares it: labelled rows and columns and the values

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
 
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// The notebook's printed numbers (<c>notebook_printed</c>) compared with a run: experiment 1's token ids and string

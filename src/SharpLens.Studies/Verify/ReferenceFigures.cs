@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
 
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// The notebook's figures (<c>{group, title, traces}</c>) read as labelled tables, and the same tables read from a

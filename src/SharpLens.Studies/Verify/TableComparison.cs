@@ -1,4 +1,4 @@
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// Compares one of our tables with the reference's: structure first (shape, then every row and column label), then

@@ -1,4 +1,4 @@
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// One line of a verify report: a reference figure, a printed number list, a group's prompts or a claim, and whether

@@ -1,4 +1,4 @@
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// How close a value must be to the reference: <c>|ours - reference| &lt;= Atol + Rtol · max|reference|</c>, where the

@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace SharpLens.Tensors;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     private const float GeluC = 0.7978845608028654f; // sqrt(2/pi)
 

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace SharpLens.Tensors;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>
     /// Effectively computes Σ a[i]·b[i] for short vectors (a head's d_head): a hand-written vector loop, since

@@ -10,7 +10,7 @@ namespace SharpLens.Tensors;
 /// file lean on <see cref="TensorPrimitives"/> for their vector loops; <c>Kernels.Short.cs</c> and
 /// <c>Kernels.Gelu.cs</c> hold the hand-written ones.
 /// </summary>
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>Effectively computes <c>x[r, c] += bias[c]</c> for every row r of the flat buffer.</summary>
     /// <param name="x">[rows, width] updated in place; its length must be a whole number of rows.</param>

@@ -77,7 +77,7 @@ public sealed class DoubleMatrix
 /// columns (kept implicitly as n reflectors), R is n×n upper triangular. Q is orthonormal even when A
 /// is rank-deficient (R then has zeros on its diagonal).
 /// </summary>
-public sealed class HouseholderQr
+internal sealed class HouseholderQr
 {
     // Reflector j is H_j = I - 2·v_j·v_jᵀ acting on rows j..m-1, with v_j a unit vector (or zero: H_j = I).
     private readonly double[][] _reflectors;
@@ -141,7 +141,7 @@ public sealed record SingularValueDecomposition(DoubleMatrix U, double[] S, Doub
 public static partial class SmallLinearAlgebra
 {
     /// <summary>Thin Householder QR of an m×n matrix (m ≥ n).</summary>
-    public static HouseholderQr Qr(DoubleMatrix a) => new(a);
+    internal static HouseholderQr Qr(DoubleMatrix a) => new(a);
 
     /// <summary>
     /// Thin SVD of an m×n matrix (m ≥ n) by one-sided (Hestenes) Jacobi: rotate pairs of columns of

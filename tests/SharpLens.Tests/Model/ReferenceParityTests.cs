@@ -1,4 +1,5 @@
 using SharpLens.Model;
+using SharpLens.Model.Hooks;
 using SharpLens.Tests.Support;
 
 namespace SharpLens.Tests.Model;
@@ -62,15 +63,33 @@ public class ReferenceParityTests
     }
 
     [Fact]
-    public void HookPointListIsPinned()
+    public void HookPointListIsPinnedWithEachShape()
     {
-        var names = Fixtures.Load("tiny-a", processed: true).HookPointNames;
+        var model = Fixtures.Load("tiny-a", processed: true);
+        var names = model.HookPointNames;
         Assert.Equal(2 + 2 * 18 + 2, names.Count);
-        Assert.Equal(["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre", "blocks.0.ln1.hook_scale",
-            "blocks.0.ln1.hook_normalized", "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
-            "blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z", "blocks.0.attn.hook_result",
-            "blocks.0.hook_attn_out", "blocks.0.hook_resid_mid", "blocks.0.ln2.hook_scale", "blocks.0.ln2.hook_normalized",
-            "blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.0.hook_resid_post"], names.Take(20));
-        Assert.Equal(["ln_final.hook_scale", "ln_final.hook_normalized"], names.TakeLast(2));
+        (string Name, string Shape)[] firstBlock =
+        [
+            ("hook_embed", "batch,pos,d_model"), ("hook_pos_embed", "batch,pos,d_model"),
+            ("blocks.0.hook_resid_pre", "batch,pos,d_model"), ("blocks.0.ln1.hook_scale", "batch,pos,1"),
+            ("blocks.0.ln1.hook_normalized", "batch,pos,d_model"), ("blocks.0.attn.hook_q", "batch,pos,head_index,d_head"),
+            ("blocks.0.attn.hook_k", "batch,pos,head_index,d_head"), ("blocks.0.attn.hook_v", "batch,pos,head_index,d_head"),
+            ("blocks.0.attn.hook_attn_scores", "batch,head_index,query_pos,key_pos"),
+            ("blocks.0.attn.hook_pattern", "batch,head_index,query_pos,key_pos"),
+            ("blocks.0.attn.hook_z", "batch,pos,head_index,d_head"), ("blocks.0.attn.hook_result", "batch,pos,head_index,d_model"),
+            ("blocks.0.hook_attn_out", "batch,pos,d_model"), ("blocks.0.hook_resid_mid", "batch,pos,d_model"),
+            ("blocks.0.ln2.hook_scale", "batch,pos,1"), ("blocks.0.ln2.hook_normalized", "batch,pos,d_model"),
+            ("blocks.0.mlp.hook_pre", "batch,pos,d_mlp"), ("blocks.0.mlp.hook_post", "batch,pos,d_mlp"),
+            ("blocks.0.hook_mlp_out", "batch,pos,d_model"), ("blocks.0.hook_resid_post", "batch,pos,d_model"),
+        ];
+        Assert.Equal(firstBlock, names.Take(20).Select(n => (n, string.Join(",", HookNames.Shape(n)))));
+        Assert.Equal([("ln_final.hook_scale", "batch,pos,1"), ("ln_final.hook_normalized", "batch,pos,d_model")],
+            names.TakeLast(2).Select(n => (n, string.Join(",", HookNames.Shape(n)))));
+        // The declared shapes are the shapes a forward pass produces, for every hook point.
+        var tokens = Fixtures.Tokens("tiny-a").CleanBatch;
+        var (_, cache) = model.RunWithCache(tokens);
+        foreach (var name in names)
+            Assert.Equal(HookNames.Shape(name, model.Config, tokens.Batch, tokens.Pos), cache[name].Shape);
+        Assert.Throws<InvalidInputException>(() => HookNames.Shape("blocks.0.hook_nothing"));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLens.Studies;
+using SharpLens.Studies.Verify;
 using SharpLens.Tests.Support;
 
 namespace SharpLens.Tests.Studies;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLens.Studies;
+using SharpLens.Studies.Verify;
 
 namespace SharpLens.Tests.Support;
 

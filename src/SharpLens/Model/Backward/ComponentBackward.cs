@@ -8,7 +8,7 @@ namespace SharpLens.Model.Backward;
 /// upstream gradient (d metric / d output) and the forward activations it needs, and returns or accumulates
 /// d metric / d input. Shapes are row-major; "rows" = batch·pos.
 /// </summary>
-public static class ComponentBackward
+internal static class ComponentBackward
 {
     /// <summary>
     /// TransformerLens LayerNorm: xc = x - mean(x); s = sqrt(mean(xc²) + eps) (hook_scale); n = xc / s;

@@ -35,7 +35,7 @@ public sealed class GradientCache
 /// Needs a forward cache holding <see cref="RequiredHooks"/>. Gradients of hook points that share a value
 /// (hook_resid_post of layer l and hook_resid_pre of l+1, hook_embed and hook_pos_embed) share one tensor: treat them as read-only.
 /// </summary>
-public static class TransformerBackward
+internal static class TransformerBackward
 {
     /// <summary>The activations the backward pass reads from the forward cache.</summary>
     public static IReadOnlyList<string> RequiredHooks(int nLayers)

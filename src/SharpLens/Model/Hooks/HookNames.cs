@@ -1,34 +1,87 @@
 namespace SharpLens.Model.Hooks;
 
 /// <summary>
-/// TransformerLens hook-point names for GPT-2, built once per model, plus <see cref="GetActName"/>,
-/// the equivalent of <c>transformer_lens.utils.get_act_name</c>.
+/// TransformerLens hook-point names for GPT-2, built once per model, each with its activation's shape
+/// (<see cref="Shape(string)"/>), plus <see cref="GetActName"/>, the equivalent of <c>transformer_lens.utils.get_act_name</c>.
 /// </summary>
 public static class HookNames
 {
+    /// <summary>Token embeddings W_E[tokens] [batch, pos, d_model].</summary>
     public const string Embed = "hook_embed";
+    /// <summary>Position embeddings W_pos[positions] [batch, pos, d_model].</summary>
     public const string PosEmbed = "hook_pos_embed";
+    /// <summary>The final LayerNorm's scale √(mean(x²)+eps) [batch, pos, 1].</summary>
     public const string LnFinalScale = "ln_final.hook_scale";
+    /// <summary>The final LayerNorm's output, what the unembedding reads [batch, pos, d_model].</summary>
     public const string LnFinalNormalized = "ln_final.hook_normalized";
 
+    /// <summary>The residual stream entering block <paramref name="layer"/> [batch, pos, d_model].</summary>
     public static string ResidPre(int layer) => $"blocks.{layer}.hook_resid_pre";
+    /// <summary>The residual stream after the attention sub-block [batch, pos, d_model].</summary>
     public static string ResidMid(int layer) => $"blocks.{layer}.hook_resid_mid";
+    /// <summary>The residual stream leaving block <paramref name="layer"/> [batch, pos, d_model].</summary>
     public static string ResidPost(int layer) => $"blocks.{layer}.hook_resid_post";
+    /// <summary>The attention sub-block's output, b_O included [batch, pos, d_model].</summary>
     public static string AttnOut(int layer) => $"blocks.{layer}.hook_attn_out";
+    /// <summary>The MLP's output [batch, pos, d_model].</summary>
     public static string MlpOut(int layer) => $"blocks.{layer}.hook_mlp_out";
+    /// <summary>The attention LayerNorm's scale [batch, pos, 1].</summary>
     public static string Ln1Scale(int layer) => $"blocks.{layer}.ln1.hook_scale";
+    /// <summary>The attention LayerNorm's output [batch, pos, d_model].</summary>
     public static string Ln1Normalized(int layer) => $"blocks.{layer}.ln1.hook_normalized";
+    /// <summary>The MLP LayerNorm's scale [batch, pos, 1].</summary>
     public static string Ln2Scale(int layer) => $"blocks.{layer}.ln2.hook_scale";
+    /// <summary>The MLP LayerNorm's output [batch, pos, d_model].</summary>
     public static string Ln2Normalized(int layer) => $"blocks.{layer}.ln2.hook_normalized";
+    /// <summary>Queries [batch, pos, head_index, d_head].</summary>
     public static string Q(int layer) => $"blocks.{layer}.attn.hook_q";
+    /// <summary>Keys [batch, pos, head_index, d_head].</summary>
     public static string K(int layer) => $"blocks.{layer}.attn.hook_k";
+    /// <summary>Values [batch, pos, head_index, d_head].</summary>
     public static string V(int layer) => $"blocks.{layer}.attn.hook_v";
+    /// <summary>Each head's attention-weighted values [batch, pos, head_index, d_head].</summary>
     public static string Z(int layer) => $"blocks.{layer}.attn.hook_z";
+    /// <summary>Attention scores q·k/√d_head, -inf above the diagonal [batch, head_index, query_pos, key_pos].</summary>
     public static string AttnScores(int layer) => $"blocks.{layer}.attn.hook_attn_scores";
+    /// <summary>Attention probabilities [batch, head_index, query_pos, key_pos].</summary>
     public static string Pattern(int layer) => $"blocks.{layer}.attn.hook_pattern";
+    /// <summary>Each head's output z·W_O, without b_O [batch, pos, head_index, d_model].</summary>
     public static string Result(int layer) => $"blocks.{layer}.attn.hook_result";
+    /// <summary>MLP pre-activations x·W_in + b_in [batch, pos, d_mlp].</summary>
     public static string MlpPre(int layer) => $"blocks.{layer}.mlp.hook_pre";
+    /// <summary>MLP activations gelu_new(pre) [batch, pos, d_mlp].</summary>
     public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";
+
+    /// <summary>
+    /// The shape of a hook point's activation in TransformerLens' axis names, e.g. <c>[batch, pos, d_model]</c>,
+    /// <c>[batch, head_index, query_pos, key_pos]</c> (key_pos counts cached earlier positions too).
+    /// </summary>
+    /// <exception cref="InvalidInputException">the name is not a GPT-2 hook point.</exception>
+    public static IReadOnlyList<string> Shape(string hookName)
+    {
+        string suffix = hookName[(hookName.LastIndexOf('.') + 1)..];
+        return suffix switch
+        {
+            "hook_embed" or "hook_pos_embed" or "hook_resid_pre" or "hook_resid_mid" or "hook_resid_post" or "hook_attn_out"
+                or "hook_mlp_out" or "hook_normalized" => ["batch", "pos", "d_model"],
+            "hook_scale" => ["batch", "pos", "1"],
+            "hook_q" or "hook_k" or "hook_v" or "hook_z" => ["batch", "pos", "head_index", "d_head"],
+            "hook_attn_scores" or "hook_pattern" => ["batch", "head_index", "query_pos", "key_pos"],
+            "hook_result" => ["batch", "pos", "head_index", "d_model"],
+            "hook_pre" or "hook_post" => ["batch", "pos", "d_mlp"],
+            _ => throw new InvalidInputException($"'{hookName}' is not a GPT-2 hook point: see HookNames.All for the names"),
+        };
+    }
+
+    /// <summary>The concrete shape of a hook's activation for a forward pass of <paramref name="batch"/> prompts of
+    /// <paramref name="pos"/> positions, after <paramref name="past"/> cached positions (key_pos = past + pos).</summary>
+    public static int[] Shape(string hookName, ModelConfig config, int batch, int pos, int past = 0) =>
+        Shape(hookName).Select(axis => axis switch
+        {
+            "batch" => batch, "pos" or "query_pos" => pos, "key_pos" => past + pos, "d_model" => config.DModel,
+            "head_index" => config.NHeads, "d_head" => config.DHead, "d_mlp" => config.DMlp, "1" => 1,
+            _ => throw new InvalidOperationException($"unknown axis {axis}"),
+        }).ToArray();
 
     /// <summary>Every hook point of an <paramref name="nLayers"/>-layer GPT-2, in the order the forward pass reaches them.</summary>
     public static IReadOnlyList<string> All(int nLayers)

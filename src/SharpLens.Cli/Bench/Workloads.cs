@@ -3,13 +3,14 @@ using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Tokenization;
 
-namespace SharpLens.Diagnostics;
+namespace SharpLens.Cli.Bench;
 
 /// <summary>
 /// The workloads the performance targets are stated for, shared by <c>sharplens bench</c> and BenchmarkDotNet:
 /// the study's experiment-1 batch shape (8 prompts x 8 tokens, clean and corrupted differing from position 2 on).
+/// Lives with the CLI (not the core library); the BenchmarkDotNet project compiles this same file.
 /// </summary>
-public static class Workloads
+internal static class Workloads
 {
     /// <summary>Random prompts shaped like experiment 1 for <paramref name="model"/>; deterministic for a seed.</summary>
     public static PatchingInputs Experiment1Shaped(HookedTransformer model, int prompts = 8, int tokens = 8, int seed = 1)

@@ -6,7 +6,7 @@ namespace SharpLens.Tensors;
 /// Single-precision matrix multiply, row-major: C[m, n] = (accumulate ? C : 0) + op(A)[m, k] · op(B)[k, n].
 /// op(X) is X or Xᵀ; a transposed A is stored [k, m], a transposed B is stored [n, k].
 /// </summary>
-public static class Gemm
+internal static class Gemm
 {
     /// <summary>The micro-kernel family in use on this CPU: "Avx512", "Avx2", "Vector128" or "Scalar".</summary>
     public static string ActiveIsa => (GemmIsaSelector.ForcedIsa == GemmIsa.Auto ? GemmIsaSelector.Best : GemmIsaSelector.ForcedIsa).ToString();
@@ -99,7 +99,7 @@ public static class Gemm
 /// A right-hand operand B[k, n] laid out once for <see cref="Gemm"/> (weights are packed at load,
 /// so a forward pass never repacks them).
 /// </summary>
-public sealed class PackedMatrix
+internal sealed class PackedMatrix
 {
     public int K { get; }
     public int N { get; }

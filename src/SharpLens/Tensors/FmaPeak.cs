@@ -9,7 +9,7 @@ namespace SharpLens.Tensors;
 /// The machine's practical single-precision FMA ceiling: what a GEMM's GFLOP/s should be judged
 /// against (the nominal clock lies once wide vectors and all cores are busy, so measure, don't compute).
 /// </summary>
-public static class FmaPeak
+internal static class FmaPeak
 {
     /// <summary>
     /// Runs a register-only FMA loop on every core at once for about <paramref name="duration"/>
