@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
 
-namespace SharpLens.Studies;
+namespace SharpLens.Studies.Verify;
 
 /// <summary>
 /// A run's own printed numbers in the notebook's <c>notebook_printed</c> format (the inverse of
