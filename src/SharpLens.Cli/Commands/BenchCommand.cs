@@ -101,7 +101,7 @@ internal static class BenchCommand
     // The study's group shape (8 prompts); every edge of the model's graph (32,491 for GPT-2 small).
     private static void CircuitsSuite(HookedTransformer lm, JsonObject results)
     {
-        var inputs = SharpLens.Diagnostics.Workloads.Experiment1Shaped(lm);
+        var inputs = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm);
         var graph = SharpLens.Circuits.CircuitGraph.For(lm);
         results["circuits_edges"] = graph.Edges.Count;
         results["circuits_eap_all_edges_s"] = Median(3, () => SharpLens.Circuits.EdgeAttribution.Eap(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
