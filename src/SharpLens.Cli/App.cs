@@ -31,6 +31,7 @@ public static class App
         NeuronsCommand.Create(),
         CircuitCommand.Create(),
         PathPatchCommand.Create(),
+        ServeCommand.Create(),
     };
 
     /// <summary>Runs the command line <paramref name="args"/>; returns the exit code (0 ok, 1 a check failed, 2 bad input).</summary>

@@ -85,7 +85,8 @@ public static class GridPlotter
     // grids are lines; the rest are heatmaps. Confidence-interval bars only where there are few enough to read.
     const int MaxHeatmapCols = 64;
 
-    static IEnumerable<(Figure, string)> GridFigures(Grid g, string key)
+    /// <summary>The figures a report draws for grid <paramref name="g"/> stored under <paramref name="key"/>, each with its caption.</summary>
+    public static IEnumerable<(Figure Figure, string Caption)> GridFigures(Grid g, string key)
     {
         string size = $"{key} ({g.Rows.Count} x {g.Cols.Count}" + (g.PerPrompt is null ? ")" : $", mean over {g.PerPrompt.Dim(0)} prompts)");
         if (g.Rows.Count == 1 || g.Cols.Count > MaxHeatmapCols)

@@ -1,0 +1,280 @@
+/* SharpLens explorer: the page's state lives in the URL; every view is drawn from the server's answers with the
+   reports' own figure code (Plotly and SL widgets). No external requests. */
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var model = null, lastJob = null, doneJob = null, source = null;
+  var state = { head: null, neuron: null };
+
+  // ---- errors -------------------------------------------------------------------------------------------------
+  function showError(message) { var e = $('error'); e.textContent = message; e.hidden = false; }
+  function clearError() { $('error').hidden = true; $('error').textContent = ''; }
+
+  function api(path, body) {
+    return fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then(function (r) {
+        return r.text().then(function (text) {
+          var json; try { json = JSON.parse(text); } catch (e) { json = { error: 'the server answered ' + r.status + ' ' + r.statusText }; }
+          if (!r.ok) throw new Error(json.error || ('the server answered ' + r.status));
+          return json;
+        });
+      });
+  }
+
+  // ---- figures: the reports' HTML fragments; their inline scripts are re-created so they run -----------------
+  function renderFigures(container, figures) {
+    container.innerHTML = '';
+    (figures || []).forEach(function (f) {
+      var div = document.createElement('div'); div.className = 'ex-figure'; div.dataset.figure = f.id;
+      div.innerHTML = f.html; container.appendChild(div);
+      div.querySelectorAll('script').forEach(function (old) {
+        var s = document.createElement('script'); s.textContent = old.textContent; old.replaceWith(s);
+      });
+    });
+  }
+
+  function onClick(id, handler) {
+    var gd = $(id);
+    if (gd && gd.on) gd.on('plotly_click', function (ev) { if (ev && ev.points && ev.points.length) handler(ev.points[0], gd); });
+  }
+
+  // ---- input --------------------------------------------------------------------------------------------------
+  function lines(id) { return $(id).value.split('\n').map(function (l) { return l.replace(/\r$/, ''); }).filter(function (l) { return l.trim().length > 0; }); }
+
+  function input() {
+    var prompts = lines('prompts');
+    if (prompts.length === 0) throw new Error('type a prompt first');
+    var answers = lines('answers').map(function (line, i) {
+      var pair;
+      try { pair = JSON.parse('[' + line + ']'); } catch (e) { throw new Error('answers line ' + (i + 1) + ' is not "correct", "wrong": write e.g. "\'re", " are"'); }
+      if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string')
+        throw new Error('answers line ' + (i + 1) + ' must be two quoted tokens: "correct", "wrong"');
+      return pair;
+    });
+    var data = { clean: prompts, answers: answers };
+    if ($('swap').checked) data.corrupted = 'swap_pairs';
+    else if (lines('corrupted').length > 0) data.corrupted = lines('corrupted');
+    return data;
+  }
+
+  // ---- URL state ----------------------------------------------------------------------------------------------
+  function kinds() { return Array.prototype.filter.call(document.querySelectorAll('#patch-kinds input'), function (c) { return c.checked; }).map(function (c) { return c.value; }); }
+
+  function stateUrl(patch) {
+    var q = new URLSearchParams();
+    if ($('prompts').value.trim()) q.set('p', $('prompts').value.trim());
+    if ($('answers').value.trim()) q.set('a', $('answers').value.trim());
+    if ($('corrupted').value.trim()) q.set('c', $('corrupted').value.trim());
+    if ($('swap').checked) q.set('swap', '1');
+    if (state.head) q.set('head', state.head.layer + '.' + state.head.head);
+    if (state.neuron) q.set('neuron', state.neuron.layer + '.' + state.neuron.neuron);
+    q.set('kinds', kinds().join(','));
+    if ($('neuron-layers').value.trim()) q.set('nl', $('neuron-layers').value.trim());
+    q.set('method', $('method').value);
+    if (patch) q.set('patch', '1');
+    return location.pathname + '?' + q.toString();
+  }
+
+  function saveUrl(patch) { var url = stateUrl(patch); history.replaceState(null, '', url); $('share').href = url; }
+
+  function loadUrl() {
+    var q = new URLSearchParams(location.search);
+    $('prompts').value = q.get('p') || '';
+    $('answers').value = q.get('a') || '';
+    $('corrupted').value = q.get('c') || '';
+    $('swap').checked = q.get('swap') === '1';
+    if (q.get('kinds') !== null) {
+      var wanted = q.get('kinds').split(',');
+      document.querySelectorAll('#patch-kinds input').forEach(function (c) { c.checked = wanted.indexOf(c.value) >= 0; });
+    }
+    $('neuron-layers').value = q.get('nl') || '';
+    if (q.get('method')) $('method').value = q.get('method');
+    function pair(text, a, b) {
+      var m = /^(\d+)\.(\d+)$/.exec(text || ''); if (!m) return null;
+      var o = {}; o[a] = +m[1]; o[b] = +m[2]; return o;
+    }
+    state.head = pair(q.get('head'), 'layer', 'head');
+    state.neuron = pair(q.get('neuron'), 'layer', 'neuron');
+    return q;
+  }
+
+  // ---- prediction and attribution -----------------------------------------------------------------------------
+  function analyse() {
+    clearError();
+    var data;
+    try { data = input(); } catch (e) { showError(e.message); return Promise.resolve(); }
+    saveUrl(false);
+    var first = data.answers[0] || [];
+    var predicted = api('/api/predict', { prompt: data.clean[0], answers: first, top_k: 10 }).then(showPrediction);
+    var attributed = data.answers.length ? api('/api/attribute', { input: data }).then(showAttribution) : Promise.resolve();
+    return Promise.all([predicted, attributed]).then(function () {
+      var views = [];
+      if (state.head) views.push(showHead(state.head.layer, state.head.head));
+      if (state.neuron) views.push(showNeuron(state.neuron.layer, state.neuron.neuron));
+      return Promise.all(views);
+    }).catch(function (e) { showError(e.message); });
+  }
+
+  function showPrediction(r) {
+    $('prediction').hidden = false;
+    var box = $('tokens'); box.innerHTML = '';
+    r.str_tokens.forEach(function (t, i) {
+      var s = document.createElement('span'); s.className = 'ex-tok'; s.id = 'tok-' + i; s.textContent = t;
+      var n = document.createElement('small'); n.textContent = r.tokens[i]; s.appendChild(n); box.appendChild(s);
+    });
+    $('answer-ranks').innerHTML = '';
+    r.answers.forEach(function (a, i) {
+      var d = document.createElement('div'); d.className = 'ex-rank'; d.id = 'answer-' + i;
+      d.textContent = '\u201c' + a.token + '\u201d  rank ' + a.rank + '  logit ' + a.logit.toFixed(3) + '  prob ' + (100 * a.prob).toFixed(2) + '%';
+      $('answer-ranks').appendChild(d);
+    });
+    renderFigures($('prediction-figures'), r.figures);
+  }
+
+  function showAttribution(r) {
+    $('attribution').hidden = false;
+    $('logit-diff').textContent = 'logit difference (correct - wrong), mean over prompts: ' + r.clean_logit_diff.toFixed(4);
+    var chips = $('top-heads'); chips.innerHTML = 'Top heads: ';
+    r.top_heads.forEach(function (h) {
+      var b = document.createElement('button'); b.type = 'button'; b.id = 'top-head-' + h.name;
+      b.textContent = h.name + ' ' + h.value.toFixed(3); b.addEventListener('click', function () { showHead(h.layer, h.head); });
+      chips.appendChild(b);
+    });
+    renderFigures($('attribution-figures'), r.figures);
+    onClick('dla-heads', function (p) { showHead(+p.y, +p.x); });
+    onClick('dla-neurons', function (p) { var m = /^L(\d+)N(\d+)$/.exec(p.x); if (m) showNeuron(+m[1], +m[2]); });
+  }
+
+  // ---- a head and a neuron ------------------------------------------------------------------------------------
+  function firstPrompt() { var p = lines('prompts'); if (!p.length) throw new Error('type a prompt first'); return p[0]; }
+
+  function showHead(layer, head) {
+    clearError();
+    var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
+    return api('/api/head', { prompt: prompt, layer: layer, head: head }).then(function (r) {
+      state.head = { layer: r.layer, head: r.head }; saveUrl(false);
+      $('head-view').hidden = false;
+      $('head-title').textContent = 'Head ' + r.name;
+      var sv = r.ov.singular_values.slice(0, 8).map(function (v) { return v.toFixed(4); }).join(', ');
+      $('head-ov').textContent = 'OV circuit W_V\u00b7W_O: Frobenius norm ' + r.ov.frobenius_norm.toFixed(4) + '; top singular values ' + sv;
+      renderFigures($('head-figures'), r.figures);
+      $('head-view').scrollIntoView({ block: 'nearest' });
+    }).catch(function (e) { showError(e.message); });
+  }
+
+  function showNeuron(layer, neuron) {
+    clearError();
+    var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
+    return api('/api/neuron', { prompt: prompt, layer: layer, neuron: neuron }).then(function (r) {
+      state.neuron = { layer: r.layer, neuron: r.neuron }; saveUrl(false);
+      $('neuron-view').hidden = false;
+      $('neuron-title').textContent = 'Neuron ' + r.name;
+      var box = $('neuron-values'); box.innerHTML = '';
+      r.str_tokens.forEach(function (t, i) {
+        var s = document.createElement('span'); s.className = 'ex-tok'; s.id = 'act-' + i; s.textContent = t;
+        var n = document.createElement('small'); n.textContent = r.activations[i].toFixed(4); s.appendChild(n); box.appendChild(s);
+      });
+      renderFigures($('neuron-figures'), r.figures);
+    }).catch(function (e) { showError(e.message); });
+  }
+
+  // ---- patching -----------------------------------------------------------------------------------------------
+  function patch() {
+    clearError();
+    var data;
+    try { data = input(); } catch (e) { showError(e.message); return; }
+    var layers = $('neuron-layers').value.split(',').map(function (s) { return s.trim(); }).filter(function (s) { return s.length; });
+    for (var i = 0; i < layers.length; i++) if (!/^\d+$/.test(layers[i])) { showError('neuron layers must be numbers such as 8,10, not "' + layers[i] + '"'); return; }
+    var body = { input: data, kinds: kinds(), method: $('method').value };
+    if (layers.length) body.neuron_layers = layers.map(Number);
+    saveUrl(true);
+    if (source) source.close();
+    $('patch-status').textContent = 'queued';
+    $('patch-progress').value = 0;
+    api('/api/patch', body).then(function (job) {
+      lastJob = job.job; $('patch-cancel').disabled = false;
+      source = new EventSource('/api/jobs/' + encodeURIComponent(job.job) + '/events');
+      source.addEventListener('progress', function (ev) { progress(JSON.parse(ev.data)); });
+      source.addEventListener('result', function (ev) { finished(); var r = JSON.parse(ev.data); doneJob = r.job; progress(r); showPatch(r); });
+      source.addEventListener('failed', function (ev) { finished(); var r = JSON.parse(ev.data); $('patch-status').textContent = 'failed'; showError(r.error); });
+      source.addEventListener('cancelled', function () { finished(); $('patch-status').textContent = 'cancelled'; });
+      source.onerror = function () { if (source && source.readyState === EventSource.CLOSED) finished(); };
+    }).catch(function (e) { $('patch-status').textContent = ''; showError(e.message); });
+  }
+
+  function finished() { if (source) source.close(); source = null; $('patch-cancel').disabled = true; }
+
+  function progress(s) {
+    var bar = $('patch-progress');
+    bar.max = Math.max(1, s.total); bar.value = s.done;
+    $('patch-status').textContent = s.state === 'queued' ? 'queued (' + s.ahead + ' ahead)'
+      : s.state === 'done' ? 'done' : (s.sweep || '') + ' ' + s.done + ' / ' + s.total;
+  }
+
+  function showPatch(r) {
+    renderFigures($('patch-figures'), r.figures);
+    r.figures.forEach(function (f) {
+      var key = f.id.substring('patch-'.length), grid = r.result[key];
+      onClick(f.id, function (p, gd) {
+        var row = p.data && p.data.type === 'heatmap' ? p.y : (p.data ? p.data.name : p.y), col = p.x;
+        details(key, grid, String(row), String(col));
+        var m = /^neurons_L(\d+)$/.exec(key);
+        if (m) showNeuron(+m[1], +col);
+        else if (/^head_/.test(key)) showHead(+row, +col);
+      });
+    });
+  }
+
+  function details(key, grid, row, col) {
+    var ri = grid.rows.indexOf(row), ci = grid.cols.indexOf(col);
+    if (ri < 0 || ci < 0) return;
+    var box = $('cell-details'); box.hidden = false; box.innerHTML = '';
+    var title = document.createElement('div'); title.id = 'cell-title';
+    title.textContent = key + ': ' + (grid.row_title || 'row') + ' ' + row + ', ' + (grid.col_title || 'col') + ' ' + col +
+      ' = ' + grid.values[ri][ci].toFixed(4) + ' (mean over prompts)';
+    box.appendChild(title);
+    (grid.per_prompt || []).forEach(function (pp, i) {
+      var d = document.createElement('div'); d.className = 'ex-cell-prompt'; d.textContent = 'prompt ' + i + ': ' + pp[ri][ci].toFixed(4); box.appendChild(d);
+    });
+  }
+
+  function cancel() {
+    if (!lastJob) return;
+    api('/api/jobs/' + encodeURIComponent(lastJob) + '/cancel', {}).catch(function (e) { showError(e.message); });
+  }
+
+  // ---- export -------------------------------------------------------------------------------------------------
+  function exportReport() {
+    clearError();
+    var data; try { data = input(); } catch (e) { showError(e.message); return; }
+    var body = { input: data };
+    if (state.head) body.view_head = state.head;
+    if (state.neuron) body.view_neuron = state.neuron;
+    if (doneJob) body.job = doneJob;
+    $('export-status').textContent = 'writing...';
+    api('/api/export', body).then(function (r) { $('export-status').textContent = 'wrote ' + r.folder + ' (' + r.figures + ' figures; open ' + r.index + ')'; })
+      .catch(function (e) { $('export-status').textContent = ''; showError(e.message); });
+  }
+
+  // ---- start --------------------------------------------------------------------------------------------------
+  function start(info) {
+    model = info;
+    $('model-name').textContent = info.name + ' \u00b7 ' + info.n_layers + ' layers \u00b7 ' + info.n_heads + ' heads';
+    var defaults = ['resid_pre', 'attn_out', 'mlp_out', 'head_out'];
+    info.patch_kinds.forEach(function (k) {
+      var l = document.createElement('label'), c = document.createElement('input');
+      c.type = 'checkbox'; c.value = k; c.id = 'kind-' + k; c.checked = defaults.indexOf(k) >= 0;
+      l.appendChild(c); l.appendChild(document.createTextNode(' ' + k)); $('patch-kinds').appendChild(l);
+    });
+    $('input-form').addEventListener('submit', function (ev) { ev.preventDefault(); analyse(); });
+    $('patch-run').addEventListener('click', patch);
+    $('patch-cancel').addEventListener('click', cancel);
+    $('export').addEventListener('click', exportReport);
+    var q = loadUrl();
+    $('share').href = stateUrl(false);
+    var ready = $('prompts').value.trim() ? analyse() : Promise.resolve();
+    ready.then(function () { if (q.get('patch') === '1') patch(); document.body.dataset.ready = '1'; });
+  }
+
+  fetch('/api/model').then(function (r) { return r.json(); }).then(start).catch(function (e) { showError('cannot reach the explorer server: ' + e.message); });
+})();

@@ -1,0 +1,164 @@
+using System.Text.Json.Nodes;
+using SharpLens.Analysis;
+using SharpLens.Analysis.Attribution;
+using SharpLens.Analysis.Inputs;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Predictions;
+using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using SharpLens.Reports;
+using SharpLens.Tokenization;
+
+namespace SharpLens.Server;
+
+/// <summary>
+/// The explorer's interactive answers: each is one library call (test_prompt, direct logit attribution, an attention
+/// pattern, a neuron's activations) turned into JSON data plus the reports' figure HTML, so the page draws exactly
+/// what a report would.
+/// </summary>
+internal static class ExplorerAnalyses
+{
+    /// <summary>TransformerLens' test_prompt: tokens, top-k, and the rank of each answer.</summary>
+    public static JsonObject Predict(HookedTransformer model, ExplorerRequest request)
+    {
+        var ids = request.Prompt();
+        int k = request.Int("top_k", 1, 100, fallback: 10);
+        var answerIds = request.Strings("answers").Select(a => (model.Tokenizer ?? throw new InvalidInputException(
+            "answers need a GPT-2 tokenizer; this model has a different vocabulary")).ToSingleToken(a)).ToArray();
+        var logits = model.Run(TokenBatch.Single(ids), new ForwardOptions { Logits = LogitsMode.Final }).Data;
+        var prediction = NextTokenPrediction.FromLogits(model, ids, logits, k, null);
+        var json = prediction.ToJson();
+        var answers = new JsonArray();
+        foreach (int id in answerIds)
+        {
+            var a = NextTokenPrediction.FromLogits(model, ids, logits, 0, id).Answer!;
+            answers.Add(new JsonObject { ["token_id"] = a.TokenId, ["token"] = a.Token, ["rank"] = a.Rank, ["logit"] = a.Logit, ["prob"] = a.Prob });
+        }
+        json["answers"] = answers;
+        var first = answerIds.Length > 0 ? answers[0]! : null;
+        var table = new TopKTable([new TopKRow(string.Concat(prediction.StrTokens), prediction.TopK.Select(t => new TopKEntry(t.Token, t.Logit, t.Prob)).ToList(),
+            first?["token"]?.ToString(), first?["rank"]?.GetValue<int>())]) { Title = $"Top {k} next tokens" };
+        json["figures"] = Figures(("predict-topk", table));
+        return json;
+    }
+
+    /// <summary>Logit lens, per-layer and per-head direct logit attribution of the answer pair, and the top heads.</summary>
+    public static JsonObject Attribute(HookedTransformer model, ExplorerRequest request)
+    {
+        var data = request.Input(alignedLengths: false, corruptedOptional: true);
+        var dla = Run(model, data, out var result);
+        var heads = dla.Heads;
+        var top = Enumerable.Range(0, heads.Rows.Count * heads.Cols.Count)
+            .OrderByDescending(i => Math.Abs(heads.Values.Data[i])).Take(10)
+            .Select(i => (JsonNode?)new JsonObject
+            {
+                ["layer"] = i / heads.Cols.Count, ["head"] = i % heads.Cols.Count, ["name"] = $"L{i / heads.Cols.Count}H{i % heads.Cols.Count}",
+                ["value"] = heads.Values.Data[i],
+            }).ToArray();
+        result["top_heads"] = new JsonArray(top);
+        result["figures"] = Figures(
+            ("dla-logit-lens", GridFigure(dla.LogitLens)), ("dla-layers", GridFigure(dla.Layers)),
+            ("dla-heads", GridFigure(dla.Heads)), ("dla-neurons", GridFigure(dla.TopNeurons)));
+        return result;
+    }
+
+    /// <summary>The attribution as a result JSON in the format of <c>sharplens attribute</c> (so <c>sharplens plot</c> draws it).</summary>
+    public static LogitDiffAttribution Run(HookedTransformer model, AnalysisInput data, out JsonObject result)
+    {
+        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
+        var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topK: 20);
+        var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
+        result = Header(model, data, dla.MeasuredLogitDiff, corrupted);
+        result["logit_lens"] = dla.LogitLens.ToJson();
+        result["layers"] = dla.Layers.ToJson();
+        result["heads"] = dla.Heads.ToJson();
+        result["top_neurons"] = dla.TopNeurons.ToJson();
+        return dla;
+    }
+
+    /// <summary>A head's attention pattern on the prompt (the reports' CircuitsVis-style view) and its OV summary.</summary>
+    public static JsonObject Head(HookedTransformer model, ExplorerRequest request)
+    {
+        var (layer, head) = request.Head();
+        var ids = request.Prompt();
+        var figure = AttentionView(model, ids, layer, head);
+        var ov = OvSummary.Compute(model, layer, head);
+        return new JsonObject
+        {
+            ["layer"] = layer, ["head"] = head, ["name"] = figure.Heads[0].Name,
+            ["str_tokens"] = new JsonArray(figure.Tokens.Select(t => (JsonNode?)t).ToArray()),
+            ["pattern"] = Matrix(figure.Heads[0].Pattern),
+            ["ov"] = new JsonObject
+            {
+                ["frobenius_norm"] = ov.FrobeniusNorm,
+                ["singular_values"] = new JsonArray(ov.SingularValues.Select(v => (JsonNode?)v).ToArray()),
+            },
+            ["figures"] = Figures(("head-attention", figure)),
+        };
+    }
+
+    /// <summary>The attention pattern (attn.hook_pattern) of head <paramref name="layer"/>.<paramref name="head"/> on one prompt.</summary>
+    public static AttentionFigure AttentionView(HookedTransformer model, int[] ids, int layer, int head)
+    {
+        var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), [HookNames.Pattern(layer)], LogitsMode.None);
+        var pattern = cache[HookNames.Pattern(layer)];
+        int pos = ids.Length;
+        var values = new double[pos, pos];
+        for (int q = 0; q < pos; q++)
+            for (int k = 0; k < pos; k++) values[q, k] = pattern[0, head, q, k];
+        string name = $"L{layer}H{head}";
+        var figure = new AttentionFigure(StrTokens(model, ids)) { Title = $"Attention pattern of {name}" };
+        return figure.Add(new AttentionHead(name, values));
+    }
+
+    /// <summary>One MLP neuron's activation (mlp.hook_post) at every position of the prompt.</summary>
+    public static JsonObject Neuron(HookedTransformer model, ExplorerRequest request)
+    {
+        var (layer, neuron) = request.Neuron();
+        var ids = request.Prompt();
+        var figure = NeuronView(model, ids, layer, neuron);
+        var values = figure.Prompts[0].Activations;
+        return new JsonObject
+        {
+            ["layer"] = layer, ["neuron"] = neuron, ["name"] = figure.Neurons[0],
+            ["str_tokens"] = new JsonArray(figure.Prompts[0].Tokens.Select(t => (JsonNode?)t).ToArray()),
+            ["activations"] = new JsonArray(Enumerable.Range(0, ids.Length).Select(p => (JsonNode?)values[0, p]).ToArray()),
+            ["figures"] = Figures(("neuron-text", figure)),
+        };
+    }
+
+    /// <summary>Text coloured by one neuron's activation (mlp.hook_post) on one prompt.</summary>
+    public static NeuronTextFigure NeuronView(HookedTransformer model, int[] ids, int layer, int neuron)
+    {
+        var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), [HookNames.MlpPost(layer)], LogitsMode.None);
+        var post = cache[HookNames.MlpPost(layer)];
+        var values = new double[1, ids.Length];
+        for (int p = 0; p < ids.Length; p++) values[0, p] = post[0, p, neuron];
+        string name = $"L{layer}N{neuron}";
+        var figure = new NeuronTextFigure([name]) { Title = $"Activation of {name} (mlp.hook_post)" };
+        return figure.Add(new NeuronTextPrompt(StrTokens(model, ids), values));
+    }
+
+    /// <summary>What every result starts with (the CLI's result header): model, prompts and the clean/corrupted baselines.</summary>
+    public static JsonObject Header(HookedTransformer model, AnalysisInput data, float[] clean, float[] corrupted) => new()
+    {
+        ["model"] = model.Config.ModelName,
+        ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
+        ["clean_logit_diff"] = clean.Average(),
+        ["corrupted_logit_diff"] = corrupted.Average(),
+        ["clean_logit_diff_per_prompt"] = new JsonArray(clean.Select(v => (JsonNode?)v).ToArray()),
+        ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
+    };
+
+    /// <summary>A grid drawn as the reports draw it (a line for one row, else a heatmap).</summary>
+    public static Figure GridFigure(Grid grid, string? key = null) => GridPlotter.GridFigures(grid, key ?? grid.Title ?? "").First().Figure;
+
+    /// <summary>[{id, kind, html}] for the page: the reports' own HTML fragments (a div and the script that draws it).</summary>
+    public static JsonArray Figures(params (string Id, Figure Figure)[] figures) =>
+        new(figures.Select(f => (JsonNode?)new JsonObject { ["id"] = f.Id, ["kind"] = f.Figure.Kind, ["html"] = HtmlRenderer.Fragment(f.Figure, f.Id) }).ToArray());
+
+    static string[] StrTokens(HookedTransformer model, int[] ids) => model.Tokenizer?.ToStrTokens(ids) ?? ids.Select(i => $"<{i}>").ToArray();
+
+    static JsonArray Matrix(double[,] m) => new(Enumerable.Range(0, m.GetLength(0))
+        .Select(r => (JsonNode?)new JsonArray(Enumerable.Range(0, m.GetLength(1)).Select(c => (JsonNode?)m[r, c]).ToArray())).ToArray());
+}

@@ -1,0 +1,20 @@
+namespace SharpLens.Server;
+
+/// <summary>How <see cref="ExplorerServer"/> listens and what it allows.</summary>
+public sealed record ExplorerOptions
+{
+    /// <summary>Loopback port; 0 picks a free one (tests).</summary>
+    public int Port { get; init; } = 8765;
+    /// <summary>Folder under which "export" writes report folders.</summary>
+    public string ReportsDir { get; init; } = "reports";
+    /// <summary>Largest request body accepted (413 above it).</summary>
+    public long MaxRequestBytes { get; init; } = 256 * 1024;
+    /// <summary>Patching jobs that may wait behind the running one (429 above it).</summary>
+    public int MaxQueuedJobs { get; init; } = 4;
+    /// <summary>Finished jobs whose results are kept for export and late listeners.</summary>
+    public int KeepFinishedJobs { get; init; } = 8;
+    /// <summary>Interactive analyses computed at once; more wait their turn (bounds memory under load).</summary>
+    public int MaxConcurrentAnalyses { get; init; } = 2;
+    /// <summary>Receives one line per server fault (the page gets only a one-line message).</summary>
+    public Action<string>? Log { get; init; }
+}

@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using SharpLens.Model;
+using SharpLens.Reports;
+
+namespace SharpLens.Server;
+
+/// <summary>
+/// "Export" writes what is on the screen as a report folder: <c>result.json</c> in the format of <c>sharplens
+/// attribute</c>/<c>patch</c> (so <c>sharplens plot result.json</c> redraws it) and the report <c>sharplens plot</c>
+/// writes from it, plus the attention and neuron views being shown. The folder appears whole or not at all.
+/// </summary>
+internal static class ReportExport
+{
+    static readonly object NameLock = new();
+
+    public static JsonObject Write(HookedTransformer model, ExplorerRequest request, PatchQueue queue, string reportsDir)
+    {
+        var data = request.Input(alignedLengths: false, corruptedOptional: true);
+        var first = data.Clean.Sequence(0);
+        var head = request.Body["view_head"] is JsonObject h ? new ExplorerRequest(h, model).Head() : ((int, int)?)null;
+        var neuron = request.Body["view_neuron"] is JsonObject n ? new ExplorerRequest(n, model).Neuron() : ((int, int)?)null;
+        JsonObject? patch = null;
+        if (request.Body["job"] is JsonValue jv && jv.TryGetValue(out string? jobId))
+            patch = (queue.Find(jobId) ?? throw new InvalidInputException($"patching job '{jobId}' is no longer kept: run the patching again, then export"))
+                .Result ?? throw new InvalidInputException($"patching job '{jobId}' has no result (it is still running, failed or was cancelled): export after it finishes");
+
+        ExplorerAnalyses.Run(model, data, out var result);
+        string title = request.String("title", "SharpLens explorer");
+        result["title"] = title;
+        if (patch is not null)
+            foreach (var (key, value) in patch)
+                if (value is not null && GridPlotter.IsGrid(value)) result[key] = value.DeepClone();
+        result["settings"] = new JsonObject
+        {
+            ["command"] = "serve (export)", ["patching"] = patch?["settings"]?["method"]?.ToString() ?? "none",
+        };
+
+        var report = GridPlotter.BuildReport(result, title);
+        if (head is var (hl, hh)) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, hl, hh), "attention pattern on the first prompt");
+        if (neuron is var (nl, nn)) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, nl, nn), "neuron activation on the first prompt");
+
+        string folder;
+        lock (NameLock)
+        {
+            Directory.CreateDirectory(reportsDir);
+            string stem = Path.Combine(reportsDir, $"explorer-{DateTime.Now:yyyyMMdd-HHmmss}");
+            folder = stem;
+            for (int i = 2; Directory.Exists(folder) || Directory.Exists(folder + ".tmp"); i++) folder = $"{stem}-{i}";
+            Directory.CreateDirectory(folder + ".tmp");
+        }
+        string tmp = folder + ".tmp";
+        try
+        {
+            File.WriteAllText(Path.Combine(tmp, "result.json"), result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            report.Write(tmp);
+            Directory.Move(tmp, folder);
+        }
+        catch
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+            throw;
+        }
+        return new JsonObject
+        {
+            ["folder"] = Path.GetFullPath(folder), ["index"] = Path.GetFullPath(Path.Combine(folder, "index.html")),
+            ["result"] = Path.GetFullPath(Path.Combine(folder, "result.json")), ["figures"] = report.FigureCount,
+        };
+    }
+}
