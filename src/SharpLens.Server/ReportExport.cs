@@ -35,7 +35,9 @@ internal static class ReportExport
             ["command"] = "serve (export)", ["patching"] = patch?["settings"]?["method"]?.ToString() ?? "none",
         };
 
-        var report = GridPlotter.BuildReport(result, title);
+        // Built from the JSON text, exactly as sharplens plot reads result.json.
+        string text = result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        var report = GridPlotter.BuildReport(JsonNode.Parse(text)!.AsObject(), title);
         if (head is var (hl, hh)) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, hl, hh), "attention pattern on the first prompt");
         if (neuron is var (nl, nn)) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, nl, nn), "neuron activation on the first prompt");
 
@@ -51,7 +53,7 @@ internal static class ReportExport
         string tmp = folder + ".tmp";
         try
         {
-            File.WriteAllText(Path.Combine(tmp, "result.json"), result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(tmp, "result.json"), text);
             report.Write(tmp);
             Directory.Move(tmp, folder);
         }

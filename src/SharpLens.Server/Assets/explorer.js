@@ -4,7 +4,7 @@
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var model = null, lastJob = null, doneJob = null, source = null;
-  var state = { head: null, neuron: null };
+  var state = { head: null, neuron: null, patched: false };
 
   // ---- errors -------------------------------------------------------------------------------------------------
   function showError(message) { var e = $('error'); e.textContent = message; e.hidden = false; }
@@ -60,7 +60,7 @@
   // ---- URL state ----------------------------------------------------------------------------------------------
   function kinds() { return Array.prototype.filter.call(document.querySelectorAll('#patch-kinds input'), function (c) { return c.checked; }).map(function (c) { return c.value; }); }
 
-  function stateUrl(patch) {
+  function stateUrl() {
     var q = new URLSearchParams();
     if ($('prompts').value.trim()) q.set('p', $('prompts').value.trim());
     if ($('answers').value.trim()) q.set('a', $('answers').value.trim());
@@ -71,11 +71,11 @@
     q.set('kinds', kinds().join(','));
     if ($('neuron-layers').value.trim()) q.set('nl', $('neuron-layers').value.trim());
     q.set('method', $('method').value);
-    if (patch) q.set('patch', '1');
+    if (state.patched) q.set('patch', '1');
     return location.pathname + '?' + q.toString();
   }
 
-  function saveUrl(patch) { var url = stateUrl(patch); history.replaceState(null, '', url); $('share').href = url; }
+  function saveUrl() { var url = stateUrl(); history.replaceState(null, '', url); $('share').href = url; }
 
   function loadUrl() {
     var q = new URLSearchParams(location.search);
@@ -103,7 +103,7 @@
     clearError();
     var data;
     try { data = input(); } catch (e) { showError(e.message); return Promise.resolve(); }
-    saveUrl(false);
+    saveUrl();
     var first = data.answers[0] || [];
     var predicted = api('/api/predict', { prompt: data.clean[0], answers: first, top_k: 10 }).then(showPrediction);
     var attributed = data.answers.length ? api('/api/attribute', { input: data }).then(showAttribution) : Promise.resolve();
@@ -152,7 +152,7 @@
     clearError();
     var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
     return api('/api/head', { prompt: prompt, layer: layer, head: head }).then(function (r) {
-      state.head = { layer: r.layer, head: r.head }; saveUrl(false);
+      state.head = { layer: r.layer, head: r.head }; saveUrl();
       $('head-view').hidden = false;
       $('head-title').textContent = 'Head ' + r.name;
       var sv = r.ov.singular_values.slice(0, 8).map(function (v) { return v.toFixed(4); }).join(', ');
@@ -166,7 +166,7 @@
     clearError();
     var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
     return api('/api/neuron', { prompt: prompt, layer: layer, neuron: neuron }).then(function (r) {
-      state.neuron = { layer: r.layer, neuron: r.neuron }; saveUrl(false);
+      state.neuron = { layer: r.layer, neuron: r.neuron }; saveUrl();
       $('neuron-view').hidden = false;
       $('neuron-title').textContent = 'Neuron ' + r.name;
       var box = $('neuron-values'); box.innerHTML = '';
@@ -187,7 +187,7 @@
     for (var i = 0; i < layers.length; i++) if (!/^\d+$/.test(layers[i])) { showError('neuron layers must be numbers such as 8,10, not "' + layers[i] + '"'); return; }
     var body = { input: data, kinds: kinds(), method: $('method').value };
     if (layers.length) body.neuron_layers = layers.map(Number);
-    saveUrl(true);
+    state.patched = true; saveUrl();
     if (source) source.close();
     $('patch-status').textContent = 'queued';
     $('patch-progress').value = 0;
@@ -271,7 +271,7 @@
     $('patch-cancel').addEventListener('click', cancel);
     $('export').addEventListener('click', exportReport);
     var q = loadUrl();
-    $('share').href = stateUrl(false);
+    $('share').href = stateUrl();
     var ready = $('prompts').value.trim() ? analyse() : Promise.resolve();
     ready.then(function () { if (q.get('patch') === '1') patch(); document.body.dataset.ready = '1'; });
   }

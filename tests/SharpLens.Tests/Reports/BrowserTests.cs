@@ -25,7 +25,7 @@ public class BrowserTests
     static string ArtifactsRoot => Environment.GetEnvironmentVariable("SHARPLENS_ARTIFACTS") is { Length: > 0 } a ? a : Path.Combine(AppContext.BaseDirectory, "TestResults");
     static string Screenshots { get { var d = Path.Combine(ArtifactsRoot, "screenshots"); Directory.CreateDirectory(d); return d; } }
 
-    static async Task<(IPlaywright, IBrowser)> Launch()
+    internal static async Task<(IPlaywright, IBrowser)> Launch()
     {
         var pw = await Playwright.CreateAsync();
         var browser = await pw.Chromium.LaunchAsync(new BrowserTypeLaunchOptions

@@ -178,6 +178,22 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
         Assert.Contains("no job", error["error"]!.ToString());
     }
 
+    [Fact]
+    public async Task Export_writes_a_report_folder_that_sharplens_plot_can_redraw()
+    {
+        var (status, json) = await fx.Post("/api/export", new { input = Input, view_head = new { layer = 0, head = 1 }, title = "export test" });
+        Assert.True(status == 200, json.ToJsonString() + string.Join("\n", fx.ServerLog));
+        string folder = json["folder"]!.ToString();
+        Assert.True(File.Exists(Path.Combine(folder, "index.html")));
+        var result = JsonNode.Parse(File.ReadAllText(json["result"]!.ToString()))!;
+        Assert.Equal("export test", result["title"]!.ToString());
+        Assert.True(SharpLens.Reports.GridPlotter.IsGrid(result["heads"]!));
+        Assert.Contains("Attention pattern of L0H1", File.ReadAllText(Path.Combine(folder, "index.html")));
+        var (missing, error) = await fx.Post("/api/export", new { input = Input, job = "job424242" });
+        Assert.Equal(400, missing);
+        Assert.Contains("no longer kept", error["error"]!.ToString());
+    }
+
     internal static void AssertGrid(SharpLens.Analysis.Grid expected, JsonNode actual)
     {
         Assert.Equal(expected.Rows, actual["rows"]!.AsArray().Select(n => n!.ToString()));

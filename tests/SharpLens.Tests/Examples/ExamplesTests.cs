@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using SharpLens.Tests.Support;
+
+namespace SharpLens.Tests.Examples;
+
+/// <summary>
+/// Every file-based app in examples/ runs (<c>dotnet run examples/NAME.cs -- MODEL OUT</c>) on a random GPT-2-shaped
+/// checkpoint, prints its notebook-style cells and writes its report, so an example can never rot. The apps run one
+/// after another in one test: the library projects they reference are built once and reused by the rest.
+/// </summary>
+public class ExamplesTests
+{
+    static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "SharpLens.sln"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("repository root (SharpLens.sln) not found above the test binaries");
+        }
+    }
+
+    /// <summary>What each example must print (one line per notebook cell it reproduces).</summary>
+    static readonly Dictionary<string, string[]> Expected = new()
+    {
+        ["experiment1.cs"] = ["[1] Tokenized prompt: |<|endoftext|>| |We|", "[2] Logit difference per prompt", "[3] Heads with the largest direct effect", "[4] L1H3:", "[5] Clean logit difference", "[6] Neuron patching over layers 1", "report: "],
+        ["dla-walkthrough.cs"] = ["[1] logit(|'re|)", "[3] 6 components: embed, pos_embed, 0_attn_out", "[5] sum of components", "[6] strongest head", "report: "],
+        ["patching-from-scratch.cs"] = ["[1] clean logit difference", "[2] normalized score", "[3] ActivationPatcher agrees", "report: "],
+    };
+
+    [Fact]
+    public void Every_example_runs_on_a_random_checkpoint()
+    {
+        string root = RepoRoot, examples = Path.Combine(root, "examples");
+        var files = Directory.GetFiles(examples, "*.cs").Select(Path.GetFileName).Order().ToArray();
+        Assert.Equal(Expected.Keys.Order(), files!);   // a new example needs its expected output here
+        string model = RandomCheckpoint.Shared;
+        string outRoot = CliRunner.TempDir();
+        foreach (var file in files)
+        {
+            string outDir = Path.Combine(outRoot, Path.GetFileNameWithoutExtension(file!));
+            var info = new ProcessStartInfo("dotnet") { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { "run", "-c", "Release", Path.Combine("examples", file!), "--", model, outDir }) info.ArgumentList.Add(a);
+            info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+            info.Environment["DOTNET_NOLOGO"] = "1";
+            info.Environment["HF_HUB_OFFLINE"] = "1";
+            using var process = Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(true); Assert.Fail($"{file} did not finish in 5 minutes"); }
+            string output = stdout.Result;
+            Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}:\n{output}\n{stderr.Result}");
+            foreach (var line in Expected[file!]) Assert.Contains(line, output);
+            Assert.True(File.Exists(Path.Combine(outDir, "index.html")), $"{file} wrote no report into {outDir}");
+        }
+        Directory.Delete(outRoot, recursive: true);
+    }
+}
