@@ -38,6 +38,7 @@ internal static class ReportExport
         // Built from the JSON text, exactly as sharplens plot reads result.json.
         string text = result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
         var report = GridPlotter.BuildReport(JsonNode.Parse(text)!.AsObject(), title);
+        report.StaticImages = false;   // interactive figures now; sharplens plot result.json adds PNG/SVG copies
         if (head is var (hl, hh)) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, hl, hh), "attention pattern on the first prompt");
         if (neuron is var (nl, nn)) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, nl, nn), "neuron activation on the first prompt");
 

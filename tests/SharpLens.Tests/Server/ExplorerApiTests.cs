@@ -162,10 +162,17 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
     [Fact]
     public async Task Queued_jobs_run_in_order_and_can_be_cancelled()
     {
-        var body = new { input = Input, kinds = new[] { "neurons", "resid_pre" }, neuron_layers = new[] { 0, 1 } };
-        var (_, first) = await fx.Post("/api/patch", body);
-        var (_, second) = await fx.Post("/api/patch", body);
-        Assert.True(second["ahead"]!.GetValue<int>() >= 0);
+        // Long prompts and every kind: the first job still runs when the second is cancelled a moment later.
+        string longer = string.Join(" ", Enumerable.Repeat("We're helping our friend when they", 7));
+        var heavy = new
+        {
+            input = new { clean = new[] { longer, longer.Replace("We're", "We are") }, corrupted = "swap_pairs", answers = new[] { new[] { "'re", " are" }, new[] { " are", "'re" } } },
+            kinds = SharpLens.Server.PatchRequest.KnownKinds, neuron_layers = new[] { 0, 1 },
+        };
+        var (_, first) = await fx.Post("/api/patch", heavy);
+        var (_, second) = await fx.Post("/api/patch", heavy);
+        Assert.Equal("queued", second["state"]!.ToString());
+        Assert.Equal(1, second["ahead"]!.GetValue<int>());
         var (cs, cancel) = await fx.Post($"/api/jobs/{second["job"]}/cancel", new { });
         Assert.Equal(200, cs);
         Assert.True(cancel["cancelled"]!.GetValue<bool>());
