@@ -13,7 +13,7 @@ internal static class ServeCommand
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0 picks a free one)", DefaultValueFactory = _ => 8765 };
-        var open = new Option<bool>("--open") { Description = "Open the explorer in the default browser" };
+        var open = new Option<bool>("--open") { Description = "Open the explorer in the web browser" };
         var reports = new Option<string>("--reports") { Description = "Folder where Export writes report folders", DefaultValueFactory = _ => "reports" };
         var command = new Command("serve", "Explore a model in the browser: predictions, attribution, heads, neurons, patching (local only)")
             { model, raw, port, open, reports };

@@ -8,6 +8,7 @@ namespace SharpLens.Tests.Examples;
 /// checkpoint, prints its notebook-style cells and writes its report, so an example can never rot. The apps run one
 /// after another in one test: the library projects they reference are built once and reused by the rest.
 /// </summary>
+[Collection(SerialTests.Name)]
 public class ExamplesTests
 {
     static string RepoRoot
@@ -24,6 +25,7 @@ public class ExamplesTests
     static readonly Dictionary<string, string[]> Expected = new()
     {
         ["experiment1.cs"] = ["[1] Tokenized prompt: |<|endoftext|>| |We|", "[2] Logit difference per prompt", "[3] Heads with the largest direct effect", "[4] L1H3:", "[5] Clean logit difference", "[6] Neuron patching over layers 1", "report: "],
+        ["circuit.cs"] = ["[1] ", "edges scored with EAP-IG", "[2] clean", "edges: faithfulness", "[3] circuit of", "report: "],
         ["dla-walkthrough.cs"] = ["[1] logit(|'re|)", "[3] 6 components: embed, pos_embed, 0_attn_out", "[5] sum of components", "[6] strongest head", "report: "],
         ["patching-from-scratch.cs"] = ["[1] clean logit difference", "[2] normalized score", "[3] ActivationPatcher agrees", "report: "],
     };
@@ -52,6 +54,7 @@ public class ExamplesTests
             Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}:\n{output}\n{stderr.Result}");
             foreach (var line in Expected[file!]) Assert.Contains(line, output);
             Assert.True(File.Exists(Path.Combine(outDir, "index.html")), $"{file} wrote no report into {outDir}");
+            if (file == "circuit.cs") Assert.True(File.Exists(Path.Combine(outDir, "circuit.json")), "circuit.cs wrote no circuit.json");
         }
         Directory.Delete(outRoot, recursive: true);
     }

@@ -9,6 +9,7 @@ using SharpLens.Analysis.Predictions;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
 using SharpLens.Tests.Reports;
+using SharpLens.Tests.Support;
 using SharpLens.Tokenization;
 
 namespace SharpLens.Tests.Server;
@@ -17,6 +18,7 @@ namespace SharpLens.Tests.Server;
 /// The explorer in real Chromium: every interaction driven with the mouse and keyboard on a tiny random model, what
 /// the page shows checked against the library's numbers, no request leaving the server, and no console errors.
 /// </summary>
+[Collection(SerialTests.Name)]
 public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFixture>
 {
     const string Prompt1 = "We're helping our friend when they", Prompt2 = "We are helping our friend when they";

@@ -4,16 +4,13 @@ using System.Text.Json.Nodes;
 using SharpLens.Analysis.Predictions;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
+using SharpLens.Tests.Support;
 using SharpLens.Tokenization;
 
 namespace SharpLens.Tests.Server;
 
-/// <summary>Runs alone (after the parallel tests), so the process's heap measures the explorer and nothing else.</summary>
-[CollectionDefinition(nameof(ExplorerLoadTests), DisableParallelization = true)]
-public sealed class ExplorerLoadCollection;
-
 /// <summary>Several clients at once on loopback: every answer must equal the library's, and memory must stay bounded.</summary>
-[Collection(nameof(ExplorerLoadTests))]
+[Collection(SerialTests.Name)]
 public class ExplorerLoadTests(ExplorerFixture fx) : IClassFixture<ExplorerFixture>
 {
     static readonly string[] Prompts =
