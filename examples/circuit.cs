@@ -27,10 +27,11 @@ foreach (var (edge, score) in scores.Top(8)) Console.WriteLine($"    {edge.Name,
 
 // [2] Faithfulness of greedy circuits of growing size, by exact edge patching (1 = the clean behaviour, 0 = corrupted)
 var evaluator = new CircuitEvaluator(model, new PatchingInputs(clean, corrupted, metric));
-int[] sizes = [5, 10, 20, 50, 100, 200].Where(n => n <= scores.Graph.Edges.Count).ToArray();
+int[] sizes = new[] { 5, 10, 20, 50, 100, 200 }.Where(n => n <= scores.Graph.Edges.Count).ToArray();
 var curve = evaluator.Curve(scores, sizes, (s, n) => Circuit.Greedy(s, n), resamples: 200);
 Console.WriteLine($"[2] clean {evaluator.CleanPerPrompt.Average():F4}, corrupted {evaluator.CorruptedPerPrompt.Average():F4}");
-foreach (var point in curve) Console.WriteLine($"    {point.Edges,4} edges: faithfulness {point.Faithfulness:F3}");
+for (int i = 0; i < curve.Count; i++)
+    Console.WriteLine($"    greedy {sizes[i],4}: {curve[i].Edges,4} edges after pruning: faithfulness {curve[i].Faithfulness:F3}");
 
 // [3] The smallest circuit that recovers 80% (or the largest tried), its nodes, and its EAP-IG JSON
 int chosen = Array.FindIndex(curve.ToArray(), p => p.Faithfulness >= 0.8f);

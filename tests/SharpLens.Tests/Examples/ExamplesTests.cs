@@ -25,7 +25,7 @@ public class ExamplesTests
     static readonly Dictionary<string, string[]> Expected = new()
     {
         ["experiment1.cs"] = ["[1] Tokenized prompt: |<|endoftext|>| |We|", "[2] Logit difference per prompt", "[3] Heads with the largest direct effect", "[4] L1H3:", "[5] Clean logit difference", "[6] Neuron patching over layers 1", "report: "],
-        ["circuit.cs"] = ["[1] ", "edges scored with EAP-IG", "[2] clean", "edges: faithfulness", "[3] circuit of", "report: "],
+        ["circuit.cs"] = ["[1] ", "edges scored with EAP-IG", "[2] clean", "edges after pruning: faithfulness", "[3] circuit of", "report: "],
         ["dla-walkthrough.cs"] = ["[1] logit(|'re|)", "[3] 6 components: embed, pos_embed, 0_attn_out", "[5] sum of components", "[6] strongest head", "report: "],
         ["patching-from-scratch.cs"] = ["[1] clean logit difference", "[2] normalized score", "[3] ActivationPatcher agrees", "report: "],
     };
