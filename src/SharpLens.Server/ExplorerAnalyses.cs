@@ -4,6 +4,7 @@ using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Inputs;
 using SharpLens.Analysis.Metrics;
 using SharpLens.Analysis.Predictions;
+using SharpLens.Analysis.Weights;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
 using SharpLens.Reports;
@@ -82,16 +83,26 @@ internal static class ExplorerAnalyses
         var (layer, head) = request.Head();
         var ids = request.Prompt();
         var figure = AttentionView(model, ids, layer, head);
-        var ov = OvSummary.Compute(model, layer, head);
+        // The weights' view of the head (engineer H's FactoredMatrix API): OV and QK spectra, copying score, and what
+        // the head writes when the final position attends to its most-attended token.
+        var ov = HeadCircuits.OV(model, layer, head);
+        var qk = HeadCircuits.QK(model, layer, head);
+        var pattern = figure.Heads[0].Pattern;
+        int last = ids.Length - 1, source = Enumerable.Range(0, ids.Length).MaxBy(k => pattern[last, k]);
+        var readout = OvReadout.For(model, layer, head, [ids[source]], k: 5)[0];
+        static JsonArray Numbers(IEnumerable<double> values) => new(values.Select(v => (JsonNode?)v).ToArray());
+        static JsonArray Tokens(IEnumerable<TokenValue> values) => new(values.Select(t => (JsonNode?)new JsonObject { ["token"] = t.Token, ["value"] = t.Value }).ToArray());
         return new JsonObject
         {
             ["layer"] = layer, ["head"] = head, ["name"] = figure.Heads[0].Name,
             ["str_tokens"] = new JsonArray(figure.Tokens.Select(t => (JsonNode?)t).ToArray()),
-            ["pattern"] = Matrix(figure.Heads[0].Pattern),
+            ["pattern"] = Matrix(pattern),
             ["ov"] = new JsonObject
             {
-                ["frobenius_norm"] = ov.FrobeniusNorm,
-                ["singular_values"] = new JsonArray(ov.SingularValues.Select(v => (JsonNode?)v).ToArray()),
+                ["frobenius_norm"] = ov.Norm(), ["singular_values"] = Numbers(ov.S),
+                ["qk_frobenius_norm"] = qk.Norm(), ["qk_singular_values"] = Numbers(qk.S),
+                ["copying_score"] = CopyingScore.Of(model, layer, head).Score,
+                ["readout"] = new JsonObject { ["position"] = source, ["source"] = readout.Source, ["top"] = Tokens(readout.Top), ["bottom"] = Tokens(readout.Bottom) },
             },
             ["figures"] = Figures(("head-attention", figure)),
         };

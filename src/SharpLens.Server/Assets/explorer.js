@@ -156,7 +156,14 @@
       $('head-view').hidden = false;
       $('head-title').textContent = 'Head ' + r.name;
       var sv = r.ov.singular_values.slice(0, 8).map(function (v) { return v.toFixed(4); }).join(', ');
-      $('head-ov').textContent = 'OV circuit W_V\u00b7W_O: Frobenius norm ' + r.ov.frobenius_norm.toFixed(4) + '; top singular values ' + sv;
+      var words = function (list) { return list.map(function (t) { return '\u201c' + t.token + '\u201d ' + t.value.toFixed(2); }).join(', '); };
+      $('head-ov').innerHTML = '';
+      [['head-ov-norm', 'OV circuit W_V\u00b7W_O: Frobenius norm ' + r.ov.frobenius_norm.toFixed(4) + '; top singular values ' + sv],
+       ['head-ov-qk', 'QK circuit: Frobenius norm ' + r.ov.qk_frobenius_norm.toFixed(4) + '; copying score (full OV eigenvalues) ' + r.ov.copying_score.toFixed(3)],
+       ['head-ov-readout', 'attending to \u201c' + r.ov.readout.source + '\u201d (position ' + r.ov.readout.position + ', most attended from the final token) it boosts ' +
+         words(r.ov.readout.top) + '; suppresses ' + words(r.ov.readout.bottom)]].forEach(function (line) {
+        var d = document.createElement('div'); d.id = line[0]; d.textContent = line[1]; $('head-ov').appendChild(d);
+      });
       renderFigures($('head-figures'), r.figures);
       $('head-view').scrollIntoView({ block: 'nearest' });
     }).catch(function (e) { showError(e.message); });

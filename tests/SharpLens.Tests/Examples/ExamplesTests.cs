@@ -31,7 +31,7 @@ public class ExamplesTests
     };
 
     [Fact]
-    public void Every_example_runs_on_a_random_checkpoint()
+    public async Task Every_example_runs_on_a_random_checkpoint()
     {
         string root = RepoRoot, examples = Path.Combine(root, "examples");
         var files = Directory.GetFiles(examples, "*.cs").Select(Path.GetFileName).Order().ToArray();
@@ -49,9 +49,11 @@ public class ExamplesTests
             using var process = Process.Start(info)!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(true); Assert.Fail($"{file} did not finish in 5 minutes"); }
-            string output = stdout.Result;
-            Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}:\n{output}\n{stderr.Result}");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            try { await process.WaitForExitAsync(timeout.Token); }
+            catch (OperationCanceledException) { process.Kill(true); Assert.Fail($"{file} did not finish in 5 minutes"); }
+            string output = await stdout, errors = await stderr;
+            Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}:\n{output}\n{errors}");
             foreach (var line in Expected[file!]) Assert.Contains(line, output);
             Assert.True(File.Exists(Path.Combine(outDir, "index.html")), $"{file} wrote no report into {outDir}");
             if (file == "circuit.cs") Assert.True(File.Exists(Path.Combine(outDir, "circuit.json")), "circuit.cs wrote no circuit.json");

@@ -101,6 +101,8 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
         var singular = head["ov"]!["singular_values"]!.AsArray().Select(n => n!.GetValue<double>()).ToArray();
         Assert.Equal(dh, singular.Length);
         Assert.Equal(sigma, singular[0], 4);
+        var copying = SharpLens.Analysis.Weights.CopyingScore.Of(fx.Model, 1, 2).Score;
+        Assert.Equal(copying, head["ov"]!["copying_score"]!.GetValue<double>(), 9);
 
         var (nStatus, neuron) = await fx.Post("/api/neuron", new { prompt, layer = 0, neuron = 5 });
         Assert.Equal(200, nStatus);

@@ -103,7 +103,7 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
         var pattern = await Z(page, "head-attention-plot");
         for (int q = 0; q < ids.Length; q++)
             for (int k = 0; k < ids.Length; k++) Assert.True(Math.Abs(one[HookNames.Pattern(1)][0, 2, q, k] - pattern[q][k]) < 1e-5);
-        Assert.Contains(SharpLens.Server.OvSummary.Compute(fx.Model, 1, 2).FrobeniusNorm.ToString("F4"), await page.Locator("#head-ov").TextContentAsync() ?? "");
+        Assert.Contains(SharpLens.Analysis.Weights.HeadCircuits.OV(fx.Model, 1, 2).Norm().ToString("F4"), await page.Locator("#head-ov").TextContentAsync() ?? "");
         await page.Locator("#head-attention-tok-3").HoverAsync();
         Assert.Contains("attends to", await page.Locator("#head-attention-info").TextContentAsync() ?? "");
 
