@@ -17,4 +17,7 @@ public sealed record ExplorerOptions
     public int MaxConcurrentAnalyses { get; init; } = 2;
     /// <summary>Receives one line per server fault (the page gets only a one-line message).</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>Tests only: while reset, a running patching job waits after each pass (until set or cancelled), so a test
+    /// can cancel a job that is certainly running or certainly queued, however fast the machine.</summary>
+    internal ManualResetEventSlim? ProgressGate { get; init; }
 }

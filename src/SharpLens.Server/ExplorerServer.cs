@@ -44,7 +44,7 @@ public sealed class ExplorerServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         var app = builder.Build();
-        var queue = new PatchQueue(options.MaxQueuedJobs, options.KeepFinishedJobs);
+        var queue = new PatchQueue(options.MaxQueuedJobs, options.KeepFinishedJobs, options.ProgressGate);
         app.Use(LocalRequestGuard.Invoke);
         new ExplorerEndpoints(model, options, queue).Map(app);
         await app.StartAsync(cancel);

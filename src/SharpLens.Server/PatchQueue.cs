@@ -39,8 +39,11 @@ internal sealed class PatchQueue : IDisposable
     readonly int _keepFinished;
     int _nextId;
 
-    public PatchQueue(int maxQueued, int keepFinished)
+    readonly ManualResetEventSlim? _gate;
+
+    public PatchQueue(int maxQueued, int keepFinished, ManualResetEventSlim? progressGate = null)
     {
+        _gate = progressGate;
         _pending = Channel.CreateBounded<PatchJob>(new BoundedChannelOptions(maxQueued) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _keepFinished = keepFinished;
         _worker = Task.Run(Work);
@@ -80,7 +83,11 @@ internal sealed class PatchQueue : IDisposable
                 job.State = JobState.Running; Interlocked.Increment(ref job.Version);
                 try
                 {
-                    var result = job.Work(p => { job.Progress = p; Interlocked.Increment(ref job.Version); }, job.Cancel.Token);
+                    var result = job.Work(p =>
+                    {
+                        job.Progress = p; Interlocked.Increment(ref job.Version);
+                        _gate?.Wait(job.Cancel.Token);
+                    }, job.Cancel.Token);
                     Finish(job, JobState.Done, result, null);
                 }
                 catch (OperationCanceledException) { Finish(job, JobState.Cancelled, null, "cancelled"); }

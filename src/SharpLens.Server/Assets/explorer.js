@@ -148,10 +148,15 @@
   // ---- a head and a neuron ------------------------------------------------------------------------------------
   function firstPrompt() { var p = lines('prompts'); if (!p.length) throw new Error('type a prompt first'); return p[0]; }
 
-  function showHead(layer, head) {
+  // A view of one head or neuron on the first prompt: request, then draw; errors go to the banner.
+  function view(path, body, draw) {
     clearError();
-    var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
-    return api('/api/head', { prompt: prompt, layer: layer, head: head }).then(function (r) {
+    try { body.prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
+    return api(path, body).then(draw).catch(function (e) { showError(e.message); });
+  }
+
+  function showHead(layer, head) {
+    return view('/api/head', { layer: layer, head: head }, function (r) {
       state.head = { layer: r.layer, head: r.head }; saveUrl();
       $('head-view').hidden = false;
       $('head-title').textContent = 'Head ' + r.name;
@@ -166,13 +171,11 @@
       });
       renderFigures($('head-figures'), r.figures);
       $('head-view').scrollIntoView({ block: 'nearest' });
-    }).catch(function (e) { showError(e.message); });
+    });
   }
 
   function showNeuron(layer, neuron) {
-    clearError();
-    var prompt; try { prompt = firstPrompt(); } catch (e) { showError(e.message); return Promise.resolve(); }
-    return api('/api/neuron', { prompt: prompt, layer: layer, neuron: neuron }).then(function (r) {
+    return view('/api/neuron', { layer: layer, neuron: neuron }, function (r) {
       state.neuron = { layer: r.layer, neuron: r.neuron }; saveUrl();
       $('neuron-view').hidden = false;
       $('neuron-title').textContent = 'Neuron ' + r.name;
@@ -182,7 +185,7 @@
         var n = document.createElement('small'); n.textContent = r.activations[i].toFixed(4); s.appendChild(n); box.appendChild(s);
       });
       renderFigures($('neuron-figures'), r.figures);
-    }).catch(function (e) { showError(e.message); });
+    });
   }
 
   // ---- patching -----------------------------------------------------------------------------------------------

@@ -164,24 +164,32 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
     [Fact]
     public async Task Queued_jobs_run_in_order_and_can_be_cancelled()
     {
-        // Long prompts and every kind: the first job still runs when the second is cancelled a moment later.
-        string longer = string.Join(" ", Enumerable.Repeat("We're helping our friend when they", 7));
-        var heavy = new
+        // The gate holds the first job after its first pass: it is certainly running while the second waits.
+        var body = new { input = Input, kinds = new[] { "resid_pre", "neurons" }, neuron_layers = new[] { 0, 1 } };
+        fx.ProgressGate.Reset();
+        try
         {
-            input = new { clean = new[] { longer, longer.Replace("We're", "We are") }, corrupted = "swap_pairs", answers = new[] { new[] { "'re", " are" }, new[] { " are", "'re" } } },
-            kinds = SharpLens.Server.PatchRequest.KnownKinds, neuron_layers = new[] { 0, 1 },
-        };
-        var (_, first) = await fx.Post("/api/patch", heavy);
-        var (_, second) = await fx.Post("/api/patch", heavy);
-        Assert.Equal("queued", second["state"]!.ToString());
-        Assert.Equal(1, second["ahead"]!.GetValue<int>());
-        var (cs, cancel) = await fx.Post($"/api/jobs/{second["job"]}/cancel", new { });
-        Assert.Equal(200, cs);
-        Assert.True(cancel["cancelled"]!.GetValue<bool>());
-        var firstEvents = await ReadEvents(first["job"]!.ToString());
-        Assert.Equal("result", firstEvents[^1].Name);
-        var secondEvents = await ReadEvents(second["job"]!.ToString());
-        Assert.Equal("cancelled", secondEvents[^1].Name);
+            var (_, first) = await fx.Post("/api/patch", body);
+            var (_, second) = await fx.Post("/api/patch", body);
+            Assert.Equal("queued", second["state"]!.ToString());
+            Assert.Equal(1, second["ahead"]!.GetValue<int>());
+            var (cs, cancel) = await fx.Post($"/api/jobs/{second["job"]}/cancel", new { });
+            Assert.Equal(200, cs);
+            Assert.True(cancel["cancelled"]!.GetValue<bool>());
+            await WaitFor(first["job"]!.ToString(), "running");
+            var (_, cancelFirst) = await fx.Post($"/api/jobs/{first["job"]}/cancel", new { });
+            Assert.True(cancelFirst["cancelled"]!.GetValue<bool>());
+            var firstEvents = await ReadEvents(first["job"]!.ToString());
+            Assert.Equal("cancelled", firstEvents[^1].Name);
+            Assert.True(firstEvents[^1].Data["done"]!.GetValue<int>() < firstEvents[^1].Data["total"]!.GetValue<int>(), "stopped part-way");
+            var secondEvents = await ReadEvents(second["job"]!.ToString());
+            Assert.Equal("cancelled", secondEvents[^1].Name);
+            Assert.Equal(0, secondEvents[^1].Data["done"]!.GetValue<int>());
+        }
+        finally { fx.ProgressGate.Set(); }
+        // and the queue still works afterwards
+        var (_, third) = await fx.Post("/api/patch", body);
+        Assert.Equal("result", (await ReadEvents(third["job"]!.ToString()))[^1].Name);
         var (missing, error) = await fx.Post("/api/jobs/job999999/cancel", new { });
         Assert.Equal(404, missing);
         Assert.Contains("no job", error["error"]!.ToString());
@@ -210,6 +218,17 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
         var values = actual["values"]!.AsArray();
         for (int r = 0; r < expected.Rows.Count; r++)
             for (int c = 0; c < expected.Cols.Count; c++) Assert.True(Math.Abs(expected[r, c] - values[r]![c]!.GetValue<float>()) < 1e-4, $"cell {r},{c}");
+    }
+
+    async Task WaitFor(string job, string state)
+    {
+        for (int i = 0; i < 600; i++)
+        {
+            var status = JsonNode.Parse(await fx.Http.GetStringAsync($"/api/jobs/{job}"))!;
+            if (status["state"]!.ToString() == state) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"{job} never reached state {state}");
     }
 
     async Task<List<(string Name, JsonObject Data)>> ReadEvents(string job)

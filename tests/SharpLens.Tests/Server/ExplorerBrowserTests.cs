@@ -197,18 +197,21 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
         await page.ClickAsync("#patch-run");
         await WaitText(page, "#error", "position-aligned patching needs equal lengths");
 
-        // A long job (every kind, every neuron, long prompts) cancelled from the page.
-        string longer = string.Join(" ", Enumerable.Repeat("We're helping our friend when they", 7));
-        await page.FillAsync("#prompts", longer + "\n" + longer.Replace("We're", "We are"));
+        // A running job cancelled from the page (the gate holds it after its first pass, so it is certainly running).
+        await page.FillAsync("#prompts", Prompt1 + "\n" + Prompt2);
         await page.FillAsync("#answers", "\"'re\", \" are\"\n\" are\", \"'re\"");
         await page.FillAsync("#corrupted", "");
         await page.CheckAsync("#swap");
-        foreach (var box in await page.Locator("#patch-kinds input").AllAsync()) await box.CheckAsync();
-        await page.FillAsync("#neuron-layers", "0,1");
-        await page.ClickAsync("#patch-run");
-        await page.WaitForFunctionAsync("() => !document.getElementById('patch-cancel').disabled");
-        await page.ClickAsync("#patch-cancel");
-        await WaitText(page, "#patch-status", "cancelled");
+        fx.ProgressGate.Reset();
+        try
+        {
+            await page.ClickAsync("#patch-run");
+            await page.WaitForFunctionAsync("() => /[1-9]\\d* \\/ \\d+/.test(document.getElementById('patch-status').textContent)");
+            Assert.True(await page.EvalOnSelectorAsync<double>("#patch-progress", "e => e.value") > 0);
+            await page.ClickAsync("#patch-cancel");
+            await WaitText(page, "#patch-status", "cancelled");
+        }
+        finally { fx.ProgressGate.Set(); }
         // Only the refused requests themselves may have been logged (Chromium reports every 4xx response).
         Assert.All(s.Errors, e => Assert.Contains("status of 400", e));
         Assert.Empty(s.Foreign);

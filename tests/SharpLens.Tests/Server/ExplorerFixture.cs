@@ -16,6 +16,8 @@ public sealed class ExplorerFixture : IAsyncLifetime
     public string ReportsDir { get; } = Path.Combine(Path.GetTempPath(), "sharplens-explorer-" + Guid.NewGuid().ToString("N")[..8]);
     public HttpClient Http { get; private set; } = null!;
     public List<string> ServerLog { get; } = new();
+    /// <summary>Set (open) normally; a test resets it to hold running patching jobs after their first pass.</summary>
+    public ManualResetEventSlim ProgressGate { get; } = new(initialState: true);
 
     public async Task InitializeAsync()
     {
@@ -23,7 +25,7 @@ public sealed class ExplorerFixture : IAsyncLifetime
         Server = await ExplorerServer.StartAsync(Model, new ExplorerOptions
         {
             Port = 0, ReportsDir = ReportsDir, MaxRequestBytes = 64 * 1024,
-            Log = line => { lock (ServerLog) ServerLog.Add(line); },
+            Log = line => { lock (ServerLog) ServerLog.Add(line); }, ProgressGate = ProgressGate,
         });
         Http = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(60) };
     }
