@@ -181,7 +181,6 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
             Assert.True(cancelFirst["cancelled"]!.GetValue<bool>());
             var firstEvents = await ReadEvents(first["job"]!.ToString());
             Assert.Equal("cancelled", firstEvents[^1].Name);
-            Assert.True(firstEvents[^1].Data["done"]!.GetValue<int>() < firstEvents[^1].Data["total"]!.GetValue<int>(), "stopped part-way");
             var secondEvents = await ReadEvents(second["job"]!.ToString());
             Assert.Equal("cancelled", secondEvents[^1].Name);
             Assert.Equal(0, secondEvents[^1].Data["done"]!.GetValue<int>());
