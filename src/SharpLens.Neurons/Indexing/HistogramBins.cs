@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace SharpLens.Neurons.Indexing;
 
 /// <summary>
@@ -20,6 +22,17 @@ public static class HistogramBins
         uint bits = BitConverter.SingleToUInt32Bits(value);
         int magnitude = Math.Clamp((int)((bits >> 21) & 0x3FF) - Offset, 0, PerSign - 1);
         return (bits >> 31) != 0 ? PerSign - 1 - magnitude : PerSign + magnitude;
+    }
+
+    /// <summary><see cref="Of(float)"/> for eight values at once.</summary>
+    public static Vector256<int> Of(Vector256<float> values)
+    {
+        var bits = values.AsUInt32();
+        var magnitude = Vector256.Min(Vector256.Max((Vector256.ShiftRightLogical(bits, 21) & Vector256.Create(0x3FFu)).AsInt32() - Vector256.Create(Offset),
+            Vector256<int>.Zero), Vector256.Create(PerSign - 1));
+        var negative = Vector256.ShiftRightLogical(bits, 31).AsInt32();           // 1 for negative values
+        // positive: 64 + m; negative: 63 - m = 64 + m - (2m + 1)
+        return Vector256.Create(PerSign) + magnitude - negative * (magnitude + magnitude + Vector256<int>.One);
     }
 
     /// <summary>[129] bin edges: bin i holds values in [Edges[i], Edges[i+1]) (for negative bins (Edges[i], Edges[i+1]]); the ends are ±infinity.</summary>

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using SharpLens.Tensors;
 
 namespace SharpLens.Neurons.Indexing;
@@ -78,11 +80,39 @@ internal sealed class LayerAccumulator
         });
     }
 
+    // Each neuron is one lane with its own accumulators, updated with the same operations in the vector and the
+    // scalar path (no fused multiply-add), so results do not depend on which path or thread handled a neuron.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddRow(ReadOnlySpan<float> row, int p, int n0, float[] max, float[] min, int[] arg, int[] positive, double[] sum, double[] squares)
     {
         var histogram = Histogram;
-        for (int i = 0; i < row.Length; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var position = Vector256.Create(p);
+            Span<int> bins = stackalloc int[8];
+            ref float r = ref MemoryMarshal.GetReference(row);
+            for (; i <= row.Length - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                var oldMax = Vector256.Create<float>(max.AsSpan(i, 8));
+                var above = Vector256.GreaterThan(v, oldMax);
+                Vector256.ConditionalSelect(above, v, oldMax).CopyTo(max.AsSpan(i, 8));
+                Vector256.ConditionalSelect(above.AsInt32(), position, Vector256.Create<int>(arg.AsSpan(i, 8))).CopyTo(arg.AsSpan(i, 8));
+                var oldMin = Vector256.Create<float>(min.AsSpan(i, 8));
+                Vector256.ConditionalSelect(Vector256.LessThan(v, oldMin), v, oldMin).CopyTo(min.AsSpan(i, 8));
+                (Vector256.Create<int>(positive.AsSpan(i, 8)) - Vector256.GreaterThan(v, Vector256<float>.Zero).AsInt32()).CopyTo(positive.AsSpan(i, 8));
+                var (lo, hi) = Vector256.Widen(v);
+                (Vector256.Create<double>(sum.AsSpan(i, 4)) + lo).CopyTo(sum.AsSpan(i, 4));
+                (Vector256.Create<double>(sum.AsSpan(i + 4, 4)) + hi).CopyTo(sum.AsSpan(i + 4, 4));
+                (Vector256.Create<double>(squares.AsSpan(i, 4)) + lo * lo).CopyTo(squares.AsSpan(i, 4));
+                (Vector256.Create<double>(squares.AsSpan(i + 4, 4)) + hi * hi).CopyTo(squares.AsSpan(i + 4, 4));
+                HistogramBins.Of(v).CopyTo(bins);
+                int baseIndex = (n0 + i) * HistogramBins.Count;
+                for (int j = 0; j < 8; j++) histogram[baseIndex + j * HistogramBins.Count + bins[j]]++;
+            }
+        }
+        for (; i < row.Length; i++)
         {
             float v = row[i];
             double d = v;
