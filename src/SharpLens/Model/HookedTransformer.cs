@@ -5,27 +5,6 @@ using SharpLens.Tokenization;
 
 namespace SharpLens.Model;
 
-/// <summary>Which logits a forward pass computes: all positions, only each prompt's final real position, or none.</summary>
-public enum LogitsMode { All, Final, None }
-
-/// <summary>Options of one forward call (TransformerLens' start_at_layer / stop_at_layer and more).</summary>
-public sealed record ForwardOptions
-{
-    public IReadOnlyList<Hook>? Hooks { get; init; }
-    /// <summary>Activation cache to fill, and which hook names to keep (null = all).</summary>
-    public ActivationCache? Cache { get; init; }
-    public Func<string, bool>? CacheFilter { get; init; }
-    /// <summary>Begin at this block, feeding <see cref="ResidualInput"/> as its resid_pre.</summary>
-    public int StartAtLayer { get; init; }
-    /// <summary>[batch, pos, d_model]: resid_pre of <see cref="StartAtLayer"/>; needed when it is above 0.</summary>
-    public Tensor? ResidualInput { get; init; }
-    /// <summary>Stop before this block and return its resid_pre instead of logits (null = run to the end).</summary>
-    public int? StopAtLayer { get; init; }
-    public LogitsMode Logits { get; init; } = LogitsMode.All;
-    /// <summary>Earlier positions' keys and values; this call's positions continue after them.</summary>
-    public KvCache? KvCache { get; init; }
-}
-
 /// <summary>
 /// GPT-2 with a hook point on every intermediate activation, named as in TransformerLens.
 /// The model only composes its components; loading, weight processing, tokens and analyses live elsewhere.
@@ -33,6 +12,7 @@ public sealed record ForwardOptions
 public sealed class HookedTransformer
 {
     private readonly HashSet<string> _hookNames;
+    private readonly string[] _lastBlockHooks; // hook points of the last block and ln_final (query rows shorten them)
 
     public HookedTransformer(ModelConfig config, TransformerWeights weights, bool weightsProcessed, Gpt2Tokenizer? tokenizer = null)
     {
@@ -48,6 +28,8 @@ public sealed class HookedTransformer
         UnembedLayer = new Unembed(weights.W_U, weights.b_U);
         HookPointNames = HookNames.All(config.NLayers);
         _hookNames = new HashSet<string>(HookPointNames, StringComparer.Ordinal);
+        string lastBlock = $"blocks.{config.NLayers - 1}.";
+        _lastBlockHooks = HookPointNames.Where(n => n.StartsWith(lastBlock, StringComparison.Ordinal) || n.StartsWith("ln_final.", StringComparison.Ordinal)).ToArray();
     }
 
     public ModelConfig Config { get; }
@@ -92,19 +74,40 @@ public sealed class HookedTransformer
     public Tensor RunWithHooks(TokenBatch tokens, IEnumerable<Hook> hooks, LogitsMode logits = LogitsMode.All) =>
         Run(tokens, new ForwardOptions { Hooks = hooks.ToList(), Logits = logits });
 
-    /// <summary>The general forward pass all the convenience methods call.</summary>
+    /// <summary>The general forward pass all the convenience methods call (see <see cref="ForwardOptions"/>).</summary>
+    /// <param name="tokens">[batch, pos] token ids (with <see cref="ForwardOptions.StartAtLayer"/> above 0 only their
+    /// shape and final positions are read)</param>
+    /// <param name="options">Where to start and stop, hooks, cache, KV prefix, query rows and unembedding columns.</param>
+    /// <returns>logits [batch, pos, columns] (<see cref="LogitsMode.All"/>) or [batch, columns] (<see cref="LogitsMode.Final"/>,
+    /// or at <see cref="ForwardOptions.QueryRows"/>); ln_final.hook_normalized with <see cref="LogitsMode.None"/>; the
+    /// resid_pre of <see cref="ForwardOptions.StopAtLayer"/> when it stops early.</returns>
     public Tensor Run(TokenBatch tokens, ForwardOptions options)
     {
         foreach (var hook in options.Hooks ?? []) ValidateHookName(hook.Name);
         var ctx = new ForwardContext(options.Hooks, options.Cache, options.CacheFilter);
-        int batch = tokens.Batch, pos = tokens.Pos, offset = options.KvCache?.Length ?? 0;
+        int batch = tokens.Batch, pos = tokens.Pos, offset = options.KvCache?.Length ?? 0, nLayers = Config.NLayers;
         if (offset + pos > Config.NCtx)
             throw new InvalidInputException($"prompt of {offset + pos} tokens is longer than the model's context of {Config.NCtx} tokens: shorten it");
+        int start = options.StartAtLayer, stop = options.StopAtLayer ?? nLayers;
+        if (start < 0 || start > nLayers)
+            throw new InvalidInputException($"StartAtLayer {start} is outside 0..{nLayers}: pick a block of this {nLayers}-layer model");
+        if (stop < start || stop > nLayers)
+            throw new InvalidInputException($"StopAtLayer {stop} is outside {start}..{nLayers}: stop at or after the start block");
+        var queryRows = options.QueryRows?.ToArray();
+        if (queryRows is not null)
+        {
+            if (stop < nLayers) throw new InvalidInputException("QueryRows reads the model's output: leave StopAtLayer unset with it");
+            if (queryRows.Length != batch) throw new InvalidInputException($"QueryRows has {queryRows.Length} rows for a batch of {batch}: give one per sequence");
+            foreach (int row in queryRows)
+                if ((uint)row >= (uint)pos) throw new InvalidInputException($"query row {row} is outside this call's positions 0..{pos - 1}");
+        }
+        if (options.StartQkv is not null && (start >= nLayers || options.StartQkv.Length != batch * pos * Blocks[start].Attn.Qkv.Width))
+            throw new ShapeMismatchException("StartQkv must be [batch·pos, 3·n_heads·d_head] of a block the pass starts at");
 
         Tensor resid;
-        if (options.StartAtLayer > 0)
+        if (start > 0)
         {
-            resid = options.ResidualInput ?? throw new InvalidInputException($"StartAtLayer {options.StartAtLayer} needs ResidualInput (its resid_pre)");
+            resid = options.ResidualInput ?? throw new InvalidInputException($"StartAtLayer {start} needs ResidualInput (its resid_pre)");
             resid.RequireShape("residual input", batch, pos, Config.DModel);
         }
         else
@@ -115,29 +118,46 @@ public sealed class HookedTransformer
             System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, resid.Data);
         }
 
-        int stop = options.StopAtLayer ?? Config.NLayers;
-        for (int l = options.StartAtLayer; l < stop; l++) resid = Blocks[l].Forward(resid, ctx, options.KvCache);
+        // Query rows shorten the last block and ln_final unless something observes them there.
+        bool rowsOnly = queryRows is not null && !_lastBlockHooks.Any(ctx.IsObserved);
+        for (int l = start; l < stop; l++)
+        {
+            bool shortened = rowsOnly && l == nLayers - 1;
+            resid = Blocks[l].Forward(resid, shortened ? ForwardContext.None : ctx, options.KvCache,
+                shortened ? queryRows : null, l == start ? options.StartQkv : null);
+        }
         if (options.KvCache is not null) options.KvCache.Length = offset + pos;
-        if (options.StopAtLayer is not null && options.StopAtLayer < Config.NLayers) return resid;
+        if (stop < nLayers) return resid;
 
+        if (queryRows is not null)
+        {
+            // Read at the query rows: [batch, 1, d_model] (the last block already did when rowsOnly and it ran).
+            bool lastRanShort = rowsOnly && start < nLayers;
+            var normalizedRows = rowsOnly
+                ? LnFinal.Forward(lastRanShort ? resid : SequenceRows.Gather(resid, queryRows), ForwardContext.None)
+                : SequenceRows.Gather(LnFinal.Forward(resid, ctx), queryRows);
+            return options.Logits == LogitsMode.None ? normalizedRows : Unembed(normalizedRows.Data, batch, options.UnembedColumns);
+        }
         var normalized = LnFinal.Forward(resid, ctx);
         return options.Logits switch
         {
             LogitsMode.None => normalized,
-            LogitsMode.Final => new Tensor(UnembedLayer.Forward(GatherFinal(normalized, tokens), batch), batch, Config.DVocab),
-            _ => new Tensor(UnembedLayer.Forward(normalized.Data, batch * pos), batch, pos, Config.DVocab),
+            LogitsMode.Final => Unembed(GatherFinal(normalized, tokens), batch, options.UnembedColumns),
+            _ => Unembed(normalized.Data, batch * pos, options.UnembedColumns).Reshape(batch, pos, -1),
         };
     }
 
+    /// <summary>Logits [rows, columns] of ln_final.hook_normalized rows [rows, d_model]: every column, or the chosen ones.</summary>
+    private Tensor Unembed(ReadOnlySpan<float> normalizedRows, int rows, UnembedColumns? columns) => columns is null
+        ? new Tensor(UnembedLayer.Forward(normalizedRows, rows), rows, Config.DVocab)
+        : columns.Forward(normalizedRows, rows);
+
     /// <summary>Rows of <paramref name="x"/> [batch, pos, d] at each prompt's final real position: [batch, d].</summary>
-    public static float[] GatherFinal(Tensor x, TokenBatch tokens)
-    {
-        int d = x.Dim(2);
-        var rows = new float[tokens.Batch * d];
-        for (int b = 0; b < tokens.Batch; b++)
-            x.Data.AsSpan((b * x.Dim(1) + tokens.FinalPosition(b)) * d, d).CopyTo(rows.AsSpan(b * d));
-        return rows;
-    }
+    /// <param name="x">[batch, pos, d]</param>
+    /// <param name="tokens">the batch whose final positions are read</param>
+    /// <returns>[batch, d] as a flat buffer</returns>
+    public static float[] GatherFinal(Tensor x, TokenBatch tokens) =>
+        SequenceRows.Gather(x, tokens.FinalPositions()).Data;
 
     /// <summary>Accepts full names and short aliases; an unknown name is an error listing close matches.</summary>
     public string ValidateHookName(string name)

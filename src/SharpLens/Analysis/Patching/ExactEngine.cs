@@ -17,10 +17,11 @@ namespace SharpLens.Analysis.Patching;
 /// (5) a patch of resid_post, mlp_out or MLP neurons skips its own block: the run starts at the next block from the
 /// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]);
 /// (6) the metric reads only final positions, so the last block computes every new position's keys and values but
-/// queries, attention output, ln2, MLP and ln_final only at the final rows (<see cref="TransformerBlock.ForwardQueryRows"/>),
-/// unless the pass hooks the last block itself;
+/// queries, attention output, ln2, MLP and ln_final only at the final rows (the model's <see cref="ForwardOptions.QueryRows"/>,
+/// which runs the last block in full when the pass hooks it);
 /// (7) for single-neuron patches the block after the patch gets its Q/K/V from <see cref="NeuronQkv"/> (precomputed
-/// projections of the target rows and of each neuron's W_out row) instead of a GEMM.
+/// projections of the target rows and of each neuron's W_out row) instead of a GEMM (<see cref="ForwardOptions.StartQkv"/>).
+/// Every step is an ordinary option of <see cref="HookedTransformer.Run"/>; the engine only composes them.
 /// </summary>
 internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, PatchingOptions options)
 {
@@ -107,38 +108,21 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
 
         var cells = patches.Select(p => p.Cell).ToList();
         var kv = start > 0 && layer < model.Config.NLayers ? Prefix(rows, layer, start) : null;
-        int last = model.Config.NLayers - 1;
-        if (layer < last || (layer == last && hooks.Count == 0))
+        // (7) Single neurons: the first block's Q/K/V without its GEMM.
+        float[]? qkv = null;
+        if (viaResidual && layer < model.Config.NLayers && patches.All(p => p.IsSingleNeuron))
         {
-            // (7) Single neurons: the first block's Q/K/V without its GEMM.
-            float[]? qkv = null;
-            if (viaResidual && patches.All(p => p.IsSingleNeuron))
-            {
-                if (_neuronQkv?.Block != layer) _neuronQkv = new NeuronQkv(model, runs, layer);
-                string hook = patches[0].HookName;
-                qkv = _neuronQkv.Compute(resid!, patches, prompts, start, runs.SourceCache[hook], runs.TargetCache[hook]);
-                if (layer < last)
-                {
-                    resid = model.Blocks[layer].ForwardFromQkv(resid!, qkv, ForwardContext.None, kv);
-                    qkv = null;
-                    layer++;
-                }
-            }
-            // (6) The last block only at final positions: run to its resid_pre, then evaluate it at the final rows.
-            var lastResidPre = model.Run(tokens, new ForwardOptions
-            {
-                StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, StopAtLayer = last,
-            });
-            var finalResidPost = model.Blocks[last].ForwardQueryRows(lastResidPre, finals, kv, start, qkv);
-            var finalNormalized = model.LnFinal.Forward(finalResidPost, ForwardContext.None); // [rows, 1, d_model]
-            Score(runs.FinalLogits(finalNormalized, new int[rows]), cells, results);
-            return;
+            if (_neuronQkv?.Block != layer) _neuronQkv = new NeuronQkv(model, runs, layer);
+            string hook = patches[0].HookName;
+            qkv = _neuronQkv.Compute(resid!, patches, prompts, start, runs.SourceCache[hook], runs.TargetCache[hook]);
         }
-        var normalized = model.Run(tokens, new ForwardOptions
+        // (4, 6) Only the final rows are read: the model's query rows and the metric's unembedding columns.
+        var logits = model.Run(tokens, new ForwardOptions
         {
-            StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, Logits = LogitsMode.None,
+            StartAtLayer = layer, ResidualInput = resid, KvCache = kv, Hooks = hooks, StartQkv = qkv,
+            QueryRows = finals, UnembedColumns = runs.Columns,
         });
-        Score(runs.FinalLogits(normalized, finals), cells, results);
+        Score(logits, cells, results);
     }
 
     /// <summary>User patches see whole [prompt, ...] activations, so they run one at a time, from their layer.</summary>
@@ -146,14 +130,14 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
     {
         var target = runs.Target;
         var source = runs.SourceCache[custom.HookName];
-        var normalized = model.Run(target, new ForwardOptions
+        var logits = model.Run(target, new ForwardOptions
         {
             StartAtLayer = custom.Layer,
             ResidualInput = custom.Layer > 0 ? runs.TargetCache[HookNames.ResidPre(custom.Layer)].Clone() : null,
             Hooks = [new Hook(custom.HookName, (act, _) => custom.Apply(act, source))],
-            Logits = LogitsMode.None,
+            Logits = LogitsMode.Final, UnembedColumns = runs.Columns,
         });
-        Score(runs.FinalLogits(normalized, target.FinalPositions()), [custom.Cell], results);
+        Score(logits, [custom.Cell], results);
     }
 
     /// <summary>Metric per patch from final logits [patches·prompts, columns].</summary>

@@ -32,15 +32,16 @@ internal sealed class NeuronQkv
         float[]? gamma = b.Ln1.W?.Data, beta = b.Ln1.B?.Data;
         _eps = b.Ln1.Eps;
         _dModel = model.Config.DModel;
-        _width = 3 * model.Config.NHeads * model.Config.DHead;
+        _width = b.Attn.Qkv.Width;
         _pos = runs.Target.Pos;
 
         var x = runs.TargetCache[HookNames.ResidPost(block - 1)]; // [prompts, pos, d_model] = resid_pre of block
-        _target = b.Attn.ProjectQkv(CentredScaled(x.Data, gamma), x.Length / _dModel);
+        var qkv = b.Attn.Qkv;
+        _target = qkv.Project(CentredScaled(x.Data, gamma), x.Length / _dModel, addBias: false);
         var wOut = model.Weights.Blocks[block - 1].W_out; // [d_mlp, d_model]
-        _neurons = b.Attn.ProjectQkv(CentredScaled(wOut.Data, gamma), wOut.Dim(0));
-        _bias = b.Attn.QkvBias.ToArray();
-        if (beta is not null) TensorPrimitives.Add(_bias, b.Attn.ProjectQkv(beta, 1), _bias);
+        _neurons = qkv.Project(CentredScaled(wOut.Data, gamma), wOut.Dim(0), addBias: false);
+        _bias = qkv.Bias.ToArray();
+        if (beta is not null) TensorPrimitives.Add(_bias, qkv.Project(beta, 1, addBias: false), _bias);
     }
 
     public int Block { get; }

@@ -12,12 +12,8 @@ namespace SharpLens.Analysis.Patching;
 /// </summary>
 internal sealed class PatchingRuns
 {
-    private readonly HookedTransformer _model;
-    private readonly UnembedColumns? _needed;
-
     public PatchingRuns(HookedTransformer model, PatchingInputs inputs, PatchDirection direction)
     {
-        _model = model;
         Inputs = inputs;
         bool denoise = direction == PatchDirection.CleanIntoCorrupted;
         Source = denoise ? inputs.Clean : inputs.Corrupted;
@@ -36,7 +32,7 @@ internal sealed class PatchingRuns
         TargetBaseline = inputs.Metric.PerPrompt(targetLogits);
 
         Needed = inputs.Metric.NeededTokens?.ToArray();
-        if (Needed is not null) _needed = new UnembedColumns(model.UnembedLayer, Needed);
+        if (Needed is not null) Columns = new UnembedColumns(model.UnembedLayer, Needed);
     }
 
     public PatchingInputs Inputs { get; }
@@ -53,16 +49,6 @@ internal sealed class PatchingRuns
     public float[] TargetBaseline { get; }
     /// <summary>Token ids whose logits the metric reads, or null for the full vocabulary.</summary>
     public int[]? Needed { get; }
-
-    /// <summary>Logits at the given row positions of ln_final's output.</summary>
-    /// <param name="normalized">ln_final.hook_normalized [rows, pos, d_model]</param>
-    /// <param name="finalPositions">[rows] position read in each row</param>
-    /// <returns>[rows, Needed.Length] (compact, columns in <see cref="Needed"/> order) or [rows, d_vocab]</returns>
-    public Tensor FinalLogits(Tensor normalized, int[] finalPositions)
-    {
-        int rows = normalized.Dim(0), pos = normalized.Dim(1), d = normalized.Dim(2);
-        var x = new float[rows * d];
-        for (int r = 0; r < rows; r++) normalized.Data.AsSpan((r * pos + finalPositions[r]) * d, d).CopyTo(x.AsSpan(r * d));
-        return _needed is null ? new Tensor(_model.UnembedLayer.Forward(x, rows), rows, _model.Config.DVocab) : _needed.Forward(x, rows);
-    }
+    /// <summary>The unembedding restricted to <see cref="Needed"/> (packed once per sweep), or null for the full vocabulary.</summary>
+    public UnembedColumns? Columns { get; }
 }

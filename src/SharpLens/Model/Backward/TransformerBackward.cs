@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -132,9 +133,10 @@ internal static class TransformerBackward
             ComponentBackward.AttentionCore(Require(cache, HookNames.Q(l)), Require(cache, HookNames.K(l)),
                 Require(cache, HookNames.V(l)), Require(cache, HookNames.Pattern(l)), dZ.Data, dQkv, dPattern?.Data);
             if (dPattern is not null) grads.Set(HookNames.Pattern(l), dPattern);
-            if (keep(HookNames.Q(l))) grads.Set(HookNames.Q(l), Split(dQkv, 0, batch, pos, H, dh));
-            if (keep(HookNames.K(l))) grads.Set(HookNames.K(l), Split(dQkv, 1, batch, pos, H, dh));
-            if (keep(HookNames.V(l))) grads.Set(HookNames.V(l), Split(dQkv, 2, batch, pos, H, dh));
+            var fused = model.Blocks[l].Attn.Qkv;
+            if (keep(HookNames.Q(l))) grads.Set(HookNames.Q(l), fused.Split(dQkv, QkvPart.Q, batch, pos));
+            if (keep(HookNames.K(l))) grads.Set(HookNames.K(l), fused.Split(dQkv, QkvPart.K, batch, pos));
+            if (keep(HookNames.V(l))) grads.Set(HookNames.V(l), fused.Split(dQkv, QkvPart.V, batch, pos));
             var dLn1 = Tensor.Zeros(batch, pos, d);
             ComponentBackward.Linear(dQkv, bl.WQkvT, dLn1.Data, rows);                 // [rows, 3·h·dh] -> [rows, d]
             Put(HookNames.Ln1Normalized(l), dLn1);
@@ -147,14 +149,6 @@ internal static class TransformerBackward
         Put(HookNames.Embed, dResid);
         Put(HookNames.PosEmbed, dResid);
         return grads;
-    }
-
-    private static Tensor Split(float[] qkv, int which, int batch, int pos, int nHeads, int dHead)
-    {
-        int hd = nHeads * dHead;
-        var t = Tensor.Zeros(batch, pos, nHeads, dHead);
-        for (int r = 0; r < batch * pos; r++) qkv.AsSpan(r * 3 * hd + which * hd, hd).CopyTo(t.Data.AsSpan(r * hd));
-        return t;
     }
 
     private static Tensor Require(ActivationCache cache, string name) => cache.TryGet(name, out var t) ? t
@@ -173,7 +167,7 @@ internal sealed class BackwardWeights
     private static BackwardWeights Build(HookedTransformer model)
     {
         var blocks = new BlockBackwardWeights[model.Config.NLayers];
-        Parallel.For(0, blocks.Length, l => blocks[l] = BlockBackwardWeights.Build(model.Weights.Blocks[l]));
+        Parallel.For(0, blocks.Length, l => blocks[l] = BlockBackwardWeights.Build(model.Blocks[l]));
         return new BackwardWeights { Blocks = blocks };
     }
 }
@@ -189,23 +183,17 @@ internal sealed class BlockBackwardWeights
     /// <summary>[W_Q | W_K | W_V]ᵀ: K = 3·n_heads·d_head, N = d_model.</summary>
     public required PackedMatrix WQkvT { get; init; }
 
-    public static BlockBackwardWeights Build(BlockWeights w)
+    public static BlockBackwardWeights Build(Components.TransformerBlock block)
     {
+        var w = block.Weights;
         int nHeads = w.W_Q.Dim(0), dModel = w.W_Q.Dim(1), dHead = w.W_Q.Dim(2), hd = nHeads * dHead;
         int dMlp = w.W_in.Dim(1);
-        // Fused [d_model, 3·h·dh], stored row-major; as a transposed operand it is [n = d_model, k = 3·h·dh].
-        var fused = new float[dModel * 3 * hd];
-        Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
-        for (int m = 0; m < 3; m++)
-            for (int h = 0; h < nHeads; h++)
-                for (int i = 0; i < dModel; i++)
-                    mats[m].Data.AsSpan((h * dModel + i) * dHead, dHead).CopyTo(fused.AsSpan(i * 3 * hd + m * hd + h * dHead, dHead));
         return new BlockBackwardWeights
         {
             WOutT = PackedMatrix.Pack(w.W_out.Data, dModel, dMlp, transposed: true),   // W_out [d_mlp, d] = [n, k]
             WInT = PackedMatrix.Pack(w.W_in.Data, dMlp, dModel, transposed: true),     // W_in [d, d_mlp] = [n, k]
             WOT = PackedMatrix.Pack(w.W_O.Data, dModel, hd, transposed: true),        // W_O [h·dh, d] = [n, k]
-            WQkvT = PackedMatrix.Pack(fused, 3 * hd, dModel, transposed: true),
+            WQkvT = block.Attn.Qkv.PackTransposed(),
         };
     }
 }

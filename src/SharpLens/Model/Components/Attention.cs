@@ -7,94 +7,121 @@ namespace SharpLens.Model.Components;
 /// <summary>
 /// Causal multi-head self-attention. q, k, v = x·W_{Q,K,V} + b; scores = q·kᵀ/√d_head (future masked to -inf);
 /// pattern = softmax(scores); z = pattern·v; attn_out = Σ_h z_h·W_O[h] + b_O.
-/// W_Q, W_K, W_V are fused into one packed [d_model, 3·n_heads·d_head] matrix so q, k and v take one GEMM.
+/// W_Q, W_K, W_V are fused (<see cref="FusedQkv"/>) so q, k and v take one GEMM. One attention core serves every
+/// caller: the full forward is the query-rows evaluation with every row a query row.
 /// </summary>
-public sealed partial class Attention
+public sealed class Attention
 {
     private readonly BlockWeights _w;
     private readonly int _layer, _nHeads, _dHead, _dModel;
-    private readonly PackedMatrix _wQkv, _wO;
-    private readonly float[] _bQkv;
+    private readonly FusedQkv _qkv;
+    private readonly PackedMatrix _wO;
 
+    /// <summary>Attention of block <paramref name="layer"/> over its weights (W_Q/W_K/W_V [n_heads, d_model, d_head],
+    /// W_O [n_heads, d_head, d_model] and their biases).</summary>
+    /// <param name="w">The block's weights.</param>
+    /// <param name="layer">The block's index (names its hook points).</param>
     public Attention(BlockWeights w, int layer)
     {
         _w = w; _layer = layer;
-        _nHeads = w.W_Q.Dim(0); _dModel = w.W_Q.Dim(1); _dHead = w.W_Q.Dim(2);
-        int hd = _nHeads * _dHead;
-        var fused = new float[_dModel * 3 * hd];
-        Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
-        for (int m = 0; m < 3; m++)
-            for (int h = 0; h < _nHeads; h++)
-                for (int i = 0; i < _dModel; i++)
-                    mats[m].Data.AsSpan((h * _dModel + i) * _dHead, _dHead)
-                        .CopyTo(fused.AsSpan(i * 3 * hd + m * hd + h * _dHead, _dHead));
-        _wQkv = PackedMatrix.Pack(fused, _dModel, 3 * hd);
-        _bQkv = [.. w.b_Q.Data, .. w.b_K.Data, .. w.b_V.Data];
-        _wO = PackedMatrix.Pack(w.W_O.Data, hd, _dModel);
+        _qkv = new FusedQkv(w);
+        _nHeads = _qkv.NHeads; _dModel = _qkv.DModel; _dHead = _qkv.DHead;
+        _wO = PackedMatrix.Pack(w.W_O.Data, _nHeads * _dHead, _dModel);
     }
 
+    /// <summary>The block's weights.</summary>
     public BlockWeights Weights => _w;
+
+    /// <summary>The fused Q/K/V projection of this block.</summary>
+    internal FusedQkv Qkv => _qkv;
 
     /// <param name="x">ln1.hook_normalized [batch, pos, d_model]</param>
     /// <param name="kv">keys/values of earlier positions (and where this call's are stored), or null.</param>
     /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
     /// <returns>hook_attn_out [batch, pos, d_model]</returns>
-    public Tensor Forward(Tensor x, ForwardContext ctx, KvCache? kv = null)
-    {
-        int batch = x.Dim(0), pos = x.Dim(1);
-        var qkv = ProjectQkv(x.Data, batch * pos);
-        ParallelRows.AddBiasRows(qkv, _bQkv);
-        return ForwardFromQkv(qkv, batch, pos, ctx, kv);
-    }
+    public Tensor Forward(Tensor x, ForwardContext ctx, KvCache? kv = null) => Forward(x, null, x.Dim(0), x.Dim(1), ctx, kv, null);
 
-    /// <summary>x·[W_Q | W_K | W_V] without bias: [rows, 3·n_heads·d_head] (heads inside each third).</summary>
-    /// <param name="x">[rows, d_model]</param>
-    /// <param name="rows">Number of rows of the input (batch·pos).</param>
-    internal float[] ProjectQkv(ReadOnlySpan<float> x, int rows)
-    {
-        var qkv = GC.AllocateUninitializedArray<float>(rows * 3 * _nHeads * _dHead);
-        Gemm.Multiply(x, _wQkv, qkv, rows);
-        return qkv;
-    }
-
-    /// <summary>[b_Q | b_K | b_V]: [3·n_heads·d_head]</summary>
-    internal ReadOnlySpan<float> QkvBias => _bQkv;
-
-    /// <summary>The rest of <see cref="Forward"/> from its fused projection.</summary>
-    /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
+    /// <summary>
+    /// The one attention forward. With <paramref name="queryRows"/>, every row still gives its key and value (later
+    /// queries may attend to it) but only the chosen row of each sequence gets a query, a pattern, z and W_O, and no
+    /// hook runs; otherwise every row is a query row and hooks run as usual.
+    /// </summary>
+    /// <param name="x">ln1.hook_normalized [batch, pos, d_model], or null when <paramref name="qkv"/> is given</param>
+    /// <param name="qkv">x·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head] when the caller has it (ln1's hooks then do not run)</param>
     /// <param name="batch">Number of sequences.</param>
-    /// <param name="pos">Positions per sequence.</param>
-    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
+    /// <param name="pos">Positions per sequence in this call.</param>
+    /// <param name="ctx">The forward call's hooks and cache (must be <see cref="ForwardContext.None"/> with query rows).</param>
     /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
-    internal Tensor ForwardFromQkv(float[] qkv, int batch, int pos, ForwardContext ctx, KvCache? kv)
+    /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence, or null for all.</param>
+    /// <returns>hook_attn_out [batch, pos, d_model], or [batch, 1, d_model] at the query rows</returns>
+    internal Tensor Forward(Tensor? x, float[]? qkv, int batch, int pos, ForwardContext ctx, KvCache? kv, int[]? queryRows)
     {
-        int rows = batch * pos;
-        var q = Split(qkv, 0, batch, pos);
-        var k = Split(qkv, 1, batch, pos);
-        var v = Split(qkv, 2, batch, pos);
-        q = ctx.Apply(HookNames.Q(_layer), _layer, q);
-        k = ctx.Apply(HookNames.K(_layer), _layer, k);
-        v = ctx.Apply(HookNames.V(_layer), _layer, v);
+        int rows = batch * pos, hd = _nHeads * _dHead;
+        if (x is null && qkv is null) throw new ArgumentException("attention needs its input or its Q/K/V projection");
+        if (queryRows is null)
+        {
+            qkv ??= _qkv.Project(x!.Data, rows);
+            var q = ctx.Apply(HookNames.Q(_layer), _layer, _qkv.Split(qkv, QkvPart.Q, batch, pos));
+            var k = ctx.Apply(HookNames.K(_layer), _layer, _qkv.Split(qkv, QkvPart.K, batch, pos));
+            var v = ctx.Apply(HookNames.V(_layer), _layer, _qkv.Split(qkv, QkvPart.V, batch, pos));
+            return Attend(q.Data, k.Data, v.Data, batch, pos, null, ctx, kv);
+        }
 
+        if (queryRows.Length != batch) throw new ArgumentException($"{queryRows.Length} query rows for {batch} sequences", nameof(queryRows));
+        var flatRows = new int[batch];
+        for (int b = 0; b < batch; b++) flatRows[b] = b * pos + queryRows[b];
+        float[] queries, keys, values;
+        if (qkv is null)
+        {
+            (keys, values) = _qkv.ProjectKeysValues(x!.Data, rows);
+            var xq = GC.AllocateUninitializedArray<float>(batch * _dModel);
+            for (int b = 0; b < batch; b++) x.Data.AsSpan(flatRows[b] * _dModel, _dModel).CopyTo(xq.AsSpan(b * _dModel));
+            queries = _qkv.ProjectQueries(xq, batch);
+        }
+        else
+        {
+            keys = GC.AllocateUninitializedArray<float>(rows * hd);
+            values = GC.AllocateUninitializedArray<float>(rows * hd);
+            queries = GC.AllocateUninitializedArray<float>(batch * hd);
+            _qkv.SplitRows(qkv, QkvPart.K, rows, null, keys);
+            _qkv.SplitRows(qkv, QkvPart.V, rows, null, values);
+            _qkv.SplitRows(qkv, QkvPart.Q, batch, flatRows, queries);
+        }
+        return Attend(queries, keys, values, batch, pos, queryRows, ForwardContext.None, kv);
+    }
+
+    /// <summary>The attention core: scores, pattern, z and attn_out of the query rows.</summary>
+    /// <param name="q">queries [batch, queries, n_heads·d_head]: queries = pos, or 1 with <paramref name="queryRows"/></param>
+    /// <param name="k">keys of this call's positions [batch, pos, n_heads·d_head] (<paramref name="v"/> likewise)</param>
+    /// <param name="v">values of this call's positions [batch, pos, n_heads·d_head]</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="pos">Positions per sequence in this call.</param>
+    /// <param name="queryRows">[batch] each sequence's one query row, or null when every row is a query</param>
+    /// <param name="ctx">The forward call's hooks and cache.</param>
+    /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
+    /// <returns>attn_out [batch, queries, d_model]</returns>
+    private Tensor Attend(float[] q, float[] k, float[] v, int batch, int pos, int[]? queryRows, ForwardContext ctx, KvCache? kv)
+    {
+        int nq = queryRows is null ? pos : 1;
         // Keys and values span the cached prefix plus this call's positions.
         int past = kv?.Length ?? 0, total = past + pos;
-        float[] keys = k.Data, values = v.Data;
+        float[] keys = k, values = v;
         int keyStride = pos;
         if (kv is not null)
         {
-            kv.Write(_layer, past, pos, k.Data, v.Data);
+            kv.Write(_layer, past, pos, k, v);
             keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
         }
 
-        var scores = Tensor.Uninitialized(batch, _nHeads, pos, total);
+        var scores = Tensor.Uninitialized(batch, _nHeads, nq, total);
         float invSqrt = 1f / MathF.Sqrt(_dHead);
-        ForEachBatchHead(batch, pos * total * _dHead, (b, h) =>
+        ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
         {
-            for (int i = 0; i < pos; i++)
+            for (int i = 0; i < nq; i++)
             {
-                var qRow = q.Data.AsSpan(((b * pos + i) * _nHeads + h) * _dHead, _dHead);
-                var sRow = scores.Data.AsSpan(((b * _nHeads + h) * pos + i) * total, total);
-                int visible = past + i;
+                var qRow = q.AsSpan(((b * nq + i) * _nHeads + h) * _dHead, _dHead);
+                var sRow = scores.Data.AsSpan(((b * _nHeads + h) * nq + i) * total, total);
+                int visible = past + (queryRows?[b] ?? i);
                 for (int j = 0; j <= visible; j++)
                     sRow[j] = Kernels.DotShort(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
                 sRow[(visible + 1)..].Fill(float.NegativeInfinity);
@@ -111,13 +138,13 @@ public sealed partial class Attention
         Kernels.SoftmaxRows(pattern.Data, total);
         pattern = ctx.Apply(HookNames.Pattern(_layer), _layer, pattern);
 
-        var z = Tensor.Zeros(batch, pos, _nHeads, _dHead);
-        ForEachBatchHead(batch, pos * total * _dHead, (b, h) =>
+        var z = Tensor.Zeros(batch, nq, _nHeads, _dHead);
+        ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
         {
-            for (int i = 0; i < pos; i++)
+            for (int i = 0; i < nq; i++)
             {
-                var zRow = z.Data.AsSpan(((b * pos + i) * _nHeads + h) * _dHead, _dHead);
-                var pRow = pattern.Data.AsSpan(((b * _nHeads + h) * pos + i) * total, total);
+                var zRow = z.Data.AsSpan(((b * nq + i) * _nHeads + h) * _dHead, _dHead);
+                var pRow = pattern.Data.AsSpan(((b * _nHeads + h) * nq + i) * total, total);
                 for (int j = 0; j < total; j++)
                     if (pRow[j] != 0f)
                         Kernels.AxpyShort(pRow[j], values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), zRow);
@@ -125,17 +152,18 @@ public sealed partial class Attention
         });
         z = ctx.Apply(HookNames.Z(_layer), _layer, z);
 
-        var attnOut = Tensor.Zeros(batch, pos, _dModel);
+        int outRows = batch * nq;
+        var attnOut = Tensor.Zeros(batch, nq, _dModel);
         string resultHook = HookNames.Result(_layer);
         if (ctx.IsObserved(resultHook))
         {
             var result = ctx.Apply(resultHook, _layer, PerHeadResult(z));
-            for (int r = 0; r < rows; r++)
+            for (int r = 0; r < outRows; r++)
                 for (int h = 0; h < _nHeads; h++)
                     TensorPrimitives.Add(attnOut.Data.AsSpan(r * _dModel, _dModel),
                         result.Data.AsSpan((r * _nHeads + h) * _dModel, _dModel), attnOut.Data.AsSpan(r * _dModel, _dModel));
         }
-        else Gemm.Multiply(z.Data, _wO, attnOut.Data, rows);
+        else Gemm.Multiply(z.Data, _wO, attnOut.Data, outRows);
         Kernels.AddBiasRows(attnOut.Data, _w.b_O.Data);
         return attnOut;
     }
@@ -158,15 +186,6 @@ public sealed partial class Attention
                 outHead.AsSpan(r * _dModel, _dModel).CopyTo(result.Data.AsSpan((r * _nHeads + h) * _dModel));
         }
         return result;
-    }
-
-    private Tensor Split(float[] qkv, int which, int batch, int pos)
-    {
-        int hd = _nHeads * _dHead;
-        var t = Tensor.Uninitialized(batch, pos, _nHeads, _dHead);
-        for (int r = 0; r < batch * pos; r++)
-            qkv.AsSpan(r * 3 * hd + which * hd, hd).CopyTo(t.Data.AsSpan(r * hd));
-        return t;
     }
 
     // Runs body(b, h) for every (batch, head), split over both cores via the GEMM pool once there is enough

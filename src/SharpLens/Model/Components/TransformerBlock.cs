@@ -4,7 +4,7 @@ using SharpLens.Tensors;
 namespace SharpLens.Model.Components;
 
 /// <summary>A pre-LayerNorm GPT-2 block: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).</summary>
-public sealed partial class TransformerBlock
+public sealed class TransformerBlock
 {
     public TransformerBlock(BlockWeights w, int layer, float eps)
     {
@@ -27,27 +27,28 @@ public sealed partial class TransformerBlock
     /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
     /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     /// <returns>hook_resid_post [batch, pos, d_model]</returns>
-    public Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv = null)
-    {
-        residPre = ctx.Apply(HookNames.ResidPre(Layer), Layer, residPre);
-        var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.Forward(Ln1.Forward(residPre, ctx), ctx, kv));
-        var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residPre, attnOut));
-        var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Forward(Ln2.Forward(residMid, ctx), ctx));
-        return ctx.Apply(HookNames.ResidPost(Layer), Layer, Add(residMid, mlpOut));
-    }
+    public Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv = null) => Forward(residPre, ctx, kv, null, null);
 
-    /// <summary><see cref="Forward"/> with ln1 and the Q/K/V projection already done by the caller; hooks from
-    /// attention on run as usual (ln1's do not).</summary>
+    /// <summary>
+    /// The one block forward. With <paramref name="queryRows"/> every row gives its keys and values but only the
+    /// chosen row of each sequence goes through attention's output, ln2 and the MLP (a caller that reads only final
+    /// positions); no hook runs then. With <paramref name="qkv"/> ln1 and the Q/K/V projection were done by the caller
+    /// (ln1's hooks do not run).
+    /// </summary>
     /// <param name="residPre">[batch, pos, d_model]</param>
-    /// <param name="qkv">ln1(residPre)·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head]</param>
-    /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
+    /// <param name="ctx">The forward call's hooks and cache (<see cref="ForwardContext.None"/> with query rows).</param>
     /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
-    /// <returns>hook_resid_post [batch, pos, d_model]</returns>
-    internal Tensor ForwardFromQkv(Tensor residPre, float[] qkv, ForwardContext ctx, KvCache? kv)
+    /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence, or null for all.</param>
+    /// <param name="qkv">ln1(residPre)·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head] when the caller has it, else null.</param>
+    /// <returns>hook_resid_post [batch, pos, d_model], or [batch, 1, d_model] at the query rows</returns>
+    internal Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv, int[]? queryRows, float[]? qkv)
     {
+        int batch = residPre.Dim(0), pos = residPre.Dim(1);
         residPre = ctx.Apply(HookNames.ResidPre(Layer), Layer, residPre);
-        var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.ForwardFromQkv(qkv, residPre.Dim(0), residPre.Dim(1), ctx, kv));
-        var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residPre, attnOut));
+        var normalized = qkv is null ? Ln1.Forward(residPre, ctx) : null;
+        var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.Forward(normalized, qkv, batch, pos, ctx, kv, queryRows));
+        var residRows = queryRows is null ? residPre : SequenceRows.Gather(residPre, queryRows);
+        var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residRows, attnOut));
         var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Forward(Ln2.Forward(residMid, ctx), ctx));
         return ctx.Apply(HookNames.ResidPost(Layer), Layer, Add(residMid, mlpOut));
     }

@@ -1,0 +1,140 @@
+using SharpLens.Tensors;
+
+namespace SharpLens.Model.Components;
+
+/// <summary>Which third of a fused Q/K/V row: the query, key or value part.</summary>
+internal enum QkvPart { Q = 0, K = 1, V = 2 }
+
+/// <summary>
+/// W_Q, W_K and W_V of one block fused into one [d_model, 3·n_heads·d_head] matrix, so q, k and v take one GEMM.
+/// A fused row is q | k | v, each third [n_heads, d_head] (head-major, the layout of hook_q/k/v). This type is the
+/// only place that packs the fused layout and splits it again: the forward (<see cref="Attention"/>), the
+/// single-neuron patching shortcut and the backward pass (its transposed copy) all go through it.
+/// </summary>
+internal sealed class FusedQkv
+{
+    private readonly BlockWeights _w;
+    private readonly PackedMatrix _packed;
+    private readonly float[] _bias;
+    private PackedMatrix? _q, _kv;
+
+    /// <param name="w">the block's weights: W_Q, W_K, W_V [n_heads, d_model, d_head], b_Q, b_K, b_V [n_heads, d_head]</param>
+    public FusedQkv(BlockWeights w)
+    {
+        _w = w;
+        NHeads = w.W_Q.Dim(0); DModel = w.W_Q.Dim(1); DHead = w.W_Q.Dim(2);
+        _packed = PackedMatrix.Pack(Fuse([w.W_Q, w.W_K, w.W_V]), DModel, Width);
+        _bias = [.. w.b_Q.Data, .. w.b_K.Data, .. w.b_V.Data];
+    }
+
+    public int NHeads { get; }
+    public int DModel { get; }
+    public int DHead { get; }
+    /// <summary>n_heads·d_head: the width of one part.</summary>
+    public int PartWidth => NHeads * DHead;
+    /// <summary>3·n_heads·d_head: the width of a fused row.</summary>
+    public int Width => 3 * PartWidth;
+    /// <summary>[b_Q | b_K | b_V]: [3·n_heads·d_head]</summary>
+    public ReadOnlySpan<float> Bias => _bias;
+
+    /// <summary>x·[W_Q | W_K | W_V], plus the bias when <paramref name="addBias"/>.</summary>
+    /// <param name="x">[rows, d_model]</param>
+    /// <param name="rows">number of rows of <paramref name="x"/></param>
+    /// <param name="addBias">add [b_Q | b_K | b_V] to every row</param>
+    /// <returns>[rows, 3·n_heads·d_head]</returns>
+    public float[] Project(ReadOnlySpan<float> x, int rows, bool addBias = true)
+    {
+        var qkv = GC.AllocateUninitializedArray<float>(rows * Width);
+        Gemm.Multiply(x, _packed, qkv, rows);
+        if (addBias) ParallelRows.AddBiasRows(qkv, _bias);
+        return qkv;
+    }
+
+    /// <summary>Keys and values of every row, queries of none: x·[W_K | W_V] + [b_K | b_V].</summary>
+    /// <param name="x">[rows, d_model]</param>
+    /// <param name="rows">number of rows of <paramref name="x"/></param>
+    /// <returns>k and v, each [rows, n_heads·d_head]</returns>
+    public (float[] K, float[] V) ProjectKeysValues(ReadOnlySpan<float> x, int rows)
+    {
+        var (_, wKv) = SplitWeights();
+        int hd = PartWidth;
+        var kv = GC.AllocateUninitializedArray<float>(rows * 2 * hd);
+        Gemm.Multiply(x, wKv, kv, rows);
+        Kernels.AddBiasRows(kv, _bias.AsSpan(hd));
+        var k = GC.AllocateUninitializedArray<float>(rows * hd);
+        var v = GC.AllocateUninitializedArray<float>(rows * hd);
+        for (int r = 0; r < rows; r++)
+        {
+            kv.AsSpan(r * 2 * hd, hd).CopyTo(k.AsSpan(r * hd));
+            kv.AsSpan(r * 2 * hd + hd, hd).CopyTo(v.AsSpan(r * hd));
+        }
+        return (k, v);
+    }
+
+    /// <summary>Queries only: x·W_Q + b_Q.</summary>
+    /// <param name="x">[rows, d_model]</param>
+    /// <param name="rows">number of rows of <paramref name="x"/></param>
+    /// <returns>[rows, n_heads·d_head]</returns>
+    public float[] ProjectQueries(ReadOnlySpan<float> x, int rows)
+    {
+        var (wQ, _) = SplitWeights();
+        var q = GC.AllocateUninitializedArray<float>(rows * PartWidth);
+        Gemm.Multiply(x, wQ, q, rows);
+        Kernels.AddBiasRows(q, _bias.AsSpan(0, PartWidth));
+        return q;
+    }
+
+    /// <summary>One part of every fused row, as the hook_q/k/v tensor.</summary>
+    /// <param name="qkv">[batch·pos, 3·n_heads·d_head]</param>
+    /// <param name="part">which third</param>
+    /// <param name="batch">number of sequences</param>
+    /// <param name="pos">positions per sequence</param>
+    /// <returns>[batch, pos, n_heads, d_head]</returns>
+    public Tensor Split(float[] qkv, QkvPart part, int batch, int pos)
+    {
+        var t = Tensor.Uninitialized(batch, pos, NHeads, DHead);
+        SplitRows(qkv, part, batch * pos, null, t.Data);
+        return t;
+    }
+
+    /// <summary>One part of some fused rows, packed densely.</summary>
+    /// <param name="qkv">[rows, 3·n_heads·d_head]</param>
+    /// <param name="part">which third</param>
+    /// <param name="count">number of rows read</param>
+    /// <param name="rows">[count] the fused rows to read (null: rows 0..count-1)</param>
+    /// <param name="destination">[count, n_heads·d_head]</param>
+    public void SplitRows(float[] qkv, QkvPart part, int count, IReadOnlyList<int>? rows, Span<float> destination)
+    {
+        int hd = PartWidth, offset = (int)part * hd;
+        for (int i = 0; i < count; i++)
+            qkv.AsSpan((rows?[i] ?? i) * Width + offset, hd).CopyTo(destination.Slice(i * hd, hd));
+    }
+
+    /// <summary>[W_Q | W_K | W_V]ᵀ packed for the backward GEMM dLn1 = dQkv·Wᵀ (K = 3·n_heads·d_head, N = d_model).</summary>
+    public PackedMatrix PackTransposed() =>
+        PackedMatrix.Pack(Fuse([_w.W_Q, _w.W_K, _w.W_V]), Width, DModel, transposed: true);
+
+    /// <summary>W_Q [d_model, n_heads·d_head] and W_K | W_V [d_model, 2·n_heads·d_head], packed on first use (the
+    /// query-rows path projects keys and values of every row but queries of a few).</summary>
+    private (PackedMatrix Q, PackedMatrix Kv) SplitWeights()
+    {
+        if (_q is not null && _kv is not null) return (_q, _kv);
+        var kv = PackedMatrix.Pack(Fuse([_w.W_K, _w.W_V]), DModel, 2 * PartWidth);
+        _q = PackedMatrix.Pack(Fuse([_w.W_Q]), DModel, PartWidth);
+        _kv = kv;
+        return (_q, _kv);
+    }
+
+    /// <summary>Per-head weights [n_heads, d_model, d_head] side by side: [d_model, mats·n_heads·d_head], row i of
+    /// matrix m, head h at columns m·n_heads·d_head + h·d_head.</summary>
+    private float[] Fuse(Tensor[] mats)
+    {
+        int hd = PartWidth, width = mats.Length * hd;
+        var fused = new float[DModel * width];
+        for (int m = 0; m < mats.Length; m++)
+            for (int h = 0; h < NHeads; h++)
+                for (int i = 0; i < DModel; i++)
+                    mats[m].Data.AsSpan((h * DModel + i) * DHead, DHead).CopyTo(fused.AsSpan(i * width + m * hd + h * DHead, DHead));
+        return fused;
+    }
+}
