@@ -168,17 +168,6 @@ internal static class Cli
         File.Move(tmp, full, overwrite: true);
     }
 
-    /// <summary>What every analysis result JSON starts with: the model, the prompts and the clean/corrupted baselines.</summary>
-    public static System.Text.Json.Nodes.JsonObject ResultHeader(HookedTransformer model, Analysis.Inputs.AnalysisInput data, float[] clean, float[] corrupted) => new()
-    {
-        ["model"] = model.Config.ModelName,
-        ["prompts"] = new System.Text.Json.Nodes.JsonArray(data.CleanTexts.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
-        ["clean_logit_diff"] = clean.Average(),
-        ["corrupted_logit_diff"] = corrupted.Average(),
-        ["clean_logit_diff_per_prompt"] = new System.Text.Json.Nodes.JsonArray(clean.Select(v => (System.Text.Json.Nodes.JsonNode?)v).ToArray()),
-        ["corrupted_logit_diff_per_prompt"] = new System.Text.Json.Nodes.JsonArray(corrupted.Select(v => (System.Text.Json.Nodes.JsonNode?)v).ToArray()),
-    };
-
     /// <summary>Progress&lt;T&gt; posts to the thread pool; a progress bar must update in order, on the reporting thread.</summary>
     public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {

@@ -1,8 +1,5 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
-using SharpLens.Analysis.Attribution;
-using SharpLens.Analysis.Inputs;
-using SharpLens.Analysis.Metrics;
 using SharpLens.Analysis.Predictions;
 using SharpLens.Analysis.Weights;
 using SharpLens.Model;
@@ -47,7 +44,7 @@ internal static class ExplorerAnalyses
     public static JsonObject Attribute(HookedTransformer model, ExplorerRequest request)
     {
         var data = request.Input(alignedLengths: false, corruptedOptional: true);
-        var dla = Run(model, data, out var result);
+        var result = AnalysisResult.Attribute(model, data, topNeurons: 20, out var dla);
         var heads = dla.Heads;
         var top = Enumerable.Range(0, heads.Rows.Count * heads.Cols.Count)
             .OrderByDescending(i => Math.Abs(heads.Values.Data[i])).Take(10)
@@ -61,20 +58,6 @@ internal static class ExplorerAnalyses
             ("dla-logit-lens", GridFigure(dla.LogitLens)), ("dla-layers", GridFigure(dla.Layers)),
             ("dla-heads", GridFigure(dla.Heads)), ("dla-neurons", GridFigure(dla.TopNeurons)));
         return result;
-    }
-
-    /// <summary>The attribution as a result JSON in the format of <c>sharplens attribute</c> (so <c>sharplens plot</c> draws it).</summary>
-    public static LogitDiffAttribution Run(HookedTransformer model, AnalysisInput data, out JsonObject result)
-    {
-        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
-        var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topK: 20);
-        var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
-        result = Header(model, data, dla.MeasuredLogitDiff, corrupted);
-        result["logit_lens"] = dla.LogitLens.ToJson();
-        result["layers"] = dla.Layers.ToJson();
-        result["heads"] = dla.Heads.ToJson();
-        result["top_neurons"] = dla.TopNeurons.ToJson();
-        return dla;
     }
 
     /// <summary>A head's attention pattern on the prompt (the reports' CircuitsVis-style view) and its OV summary.</summary>
@@ -149,17 +132,6 @@ internal static class ExplorerAnalyses
         var figure = new NeuronTextFigure([name]) { Title = $"Activation of {name} (mlp.hook_post)" };
         return figure.Add(new NeuronTextPrompt(StrTokens(model, ids), values));
     }
-
-    /// <summary>What every result starts with (the CLI's result header): model, prompts and the clean/corrupted baselines.</summary>
-    public static JsonObject Header(HookedTransformer model, AnalysisInput data, float[] clean, float[] corrupted) => new()
-    {
-        ["model"] = model.Config.ModelName,
-        ["prompts"] = new JsonArray(data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
-        ["clean_logit_diff"] = clean.Average(),
-        ["corrupted_logit_diff"] = corrupted.Average(),
-        ["clean_logit_diff_per_prompt"] = new JsonArray(clean.Select(v => (JsonNode?)v).ToArray()),
-        ["corrupted_logit_diff_per_prompt"] = new JsonArray(corrupted.Select(v => (JsonNode?)v).ToArray()),
-    };
 
     /// <summary>A grid drawn as the reports draw it (a line for one row, else a heatmap).</summary>
     public static Figure GridFigure(Grid grid, string? key = null) => GridPlotter.GridFigures(grid, key ?? grid.Title ?? "").First().Figure;

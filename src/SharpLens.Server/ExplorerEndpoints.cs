@@ -7,7 +7,7 @@ using SharpLens.Model;
 namespace SharpLens.Server;
 
 /// <summary>The explorer's routes: the page and its assets, four interactive analyses, the patching queue and export.</summary>
-internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions options, PatchQueue queue)
+internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions options, PatchQueue queue, ExplorerNeuronIndex? neurons)
 {
     readonly SemaphoreSlim _analyses = new(options.MaxConcurrentAnalyses);
 
@@ -19,7 +19,8 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
         app.MapPost("/api/predict", (HttpRequest r) => Analyse(r.HttpContext, ExplorerAnalyses.Predict));
         app.MapPost("/api/attribute", (HttpRequest r) => Analyse(r.HttpContext, ExplorerAnalyses.Attribute));
         app.MapPost("/api/head", (HttpRequest r) => Analyse(r.HttpContext, ExplorerAnalyses.Head));
-        app.MapPost("/api/neuron", (HttpRequest r) => Analyse(r.HttpContext, ExplorerAnalyses.Neuron));
+        app.MapPost("/api/neuron", (HttpRequest r) => Analyse(r.HttpContext, NeuronView));
+        app.MapGet("/neurons/{id}", NeuronPage);
         app.MapPost("/api/export", (HttpRequest r) => Analyse(r.HttpContext, (m, r) => ReportExport.Write(m, r, queue, options.ReportsDir)));
         app.MapPost("/api/patch", (HttpRequest r) => Patch(r.HttpContext));
         app.MapGet("/api/jobs/{id}", (string id) => queue.Find(id) is { } job ? Results.Json(Status(job)) : NoJob(id));
@@ -33,7 +34,7 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
     {
         ["name"] = model.Config.ModelName, ["n_layers"] = model.Config.NLayers, ["n_heads"] = model.Config.NHeads,
         ["d_mlp"] = model.Config.DMlp, ["n_ctx"] = model.Config.NCtx, ["d_vocab"] = model.Config.DVocab,
-        ["tokenizer"] = model.Tokenizer is not null, ["patch_kinds"] = new JsonArray(PatchRequest.KnownKinds.Select(k => (JsonNode?)k).ToArray()),
+        ["tokenizer"] = model.Tokenizer is not null, ["neuron_index"] = neurons is not null, ["patch_kinds"] = new JsonArray(PatchRequest.KnownKinds.Select(k => (JsonNode?)k).ToArray()),
     };
 
     /// <summary>Reads the body (size-limited), validates and runs <paramref name="analysis"/> off the request thread,
@@ -55,6 +56,24 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
             return Error(StatusCodes.Status500InternalServerError, ExplorerErrors.Describe(e));
         }
         finally { _analyses.Release(); }
+    }
+
+    /// <summary>The neuron's activation on the prompt and, with an index, its Neuroscope-style page (embedded and linked).</summary>
+    JsonObject NeuronView(HookedTransformer m, ExplorerRequest request)
+    {
+        var result = ExplorerAnalyses.Neuron(m, request);
+        if (neurons is null) return result;
+        var id = new Neurons.NeuronId(result["layer"]!.GetValue<int>(), result["neuron"]!.GetValue<int>());
+        result["page"] = $"/neurons/{id}";
+        result["figures"]!.AsArray().Add(new JsonObject { ["id"] = "neuron-page", ["kind"] = "neuron_page", ["html"] = neurons.Body(id) });
+        return result;
+    }
+
+    IResult NeuronPage(string id)
+    {
+        if (neurons is null) return Error(StatusCodes.Status404NotFound, "no neuron index is loaded: start sharplens serve with --neurons-db INDEX");
+        try { return StaticAssets.Html(neurons.Page(Neurons.NeuronId.Parse(id))); }
+        catch (Exception e) when (ExplorerErrors.UserMessage(e) is string message) { return Error(StatusCodes.Status404NotFound, message); }
     }
 
     async Task<IResult> Patch(HttpContext context)

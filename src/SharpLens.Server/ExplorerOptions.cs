@@ -5,6 +5,8 @@ public sealed record ExplorerOptions
 {
     /// <summary>Loopback port; 0 picks a free one (tests).</summary>
     public int Port { get; init; } = 8765;
+    /// <summary>A neuron index (<c>sharplens neurons index</c>) built from this model: neuron views then link its pages.</summary>
+    public string? NeuronsDb { get; init; }
     /// <summary>Folder under which "export" writes report folders.</summary>
     public string ReportsDir { get; init; } = "reports";
     /// <summary>Largest request body accepted (413 above it).</summary>

@@ -20,10 +20,11 @@ public sealed class ExplorerServer : IAsyncDisposable
 {
     readonly WebApplication _app;
     readonly PatchQueue _queue;
+    readonly ExplorerNeuronIndex? _neurons;
 
-    ExplorerServer(WebApplication app, PatchQueue queue, Uri address)
+    ExplorerServer(WebApplication app, PatchQueue queue, ExplorerNeuronIndex? neurons, Uri address)
     {
-        _app = app; _queue = queue; Address = address;
+        _app = app; _queue = queue; _neurons = neurons; Address = address;
     }
 
     /// <summary>The page's address, e.g. http://127.0.0.1:8765/.</summary>
@@ -33,6 +34,8 @@ public sealed class ExplorerServer : IAsyncDisposable
     public static async Task<ExplorerServer> StartAsync(HookedTransformer model, ExplorerOptions? options = null, CancellationToken cancel = default)
     {
         options ??= new ExplorerOptions();
+        // A wrong or missing index is the user's mistake: say so before binding the port.
+        var neurons = options.NeuronsDb is string db ? ExplorerNeuronIndex.Open(db, model) : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
@@ -46,10 +49,10 @@ public sealed class ExplorerServer : IAsyncDisposable
         var app = builder.Build();
         var queue = new PatchQueue(options.MaxQueuedJobs, options.KeepFinishedJobs, options.ProgressGate);
         app.Use(LocalRequestGuard.Invoke);
-        new ExplorerEndpoints(model, options, queue).Map(app);
+        new ExplorerEndpoints(model, options, queue, neurons).Map(app);
         await app.StartAsync(cancel);
         var address = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1").TrimEnd('/') + "/");
-        return new ExplorerServer(app, queue, address);
+        return new ExplorerServer(app, queue, neurons, address);
     }
 
     /// <summary>Completes when the server stops (Ctrl+C, or <paramref name="cancel"/>).</summary>
@@ -60,5 +63,6 @@ public sealed class ExplorerServer : IAsyncDisposable
         _queue.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _neurons?.Dispose();
     }
 }

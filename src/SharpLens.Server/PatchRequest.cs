@@ -68,7 +68,7 @@ internal sealed record PatchRequest(AnalysisInput Data, string[] Kinds, int[] Ne
             }
             clean = patcher.CleanBaseline; corrupted = patcher.CorruptedBaseline;
         }
-        var json = ExplorerAnalyses.Header(model, Data, clean, corrupted);
+        var json = AnalysisResult.Header(model, Data, clean, corrupted);
         foreach (var (key, grid) in grids) json[key] = grid.ToJson();
         json["settings"] = new JsonObject
         {

@@ -24,7 +24,7 @@ internal static class ReportExport
             patch = (queue.Find(jobId) ?? throw new InvalidInputException($"patching job '{jobId}' is no longer kept: run the patching again, then export"))
                 .Result ?? throw new InvalidInputException($"patching job '{jobId}' has no result (it is still running, failed or was cancelled): export after it finishes");
 
-        ExplorerAnalyses.Run(model, data, out var result);
+        var result = Analysis.AnalysisResult.Attribute(model, data, topNeurons: 20, out _);
         string title = request.String("title", "SharpLens explorer");
         result["title"] = title;
         if (patch is not null)

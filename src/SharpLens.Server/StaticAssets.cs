@@ -24,7 +24,10 @@ internal static class StaticAssets
     const string Policy = "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
         "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-    public static IResult Page() => Send(Index.Value, "text/html; charset=utf-8");
+    public static IResult Page() => Html(Index.Value);
+
+    /// <summary>An HTML page of the explorer's (with the same security headers).</summary>
+    public static IResult Html(string html) => Send(html, "text/html; charset=utf-8");
 
     /// <summary>A bundled asset by exact name; anything else (including "../" tricks) is 404.</summary>
     public static IResult Asset(string name) => Files.TryGetValue(name, out var f) ? Send(f.Text.Value, f.Type)

@@ -1,8 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
-using SharpLens.Analysis.Attribution;
+using SharpLens.Analysis;
 using SharpLens.Analysis.Inputs;
-using SharpLens.Analysis.Metrics;
 using SharpLens.Model;
 using Spectre.Console;
 
@@ -32,16 +31,6 @@ internal static class AttributeCommand
         return command;
     }
 
-    public static JsonObject Run(HookedTransformer model, AnalysisInput data, int topNeurons)
-    {
-        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
-        var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topNeurons);
-        var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
-        var result = Cli.ResultHeader(model, data, dla.MeasuredLogitDiff, corrupted);
-        result["logit_lens"] = dla.LogitLens.ToJson();
-        result["layers"] = dla.Layers.ToJson();
-        result["heads"] = dla.Heads.ToJson();
-        result["top_neurons"] = dla.TopNeurons.ToJson();
-        return result;
-    }
+    public static JsonObject Run(HookedTransformer model, AnalysisInput data, int topNeurons) =>
+        AnalysisResult.Attribute(model, data, topNeurons, out _);
 }

@@ -88,7 +88,7 @@ internal static class PatchCommand
     {
         var metric = new LogitDiffMetric(data.Answers);
         var grids = Sweeps(model, data, metric, request, out var clean, out var corrupted);
-        var result = Cli.ResultHeader(model, data, clean, corrupted);
+        var result = AnalysisResult.Header(model, data, clean, corrupted);
         foreach (var (key, grid) in grids) result[key] = grid.ToJson();
         if (request.CompareExact)
         {

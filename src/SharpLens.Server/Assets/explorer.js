@@ -185,6 +185,8 @@
         var n = document.createElement('small'); n.textContent = r.activations[i].toFixed(4); s.appendChild(n); box.appendChild(s);
       });
       renderFigures($('neuron-figures'), r.figures);
+      var link = $('neuron-page-link');
+      link.hidden = !r.page; if (r.page) link.href = r.page;
     });
   }
 

@@ -1,6 +1,4 @@
-using SharpLens.Loading;
 using SharpLens.Model;
-using SharpLens.Tensors;
 using SharpLens.Tokenization;
 
 namespace SharpLens.Tests.Neurons;
@@ -24,38 +22,7 @@ internal static class TinyIndexModel
     }
 
     /// <summary>Writes a random checkpoint as Hugging Face GPT-2 files; returns the folder.</summary>
-    public static string WriteCheckpoint(string folder, int seed = 1)
-    {
-        Directory.CreateDirectory(folder);
-        var c = Config;
-        var w = RandomWeights.Create(c, seed, std: 0.3f);
-        var tensors = new List<(string, Tensor)> { ("transformer.wte.weight", w.W_E), ("transformer.wpe.weight", w.W_pos) };
-        for (int l = 0; l < c.NLayers; l++)
-        {
-            var b = w.Blocks[l];
-            int d = c.DModel;
-            var cAttn = new Tensor(new float[d * 3 * d], d, 3 * d);
-            var bias = new float[3 * d];
-            foreach (var (part, weight, bi) in new[] { (0, b.W_Q, b.b_Q), (1, b.W_K, b.b_K), (2, b.W_V, b.b_V) })
-                for (int h = 0; h < c.NHeads; h++)
-                    for (int e = 0; e < c.DHead; e++)
-                    {
-                        int col = part * d + h * c.DHead + e;
-                        for (int i = 0; i < d; i++) cAttn.Data[i * 3 * d + col] = weight.Data[(h * d + i) * c.DHead + e];
-                        bias[col] = bi.Data[h * c.DHead + e];
-                    }
-            string p = $"transformer.h.{l}.";
-            tensors.AddRange([
-                (p + "ln_1.weight", b.Ln1W!), (p + "ln_1.bias", b.Ln1B!), (p + "attn.c_attn.weight", cAttn), (p + "attn.c_attn.bias", new Tensor(bias, 3 * d)),
-                (p + "attn.c_proj.weight", b.W_O.Reshape(d, d)), (p + "attn.c_proj.bias", b.b_O), (p + "ln_2.weight", b.Ln2W!), (p + "ln_2.bias", b.Ln2B!),
-                (p + "mlp.c_fc.weight", b.W_in), (p + "mlp.c_fc.bias", b.b_in), (p + "mlp.c_proj.weight", b.W_out), (p + "mlp.c_proj.bias", b.b_out)]);
-        }
-        tensors.AddRange([("transformer.ln_f.weight", w.LnFinalW!), ("transformer.ln_f.bias", w.LnFinalB!)]);
-        SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors);
-        var config = new Gpt2Config { NLayer = c.NLayers, NHead = c.NHeads, NEmbd = c.DModel, NPositions = c.NCtx, VocabSize = c.DVocab, NInner = c.DMlp };
-        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson());
-        return folder;
-    }
+    public static string WriteCheckpoint(string folder, int seed = 1) => Support.RandomCheckpoint.Write(folder, Config, seed, std: 0.3f);
 
     /// <summary>A corpus folder: documents of many lengths (some end exactly at a window boundary, some are one token),
     /// two identical documents (identical windows, so exactly tied activations), a JSON Lines file and a text file.</summary>

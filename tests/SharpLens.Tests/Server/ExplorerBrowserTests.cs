@@ -23,45 +23,10 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
 {
     const string Prompt1 = "We're helping our friend when they", Prompt2 = "We are helping our friend when they";
 
-    sealed record Session(IPlaywright Playwright, IBrowser Browser, IPage Page, List<string> Errors, List<string> Foreign) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync() { await Browser.CloseAsync(); Playwright.Dispose(); }
-    }
-
-    async Task<Session> Open(string pathAndQuery = "")
-    {
-        var (pw, browser) = await BrowserTests.Launch();
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
-        var errors = new List<string>(); var foreign = new List<string>();
-        page.Console += (_, m) => { if (m.Type == "error") lock (errors) errors.Add(m.Text); };
-        page.PageError += (_, e) => { lock (errors) errors.Add(e); };
-        string origin = fx.Server.Address.GetLeftPart(UriPartial.Authority);
-        await page.RouteAsync("**/*", async route =>
-        {
-            if (route.Request.Url.StartsWith(origin, StringComparison.Ordinal) || route.Request.Url.StartsWith("data:", StringComparison.Ordinal)) await route.ContinueAsync();
-            else { lock (foreign) foreign.Add(route.Request.Url); await route.AbortAsync(); }
-        });
-        await page.GotoAsync(new Uri(fx.Server.Address, pathAndQuery).ToString());
-        await page.WaitForSelectorAsync("body[data-ready='1']", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = 60000 });
-        return new Session(pw, browser, page, errors, foreign);
-    }
-
-    static Task<double[][]> Z(IPage page, string id) => page.EvaluateAsync<double[][]>($"() => document.getElementById('{id}').data[0].z");
-
-    /// <summary>Clicks the centre of heatmap cell (row, col) with the mouse.</summary>
-    static async Task ClickCell(IPage page, string id, int row, int col)
-    {
-        await page.Locator($"#{id}").ScrollIntoViewIfNeededAsync();
-        var xy = await page.EvaluateAsync<double[]>("([id, row, col]) => { const gd = document.getElementById(id), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();"
-            + " return [r.left + xa._offset + xa.l2p(col), r.top + ya._offset + ya.l2p(row)]; }", new object[] { id, row, col });
-        await page.Mouse.MoveAsync((float)xy[0] - 5, (float)xy[1] - 5);
-        await page.Mouse.MoveAsync((float)xy[0], (float)xy[1], new MouseMoveOptions { Steps = 3 });
-        await page.Mouse.ClickAsync((float)xy[0], (float)xy[1]);
-    }
-
-    static async Task WaitText(IPage page, string selector, string text, int timeoutMs = 60000) =>
-        await page.WaitForFunctionAsync("([s, t]) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }",
-            new object[] { selector, text }, new PageWaitForFunctionOptions { Timeout = timeoutMs });
+    Task<ExplorerBrowser.Session> Open(string pathAndQuery = "") => ExplorerBrowser.Open(fx, pathAndQuery);
+    static Task<double[][]> Z(IPage page, string id) => ExplorerBrowser.Z(page, id);
+    static Task ClickCell(IPage page, string id, int row, int col) => ExplorerBrowser.ClickCell(page, id, row, col);
+    static Task WaitText(IPage page, string selector, string text, int timeoutMs = 60000) => ExplorerBrowser.WaitText(page, selector, text, timeoutMs);
 
     AnalysisInput Input() => AnalysisInput.Parse(JsonSerializer.Serialize(ExplorerApiTests.Input), AnalysisInputOptions.For(fx.Model));
 

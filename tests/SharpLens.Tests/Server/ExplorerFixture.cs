@@ -9,7 +9,7 @@ namespace SharpLens.Tests.Server;
 
 /// <summary>One explorer server per test class, in-process on a free loopback port, over a tiny random GPT-2-vocabulary
 /// checkpoint loaded from disk as <c>sharplens serve --model FOLDER</c> would.</summary>
-public sealed class ExplorerFixture : IAsyncLifetime
+public class ExplorerFixture : IAsyncLifetime
 {
     public HookedTransformer Model { get; private set; } = null!;
     public ExplorerServer Server { get; private set; } = null!;
@@ -25,12 +25,15 @@ public sealed class ExplorerFixture : IAsyncLifetime
         Server = await ExplorerServer.StartAsync(Model, new ExplorerOptions
         {
             Port = 0, ReportsDir = ReportsDir, MaxRequestBytes = 64 * 1024,
-            Log = line => { lock (ServerLog) ServerLog.Add(line); }, ProgressGate = ProgressGate,
+            Log = line => { lock (ServerLog) ServerLog.Add(line); }, ProgressGate = ProgressGate, NeuronsDb = NeuronsDb(Model),
         });
         Http = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(60) };
     }
 
-    public async Task DisposeAsync()
+    /// <summary>The neuron index to serve, if any (see <see cref="ExplorerWithIndexFixture"/>).</summary>
+    protected virtual string? NeuronsDb(HookedTransformer model) => null;
+
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         await Server.DisposeAsync();
