@@ -79,6 +79,8 @@ public sealed record Study
     public required IReadOnlyList<StudyGroup> Groups { get; init; }
     public ComparisonSettings Comparisons { get; init; } = new();
     public IReadOnlyList<StudyClaim> Claims { get; init; } = [];
+    /// <summary>The circuits section's settings (the file's <c>"circuits"</c> block), or null when the study has none.</summary>
+    public CircuitsSettings? Circuits { get; init; }
     /// <summary>One line per deprecated name the file used (already translated to today's name), for the caller to show.</summary>
     public IReadOnlyList<string> Deprecations { get; init; } = [];
     /// <summary>The study file's text, normalised to JSON (stored in results.json).</summary>
@@ -206,12 +208,18 @@ public static class StudyFile
                         Rank = co["rank"] is JsonNode rn ? (int)NumOr(rn, 0, $"claims[{i}].rank") : null,
                     });
                 }
+            CircuitsSettings? circuits = obj["circuits"] switch
+            {
+                null => null,
+                JsonObject co => CircuitsSettings.Parse(co, source),
+                var other => throw Error($"\"circuits\" must be an object of settings, e.g. {{\"edges\": 200}}, not {other.ToJsonString()}"),
+            };
             return new Study
             {
                 Name = name, Title = Str(obj, "title", null), Description = Str(obj, "description", null), Model = Str(obj, "model", null),
                 PrependBos = obj["prepend_bos"] is JsonValue pb ? pb.GetValue<bool>() : true,
                 Questions = obj["questions"] is JsonNode q ? StrList(q, "questions") : [],
-                Groups = groups, Comparisons = comparisons, Claims = claims, Source = obj.DeepClone(), Deprecations = _deprecations,
+                Groups = groups, Comparisons = comparisons, Claims = claims, Circuits = circuits, Source = obj.DeepClone(), Deprecations = _deprecations,
             };
         }
 

@@ -47,8 +47,11 @@ public static class StudyReport
 
         if (results.Root["comparisons"] is JsonObject cmp && cmp["figures"] is JsonObject figs) AddComparisons(report, results, study, cmp, figs);
 
+        if (results.Root[CircuitsSection.Key] is JsonObject circuits) CircuitsReport.Add(report, circuits);
+
         // Findings, from the numbers.
         var summaries = Summaries(results, study);
+        if (results.Root[CircuitsSection.Key] is JsonObject cs) summaries.Add(CircuitsSection.Finding(cs));
         report.AddSection("Findings", summaries.Count > 0 ? string.Join("\n\n", summaries) : "Nothing was computed.");
         if (study.Claims.Count > 0)
         {

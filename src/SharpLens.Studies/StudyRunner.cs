@@ -88,6 +88,27 @@ public sealed class StudyRunner
             ran++;
             _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 1, false));
         }
+        if (_study.Circuits is { } circuitSettings)
+        {
+            // Circuits: one step after everything else; redone when a group or the circuits block changed.
+            int at = steps.Count + 1, total = steps.Count + 2;
+            if (results.Root[CircuitsSection.Key]?["settings"]?["hash"]?.ToString() == circuitSettings.Hash() && !groupsChanged && !_options.Force)
+            {
+                skipped++;
+                _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, 1, true));
+            }
+            else
+            {
+                var sw = Stopwatch.StartNew();
+                var progress = new Progress(p => _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, p, false)));
+                results.Root[CircuitsSection.Key] = Finite(Normalize(CircuitsSection.Run(_model, circuitSettings, _groups, _options.OutDir, progress)), CircuitsSection.Key);
+                results.Timings[CircuitsSection.Key] = Math.Round(sw.Elapsed.TotalSeconds, 3);
+                results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
+                results.Save(ResultsPath);
+                ran++;
+                _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, 1, false));
+            }
+        }
         results.Save(ResultsPath);
         string? report = _options.WriteReport ? StudyReport.Write(results, _study, _options.OutDir, _options.StaticImages) : null;
         return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report);

@@ -27,12 +27,14 @@ public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int Co
 {
     /// <summary>Neurons per MLP layer (named neurons are checked against it); 0 = unknown.</summary>
     public int DMlp { get; init; }
+    /// <summary>Heads per layer (circuit node names are checked against it); 0 = unknown.</summary>
+    public int NHeads { get; init; }
 
     public static StudyTarget For(HookedTransformer model) =>
-        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId) { DMlp = model.Config.DMlp };
+        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId) { DMlp = model.Config.DMlp, NHeads = model.Config.NHeads };
 
     /// <summary>GPT-2 small with the bundled tokenizer: validates a study without any weights.</summary>
-    public static StudyTarget Gpt2Small => new(new Gpt2Tokenizer(), 50257, 1024, 12, Gpt2Tokenizer.EndOfText) { DMlp = 3072 };
+    public static StudyTarget Gpt2Small => new(new Gpt2Tokenizer(), 50257, 1024, 12, Gpt2Tokenizer.EndOfText) { DMlp = 3072, NHeads = 12 };
 }
 
 /// <summary>
@@ -53,6 +55,7 @@ public static class StudyValidation
         }
         CheckComparisons(study);
         CheckClaims(study);
+        study.Circuits?.Resolve(result, target);
         return result;
     }
 

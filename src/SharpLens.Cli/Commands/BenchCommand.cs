@@ -110,21 +110,37 @@ internal static class BenchCommand
         results["attribution_all_heads_neurons_s"] = Median(3, () => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
     }
 
-    // The study's group shape (8 prompts); every edge of the model's graph (32,491 for GPT-2 small).
+    // The study's group shape (8 prompts); every edge of the model's graph (32,491 for GPT-2 small). Each timing has a
+    // *_cpu_s twin: the process's user CPU time for one run, which stays meaningful on a loaded machine.
     private static void CircuitsSuite(HookedTransformer lm, JsonObject results)
     {
         var inputs = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm);
         var graph = SharpLens.Circuits.CircuitGraph.For(lm);
         results["circuits_edges"] = graph.Edges.Count;
         results["circuits_eap_all_edges_s"] = Median(3, () => SharpLens.Circuits.EdgeAttribution.Eap(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
+        results["circuits_eap_all_edges_cpu_s"] = UserCpu(() => SharpLens.Circuits.EdgeAttribution.Eap(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
         SharpLens.Circuits.EdgeScores? scores = null;
         results["circuits_eap_ig5_s"] = Median(1, () => scores = SharpLens.Circuits.EdgeAttribution.EapIg(lm, inputs.Clean, inputs.Corrupted, inputs.Metric, 5));
+        results["circuits_eap_ig5_cpu_s"] = UserCpu(() => SharpLens.Circuits.EdgeAttribution.EapIg(lm, inputs.Clean, inputs.Corrupted, inputs.Metric, 5));
         var sizes = SharpLens.Circuits.CircuitDiscovery.LogSizes(10, graph.Edges.Count, 20);
-        results["circuits_faithfulness_curve20_s"] = Math.Round(Time(() =>
+        void Curve()
         {
             var evaluator = new SharpLens.Circuits.CircuitEvaluator(lm, inputs);
             evaluator.Curve(scores!, sizes, (s, n) => SharpLens.Circuits.Circuit.Greedy(s, n));
-        }), 3);
+        }
+        results["circuits_faithfulness_curve20_s"] = Math.Round(Time(Curve), 3);
+        results["circuits_faithfulness_curve20_cpu_s"] = UserCpu(Curve);
+    }
+
+    /// <summary>User CPU seconds of the whole process during one run of <paramref name="action"/>.</summary>
+    private static double UserCpu(Action action)
+    {
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var before = process.UserProcessorTime;
+        action();
+        process.Refresh();
+        return Math.Round((process.UserProcessorTime - before).TotalSeconds, 3);
     }
 
     private static double Time(Action action)

@@ -21,7 +21,8 @@ internal static class CircuitCommand
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
         var input = InputOption();
-        var method = new Option<string>("--method") { Description = "Scoring method: eap, eap-ig or exact (exact patching of the top EAP-IG candidates)", DefaultValueFactory = _ => "eap-ig" };
+        var method = new Option<string>("--method") { Description = "Scoring method: eap, eap-ig, exact (exact patching of the top EAP-IG candidates) or acdc (iterative exact pruning, needs --threshold)", DefaultValueFactory = _ => "eap-ig" };
+        var threshold = new Option<float?>("--threshold") { Description = "With --method acdc: remove every edge whose removal moves the mean metric by less than this" };
         var steps = new Option<int>("--steps") { Description = "EAP-IG interpolation steps", DefaultValueFactory = _ => 5 };
         var edges = new Option<int>("--edges") { Description = "Edges in the circuit", DefaultValueFactory = _ => 200 };
         var select = new Option<string>("--select") { Description = "Selection: greedy (grow from the logits, as EAP-IG) or topn", DefaultValueFactory = _ => "greedy" };
@@ -32,32 +33,51 @@ internal static class CircuitCommand
         var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also write a report with the circuit figure and the faithfulness curve into this folder" });
         var command = new Command("circuit", "Find a circuit: edge attribution (EAP / EAP-IG / exact), selection, faithfulness")
         {
-            model, raw, input, method, steps, edges, select, candidates, metric, curve, json, plot,
+            model, raw, input, method, steps, edges, select, candidates, metric, curve, json, plot, threshold,
         };
         command.Subcommands.Add(CreateEvaluate());
         command.SetAction(parse =>
         {
+            bool acdc = string.Equals(parse.GetValue(method), "acdc", StringComparison.OrdinalIgnoreCase);
+            float? acdcThreshold = parse.GetValue(threshold);
+            if (acdc != acdcThreshold is not null)
+                throw new InvalidInputException(acdc ? "--method acdc needs --threshold, e.g. --threshold 0.01" : "--threshold only applies to --method acdc");
+            if (acdcThreshold is { } t && !(t >= 0 && float.IsFinite(t))) throw new InvalidInputException($"--threshold must be a finite number >= 0, got {t}");
             var options = new CircuitSearchOptions
             {
-                Method = ParseMethod(parse.GetValue(method)!), IgSteps = parse.GetValue(steps), Edges = parse.GetValue(edges),
+                Method = acdc ? EdgeScoringMethod.EapIg : ParseMethod(parse.GetValue(method)!), IgSteps = parse.GetValue(steps), Edges = parse.GetValue(edges),
                 Greedy = ParseSelect(parse.GetValue(select)!), Candidates = parse.GetValue(candidates),
             };
             var kind = ParseMetric(parse.GetValue(metric)!);
             string? curveText = parse.GetValue(curve);
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             var graph = CircuitGraph.For(lm);
-            CircuitDiscovery.Validate(graph, options);
-            int[] sizes = curveText is null ? CircuitDiscovery.LogSizes(Math.Min(10, graph.Edges.Count), graph.Edges.Count, 12) : ParseSizes(curveText, graph);
+            if (!acdc) CircuitDiscovery.Validate(graph, options);     // ACDC's size follows from the threshold
+            int[] sizes = curveText is not null ? ParseSizes(curveText, graph)
+                : acdc ? [] : CircuitDiscovery.LogSizes(Math.Min(10, graph.Edges.Count), graph.Edges.Count, 12);
             var inputs = LoadInputs(lm, parse.GetValue(input)!, kind);
 
             var evaluator = new CircuitEvaluator(lm, inputs.Patching);
-            var scores = CircuitDiscovery.Score(lm, inputs.Patching, options, evaluator);
-            var circuit = CircuitDiscovery.Select(scores, options.Edges, options.Greedy);
+            EdgeScores scores;
+            Circuit circuit;
+            if (acdcThreshold is { } at)
+            {
+                var found = Acdc.Run(evaluator, at);
+                (scores, circuit) = (found.Circuit.Scores!, found.Circuit);
+                if (circuit.EdgeCount == 0) throw new InvalidInputException($"ACDC removed every edge at --threshold {at}: lower the threshold");
+            }
+            else
+            {
+                scores = CircuitDiscovery.Score(lm, inputs.Patching, options, evaluator);
+                circuit = CircuitDiscovery.Select(scores, options.Edges, options.Greedy);
+            }
             var faithfulness = evaluator.Faithfulness(circuit);
             var points = evaluator.Curve(scores, sizes, (s, n) => CircuitDiscovery.Select(s, n, options.Greedy));
 
             string outPath = parse.GetValue(json)!;
-            WriteCircuit(circuit, outPath, Summary(lm, inputs, scores.Method, kind, options, faithfulness, points));
+            var summary = Summary(lm, inputs, scores.Method, kind, options, faithfulness, points);
+            if (acdcThreshold is { } used) { summary["threshold"] = used; summary["ig_steps"] = null; summary["selection"] = "acdc"; }
+            WriteCircuit(circuit, outPath, summary);
             Cli.Err.MarkupLine(Markup.Escape($"{scores.Method}: circuit of {circuit.EdgeCount} edges ({circuit.Nodes.Count} nodes), faithfulness {CircuitReport.Format(faithfulness)}; wrote {outPath}"));
             if (parse.GetValue(plot) is string dir)
             {
@@ -141,7 +161,7 @@ internal static class CircuitCommand
         "eap" => EdgeScoringMethod.Eap,
         "eap-ig" or "eap_ig" or "eapig" => EdgeScoringMethod.EapIg,
         "exact" => EdgeScoringMethod.Exact,
-        _ => throw new InvalidInputException($"unknown --method '{text}': use eap, eap-ig or exact"),
+        _ => throw new InvalidInputException($"unknown --method '{text}': use eap, eap-ig, exact or acdc"),
     };
 
     private static bool ParseSelect(string text) => text.ToLowerInvariant() switch

@@ -57,12 +57,15 @@ public static class CircuitDiscovery
     {
         var graph = CircuitGraph.For(model);
         Validate(graph, options);
+        // An evaluator of these very inputs already holds the clean and corrupted runs: the scores reuse them.
+        var runs = evaluator is not null && ReferenceEquals(evaluator.Inputs, inputs) ? evaluator : null;
+        EdgeScores Attribution(int steps) => EdgeAttribution.Run(model, inputs.Clean, inputs.Corrupted, inputs.Metric, steps, runs?.CleanOutputs, runs?.CorruptedOutputs);
         switch (options.Method)
         {
-            case EdgeScoringMethod.Eap: return EdgeAttribution.Eap(model, inputs.Clean, inputs.Corrupted, inputs.Metric);
-            case EdgeScoringMethod.EapIg: return EdgeAttribution.EapIg(model, inputs.Clean, inputs.Corrupted, inputs.Metric, options.IgSteps);
+            case EdgeScoringMethod.Eap: return Attribution(0);
+            case EdgeScoringMethod.EapIg: return Attribution(options.IgSteps);
             default:
-                var estimate = EdgeAttribution.EapIg(model, inputs.Clean, inputs.Corrupted, inputs.Metric, options.IgSteps);
+                var estimate = Attribution(options.IgSteps);
                 int count = Math.Min(graph.Edges.Count, options.Candidates ?? 4 * options.Edges);
                 evaluator ??= new CircuitEvaluator(model, inputs);
                 return evaluator.ExactScores(estimate.Top(count).Select(p => p.Edge));

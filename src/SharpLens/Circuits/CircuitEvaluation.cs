@@ -38,6 +38,12 @@ public sealed class CircuitEvaluator
 
     /// <summary>The model's graph.</summary>
     public CircuitGraph Graph { get; }
+    /// <summary>The prompts, metric and corrupted prompts evaluated.</summary>
+    public PatchingInputs Inputs => _inputs;
+    /// <summary>Every node's output on the clean prompts (shared with edge scoring).</summary>
+    internal NodeOutputs CleanOutputs => _clean;
+    /// <summary>Every node's output on the corrupted prompts (shared with edge scoring).</summary>
+    internal NodeOutputs CorruptedOutputs => _corrupted;
     /// <summary>Per-prompt metric of the clean run [prompt].</summary>
     public float[] CleanPerPrompt { get; }
     /// <summary>Per-prompt metric with every edge corrupted (= the corrupted run) [prompt].</summary>

@@ -26,33 +26,48 @@ public static class EdgeAttribution
     /// <param name="corrupted">[prompt, pos] corrupted prompts, paired with and as long as the clean ones.</param>
     /// <param name="metric">per-prompt metric of the final logits (its mean is differentiated).</param>
     public static EdgeScores Eap(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric) =>
-        Run(model, clean, corrupted, metric, steps: 0);
+        Run(model, clean, corrupted, metric, 0, null, null);
 
     /// <summary>EAP-IG scores for every edge, with <paramref name="steps"/> interpolation steps (EAP-IG's default here: 5).</summary>
     public static EdgeScores EapIg(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric, int steps = 5)
     {
         if (steps < 1) throw new InvalidInputException($"EAP-IG needs at least one interpolation step, got {steps}");
-        return Run(model, clean, corrupted, metric, steps);
+        return Run(model, clean, corrupted, metric, steps, null, null);
     }
 
-    private static EdgeScores Run(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric, int steps)
+    /// <summary>
+    /// EAP (<paramref name="steps"/> = 0) or EAP-IG scores reusing the clean and corrupted node outputs of an earlier
+    /// run of the same prompts (e.g. a <see cref="CircuitEvaluator"/>'s), so that no forward pass is repeated.
+    /// </summary>
+    /// <param name="model">the model.</param>
+    /// <param name="clean">[prompt, pos] clean prompts.</param>
+    /// <param name="corrupted">[prompt, pos] corrupted prompts.</param>
+    /// <param name="metric">per-prompt metric.</param>
+    /// <param name="steps">0 for EAP, else the EAP-IG interpolation steps.</param>
+    /// <param name="cleanOutputs">every node's output on <paramref name="clean"/> [n_forward, prompt·pos·d_model].</param>
+    /// <param name="corruptedOutputs">every node's output on <paramref name="corrupted"/>.</param>
+    public static EdgeScores Run(HookedTransformer model, TokenBatch clean, TokenBatch corrupted, IMetric metric, int steps,
+        NodeOutputs? cleanOutputs, NodeOutputs? corruptedOutputs)
     {
+        if (steps < 0) throw new InvalidInputException($"EAP-IG needs at least one interpolation step, got {steps}");
         _ = new Analysis.Patching.PatchingInputs(clean, corrupted, metric);   // validates pairing and lengths
         var graph = CircuitGraph.For(model);
-        var corruptedOut = NodeOutputs.Run(model, graph, corrupted);
-        var cleanOut = NodeOutputs.Run(model, graph, clean);
-        int rd = cleanOut.NodeLength;
+        int rd = clean.Batch * clean.Pos * model.Config.DModel;
         var gradients = new float[(long)graph.NBackward * rd];     // [n_backward, batch·pos·d_model], summed over steps
-        if (steps == 0) AccumulateInputGradients(model, graph, clean, metric, null, gradients);
-        else
-            for (int k = 0; k < steps; k++)
-            {
-                float alpha = (float)k / steps;
-                var interpolated = new float[rd];
-                System.Numerics.Tensors.TensorPrimitives.Lerp(corruptedOut.Node(0), cleanOut.Node(0), alpha, interpolated);
-                AccumulateInputGradients(model, graph, clean, metric, interpolated, gradients);
-            }
-        var diff = corruptedOut.Minus(cleanOut);                  // [n_forward, batch·pos·d_model]
+        // The run the gradient is taken on first (EAP: the clean run; EAP-IG's alpha = 0 step: the corrupted run, whose
+        // input embeddings are exactly that step's) also yields that run's node outputs when they are not given.
+        if (steps == 0) cleanOutputs = AccumulateInputGradients(model, graph, clean, metric, null, gradients, cleanOutputs is null);
+        else corruptedOutputs = AccumulateInputGradients(model, graph, corrupted, metric, null, gradients, corruptedOutputs is null) ?? corruptedOutputs;
+        cleanOutputs ??= NodeOutputs.Run(model, graph, clean);
+        corruptedOutputs ??= NodeOutputs.Run(model, graph, corrupted);
+        for (int k = 1; k < steps; k++)
+        {
+            float alpha = (float)k / steps;
+            var interpolated = new float[rd];
+            System.Numerics.Tensors.TensorPrimitives.Lerp(corruptedOutputs.Node(0), cleanOutputs.Node(0), alpha, interpolated);
+            AccumulateInputGradients(model, graph, clean, metric, interpolated, gradients, false);
+        }
+        var diff = corruptedOutputs.Minus(cleanOutputs);                  // [n_forward, batch·pos·d_model]
         var scores = new float[graph.NForward * graph.NBackward];
         Gemm.Multiply(diff, gradients, scores, graph.NForward, rd, graph.NBackward, transposeB: true);
         if (steps > 1) System.Numerics.Tensors.TensorPrimitives.Multiply(scores, 1f / steps, scores);
@@ -62,10 +77,11 @@ public static class EdgeAttribution
     /// <summary>
     /// Adds ∂(mean metric)/∂(input of every downstream node) on one run of <paramref name="tokens"/> to
     /// <paramref name="gradients"/> [n_backward, batch·pos·d_model]. With <paramref name="inputOverride"/> the run's
-    /// input embeddings (blocks.0.hook_resid_pre) are replaced by it [batch·pos·d_model].
+    /// input embeddings (blocks.0.hook_resid_pre) are replaced by it [batch·pos·d_model]. With
+    /// <paramref name="nodeOutputs"/> the same forward pass also records every node's output, which is returned.
     /// </summary>
-    internal static void AccumulateInputGradients(HookedTransformer model, CircuitGraph graph, TokenBatch tokens, IMetric metric,
-        float[]? inputOverride, float[] gradients)
+    internal static NodeOutputs? AccumulateInputGradients(HookedTransformer model, CircuitGraph graph, TokenBatch tokens, IMetric metric,
+        float[]? inputOverride, float[] gradients, bool nodeOutputs)
     {
         var cfg = model.Config;
         int batch = tokens.Batch, pos = tokens.Pos, d = cfg.DModel, H = cfg.NHeads, dh = cfg.DHead, rows = batch * pos, rd = rows * d;
@@ -75,6 +91,7 @@ public static class EdgeAttribution
         };
         var cache = new ActivationCache(model);
         var required = new HashSet<string>(TransformerBackward.RequiredHooks(cfg.NLayers), StringComparer.Ordinal);
+        if (nodeOutputs) required.UnionWith(NodeOutputs.RequiredHooks(cfg.NLayers));
         var normalized = model.Run(tokens, new ForwardOptions { Hooks = hooks, Cache = cache, CacheFilter = required.Contains, Logits = LogitsMode.None });
         var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
         var dFinal = MetricGradient.ForFinalNormalized(model, metric, finalRows, batch);
@@ -105,5 +122,6 @@ public static class EdgeAttribution
         }
         ComponentBackward.LayerNorm(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, model.Weights.LnFinalW?.Data, cfg.LayerNormEps,
             grads[HookNames.LnFinalNormalized].Data, gradients.AsSpan(graph.LogitsBackward * rd, rd), default, d);
+        return nodeOutputs ? NodeOutputs.FromCache(graph, cache) : null;
     }
 }

@@ -14,7 +14,8 @@ namespace SharpLens.Circuits;
 /// A head's q, k and v inputs are three separate copies (TransformerLens' use_split_qkv_input), each through its own
 /// ln1, so patching a{0}.h{1}->a{2}.h{3}&lt;v&gt; changes only head 2.3's values.
 /// Implemented by composing the model's weights and components (embedding, LayerNorm, MLP, unembedding) with a per-head
-/// attention core; patch deltas for all downstream nodes of a layer are one GEMM over the upstream differences.
+/// attention core. A downstream node's patch delta costs one vector operation per edge on the cheaper side: its patched
+/// edges, or (when most are patched) the running sum of all upstream differences minus its clean edges.
 /// </summary>
 public static class EdgePatchedForward
 {
@@ -47,13 +48,17 @@ public static class EdgePatchedForward
             if (AnyNonZero(corruptedWeight.AsSpan(n * nF, graph.Downstream[n].UpstreamCount))) firstPatchedLayer = graph.Downstream[n].Layer;
         if (clean is null) firstPatchedLayer = 0;
 
-        // This run's outputs and their difference from the corrupted run, node by node as they are produced.
+        // This run's outputs, their difference from the corrupted run node by node as they are produced, and the running
+        // sum of those differences (a downstream node with most of its edges patched reads the sum minus its few clean edges).
         var diff = new float[(long)nF * rd];
+        var diffSum = new float[rd];
         var current = clean is not null && firstPatchedLayer > 0 ? null : new float[rd];
         var resid = new float[rd];
         void Produced(int u, ReadOnlySpan<float> output)
         {
-            TensorPrimitives.Subtract(corrupted.Node(u), output, diff.AsSpan(u * rd, rd));
+            var d = diff.AsSpan(u * rd, rd);
+            TensorPrimitives.Subtract(corrupted.Node(u), output, d);
+            TensorPrimitives.Add(diffSum, d, diffSum);
             TensorPrimitives.Add(resid, output, resid);
         }
 
@@ -80,24 +85,22 @@ public static class EdgePatchedForward
             }
 
             // Heads: each of q, k, v reads resid + its own patch delta, through its own ln1.
-            int headRow0 = graph.HeadBackward(l, 0, HeadInput.Q), upstream = graph.Downstream[headRow0].UpstreamCount;
-            var deltas = Deltas(corruptedWeight, nF, headRow0, 3 * H, upstream, diff, rd, out var hasDelta);
+            int upstream = graph.Downstream[graph.HeadBackward(l, 0, HeadInput.Q)].UpstreamCount;
             var sharedLn = LayerNormRows(block.Ln1, resid, batch, pos, d);
             var qkv = new float[3][];
             for (int c = 0; c < 3; c++) qkv[c] = new float[rows * H * dh];
             Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
             Tensor[] biases = [w.b_Q, w.b_K, w.b_V];
             var projected = new float[rows * dh];
+            var delta = new float[rd];
             for (int c = 0; c < 3; c++)
                 for (int h = 0; h < H; h++)
                 {
-                    int i = c * H + h;
                     float[] ln = sharedLn;
-                    if (hasDelta[i])
+                    if (Delta(corruptedWeight, nF, graph.HeadBackward(l, h, (HeadInput)c), upstream, diff, diffSum, rd, delta))
                     {
-                        var input = new float[rd];
-                        TensorPrimitives.Add(resid, deltas.AsSpan(i * rd, rd), input);
-                        ln = LayerNormRows(block.Ln1, input, batch, pos, d);
+                        TensorPrimitives.Add(delta, resid, delta);
+                        ln = LayerNormRows(block.Ln1, delta, batch, pos, d);
                     }
                     Gemm.Multiply(ln, mats[c].Data.AsSpan(h * d * dh, d * dh), projected, rows, d, dh);
                     Kernels.AddBiasRows(projected, biases[c].Data.AsSpan(h * dh, dh));
@@ -116,37 +119,44 @@ public static class EdgePatchedForward
 
             // MLP: reads resid (which now includes this layer's heads) + its patch delta.
             int mlpRow = graph.MlpBackward(l);
-            var mlpDelta = Deltas(corruptedWeight, nF, mlpRow, 1, graph.Downstream[mlpRow].UpstreamCount, diff, rd, out var mlpHas);
-            var mlpIn = (float[])resid.Clone();
-            if (mlpHas[0]) TensorPrimitives.Add(mlpIn, mlpDelta, mlpIn);
+            var mlpIn = new float[rd];
+            if (Delta(corruptedWeight, nF, mlpRow, graph.Downstream[mlpRow].UpstreamCount, diff, diffSum, rd, mlpIn)) TensorPrimitives.Add(mlpIn, resid, mlpIn);
+            else resid.CopyTo(mlpIn, 0);
             var mlpOut = block.Mlp.Forward(block.Ln2.Forward(new Tensor(mlpIn, batch, pos, d), ForwardContext.None), ForwardContext.None);
             Produced(graph.MlpForward(l), mlpOut.Data);
         }
 
-        var logitsDelta = Deltas(corruptedWeight, nF, graph.LogitsBackward, 1, nF, diff, rd, out var logitsHas);
-        if (logitsHas[0]) TensorPrimitives.Add(resid, logitsDelta, resid);
+        var logitsDelta = new float[rd];
+        if (Delta(corruptedWeight, nF, graph.LogitsBackward, nF, diff, diffSum, rd, logitsDelta)) TensorPrimitives.Add(resid, logitsDelta, resid);
         var normalized = model.LnFinal.Forward(new Tensor(resid, batch, pos, d), ForwardContext.None);
         var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
         if (neededTokens is null) return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, cfg.DVocab);
         return Analysis.Attribution.MetricGradient.FinalLogits(model, finalRows, batch, neededTokens);
     }
 
-    // Σ_u weight[n, u]·diff[u] for `count` consecutive downstream rows starting at `row0`: [count, rd]. One GEMM over
-    // the rows that have any weight; `has[i]` says whether row i got a delta (rows without one stay zero).
-    private static float[] Deltas(float[] weights, int nF, int row0, int count, int upstream, float[] diff, int rd, out bool[] has)
+    // Σ_u weight[row, u]·diff[u] over the row's `upstream` parents into `delta` [rd]; false (delta untouched) when the row
+    // has no weight. diffSum = Σ_u diff[u] over those parents, so a mostly-patched row costs one copy plus an axpy per
+    // edge that is not fully patched: Σ_u w·diff = diffSum − Σ_u (1 − w)·diff. Either way the cost is the number of
+    // edges on the cheaper side, not the number of parents.
+    private static bool Delta(float[] weights, int nF, int row, int upstream, float[] diff, float[] diffSum, int rd, float[] delta)
     {
-        has = new bool[count];
-        var active = new List<int>();
-        for (int i = 0; i < count; i++)
-            if (AnyNonZero(weights.AsSpan((row0 + i) * nF, upstream))) { has[i] = true; active.Add(i); }
-        var result = new float[(long)count * rd];
-        if (active.Count == 0) return result;
-        var a = new float[active.Count * upstream];
-        for (int j = 0; j < active.Count; j++) weights.AsSpan((row0 + active[j]) * nF, upstream).CopyTo(a.AsSpan(j * upstream));
-        var packed = new float[(long)active.Count * rd];
-        Gemm.Multiply(a, diff.AsSpan(0, upstream * rd), packed, active.Count, upstream, rd);
-        for (int j = 0; j < active.Count; j++) packed.AsSpan(j * rd, rd).CopyTo(result.AsSpan(active[j] * rd, rd));
-        return result;
+        var w = weights.AsSpan(row * nF, upstream);
+        int nonZero = 0, notOne = 0;
+        foreach (float v in w) { if (v != 0f) nonZero++; if (v != 1f) notOne++; }
+        if (nonZero == 0) return false;
+        bool direct = nonZero <= notOne + 1;
+        if (direct) Array.Clear(delta);
+        else diffSum.CopyTo(delta, 0);
+        for (int u = 0; u < upstream; u++)
+        {
+            float coefficient = direct ? w[u] : w[u] - 1f;    // diffSum − (1 − w)·diff = diffSum + (w − 1)·diff
+            if (coefficient == 0f) continue;
+            var d = diff.AsSpan(u * rd, rd);
+            if (coefficient == 1f) TensorPrimitives.Add(delta, d, delta);
+            else if (coefficient == -1f) TensorPrimitives.Subtract(delta, d, delta);
+            else TensorPrimitives.MultiplyAdd(d, coefficient, delta, delta);
+        }
+        return true;
     }
 
     private static bool AnyNonZero(ReadOnlySpan<float> x)

@@ -41,11 +41,31 @@ public class CircuitCliTests
     }
 
     [Fact]
+    public void AcdcWritesItsCircuitWithPerEdgeEffectsAndEvaluateReproducesItsFaithfulness()
+    {
+        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "acdc.json");
+        var r = CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--threshold", "0.05", "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var doc = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("ACDC", doc["sharplens"]!["method"]!.ToString());
+        Assert.Equal(0.05, doc["sharplens"]!["threshold"]!.GetValue<double>(), 6);
+        var edges = doc["edges"]!.AsObject();
+        int inGraph = edges.Count(p => p.Value!["in_graph"]!.GetValue<bool>());
+        Assert.InRange(inGraph, 1, 171);
+        Assert.Contains(edges, p => p.Value!["score"]!.GetValue<double>() > 0);
+        var e = CliRunner.Run("circuit", "evaluate", json, "--model", Tiny, "--input", input);
+        Assert.True(e.ExitCode == 0, e.Stderr);
+        Assert.Contains($"faithfulness {doc["sharplens"]!["faithfulness"]!.GetValue<float>():0.###}", e.Stdout.Replace(',', '.'));
+    }
+
+    [Fact]
     public void BadCircuitInputsAreOneLineErrorsWithNothingWritten()
     {
         string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "out.json");
         CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--edges", "0", "--json", json), "--edges must be between 1 and 172");
-        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--json", json), "unknown --method 'acdc'");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--json", json), "--method acdc needs --threshold");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--threshold", "-1", "--json", json), "--threshold must be a finite number >= 0");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdcx", "--json", json), "unknown --method 'acdcx'");
         Assert.False(File.Exists(json));
 
         string other = Path.Combine(dir, "other.json");

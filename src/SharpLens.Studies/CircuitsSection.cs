@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
+using SharpLens.Analysis.Weights;
+using SharpLens.Circuits;
+using SharpLens.Model;
+
+namespace SharpLens.Studies;
+
+/// <summary>
+/// The study's circuits section (the study file's <c>"circuits"</c> block, <see cref="CircuitsSettings"/>): for every
+/// chosen group an EAP-IG circuit, its faithfulness and faithfulness curve (exact edge patching, bootstrap CIs over
+/// prompts) and its figure; edge and node overlap (Jaccard) and cross-faithfulness (the circuit of one group evaluated
+/// on another) between the groups' circuits; path patching of every head and MLP into chosen receivers (L7H11's value
+/// and query inputs); the weights-based view of one head with the direct bigram path. Circuit files are written in
+/// EAP-IG's graph JSON under <c>circuits/</c>.
+/// </summary>
+public static class CircuitsSection
+{
+    /// <summary>Where the results live in results.json.</summary>
+    public const string Key = "circuits";
+
+    /// <summary>Runs the section over the resolved groups; every setting is checked against the model before any run.</summary>
+    /// <param name="model">the model.</param>
+    /// <param name="s">the study's circuits settings.</param>
+    /// <param name="allGroups">every resolved group of the study.</param>
+    /// <param name="outDir">the study's output folder (circuit files go to its <c>circuits/</c>).</param>
+    /// <param name="progress">fraction done, 0..1.</param>
+    public static JsonObject Run(HookedTransformer model, CircuitsSettings s, IReadOnlyList<ResolvedGroup> allGroups, string outDir, IProgress<double>? progress = null)
+    {
+        var (groups, pathGroup) = s.Resolve(allGroups, StudyTarget.For(model));
+        var graph = CircuitGraph.For(model);
+        var options = new CircuitSearchOptions { Method = s.Method, IgSteps = s.Steps, Edges = s.Edges };
+        var sizes = s.Curve.Distinct().Order().ToArray();
+        var receivers = s.Receivers.Select(graph.RequireDownstream).ToList();
+        (int Layer, int Head)? ovHead = s.OvHead is null ? null : CircuitsSettings.ParseHead(s.OvHead, graph);
+
+        var evaluators = new Dictionary<string, CircuitEvaluator>();
+        var circuits = new Dictionary<string, Circuit>();
+        var ownFaithfulness = new Dictionary<string, FaithfulnessResult>();
+        var perGroup = new JsonObject();
+        int step = 0, steps = groups.Count * 2 + 1 + receivers.Count + 1;
+        void Tick() => progress?.Report((double)++step / steps);
+        string circuitDir = Path.Combine(outDir, "circuits");
+        Directory.CreateDirectory(circuitDir);
+        foreach (var g in groups)
+        {
+            string name = g.Group.Name;
+            var inputs = new PatchingInputs(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers));
+            // One evaluator per group: its clean and corrupted runs also serve the edge scores.
+            var evaluator = evaluators[name] = new CircuitEvaluator(model, inputs);
+            var scores = CircuitDiscovery.Score(model, inputs, options, evaluator);
+            var circuit = circuits[name] = CircuitDiscovery.Select(scores, s.Edges, greedy: true);
+            Tick();
+            var faith = ownFaithfulness[name] = evaluator.Faithfulness(circuit, s.Resamples, seed: s.Seed);
+            var curve = evaluator.Curve(scores, sizes, (sc, n) => Circuit.Greedy(sc, n), s.Resamples, seed: s.Seed);
+            CircuitJson.Write(circuit, Path.Combine(circuitDir, name + ".json"));
+            perGroup[name] = new JsonObject
+            {
+                ["method"] = scores.Method, ["edges"] = circuit.EdgeCount, ["nodes"] = Arr(circuit.Nodes.Order(StringComparer.Ordinal)),
+                ["clean_logit_diff"] = evaluator.CleanPerPrompt.Average(), ["corrupted_logit_diff"] = evaluator.CorruptedPerPrompt.Average(),
+                ["faithfulness"] = Faith(faith), ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)Faith(r)).ToArray()),
+                ["circuit_edges"] = new JsonObject(circuit.Edges.Select(e => KeyValuePair.Create(e.Name, (JsonNode?)JsonValue.Create(scores[e])))),
+                ["circuit_file"] = Path.Combine("circuits", name + ".json").Replace('\\', '/'),
+            };
+            Tick();
+        }
+
+        var names = groups.Select(g => g.Group.Name).ToList();
+        int k = names.Count;
+        var edgeOverlap = new double[k, k];
+        var nodeOverlap = new double[k, k];
+        var cross = new double[k, k];
+        var crossLo = new double[k, k];
+        var crossHi = new double[k, k];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++)
+            {
+                edgeOverlap[i, j] = Jaccard(circuits[names[i]].Edges.Select(e => e.Name), circuits[names[j]].Edges.Select(e => e.Name));
+                nodeOverlap[i, j] = Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
+                // Row: the circuit found on group i; column: evaluated on group j (the diagonal is each circuit's own faithfulness).
+                var f = i == j ? ownFaithfulness[names[i]] : evaluators[names[j]].Faithfulness(circuits[names[i]], s.Resamples, seed: s.Seed);
+                (cross[i, j], crossLo[i, j], crossHi[i, j]) = (f.Faithfulness, f.Interval.Lower, f.Interval.Upper);
+            }
+        Tick();
+
+        var path = new JsonObject();
+        var patcher = new PathPatcher(model, new PatchingInputs(pathGroup.Clean, pathGroup.Corrupted, new LogitDiffMetric(pathGroup.Answers)));
+        foreach (var r in receivers)
+        {
+            path[r.InputName] = patcher.SweepSenders([r]).ToJson();
+            Tick();
+        }
+
+        var result = new JsonObject
+        {
+            ["settings"] = new JsonObject
+            {
+                ["hash"] = s.Hash(), ["method"] = options.Method == EdgeScoringMethod.Eap ? "EAP" : "EAP-IG", ["steps"] = s.Steps,
+                ["edges"] = s.Edges, ["selection"] = "greedy from the logits, pruned", ["metric"] = "mean logit difference",
+                ["curve"] = new JsonArray(sizes.Select(n => (JsonNode?)n).ToArray()), ["resamples"] = s.Resamples, ["seed"] = s.Seed,
+                ["path_group"] = pathGroup.Group.Name, ["total_edges"] = graph.Edges.Count,
+                ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["d_model"] = graph.DModel,
+            },
+            ["groups"] = perGroup,
+            ["names"] = Arr(names),
+            ["edge_overlap"] = Matrix(edgeOverlap), ["node_overlap"] = Matrix(nodeOverlap),
+            ["cross_faithfulness"] = Matrix(cross), ["cross_faithfulness_lower"] = Matrix(crossLo), ["cross_faithfulness_upper"] = Matrix(crossHi),
+            ["path_patching"] = path,
+        };
+        if (ovHead is { } head)
+        {
+            var target = StudyTarget.For(model);
+            int[] Ids(IReadOnlyList<StudyToken> texts, string key) => texts.Select(t => CircuitsSettings.SingleToken(t, key, target)).ToArray();
+            var answers = Ids(s.BigramAnswers, "bigram_answers");
+            result["ov"] = HeadWeightSummary.Compute(model, head.Layer, head.Head, Ids(s.OvTokens, "ov_tokens"), Ids(s.BigramSources, "bigram_sources"),
+                (answers[0], answers[1]), 10).ToJson();
+        }
+        Tick();
+        return result;
+    }
+
+    /// <summary>Rebuilds a group's circuit (with its edges' scores) from the section's JSON.</summary>
+    public static Circuit CircuitOf(JsonObject section, string group)
+    {
+        var st = section["settings"]!;
+        var graph = new CircuitGraph(st["n_layers"]!.GetValue<int>(), st["n_heads"]!.GetValue<int>(), st["d_model"]!.GetValue<int>());
+        var flags = new bool[graph.Edges.Count];
+        var matrix = new float[graph.NForward * graph.NBackward];
+        foreach (var (name, score) in section["groups"]![group]!["circuit_edges"]!.AsObject())
+        {
+            var e = graph.Edge(name);
+            flags[graph.EdgeIndexByName[name]] = true;
+            matrix[e.Parent.Index * graph.NBackward + e.Child.Index] = score!.GetValue<float>();
+        }
+        return new Circuit(graph, flags, new EdgeScores(graph, matrix, st["method"]!.GetValue<string>()));
+    }
+
+    private static JsonObject Faith(FaithfulnessResult r) => new()
+    {
+        ["edges"] = r.Edges, ["faithfulness"] = r.Faithfulness, ["ci_lower"] = r.Interval.Lower, ["ci_upper"] = r.Interval.Upper,
+    };
+
+    private static double Jaccard(IEnumerable<string> a, IEnumerable<string> b)
+    {
+        var sa = a.ToHashSet(StringComparer.Ordinal);
+        var sb = b.ToHashSet(StringComparer.Ordinal);
+        int union = sa.Union(sb).Count();
+        return union == 0 ? 1 : (double)sa.Intersect(sb).Count() / union;
+    }
+
+    private static JsonArray Arr(IEnumerable<string> xs) => new(xs.Select(x => (JsonNode?)x).ToArray());
+
+    private static JsonArray Matrix(double[,] m) => new(Enumerable.Range(0, m.GetLength(0))
+        .Select(i => (JsonNode?)new JsonArray(Enumerable.Range(0, m.GetLength(1)).Select(j => (JsonNode?)Math.Round(m[i, j], 6)).ToArray())).ToArray());
+
+    /// <summary>
+    /// The findings sentence, from the run's numbers: mean own-group vs cross-group faithfulness, overlaps, and a verdict
+    /// (one shared circuit when every cross-faithfulness CI lies above 0.8; distinct circuits when some CI lies below 0.5).
+    /// </summary>
+    public static string Finding(JsonObject section)
+    {
+        var names = section["names"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        int k = names.Count;
+        double V(string key, int i, int j) => section[key]![i]![j]!.GetValue<double>();
+        var own = Enumerable.Range(0, k).Select(i => V("cross_faithfulness", i, i)).ToList();
+        var off = (from i in Enumerable.Range(0, k) from j in Enumerable.Range(0, k) where i != j select (i, j)).ToList();
+        string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+        if (off.Count == 0) return $"Circuits: one group only ({names[0]}), faithfulness {F(own[0])}; nothing to compare.";
+        double crossMean = off.Average(p => V("cross_faithfulness", p.i, p.j));
+        double edgeMean = off.Average(p => V("edge_overlap", p.i, p.j)), nodeMean = off.Average(p => V("node_overlap", p.i, p.j));
+        var worst = off.MinBy(p => V("cross_faithfulness_lower", p.i, p.j));
+        int above = off.Count(p => V("cross_faithfulness_lower", p.i, p.j) >= 0.8);
+        int below = off.Count(p => V("cross_faithfulness_upper", p.i, p.j) < 0.5);
+        string verdict = above == off.Count ? "the pairings share one circuit: every circuit keeps at least 0.8 of the effect on every other pairing (95% CI)"
+            : below > 0 ? $"the pairings do not share one circuit: for {below} of {off.Count} ordered pairs the circuit of one pairing recovers less than 0.5 of another's effect even at the upper end of its 95% CI"
+            : $"undecided at this sample size: {above} of {off.Count} ordered pairs have cross-faithfulness CIs above 0.8, none entirely below 0.5";
+        var g = section["groups"]!.AsObject();
+        int edges = g.Select(p => p.Value!["edges"]!.GetValue<int>()).Max();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Circuits ({section["settings"]!["method"]}, up to {edges} edges per pairing): on their own pairing the circuits' faithfulness is {F(own.Min())} to {F(own.Max())}; " +
+            $"evaluated on the other pairings it averages {F(crossMean)} (weakest: the {names[worst.i]} circuit on {names[worst.j]}, {F(V("cross_faithfulness", worst.i, worst.j))} " +
+            $"[{F(V("cross_faithfulness_lower", worst.i, worst.j))}, {F(V("cross_faithfulness_upper", worst.i, worst.j))}]). Edge overlap (Jaccard) averages {F(edgeMean)}, node overlap {F(nodeMean)}. " +
+            $"Verdict: {verdict}.");
+    }
+}

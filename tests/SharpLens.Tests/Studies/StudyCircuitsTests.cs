@@ -1,0 +1,146 @@
+using System.Reflection;
+using System.Text.Json.Nodes;
+using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
+using SharpLens.Circuits;
+using SharpLens.Studies;
+using SharpLens.Tests.Support;
+
+namespace SharpLens.Tests.Studies;
+
+/// <summary>The study's circuits section, run small: two groups of the tiny study on the tiny-b fixture.</summary>
+[Collection("study-cli")]
+public class StudyCircuitsTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "sharplens-circuits-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public StudyCircuitsTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private const string Block = """
+      "circuits": { "groups": ["a", "b"], "edges": 20, "curve": [5, 10, 40], "resamples": 200, "steps": 3,
+                    "receivers": ["a2.h1<v>", "a2.h1<q>"], "ov_head": "2.1", "ov_tokens": [30, 31],
+                    "bigram_sources": [5, 9], "bigram_answers": [30, 31] },
+    """;
+
+    // The tiny study with a circuits block; the groups run only the model check besides it.
+    private string StudyPath(string block = Block, string name = "tiny.json")
+    {
+        string text = StudyFileTests.TinyJson.Replace("\"groups\": {", block + "\n  \"groups\": {");
+        text = text.Replace("\"analyses\": [\"model_check\", \"logit_lens\", \"layer_attribution\", \"head_attribution\", \"attention_patterns\", \"patching\", \"neuron_patching\", \"attribution_patching\", \"comparisons\"]",
+            "\"analyses\": [\"model_check\"]").Replace("\"analyses\": [\"model_check\", \"head_attribution\", \"patching\", \"comparisons\"]", "\"analyses\": [\"model_check\"]");
+        text = text.Replace("\"comparisons\": { \"figures\": [\"head_attribution\", \"resid_pre\"], \"permutations\": 200, \"resamples\": 200 },", "")
+            .Replace("\"claims\": [ { \"text\": \"L1H0 is the top head\", \"group\": \"a\", \"kind\": \"top_positive_head\", \"expect\": \"L1H0\" } ],", "");
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>Runs the CLI's entry point in-process; returns the exit code.</summary>
+    private static int Cli(params string[] args) => (int)Assembly.Load("SharpLens.Cli").EntryPoint!.Invoke(null, [args])!;
+
+    [Fact]
+    public void CircuitsSectionComparesTheGroupsCircuitsAndResumes()
+    {
+        string outDir = Path.Combine(_dir, "run");
+        string model = Fixtures.Folder("tiny-b");
+        Assert.Equal(0, Cli("study", "run", StudyPath(), "--model", model, "--out", outDir));
+        var results = StudyResults.Load(Path.Combine(outDir, "results.json"));
+        var section = results.Root[CircuitsSection.Key]!.AsObject();
+        Assert.Equal(["a", "b"], section["names"]!.AsArray().Select(n => n!.ToString()));
+        double M(string key, int i, int j) => section[key]![i]![j]!.GetValue<double>();
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(1.0, M("edge_overlap", i, i));
+            Assert.Equal(1.0, M("node_overlap", i, i));
+            Assert.Equal(M("edge_overlap", 0, 1), M("edge_overlap", 1, 0));
+            var own = section["groups"]![i == 0 ? "a" : "b"]!;
+            Assert.Equal(own["faithfulness"]!["faithfulness"]!.GetValue<double>(), M("cross_faithfulness", i, i), 5);
+            Assert.Equal(3, own["curve"]!.AsArray().Count);
+            Assert.True(own["edges"]!.GetValue<int>() is > 0 and <= 20);
+        }
+
+        // Cross-faithfulness, recomputed independently: a's circuit file evaluated on b's prompts.
+        var lm = SharpLens.Loading.ModelLoader.Load(model);
+        var circuitA = CircuitJson.Read(Path.Combine(outDir, "circuits", "a.json"), CircuitGraph.For(lm));
+        Assert.Equal(section["groups"]!["a"]!["edges"]!.GetValue<int>(), circuitA.EdgeCount);
+        var b = new PatchingInputs(new SharpLens.Tokenization.TokenBatch([[119, 21, 22, 23, 24], [119, 25, 26, 27, 28]], 119),
+            new SharpLens.Tokenization.TokenBatch([[119, 25, 26, 27, 28], [119, 21, 22, 23, 24]], 119), new LogitDiffMetric([(40, 41), (41, 40)]));
+        var aOnB = new CircuitEvaluator(lm, b).Faithfulness(circuitA, 200);
+        Assert.Equal(aOnB.Faithfulness, M("cross_faithfulness", 0, 1), 4);
+        Assert.Equal(aOnB.Interval.Lower, M("cross_faithfulness_lower", 0, 1), 4);
+        double jaccard = (double)circuitA.Edges.Select(e => e.Name).Intersect(section["groups"]!["b"]!["circuit_edges"]!.AsObject().Select(p => p.Key)).Count()
+            / circuitA.Edges.Select(e => e.Name).Union(section["groups"]!["b"]!["circuit_edges"]!.AsObject().Select(p => p.Key)).Count();
+        Assert.Equal(jaccard, M("edge_overlap", 0, 1), 5);
+
+        // Path patching into both receivers on the experiment-1 group; the weights view of head 2.1.
+        Assert.Equal("a", section["settings"]!["path_group"]!.ToString());
+        foreach (var receiver in new[] { "a2.h1<v>", "a2.h1<q>" })
+            Assert.Equal(3, SharpLens.Analysis.Grid.FromJson(section["path_patching"]![receiver]!).Rows.Count);
+        Assert.Equal("2.1", section["ov"]!["head"]!.ToString());
+        Assert.Equal(4, section["ov"]!["bigrams"]!.AsArray().Count);     // 2 sources x (embedding, effective embedding)
+
+        // The report has the section, and the findings sentence is built from these numbers.
+        string html = File.ReadAllText(Path.Combine(outDir, "index.html"));
+        Assert.Contains("Cross-faithfulness", html);
+        string finding = CircuitsSection.Finding(section);
+        Assert.Contains("Verdict:", finding);
+        double crossMean = (M("cross_faithfulness", 0, 1) + M("cross_faithfulness", 1, 0)) / 2;
+        Assert.Contains($"averages {crossMean.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)}", finding);
+
+        // Unchanged: nothing reruns. A changed circuits block reruns only the circuits.
+        double Timing() => StudyResults.Load(Path.Combine(outDir, "results.json")).Timings[CircuitsSection.Key]!.GetValue<double>();
+        double first = Timing();
+        Assert.Equal(0, Cli("study", "run", StudyPath(), "--model", model, "--out", outDir));
+        Assert.Equal(first, Timing());
+        Assert.Equal(0, Cli("study", "run", StudyPath(Block.Replace("\"edges\": 20", "\"edges\": 12")), "--model", model, "--out", outDir));
+        Assert.True(StudyResults.Load(Path.Combine(outDir, "results.json")).Root[CircuitsSection.Key]!["groups"]!["a"]!["edges"]!.GetValue<int>() <= 12);
+    }
+
+    [Theory]
+    [InlineData("\"groups\": [\"a\", \"b\"]", "\"groups\": [\"a\", \"zz\"]", "unknown group 'zz'")]
+    [InlineData("\"edges\": 20", "\"edges\": 20, \"colour\": 1", "colour is not a setting")]
+    [InlineData("a2.h1<v>", "a9.h1<v>", "layer 9 is out of range")]
+    [InlineData("a2.h1<q>", "a2.h1", "name its input")]
+    [InlineData("\"ov_head\": \"2.1\"", "\"ov_head\": \"2.7\"", "head 7 is out of range")]
+    [InlineData("\"edges\": 20", "\"edges\": 0", "--edges must be between 1")]
+    [InlineData("\"steps\": 3", "\"steps\": \"many\"", "steps must be an integer")]
+    [InlineData("\"curve\": [5, 10, 40]", "\"curve\": [5, 0]", "curve must list circuit sizes")]
+    [InlineData("\"bigram_answers\": [30, 31]", "\"bigram_answers\": [30, 500]", "outside the model's vocabulary")]
+    [InlineData("\"groups\": [\"a\", \"b\"],", "\"method\": \"acdc\",", "method 'acdc' is not known")]
+    public void BadCircuitsSettingsAreOneLineErrorsBeforeAnyRun(string from, string to, string expected)
+    {
+        var model = SharpLens.Loading.ModelLoader.Load(Fixtures.Folder("tiny-b"));
+        var e = Assert.Throws<InvalidInputException>(() =>
+            StudyValidation.Resolve(StudyFile.Load(StudyPath(Block.Replace(from, to), "bad.json")), StudyTarget.For(model)));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void TheCommandLineRejectsABadCircuitsBlockWithExitCode2AndWritesNothing()
+    {
+        string outDir = Path.Combine(_dir, "bad");
+        var r = CliRunner.Run("study", "run", StudyPath(Block.Replace("a2.h1<v>", "a2.h9<v>"), "bad.json"), "--model", Fixtures.Folder("tiny-b"), "--out", outDir);
+        Assert.Equal(2, r.ExitCode);
+        CliRunner.AssertOneLineError(r, "head 9 is out of range");
+        Assert.False(File.Exists(Path.Combine(outDir, "results.json")));
+    }
+
+    [Fact]
+    public void TheContractionStudysCircuitsBlockValidatesForGpt2Small()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "studies", "contractions.json");
+        var study = StudyFile.Load(path);
+        var groups = StudyValidation.Resolve(study, StudyTarget.Gpt2Small);
+        var (circuits, pathGroup) = study.Circuits!.Resolve(groups, StudyTarget.Gpt2Small);
+        Assert.Equal(8, circuits.Count);
+        Assert.Equal("re_they", pathGroup.Name);
+        Assert.Equal(["a7.h11<v>", "a7.h11<q>"], study.Circuits.Receivers);
+        Assert.Equal(EdgeScoringMethod.EapIg, study.Circuits.Method);
+    }
+}
