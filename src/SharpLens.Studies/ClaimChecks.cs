@@ -21,7 +21,7 @@ public sealed record ClaimCheck(StudyClaim Claim, string Status, string Criterio
 /// <item>clean_logit_diff_positive: the clean logit difference is positive on every prompt (not just on average).</item>
 /// </list>
 /// </summary>
-public static class ClaimChecks
+internal static class ClaimChecks
 {
     /// <summary>Checks <paramref name="claim"/> on <paramref name="results"/>.</summary>
     public static ClaimCheck Check(StudyClaim claim, StudyResults results)

@@ -5,7 +5,7 @@ using SharpLens.Analysis;
 namespace SharpLens.Studies;
 
 /// <summary>Findings computed from a run's numbers (never hard-coded): top heads, layers and neurons (claims: <see cref="ClaimChecks"/>).</summary>
-public static class Findings
+internal static class Findings
 {
     public static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
 

@@ -6,7 +6,7 @@ namespace SharpLens.Studies;
 /// Numbers on their way into results.json: a NaN or infinity is an error naming what produced it, never a silent 0
 /// (a hidden NaN would pass for a real result and later for a verified one).
 /// </summary>
-public static class FiniteJson
+internal static class FiniteJson
 {
     /// <summary>The values rounded to 6 decimals; throws <see cref="SharpLensException"/> naming <paramref name="what"/> at the first non-finite one.</summary>
     public static JsonArray Array(IEnumerable<float> values, string what)

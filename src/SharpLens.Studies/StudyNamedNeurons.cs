@@ -9,7 +9,7 @@ namespace SharpLens.Studies;
 /// every position of every clean prompt. Computed whenever a group names neurons, whatever the patching finds, so the
 /// notebook's printed activations can always be verified.
 /// </summary>
-public static class StudyNamedNeurons
+internal static class StudyNamedNeurons
 {
     /// <summary>Where results.json keeps them: groups.&lt;group&gt;.neuron_activations.</summary>
     public const string Path = "neuron_activations";

@@ -8,7 +8,7 @@ namespace SharpLens.Studies;
 /// The group's "test_prompts", each run like TransformerLens' <c>test_prompt</c>: the answer's rank, logit and
 /// probability at the final position and the top-k tokens (k = the group's top_k).
 /// </summary>
-public static class StudyTestPrompts
+internal static class StudyTestPrompts
 {
     /// <summary>Where results.json keeps them: groups.&lt;group&gt;.test_prompts.</summary>
     public const string Path = "test_prompts";

@@ -11,7 +11,7 @@ namespace SharpLens.Studies.Verify;
 /// <param name="ColAxis">What a column is ("head", "position", "component", "neuron", "prompt").</param>
 /// <param name="Cols">Column labels, e.g. "&lt;|endoftext|&gt;_0" or "7_attn_out".</param>
 /// <param name="Values">[rows · cols] values, row-major.</param>
-public sealed record LabelledTable(string RowAxis, IReadOnlyList<string> Rows, string ColAxis, IReadOnlyList<string> Cols, double[] Values)
+internal sealed record LabelledTable(string RowAxis, IReadOnlyList<string> Rows, string ColAxis, IReadOnlyList<string> Cols, double[] Values)
 {
     /// <summary>A single row of values (a line figure or a printed list).</summary>
     public static LabelledTable Line(string colAxis, IReadOnlyList<string> cols, IEnumerable<double> values) => new("", [""], colAxis, cols, values.ToArray());

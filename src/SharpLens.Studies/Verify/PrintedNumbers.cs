@@ -8,7 +8,7 @@ namespace SharpLens.Studies.Verify;
 /// tokens, per-prompt and mean logit differences (clean, corrupted, DLA-reconstructed), the top-3 head DLA values,
 /// the <c>test_prompt</c> output (rank, logit, probability, top-k) and the named neurons' activations at every position.
 /// </summary>
-public static class PrintedNumbers
+internal static class PrintedNumbers
 {
     /// <summary>One verify line per printed item of <paramref name="printed"/>.</summary>
     /// <param name="results">The run.</param>

@@ -9,7 +9,7 @@ namespace SharpLens.Studies.Verify;
 /// with "experiment": 1, experiment 2 every group with "experiment": 2; test_prompt is experiment 1's first test prompt
 /// and neuron_activations its named neurons on prompt 0.
 /// </summary>
-public static class PrintedTemplate
+internal static class PrintedTemplate
 {
     /// <summary>The notebook_printed object of <paramref name="results"/> (keys only for what the run computed).</summary>
     public static JsonObject FromResults(StudyResults results)

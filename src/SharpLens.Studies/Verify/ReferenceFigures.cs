@@ -9,7 +9,7 @@ namespace SharpLens.Studies.Verify;
 /// their x labels ("&lt;|endoftext|&gt;_0"), head heatmaps by layer and head index, neuron figures by neuron index and
 /// the head scatters by head name ("L7H11") with one column per axis.
 /// </summary>
-public static class ReferenceFigures
+internal static class ReferenceFigures
 {
     /// <summary>What a notebook figure shows: the analysis path(s) of a run holding it and the axis names.</summary>
     /// <param name="Path">Analysis path in results.json ("patching/head_out"); for neurons the neuron_patching grid.</param>

@@ -4,7 +4,7 @@ namespace SharpLens.Studies.Verify;
 /// Compares one of our tables with the reference's: structure first (shape, then every row and column label), then
 /// the values, each figure on its own scale (<see cref="VerifyTolerance"/>), reporting the worst cell by name.
 /// </summary>
-public static class TableComparison
+internal static class TableComparison
 {
     /// <summary>
     /// A verify line for <paramref name="ours"/> (null: missing) against <paramref name="expected"/>. Labels compare as

@@ -21,9 +21,13 @@ public sealed class Grid
     public Tensor? PerPrompt { get; }
     /// <summary>Optional axis titles and figure title, carried into plots.</summary>
     public string? Title { get; init; }
+    /// <summary>Title of the row axis (e.g. "layer").</summary>
     public string? RowTitle { get; init; }
+    /// <summary>Title of the column axis (e.g. "position", "head").</summary>
     public string? ColTitle { get; init; }
 
+    /// <summary>A grid of <paramref name="values"/> [rows, cols] labelled by <paramref name="rows"/> and
+    /// <paramref name="cols"/>, optionally with the <paramref name="perPrompt"/> values [prompt, rows, cols] it summarises.</summary>
     public Grid(Tensor values, IReadOnlyList<string> rows, IReadOnlyList<string> cols, Tensor? perPrompt = null)
     {
         if (values.Rank != 2) throw new ShapeMismatchException($"Grid values must be [rows, cols], got {values.ShapeString}");
@@ -45,8 +49,10 @@ public sealed class Grid
         return new Grid(new Tensor(mean, rows.Count, cols.Count), rows, cols, perPrompt);
     }
 
+    /// <summary>The value at (<paramref name="row"/>, <paramref name="col"/>).</summary>
     public float this[int row, int col] => Values.Data[row * Cols.Count + col];
 
+    /// <summary>The grid as JSON: values, rows, cols, per_prompt when present, and the titles.</summary>
     public JsonObject ToJson()
     {
         var obj = new JsonObject
@@ -68,6 +74,7 @@ public sealed class Grid
         return obj;
     }
 
+    /// <summary>Reads a grid written by <see cref="ToJson"/>.</summary>
     public static Grid FromJson(JsonNode node)
     {
         var rows = node["rows"]!.AsArray().Select(n => n!.ToString()).ToList();

@@ -6,10 +6,24 @@ using SharpLens.Tokenization;
 namespace SharpLens.Circuits;
 
 /// <summary>How edges are scored: EAP, EAP-IG, or exact patching of a candidate set.</summary>
-public enum EdgeScoringMethod { Eap, EapIg, Exact }
+public enum EdgeScoringMethod
+{
+    /// <summary>Edge attribution patching: gradient times activation difference, one forward and one backward pass.</summary>
+    Eap,
+    /// <summary>EAP with integrated gradients along the clean-to-corrupted input path (EAP-IG's "EAP-IG-inputs").</summary>
+    EapIg,
+    /// <summary>EAP-IG's top candidates re-scored by exact edge patching; the other edges score 0.</summary>
+    Exact,
+}
 
 /// <summary>Which metric the scores and faithfulness use.</summary>
-public enum CircuitMetricKind { LogitDiff, Kl }
+public enum CircuitMetricKind
+{
+    /// <summary>Logit difference logit(correct) - logit(wrong) at the final position.</summary>
+    LogitDiff,
+    /// <summary>KL divergence of the patched from the clean final-position distribution.</summary>
+    Kl,
+}
 
 /// <summary>Settings of one circuit search.</summary>
 public sealed record CircuitSearchOptions

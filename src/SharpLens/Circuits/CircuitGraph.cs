@@ -3,7 +3,15 @@ using SharpLens.Model;
 namespace SharpLens.Circuits;
 
 /// <summary>Which input of an attention head an edge feeds (EAP-IG's <c>&lt;q&gt;</c>, <c>&lt;k&gt;</c>, <c>&lt;v&gt;</c>).</summary>
-public enum HeadInput { Q = 0, K = 1, V = 2 }
+public enum HeadInput
+{
+    /// <summary>The query input (EAP-IG's <c>&lt;q&gt;</c>).</summary>
+    Q = 0,
+    /// <summary>The key input (<c>&lt;k&gt;</c>).</summary>
+    K = 1,
+    /// <summary>The value input (<c>&lt;v&gt;</c>).</summary>
+    V = 2,
+}
 
 /// <summary>An upstream node: something that writes to the residual stream (<c>input</c>, <c>a{l}.h{h}</c>, <c>m{l}</c>).</summary>
 /// <param name="Index">Row of the score matrix (EAP-IG's forward index).</param>

@@ -5,16 +5,21 @@ namespace SharpLens.Generation;
 /// <summary>How the next token is chosen: greedy when <see cref="Temperature"/> is 0, else sampled after top-k / top-p filtering.</summary>
 public sealed record SamplingOptions
 {
+    /// <summary>How many tokens to append to the prompt at most (0 returns the prompt unchanged).</summary>
     public int MaxNewTokens { get; init; } = 20;
+    /// <summary>Softmax temperature applied to the logits before sampling; 0 means greedy (argmax).</summary>
     public float Temperature { get; init; } = 1f;
     /// <summary>Keep only the k most likely tokens (0 = all).</summary>
     public int TopK { get; init; }
     /// <summary>Keep the smallest set of tokens whose probability reaches p (1 = all).</summary>
     public float TopP { get; init; } = 1f;
+    /// <summary>Seed of the sampling random generator, so a run can be repeated; null draws a fresh seed.</summary>
     public int? Seed { get; init; }
     /// <summary>Stop when this token is produced (null = never).</summary>
     public int? StopToken { get; init; }
 
+    /// <summary>Throws <see cref="InvalidInputException"/> naming the first option out of range (negative counts,
+    /// negative temperature, top-p outside (0, 1]).</summary>
     public void Validate()
     {
         if (MaxNewTokens < 0) throw new InvalidInputException($"--max-new-tokens must be at least 0, got {MaxNewTokens}");

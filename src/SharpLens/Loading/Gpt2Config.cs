@@ -21,12 +21,15 @@ public sealed record Gpt2Config
     public int NEmbd { get; init; } = 768;
     /// <summary>Context length (n_positions, or n_ctx in old configs).</summary>
     public int NPositions { get; init; } = 1024;
+    /// <summary>Vocabulary size d_vocab (vocab_size), the rows of W_E.</summary>
     public int VocabSize { get; init; } = 50257;
+    /// <summary>LayerNorm epsilon (layer_norm_epsilon), added to the variance before the square root.</summary>
     public float LayerNormEpsilon { get; init; } = 1e-5f;
     /// <summary>One of <see cref="SupportedActivations"/>.</summary>
     public string ActivationFunction { get; init; } = "gelu_new";
     /// <summary>MLP hidden width as written in the config; null means 4 * n_embd (see <see cref="DMlp"/>).</summary>
     public int? NInner { get; init; }
+    /// <summary>The config's <c>architectures</c> list; a GPT-2 checkpoint says <c>GPT2LMHeadModel</c>.</summary>
     public IReadOnlyList<string> Architectures { get; init; } = ["GPT2LMHeadModel"];
 
     /// <summary>Per-head width = n_embd / n_head.</summary>

@@ -16,6 +16,7 @@ public sealed partial class HubClient : IDisposable
     private readonly bool _ownsHttp;
     private readonly Uri _endpoint;
 
+    /// <summary>Endpoint, token, cache folder, timeouts and retries this client was created with.</summary>
     public HubOptions Options { get; }
 
     /// <summary>Creates a client; <paramref name="handler"/> (optional) must not follow redirects itself.</summary>
@@ -36,6 +37,7 @@ public sealed partial class HubClient : IDisposable
         _ownsHttp = true;
     }
 
+    /// <summary>Releases the HTTP connection pool created by this client.</summary>
     public void Dispose()
     {
         if (_ownsHttp) _http.Dispose();

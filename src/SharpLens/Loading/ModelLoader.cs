@@ -6,6 +6,8 @@ namespace SharpLens.Loading;
 /// <summary>How to load a model: weight processing (TransformerLens defaults unless raw) and hub access.</summary>
 public sealed record LoadOptions
 {
+    /// <summary>Which of TransformerLens' weight processing steps to apply (fold LayerNorm, center writing weights and
+    /// unembed, fold value biases); <see cref="WeightProcessingOptions.Default"/> is TransformerLens' default.</summary>
     public WeightProcessingOptions Processing { get; init; } = WeightProcessingOptions.Default;
     /// <summary>Called with one-line warnings (e.g. NaN in weights).</summary>
     public Action<string>? Warn { get; init; }
@@ -17,6 +19,13 @@ public sealed record LoadOptions
 /// <summary>Loads a GPT-2-family checkpoint folder (config.json + safetensors) into a <see cref="HookedTransformer"/>.</summary>
 public static class ModelLoader
 {
+    /// <summary>
+    /// Loads <paramref name="modelIdOrPath"/>: a local folder with <c>config.json</c> and safetensors weights, or a hub
+    /// id such as <c>gpt2</c> resolved through <see cref="LoadOptions.ResolveHubId"/>. Every tensor of the checkpoint is
+    /// accounted for (unknown tensors are an error), then the weights are processed as <paramref name="options"/> says.
+    /// </summary>
+    /// <param name="modelIdOrPath">A model folder or a Hugging Face hub id.</param>
+    /// <param name="options">Weight processing and hub access; null uses the defaults.</param>
     public static HookedTransformer Load(string modelIdOrPath, LoadOptions? options = null)
     {
         options ??= new LoadOptions();

@@ -11,7 +11,9 @@ namespace SharpLens.Loading;
 /// </summary>
 public sealed class SafetensorsCheckpoint : ITensorReader
 {
+    /// <summary>File name of an unsharded checkpoint.</summary>
     public const string SingleFileName = "model.safetensors";
+    /// <summary>File name of the index of a sharded checkpoint (its <c>weight_map</c> names each tensor's shard).</summary>
     public const string IndexFileName = "model.safetensors.index.json";
 
     private readonly Dictionary<string, SafetensorsFile> _byName;
@@ -24,6 +26,7 @@ public sealed class SafetensorsCheckpoint : ITensorReader
     /// <summary>The shard files (one for an unsharded checkpoint).</summary>
     public IReadOnlyList<SafetensorsFile> Files => _files;
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> Names => _names;
 
     private SafetensorsCheckpoint(string path, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> byName, List<string> names)
@@ -149,6 +152,7 @@ public sealed class SafetensorsCheckpoint : ITensorReader
         }
     }
 
+    /// <inheritdoc/>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
     private SafetensorsFile FileOf(string name)
@@ -159,10 +163,14 @@ public sealed class SafetensorsCheckpoint : ITensorReader
             $"tensor '{name}' not found in {Path} ({_names.Count} tensors{(_names.Count > 0 ? ", e.g. " + some : "")}): the checkpoint is not the expected model or uses other tensor names");
     }
 
+    /// <inheritdoc/>
     public int[] GetShape(string name) => FileOf(name).GetShape(name);
+    /// <inheritdoc/>
     public string GetDtype(string name) => FileOf(name).GetDtype(name);
+    /// <inheritdoc/>
     public Tensor ReadTensor(string name) => FileOf(name).ReadTensor(name);
 
+    /// <summary>Closes every shard file.</summary>
     public void Dispose()
     {
         foreach (var f in _files) f.Dispose();

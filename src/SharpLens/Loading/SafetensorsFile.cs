@@ -12,6 +12,7 @@ public interface ITensorReader : IDisposable
 {
     /// <summary>Tensor names, in file order.</summary>
     IReadOnlyList<string> Names { get; }
+    /// <summary>Whether the checkpoint holds a tensor named <paramref name="name"/>.</summary>
     bool Contains(string name);
     /// <summary>Shape of tensor <paramref name="name"/> (a copy).</summary>
     int[] GetShape(string name);
@@ -61,6 +62,7 @@ public sealed unsafe class SafetensorsFile : ITensorReader
     /// <summary>The <c>__metadata__</c> string map (empty when absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> Names => _names;
 
     /// <summary>All entries in file order.</summary>
@@ -276,6 +278,7 @@ public sealed unsafe class SafetensorsFile : ITensorReader
         return new SafetensorsEntry(name, dtype, shape, begin, end);
     }
 
+    /// <inheritdoc/>
     public bool Contains(string name) => _entries.ContainsKey(name);
 
     /// <summary>Entry for <paramref name="name"/>; throws <see cref="InvalidCheckpointException"/> when missing.</summary>
@@ -287,10 +290,13 @@ public sealed unsafe class SafetensorsFile : ITensorReader
             $"tensor '{name}' not found in {Path} ({_names.Count} tensors{(_names.Count > 0 ? ", e.g. " + some : "")}): the checkpoint is not the expected model or uses other tensor names");
     }
 
+    /// <inheritdoc/>
     public int[] GetShape(string name) => (int[])GetEntry(name).Shape.Clone();
 
+    /// <inheritdoc/>
     public string GetDtype(string name) => GetEntry(name).Dtype;
 
+    /// <inheritdoc/>
     public Tensor ReadTensor(string name)
     {
         var e = GetEntry(name);
@@ -341,6 +347,7 @@ public sealed unsafe class SafetensorsFile : ITensorReader
         for (int i = 0; i < src.Length; i++) bits[i] = (uint)src[i] << 16;
     }
 
+    /// <summary>Unmaps the view and closes the file; tensors already read stay valid (they are copies).</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -10,9 +10,12 @@ public sealed class DoubleMatrix
 {
     /// <summary>Column-major elements: element (i, j) is at <c>j·Rows + i</c>.</summary>
     public double[] Data { get; }
+    /// <summary>Number of rows (m).</summary>
     public int Rows { get; }
+    /// <summary>Number of columns (n).</summary>
     public int Cols { get; }
 
+    /// <summary>A zero matrix of <paramref name="rows"/> × <paramref name="cols"/>.</summary>
     public DoubleMatrix(int rows, int cols)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -21,6 +24,7 @@ public sealed class DoubleMatrix
         Data = new double[(long)rows * cols];
     }
 
+    /// <summary>Element (<paramref name="i"/>, <paramref name="j"/>): row i, column j; checked against the bounds.</summary>
     public double this[int i, int j]
     {
         get => Data[Index(i, j)];
@@ -37,6 +41,7 @@ public sealed class DoubleMatrix
     /// <summary>Column <paramref name="j"/>, contiguous.</summary>
     public Span<double> Column(int j) => Data.AsSpan(j * Rows, Rows);
 
+    /// <summary>The n × n identity matrix.</summary>
     public static DoubleMatrix Identity(int n)
     {
         var m = new DoubleMatrix(n, n);
@@ -44,6 +49,7 @@ public sealed class DoubleMatrix
         return m;
     }
 
+    /// <summary>A copy with its own storage.</summary>
     public DoubleMatrix Clone()
     {
         var m = new DoubleMatrix(Rows, Cols);
@@ -51,6 +57,7 @@ public sealed class DoubleMatrix
         return m;
     }
 
+    /// <summary>The transpose, as a new Cols × Rows matrix.</summary>
     public DoubleMatrix Transpose()
     {
         var t = new DoubleMatrix(Cols, Rows);
@@ -138,6 +145,10 @@ internal sealed class HouseholderQr
 /// <summary>Thin SVD A = U·diag(S)·Vᵀ of an m×n matrix, m ≥ n: U m×n and V n×n with orthonormal columns, S descending.</summary>
 public sealed record SingularValueDecomposition(DoubleMatrix U, double[] S, DoubleMatrix V);
 
+/// <summary>
+/// Exact double-precision decompositions of small dense matrices (SVD, eigenvalues, norms), for the weight-space
+/// analyses (<c>FactoredMatrix</c>, composition scores) where the matrices are d_head-sized cores.
+/// </summary>
 public static partial class SmallLinearAlgebra
 {
     /// <summary>Thin Householder QR of an m×n matrix (m ≥ n).</summary>

@@ -14,6 +14,8 @@ public sealed class Tensor
     /// <summary>Size of each axis.</summary>
     public int[] Shape { get; }
 
+    /// <summary>Wraps <paramref name="data"/> (not copied) as a tensor of <paramref name="shape"/>; the element count
+    /// must equal the product of the shape.</summary>
     public Tensor(float[] data, params int[] shape)
     {
         long count = 1;
@@ -28,6 +30,7 @@ public sealed class Tensor
         Shape = shape;
     }
 
+    /// <summary>A new tensor of <paramref name="shape"/> filled with zeros.</summary>
     public static Tensor Zeros(params int[] shape)
     {
         long count = 1;
@@ -43,15 +46,20 @@ public sealed class Tensor
         return new Tensor(GC.AllocateUninitializedArray<float>(checked((int)count)), (int[])shape.Clone());
     }
 
+    /// <summary>Wraps <paramref name="data"/> (not copied) as a tensor of <paramref name="shape"/>.</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => new(data, shape);
 
+    /// <summary>Number of axes.</summary>
     public int Rank => Shape.Length;
+    /// <summary>Number of elements (product of <see cref="Shape"/>).</summary>
     public int Length => Data.Length;
+    /// <summary>All elements as a span, in row-major order.</summary>
     public Span<float> Span => Data;
 
     /// <summary>Size of axis <paramref name="axis"/>; negative counts from the end.</summary>
     public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
 
+    /// <summary>A deep copy (data and shape).</summary>
     public Tensor Clone() => new((float[])Data.Clone(), (int[])Shape.Clone());
 
     /// <summary>Same data, new shape (no copy). The element count must match.</summary>
@@ -91,6 +99,8 @@ public sealed class Tensor
         return s;
     }
 
+    /// <summary>The element at a full index (one entry per axis; fewer entries index the first element of the
+    /// sub-block), checked against the shape.</summary>
     public float this[params int[] index]
     {
         get => Data[Offset(index)];
@@ -113,10 +123,13 @@ public sealed class Tensor
         return new Tensor(span.ToArray(), Shape[leading.Length..]);
     }
 
+    /// <summary>Whether <paramref name="other"/> has exactly this shape.</summary>
     public bool SameShape(Tensor other) => Shape.AsSpan().SequenceEqual(other.Shape);
 
+    /// <summary>The shape written as in the docs, e.g. "[2, 7, 768]".</summary>
     public string ShapeString => "[" + string.Join(", ", Shape) + "]";
 
+    /// <summary>"Tensor" followed by the shape, e.g. "Tensor[2, 7, 768]".</summary>
     public override string ToString() => $"Tensor{ShapeString}";
 
     /// <summary>Throws with a message naming <paramref name="what"/> when the shape differs.</summary>

@@ -8,17 +8,21 @@ namespace SharpLens.Tokenization;
 /// </summary>
 public sealed class Gpt2Tokenizer
 {
+    /// <summary>GPT-2's <c>&lt;|endoftext|&gt;</c> token id, used as BOS and as padding.</summary>
     public const int EndOfText = 50256;
     private static readonly Lazy<TiktokenTokenizer> Shared = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
     private readonly TiktokenTokenizer _tokenizer;
 
+    /// <summary>A tokenizer that prepends <paramref name="bosTokenId"/> when asked to (TransformerLens' prepend_bos).</summary>
     public Gpt2Tokenizer(int bosTokenId = EndOfText)
     {
         _tokenizer = Shared.Value;
         BosTokenId = bosTokenId;
     }
 
+    /// <summary>The token prepended to prompts when prependBos is true.</summary>
     public int BosTokenId { get; }
+    /// <summary>GPT-2's vocabulary size, d_vocab = 50257.</summary>
     public int VocabSize => 50257;
 
     /// <summary>Token ids of <paramref name="text"/>, with BOS first unless <paramref name="prependBos"/> is false.</summary>
@@ -37,6 +41,8 @@ public sealed class Gpt2Tokenizer
     public string[] ToStrTokens(IReadOnlyList<int> ids) =>
         ids.Select(id => (uint)id < (uint)VocabSize ? ToString([id]) : $"<{id}>").ToArray();
 
+    /// <summary>TransformerLens' <c>to_str_tokens</c> of a text: its tokens (BOS first unless
+    /// <paramref name="prependBos"/> is false), each decoded on its own.</summary>
     public string[] ToStrTokens(string text, bool prependBos = true) => ToStrTokens(ToTokens(text, prependBos));
 
     /// <summary>The id of a string that must be exactly one token ("'re" is one token; " 're" is two).</summary>
@@ -49,6 +55,8 @@ public sealed class Gpt2Tokenizer
         return ids[0];
     }
 
+    /// <summary>TransformerLens' <c>to_string</c>: decodes <paramref name="ids"/> to text; an id outside the vocabulary
+    /// is an <see cref="InvalidInputException"/>.</summary>
     public string ToString(IReadOnlyList<int> ids)
     {
         foreach (int id in ids)

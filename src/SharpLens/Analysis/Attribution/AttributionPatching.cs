@@ -29,15 +29,21 @@ public sealed record AttributionOptions
 /// </summary>
 public sealed class AttributionResult
 {
+    /// <summary>One grid per swept activation, keyed by sweep name (e.g. "resid_pre", "head_out"), each laid out as the
+    /// same sweep's exact patching grid.</summary>
     public required IReadOnlyDictionary<string, Grid> Grids { get; init; }
     /// <summary>Metric on the clean and corrupted runs (mean over prompts, and per prompt).</summary>
     public required float CleanMetric { get; init; }
+    /// <summary>Mean metric on the corrupted run: the baseline every estimate is a change from.</summary>
     public required float CorruptedMetric { get; init; }
+    /// <summary>[batch] metric of each prompt on the clean run.</summary>
     public required float[] CleanPerPrompt { get; init; }
+    /// <summary>[batch] metric of each prompt on the corrupted run.</summary>
     public required float[] CorruptedPerPrompt { get; init; }
     /// <summary>d(mean metric)/d activation on the corrupted run, when <see cref="AttributionOptions.KeepGradients"/>.</summary>
     public GradientCache? Gradients { get; init; }
 
+    /// <summary>The grid of sweep <paramref name="key"/>; an unknown key is an <see cref="InvalidInputException"/> listing the available ones.</summary>
     public Grid this[string key] => Grids.TryGetValue(key, out var g) ? g
         : throw new InvalidInputException($"no attribution grid '{key}': available {string.Join(", ", Grids.Keys.Take(20))}");
 

@@ -8,6 +8,8 @@ namespace SharpLens.Analysis.Attribution;
 /// </summary>
 public sealed class ComponentStack
 {
+    /// <summary>A stack of <paramref name="values"/> [components, batch, d_model] with one label per component and the
+    /// position each prompt was read at ([batch]); <paramref name="lnScaleHook"/> names the LayerNorm scale applied, if any.</summary>
     public ComponentStack(Tensor values, IReadOnlyList<string> labels, int[] positions, string? lnScaleHook = null)
     {
         if (values.Rank != 3) throw new ShapeMismatchException($"a component stack must be [components, batch, d_model], got {values.ShapeString}");
@@ -27,8 +29,11 @@ public sealed class ComponentStack
     /// <summary>Null for raw residual directions; otherwise the hook_scale the stack was centred and divided by (see ApplyLnToStack).</summary>
     public string? LnScaleHook { get; }
 
+    /// <summary>Number of components (first axis of <see cref="Values"/>).</summary>
     public int Components => Values.Dim(0);
+    /// <summary>Number of prompts (second axis).</summary>
     public int Batch => Values.Dim(1);
+    /// <summary>Residual width d_model (last axis).</summary>
     public int DModel => Values.Dim(2);
 
     /// <summary>Component <paramref name="c"/> of prompt <paramref name="b"/>: [d_model].</summary>

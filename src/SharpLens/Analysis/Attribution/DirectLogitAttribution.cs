@@ -32,6 +32,10 @@ public sealed class LogitDiffAttribution
     public required Grid TopNeurons { get; init; }
 }
 
+/// <summary>
+/// Direct logit attribution: each component's contribution to the logit difference through the unembedding, read
+/// from a cache (TransformerLens' <c>logit_attrs</c> over accumulated, decomposed and per-head residual stacks).
+/// </summary>
 public static class DirectLogitAttribution
 {
     /// <summary>The hook names <see cref="ForLogitDiff"/> reads: pass to RunWithCache to cache only these.</summary>

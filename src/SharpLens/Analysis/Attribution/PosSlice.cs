@@ -41,5 +41,6 @@ public sealed class PosSlice
         return Enumerable.Repeat(at, batch).ToArray();
     }
 
+    /// <summary>The position as written in labels: one index, or "per-prompt [...]" for per-prompt positions.</summary>
     public override string ToString() => _perPrompt is not null ? $"per-prompt [{string.Join(", ", _perPrompt)}]" : $"{_single}";
 }

@@ -6,7 +6,15 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 namespace SharpLens.Analysis.Attribution;
 
 /// <summary>Which block outputs <see cref="ResidualDecomposition.DecomposeResid"/> lists (TL's mode="all"|"attn"|"mlp").</summary>
-public enum DecomposeMode { All, Attn, Mlp }
+public enum DecomposeMode
+{
+    /// <summary>Every attention and MLP output (TransformerLens' mode="all").</summary>
+    All,
+    /// <summary>Only the attention outputs (mode="attn").</summary>
+    Attn,
+    /// <summary>Only the MLP outputs (mode="mlp").</summary>
+    Mlp,
+}
 
 /// <summary>
 /// TransformerLens' ActivationCache decompositions of the residual stream, read at one position per prompt

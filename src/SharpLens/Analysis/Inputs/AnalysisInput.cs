@@ -43,27 +43,35 @@ public sealed record AnalysisInputOptions
 /// </summary>
 public sealed class AnalysisInput
 {
+    /// <summary>The value of "corrupted" that builds the corrupted prompts by swapping pairs of clean prompts.</summary>
     public const string SwapPairs = "swap_pairs";
 
+    /// <summary>The clean prompts, right-padded.</summary>
     public required TokenBatch Clean { get; init; }
+    /// <summary>The corrupted prompts, right-padded; prompt b is the counterpart of clean prompt b.</summary>
     public required TokenBatch Corrupted { get; init; }
     /// <summary>(correct, wrong) token ids per prompt.</summary>
     public required (int Correct, int Wrong)[] Answers { get; init; }
     /// <summary>Each clean prompt's tokens as strings (TL to_str_tokens; the ids as text when there is no tokenizer).</summary>
     public required string[][] CleanStrTokens { get; init; }
+    /// <summary>Each corrupted prompt's tokens as strings.</summary>
     public required string[][] CorruptedStrTokens { get; init; }
     /// <summary>Each clean prompt's text (as given, or decoded from its ids).</summary>
     public required string[] CleanTexts { get; init; }
+    /// <summary>Each corrupted prompt's text (as given, or decoded from its ids).</summary>
     public required string[] CorruptedTexts { get; init; }
     /// <summary>True when the corrupted prompts were built by swapping pairs of clean prompts.</summary>
     public required bool CorruptedBySwappingPairs { get; init; }
 
+    /// <summary>Number of prompt pairs.</summary>
     public int Count => Clean.Batch;
 
     /// <summary>Reads <paramref name="path"/> for <paramref name="model"/> (its tokenizer, vocabulary and context).</summary>
     public static AnalysisInput Load(string path, HookedTransformer model, bool requireAlignedLengths = true) =>
         Load(path, AnalysisInputOptions.For(model, requireAlignedLengths));
 
+    /// <summary>Reads the input file at <paramref name="path"/> with explicit <paramref name="options"/>; a missing file
+    /// or a bad field is an <see cref="InvalidInputException"/>.</summary>
     public static AnalysisInput Load(string path, AnalysisInputOptions options)
     {
         if (!File.Exists(path))

@@ -30,6 +30,7 @@ public sealed class LogitDiffMetric : IMetric
     private readonly (int Correct, int Wrong)[] _answers;
     private readonly int[] _needed;
 
+    /// <summary>A metric over the given (correct, wrong) token ids, one pair per prompt.</summary>
     public LogitDiffMetric(IReadOnlyList<(int Correct, int Wrong)> answers)
     {
         _answers = answers.ToArray();
@@ -49,6 +50,7 @@ public sealed class LogitDiffMetric : IMetric
     /// <summary>Distinct answer ids, in order of first appearance (correct before wrong).</summary>
     public IReadOnlyList<int>? NeededTokens => _needed;
 
+    /// <inheritdoc/>
     public float[] PerPrompt(Tensor finalLogits) => LogitDiff.PerPrompt(LogitView.Create(finalLogits, _needed), _answers);
 }
 
@@ -56,9 +58,11 @@ public sealed class LogitDiffMetric : IMetric
 public sealed class LogProbMetric(IReadOnlyList<int> answerIds) : IMetric
 {
     private readonly int[] _answerIds = answerIds.ToArray();
+    /// <summary>The answer token id of each prompt.</summary>
     public IReadOnlyList<int> AnswerIds => _answerIds;
     /// <summary>Null: log-softmax needs every logit.</summary>
     public IReadOnlyList<int>? NeededTokens => null;
+    /// <inheritdoc/>
     public float[] PerPrompt(Tensor finalLogits) => LogitMetrics.LogProb(finalLogits, _answerIds);
 }
 
@@ -66,18 +70,22 @@ public sealed class LogProbMetric(IReadOnlyList<int> answerIds) : IMetric
 public sealed class ProbabilityMetric(IReadOnlyList<int> answerIds) : IMetric
 {
     private readonly int[] _answerIds = answerIds.ToArray();
+    /// <summary>The answer token id of each prompt.</summary>
     public IReadOnlyList<int> AnswerIds => _answerIds;
     /// <summary>Null: softmax needs every logit.</summary>
     public IReadOnlyList<int>? NeededTokens => null;
+    /// <inheritdoc/>
     public float[] PerPrompt(Tensor finalLogits) => LogitMetrics.Probability(finalLogits, _answerIds);
 }
 
 /// <summary>KL(clean || patched) per prompt, against fixed clean final logits [batch, d_vocab].</summary>
 public sealed class KlMetric(Tensor cleanFinalLogits) : IMetric
 {
+    /// <summary>[batch, d_vocab] the clean run's final-position logits, the reference distribution.</summary>
     public Tensor CleanFinalLogits { get; } = cleanFinalLogits;
     /// <summary>Null: KL needs the full distribution.</summary>
     public IReadOnlyList<int>? NeededTokens => null;
+    /// <inheritdoc/>
     public float[] PerPrompt(Tensor finalLogits) => LogitMetrics.KlDivergence(CleanFinalLogits, finalLogits);
 }
 
@@ -89,8 +97,10 @@ public sealed class KlMetric(Tensor cleanFinalLogits) : IMetric
 public sealed class DelegateMetric(Func<Tensor, float[]> perPrompt, IReadOnlyList<int>? neededTokens = null) : IMetric
 {
     private readonly Func<Tensor, float[]> _perPrompt = perPrompt ?? throw new ArgumentNullException(nameof(perPrompt));
+    /// <inheritdoc/>
     public IReadOnlyList<int>? NeededTokens { get; } = neededTokens?.ToArray();
 
+    /// <summary>Calls the function; a null result or one without exactly one score per prompt is an <see cref="InvalidInputException"/>.</summary>
     public float[] PerPrompt(Tensor finalLogits)
     {
         var result = _perPrompt(finalLogits) ?? throw new InvalidInputException("the metric function returned null; return one score per prompt");

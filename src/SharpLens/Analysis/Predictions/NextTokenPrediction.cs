@@ -51,6 +51,7 @@ public sealed record NextTokenPrediction(int[] Tokens, string[] StrTokens, IRead
         return new NextTokenPrediction(tokens, strTokens, top, answer);
     }
 
+    /// <summary>The prediction as JSON: tokens, str_tokens, top_k (id, token, logit, prob) and the answer's rank when given.</summary>
     public JsonObject ToJson()
     {
         var json = new JsonObject

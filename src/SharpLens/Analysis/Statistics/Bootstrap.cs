@@ -5,7 +5,9 @@ namespace SharpLens.Analysis.Statistics;
 /// <summary>A point estimate with a two-sided confidence interval at <see cref="Level"/> (e.g. 0.95).</summary>
 public sealed record ConfidenceInterval(float Estimate, float Lower, float Upper, double Level)
 {
+    /// <summary>Whether <paramref name="value"/> lies in [Lower, Upper].</summary>
     public bool Contains(float value) => value >= Lower && value <= Upper;
+    /// <summary>E.g. "1.234 [0.9, 1.5] (95% CI)".</summary>
     public override string ToString() =>
         FormattableString.Invariant($"{Estimate:G4} [{Lower:G4}, {Upper:G4}] ({Level * 100:G3}% CI)");
 }

@@ -14,12 +14,19 @@ public sealed record CellComparison(
 /// <summary>Every cell's comparison, sorted by adjusted p (then raw p, then row, then column).</summary>
 public sealed class GroupComparisonResult
 {
+    /// <summary>One comparison per cell, sorted by adjusted p-value.</summary>
     public IReadOnlyList<CellComparison> Cells { get; }
+    /// <summary>True when prompts were paired (the same prompts in both groups; differences taken per prompt).</summary>
     public bool Paired { get; }
+    /// <summary>The multiple-comparison correction applied across the cells.</summary>
     public Correction Correction { get; }
+    /// <summary>Significance level the adjusted p-values are compared with.</summary>
     public double Alpha { get; }
+    /// <summary>Confidence level of the bootstrap intervals (e.g. 0.95).</summary>
     public double Level { get; }
+    /// <summary>Row labels of the compared grids.</summary>
     public IReadOnlyList<string> Rows { get; }
+    /// <summary>Column labels of the compared grids.</summary>
     public IReadOnlyList<string> Cols { get; }
 
     internal GroupComparisonResult(IReadOnlyList<CellComparison> cells, bool paired, Correction correction, double alpha, double level,
@@ -55,6 +62,7 @@ public sealed class GroupComparisonResult
         return sb.ToString();
     }
 
+    /// <summary>The table of the 20 most significant cells.</summary>
     public override string ToString() => ToTable(20);
 }
 

@@ -17,6 +17,7 @@ public enum Correction
 /// </summary>
 public static class MultipleComparisons
 {
+    /// <summary>Adjusted p-values of <paramref name="p"/> under <paramref name="correction"/>, in the input's order.</summary>
     public static double[] Adjust(double[] p, Correction correction) => correction switch
     {
         Correction.Holm => Holm(p),

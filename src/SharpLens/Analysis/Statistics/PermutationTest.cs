@@ -1,7 +1,15 @@
 namespace SharpLens.Analysis.Statistics;
 
 /// <summary>Which direction counts as extreme. <see cref="Greater"/> tests mean(a) &gt; mean(b).</summary>
-public enum Alternative { TwoSided, Greater, Less }
+public enum Alternative
+{
+    /// <summary>|mean(a) - mean(b)| is large in either direction.</summary>
+    TwoSided,
+    /// <summary>mean(a) &gt; mean(b).</summary>
+    Greater,
+    /// <summary>mean(a) &lt; mean(b).</summary>
+    Less,
+}
 
 /// <summary>Result of a permutation test.</summary>
 /// <param name="MeanDifference">Observed mean(a - b) (paired) or mean(a) - mean(b) (two-sample).</param>
