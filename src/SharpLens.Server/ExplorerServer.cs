@@ -58,6 +58,7 @@ public sealed class ExplorerServer : IAsyncDisposable
     /// <summary>Completes when the server stops (Ctrl+C, or <paramref name="cancel"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancel = default) => _app.WaitForShutdownAsync(cancel);
 
+    /// <summary>Cancels queued jobs, stops the server and releases it.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Dispose();

@@ -9,6 +9,7 @@ namespace SharpLens.Studies;
 /// <summary>A prompt or answer as written in a study file: text (tokenized with the GPT-2 tokenizer) or token ids.</summary>
 public sealed record StudyToken(string? Text, int[]? Ids)
 {
+    /// <summary>As written in a study file: the text JSON-quoted, or the ids as a list.</summary>
     public override string ToString() => Text is not null ? JsonSerializer.Serialize(Text) : $"[{string.Join(", ", Ids!)}]";
 }
 
@@ -29,26 +30,36 @@ public sealed record ComparisonSettings
     public IReadOnlyList<string> Figures { get; init; } = ["head_attribution", "layer_attribution", "resid_pre", "attn_out", "mlp_out"];
     /// <summary>The study's question: are differences smaller than this real?</summary>
     public double Threshold { get; init; } = 0.2;
+    /// <summary>Significance level of the Holm-adjusted permutation p-values.</summary>
     public double Alpha { get; init; } = 0.05;
+    /// <summary>Random permutations per permutation test.</summary>
     public int Permutations { get; init; } = 5000;
+    /// <summary>Bootstrap resamples per confidence interval.</summary>
     public int Resamples { get; init; } = 2000;
+    /// <summary>Seed of the permutations and resamples, so a run repeats exactly.</summary>
     public int Seed { get; init; }
 }
 
 /// <summary>One group of a study: prompts, answers, corrupted prompts and the analyses to run on them.</summary>
 public sealed record StudyGroup
 {
+    /// <summary>The group's unique name, used in results.json keys and figure ids (e.g. "ll_they").</summary>
     public required string Name { get; init; }
+    /// <summary>Heading shown in the report (the name when null).</summary>
     public string? Title { get; init; }
+    /// <summary>Which experiment of the original study the group belongs to (1 or 2), shown in its report heading.</summary>
     public int? Experiment { get; init; }
+    /// <summary>The clean prompts.</summary>
     public required IReadOnlyList<StudyToken> Prompts { get; init; }
     /// <summary>(correct, wrong) per prompt.</summary>
     public required IReadOnlyList<(StudyToken Correct, StudyToken Wrong)> Answers { get; init; }
     /// <summary>Explicit corrupted prompts, or null = swap pairs (0&lt;-&gt;1, 2&lt;-&gt;3, ...) keeping the clean answers.</summary>
     public IReadOnlyList<StudyToken>? Corrupted { get; init; }
+    /// <summary>Analyses to run on the group, names from <see cref="StudyAnalyses"/>.</summary>
     public required IReadOnlyList<string> Analyses { get; init; }
     /// <summary>Patching sweeps of the "patching" analysis.</summary>
     public required IReadOnlyList<string> Patching { get; init; }
+    /// <summary>Layers whose MLP neurons are patched one by one by the "neuron_patching" analysis.</summary>
     public required IReadOnlyList<int> NeuronLayers { get; init; }
     /// <summary>How many neurons (by |patching effect|) get text views and direct effects.</summary>
     public int TopNeurons { get; init; } = 3;
@@ -60,6 +71,7 @@ public sealed record StudyGroup
     public IReadOnlyList<string> Neurons { get; init; } = [];
     /// <summary>Prompts checked like TransformerLens' test_prompt (rank, logit and probability of the answer; top-k).</summary>
     public IReadOnlyList<StudyTestPrompt> TestPrompts { get; init; } = [];
+    /// <summary>Whether the group runs <paramref name="analysis"/>.</summary>
     public bool Has(string analysis) => Analyses.Contains(analysis);
 }
 
@@ -70,14 +82,23 @@ public sealed record StudyGroup
 /// </summary>
 public sealed record Study
 {
+    /// <summary>The study's name (results.json "study").</summary>
     public required string Name { get; init; }
+    /// <summary>Title of the report (the name when null).</summary>
     public string? Title { get; init; }
+    /// <summary>Introductory text shown at the top of the report.</summary>
     public string? Description { get; init; }
+    /// <summary>The model the study was written for (e.g. "gpt2"), for the reader; the run uses the model it is given.</summary>
     public string? Model { get; init; }
+    /// <summary>Whether text prompts get the BOS token first (TransformerLens' prepend_bos).</summary>
     public bool PrependBos { get; init; } = true;
+    /// <summary>The questions the study asks, listed at the top of the report.</summary>
     public IReadOnlyList<string> Questions { get; init; } = [];
+    /// <summary>The groups, in the order they run.</summary>
     public required IReadOnlyList<StudyGroup> Groups { get; init; }
+    /// <summary>Settings of the cross-group comparison.</summary>
     public ComparisonSettings Comparisons { get; init; } = new();
+    /// <summary>The original study's claims, each checked against the run's numbers in the report.</summary>
     public IReadOnlyList<StudyClaim> Claims { get; init; } = [];
     /// <summary>The circuits section's settings (the file's <c>"circuits"</c> block), or null when the study has none.</summary>
     public CircuitsSettings? Circuits { get; init; }
@@ -86,15 +107,18 @@ public sealed record Study
     /// <summary>The study file's text, normalised to JSON (stored in results.json).</summary>
     public JsonNode? Source { get; init; }
 
+    /// <summary>The group named <paramref name="name"/>; an unknown name is an <see cref="InvalidInputException"/> listing the groups.</summary>
     public StudyGroup Group(string name) => Groups.FirstOrDefault(g => g.Name == name)
         ?? throw new InvalidInputException($"study '{Name}' has no group '{name}': groups are {string.Join(", ", Groups.Select(g => g.Name))}");
 
+    /// <summary>The groups that run the "comparisons" analysis, compared pairwise.</summary>
     public IReadOnlyList<StudyGroup> ComparedGroups => Groups.Where(g => g.Has(StudyAnalyses.Comparisons)).ToList();
 }
 
 /// <summary>Names of the analyses a study can ask for.</summary>
 public static class StudyAnalyses
 {
+    /// <summary>The analysis names as written in study files (model_check, logit_lens, ..., comparisons).</summary>
     public const string ModelCheck = "model_check", LogitLens = "logit_lens", LayerAttribution = "layer_attribution",
         HeadAttribution = "head_attribution", AttentionPatterns = "attention_patterns", Patching = "patching",
         NeuronPatching = "neuron_patching", AttributionPatching = "attribution_patching", Comparisons = "comparisons";
@@ -107,6 +131,7 @@ public static class StudyAnalyses
     /// (old names such as "head_value" are translated when the file is read, with a deprecation message).</summary>
     public static readonly string[] PatchingKinds = [.. SharpLens.Analysis.Patching.SweepNames.ByPosition, .. SharpLens.Analysis.Patching.SweepNames.Heads];
 
+    /// <summary>The kinds of claim a study file may state (top_positive_head, head_rank, value_over_pattern ...).</summary>
     public static readonly string[] ClaimKinds = ["top_positive_head", "top_negative_head", "top_layer", "top_components",
         "top_patching_head", "head_rank", "value_over_pattern", "top_neurons", "clean_logit_diff_positive"];
 }
@@ -114,6 +139,7 @@ public static class StudyAnalyses
 /// <summary>Reads study files. JSON and YAML (same structure) are accepted; problems are one-line <see cref="InvalidInputException"/>s.</summary>
 public static class StudyFile
 {
+    /// <summary>Reads the study file at <paramref name="path"/>: YAML for .yaml/.yml, else JSON.</summary>
     public static Study Load(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"study file '{path}' does not exist: check the path");
@@ -122,6 +148,7 @@ public static class StudyFile
         return ext is ".yaml" or ".yml" ? ParseYaml(text, Path.GetFileName(path)) : ParseJson(text, Path.GetFileName(path));
     }
 
+    /// <summary>Parses a JSON study (comments and trailing commas allowed); <paramref name="source"/> names it in errors.</summary>
     public static Study ParseJson(string json, string source = "study")
     {
         JsonNode? root;
@@ -133,6 +160,7 @@ public static class StudyFile
         return FromNode(root, source);
     }
 
+    /// <summary>Parses a YAML study with the same structure as the JSON form; <paramref name="source"/> names it in errors.</summary>
     public static Study ParseYaml(string yaml, string source = "study")
     {
         var stream = new YamlStream();
@@ -165,6 +193,7 @@ public static class StudyFile
         return JsonValue.Create(v);
     }
 
+    /// <summary>Reads a study from parsed JSON, translating deprecated names (recorded in <see cref="Study.Deprecations"/>).</summary>
     public static Study FromNode(JsonNode? root, string source = "study") => new Reader(source).Read(root);
 
     private sealed class Reader(string source)

@@ -18,6 +18,8 @@ public static class StudyReport
         ["head_k"] = "Logit Difference From Patched Head Key", ["head_pattern"] = "Logit Difference From Patched Head Pattern",
     };
 
+    /// <summary>Writes index.html (and PNG/SVG copies of the figures when <paramref name="staticImages"/>) into
+    /// <paramref name="outDir"/>; returns the path of index.html.</summary>
     public static string Write(StudyResults results, Study study, string outDir, bool staticImages = false)
     {
         var report = Build(results, study);
@@ -25,6 +27,7 @@ public static class StudyReport
         return report.Write(outDir);
     }
 
+    /// <summary>The report of a run without writing it: sections, figures with captions and findings.</summary>
     public static Report Build(StudyResults results, Study study)
     {
         var report = new Report(study.Title ?? study.Name) { Model = results.Model, Created = DateTimeOffset.Now };

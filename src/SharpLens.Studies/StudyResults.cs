@@ -13,16 +13,23 @@ namespace SharpLens.Studies;
 /// </summary>
 public sealed class StudyResults
 {
-    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
+    /// <summary>Wraps a results.json object (not copied).</summary>
     public StudyResults(JsonObject root) { Root = root; }
 
+    /// <summary>The whole results.json object.</summary>
     public JsonObject Root { get; }
+    /// <summary>"groups": one object per group name (created when absent).</summary>
     public JsonObject Groups => (JsonObject)(Root["groups"] ??= new JsonObject());
+    /// <summary>"comparisons": one object per compared figure (created when absent).</summary>
     public JsonObject Comparisons => (JsonObject)(Root["comparisons"] ??= new JsonObject());
+    /// <summary>"timings": seconds per "group/analysis" (created when absent).</summary>
     public JsonObject Timings => (JsonObject)(Root["timings"] ??= new JsonObject());
+    /// <summary>The model name the run recorded.</summary>
     public string? Model => Root["model"]?.ToString();
 
+    /// <summary>Reads a results.json; a missing or malformed file is an <see cref="InvalidInputException"/>.</summary>
     public static StudyResults Load(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"'{path}' does not exist: pass the --out folder of a `sharplens study run`");
@@ -34,6 +41,7 @@ public sealed class StudyResults
         catch (JsonException e) { throw new InvalidInputException($"{path}: malformed JSON: {e.Message.Split('\n')[0]}"); }
     }
 
+    /// <summary>The object of group <paramref name="name"/> (created when absent).</summary>
     public JsonObject Group(string name) => (JsonObject)(Groups[name] ??= new JsonObject());
 
     /// <summary>The node at "group/analysis" or "group/patching/sweep" (slash-separated), or null.</summary>
@@ -44,8 +52,11 @@ public sealed class StudyResults
         return node;
     }
 
+    /// <summary>Whether a node exists at <paramref name="path"/> of <paramref name="group"/> (a finished analysis).</summary>
     public bool Has(string group, string path) => Get(group, path) is not null;
 
+    /// <summary>Stores <paramref name="value"/> at the slash-separated <paramref name="path"/> of <paramref name="group"/>,
+    /// creating the objects on the way.</summary>
     public void Set(string group, string path, JsonNode value)
     {
         var parts = path.Split('/');
@@ -62,6 +73,7 @@ public sealed class StudyResults
         return node is JsonObject o && o["values"] is JsonArray ? Grid.FromJson(o) : null;
     }
 
+    /// <summary>Writes the results to <paramref name="path"/> atomically (temporary file, then rename).</summary>
     public void Save(string path)
     {
         string full = Path.GetFullPath(path);
@@ -71,6 +83,7 @@ public sealed class StudyResults
         File.Move(tmp, full, overwrite: true);
     }
 
-    public static string Hash(JsonNode? studySource) =>
+    /// <summary>First 16 hex digits of the SHA-256 of the study's normalised JSON: a run only resumes on the same study.</summary>
+    internal static string Hash(JsonNode? studySource) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(studySource?.ToJsonString() ?? ""))).ToLowerInvariant()[..16];
 }

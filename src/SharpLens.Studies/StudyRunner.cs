@@ -16,13 +16,18 @@ namespace SharpLens.Studies;
 /// <summary>Where a run is: step <see cref="Step"/> of <see cref="Steps"/> ("group/analysis"), and how far into it.</summary>
 public readonly record struct StudyProgress(int Step, int Steps, string Name, double Fraction, bool Skipped);
 
+/// <summary>How a study runs: where it writes, whether it recomputes, which patching engine, progress and report outputs.</summary>
 public sealed record StudyRunOptions
 {
+    /// <summary>The run's folder: results.json, index.html and figures go here.</summary>
     public required string OutDir { get; init; }
     /// <summary>Model name recorded in results.json (a mismatch with an existing run needs <see cref="Force"/>).</summary>
     public string ModelName { get; init; } = "model";
+    /// <summary>Recompute every analysis even when results.json has it (also allows another model than the one recorded).</summary>
     public bool Force { get; init; }
+    /// <summary>The activation patching engine: exact (fast, same numbers) or plain (one forward per patch).</summary>
     public PatchingMethod Method { get; init; } = PatchingMethod.Exact;
+    /// <summary>Receives the step and its fraction done; null for none.</summary>
     public IProgress<StudyProgress>? Progress { get; init; }
     /// <summary>Also write PNG/SVG of every report figure.</summary>
     public bool StaticImages { get; init; }
@@ -46,16 +51,19 @@ public sealed class StudyRunner
     private readonly Dictionary<string, LogitDiffAttribution> _dla = new();
     private readonly Dictionary<string, ActivationPatcher> _patchers = new();
 
+    /// <summary>Validates <paramref name="study"/> against <paramref name="model"/> (before any model run) and prepares the run.</summary>
     public StudyRunner(HookedTransformer model, Study study, StudyRunOptions options)
     {
         _model = model; _study = study; _options = options;
         _groups = StudyValidation.Resolve(study, StudyTarget.For(model));
     }
 
+    /// <summary>Path of the run's results.json.</summary>
     public string ResultsPath => Path.Combine(_options.OutDir, "results.json");
 
     private sealed record Step(string Group, string Path, Func<IProgress<double>, JsonNode> Run);
 
+    /// <summary>Runs every analysis not yet in results.json (all when forced), saving after each, then writes the report.</summary>
     public StudyRunSummary Run()
     {
         var watch = Stopwatch.StartNew();

@@ -6,10 +6,15 @@ namespace SharpLens.Studies;
 /// <summary>A group with every prompt and answer turned into token ids, ready to run.</summary>
 public sealed record ResolvedGroup
 {
+    /// <summary>The group as written in the study file.</summary>
     public required StudyGroup Group { get; init; }
+    /// <summary>The clean prompts, right-padded.</summary>
     public required TokenBatch Clean { get; init; }
+    /// <summary>The corrupted prompts, right-padded; prompt b is the counterpart of clean prompt b.</summary>
     public required TokenBatch Corrupted { get; init; }
+    /// <summary>(correct, wrong) token ids per prompt.</summary>
     public required (int Correct, int Wrong)[] Answers { get; init; }
+    /// <summary>Each clean prompt's text (decoded from its ids when given as ids).</summary>
     public required string[] CleanTexts { get; init; }
     /// <summary>Each clean prompt's tokens as strings (the ids as text without a tokenizer).</summary>
     public required string[][] StrTokens { get; init; }
@@ -19,6 +24,7 @@ public sealed record ResolvedGroup
     public IReadOnlyList<(int Layer, int Index)> NamedNeurons { get; init; } = [];
     /// <summary>test_prompt inputs: tokens (BOS as for the prompts), the answer's id and both as text.</summary>
     public IReadOnlyList<(string Prompt, int[] Tokens, int Answer)> TestPrompts { get; init; } = [];
+    /// <summary>The group's name.</summary>
     public string Name => Group.Name;
 }
 
@@ -30,6 +36,7 @@ public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int Co
     /// <summary>Heads per layer (circuit node names are checked against it); 0 = unknown.</summary>
     public int NHeads { get; init; }
 
+    /// <summary>The target of a loaded model: its tokenizer, vocabulary, context length, layers and MLP width.</summary>
     public static StudyTarget For(HookedTransformer model) =>
         new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId) { DMlp = model.Config.DMlp, NHeads = model.Config.NHeads };
 
@@ -43,6 +50,7 @@ public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int Co
 /// </summary>
 public static class StudyValidation
 {
+    /// <summary>Checks every group, comparison and claim against <paramref name="target"/> and returns the groups as token ids.</summary>
     public static IReadOnlyList<ResolvedGroup> Resolve(Study study, StudyTarget target)
     {
         if (study.Groups.Count == 0) throw new InvalidInputException($"study '{study.Name}' has no groups: add at least one group with prompts and answers");

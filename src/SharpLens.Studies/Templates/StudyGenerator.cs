@@ -37,6 +37,7 @@ public sealed record GroupOutcome(string Name, bool Kept, int Pairs, int Candida
 /// <summary>The generated study (null when no group was kept), its file text (normalised JSON), and what was kept or dropped and why.</summary>
 public sealed record GeneratedStudy(Study? Study, JsonObject Json, IReadOnlyList<GroupOutcome> Groups, IReadOnlyList<DroppedPrompt> Dropped, IReadOnlyList<string> Notes)
 {
+    /// <summary>The generated study file as indented JSON (apostrophes and angle brackets kept readable).</summary>
     public string ToJsonString() => Json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 }
 
@@ -52,13 +53,14 @@ public static class StudyGenerator
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>A string quoted as in JSON, apostrophes kept: "'ll".</summary>
-    public static string Q(string s) => JsonSerializer.Serialize(s, Relaxed);
+    internal static string Q(string s) => JsonSerializer.Serialize(s, Relaxed);
 
-    public static readonly string[] DefaultAnalyses = [StudyAnalyses.ModelCheck, StudyAnalyses.LogitLens, StudyAnalyses.LayerAttribution,
+    /// <summary>Analyses of a generated group when neither the options nor the spec's group defaults name any.</summary>
+    internal static readonly string[] DefaultAnalyses = [StudyAnalyses.ModelCheck, StudyAnalyses.LogitLens, StudyAnalyses.LayerAttribution,
         StudyAnalyses.HeadAttribution, StudyAnalyses.Patching, StudyAnalyses.Comparisons];
 
     /// <summary>One candidate pair of a group, before checks.</summary>
-    public sealed record Pair(string Contracted, string Full);
+    internal sealed record Pair(string Contracted, string Full);
 
     /// <summary>Every candidate pair of a group (deduplicated), in a deterministic shuffled order.</summary>
     public static List<Pair> Candidates(TemplateSpec spec, ContractionSpec c, string pronoun2, int groupIndex)
@@ -92,13 +94,16 @@ public static class StudyGenerator
             .Replace("  ", " ");
 
     /// <summary>Why an answer text is not usable as a single GPT-2 token, or null when it is.</summary>
-    public static string? SingleTokenProblem(Gpt2Tokenizer tok, string answer)
+    /// <summary>Null when <paramref name="answer"/> is one token; otherwise the one-line problem, listing its tokens.</summary>
+    internal static string? SingleTokenProblem(Gpt2Tokenizer tok, string answer)
     {
         var ids = answer.Length == 0 ? [] : tok.ToTokens(answer, prependBos: false);
         return ids.Length == 1 ? null
             : $"answer {Q(answer)} is {ids.Length} tokens [{string.Join(", ", ids.Select(i => $"{i} {Q(tok.ToString([i]))}"))}]: every answer must be a single token";
     }
 
+    /// <summary>Expands <paramref name="spec"/> into a study, tokenizing with <paramref name="tokenizer"/>; with a scorer in
+    /// <paramref name="options"/> only pairs the model answers right on both prompts are kept.</summary>
     public static GeneratedStudy Generate(TemplateSpec spec, Gpt2Tokenizer tokenizer, GenerateOptions? options = null)
     {
         options ??= new GenerateOptions();

@@ -23,29 +23,37 @@ public sealed record VerbSpec(IReadOnlyDictionary<string, string> Forms, IReadOn
 /// </summary>
 public sealed record TemplateSpec
 {
-    public static readonly string[] VerbForms = ["base", "ing", "pp"];
-    public static readonly string[] Slots = ["Pronoun", "pronoun", "contraction", "verb", "verb_base", "verb_ing", "verb_pp", "object", "connective", "pronoun2"];
+    internal static readonly string[] VerbForms = ["base", "ing", "pp"];
+    internal static readonly string[] Slots = ["Pronoun", "pronoun", "contraction", "verb", "verb_base", "verb_ing", "verb_pp", "object", "connective", "pronoun2"];
 
     /// <summary>Study-level keys copied into the generated study file (name, title, description, model, prepend_bos, questions, comparisons, claims).</summary>
     public required JsonObject Study { get; init; }
     /// <summary>Group keys every generated group gets (analyses, patching, neuron_layers, top_k ...).</summary>
     public required JsonObject GroupDefaults { get; init; }
+    /// <summary>The contractions to generate groups for ("'ll" / " will", with the verb form each takes).</summary>
     public required IReadOnlyList<ContractionSpec> Contractions { get; init; }
+    /// <summary>Prompt templates with {slot} placeholders (see the type's remarks for the slots).</summary>
     public required IReadOnlyList<string> Templates { get; init; }
+    /// <summary>Verbs with their base, -ing and past-participle forms and the objects they take.</summary>
     public required IReadOnlyList<VerbSpec> Verbs { get; init; }
+    /// <summary>Words joining the two clauses ("and", "because" ...).</summary>
     public required IReadOnlyList<string> Connectives { get; init; }
     /// <summary>Seed of the deterministic shuffle of each group's candidate pairs.</summary>
     public int Seed { get; init; }
 
+    /// <summary>The generated study's name ("generated" when the spec names none).</summary>
     public string Name => Study["name"]?.ToString() ?? "generated";
+    /// <summary>Whether generated prompts get BOS first (the spec's prepend_bos, default true).</summary>
     public bool PrependBos => Study["prepend_bos"] is JsonValue v && v.TryGetValue(out bool b) ? b : true;
 
+    /// <summary>Reads a template spec file; a missing file is an <see cref="InvalidInputException"/>.</summary>
     public static TemplateSpec Load(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"template spec '{path}' does not exist: check the path");
         return Parse(File.ReadAllText(path), Path.GetFileName(path));
     }
 
+    /// <summary>Parses a template spec's JSON; every problem is a one-line <see cref="InvalidInputException"/> naming <paramref name="source"/>.</summary>
     public static TemplateSpec Parse(string json, string source = "templates")
     {
         JsonNode? root;
@@ -117,7 +125,8 @@ public sealed record TemplateSpec
     }
 
     /// <summary>"They" -> "they"; "I" stays "I".</summary>
-    public static string Lower(string pronoun) => pronoun == "I" || pronoun.Length == 0 ? pronoun : char.ToLowerInvariant(pronoun[0]) + pronoun[1..];
+    internal static string Lower(string pronoun) => pronoun == "I" || pronoun.Length == 0 ? pronoun : char.ToLowerInvariant(pronoun[0]) + pronoun[1..];
 
-    public static string Upper(string pronoun) => pronoun.Length == 0 ? pronoun : char.ToUpperInvariant(pronoun[0]) + pronoun[1..];
+    /// <summary>"they" -> "They".</summary>
+    internal static string Upper(string pronoun) => pronoun.Length == 0 ? pronoun : char.ToUpperInvariant(pronoun[0]) + pronoun[1..];
 }
