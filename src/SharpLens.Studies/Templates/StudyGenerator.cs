@@ -63,7 +63,7 @@ public static class StudyGenerator
     internal sealed record Pair(string Contracted, string Full);
 
     /// <summary>Every candidate pair of a group (deduplicated), in a deterministic shuffled order.</summary>
-    public static List<Pair> Candidates(TemplateSpec spec, ContractionSpec c, string pronoun2, int groupIndex)
+    internal static List<Pair> Candidates(TemplateSpec spec, ContractionSpec c, string pronoun2, int groupIndex)
     {
         var seen = new HashSet<string>();
         var list = new List<Pair>();
