@@ -82,10 +82,14 @@ internal static class Fmt
 /// <summary>Writes files atomically: to a temporary file in the same folder, then renamed over the target.</summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="text"/> as UTF-8 (no BOM) to <paramref name="path"/> atomically.</summary>
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes));
 
+    /// <summary>Lets <paramref name="write"/> fill a temporary file next to <paramref name="path"/>, then renames it over
+    /// the target; on failure the temporary file is deleted and the target is untouched.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);

@@ -6,8 +6,21 @@ namespace SharpLens.Reports;
 [Flags]
 public enum FigureFormats
 {
-    Html = 1, Png = 2, Svg = 4, Csv = 8, Json = 16,
-    Data = Csv | Json, Static = Png | Svg,
+    /// <summary>Interactive Plotly page, offline.</summary>
+    Html = 1,
+    /// <summary>Static PNG image (ScottPlot).</summary>
+    Png = 2,
+    /// <summary>Static SVG image (ScottPlot).</summary>
+    Svg = 4,
+    /// <summary>The figure's numbers as CSV.</summary>
+    Csv = 8,
+    /// <summary>The figure's numbers and labels as JSON.</summary>
+    Json = 16,
+    /// <summary>CSV and JSON: the numbers only.</summary>
+    Data = Csv | Json,
+    /// <summary>PNG and SVG: the static images.</summary>
+    Static = Png | Svg,
+    /// <summary>Every format.</summary>
     All = Html | Png | Svg | Csv | Json,
 }
 

@@ -28,17 +28,22 @@ public abstract class Figure
 /// </summary>
 public sealed class HeatmapFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "heatmap";
     /// <summary>[rows, cols]; NaN cells are left blank.</summary>
     public double[,] Values { get; }
+    /// <summary>Row labels, top to bottom (e.g. layers "0".."11").</summary>
     public IReadOnlyList<string> Rows { get; }
+    /// <summary>Column labels, left to right (e.g. positions "We_1" or heads "0".."11").</summary>
     public IReadOnlyList<string> Cols { get; }
     /// <summary>Fixed colour range; when null the range is symmetric: [-max|v|, +max|v|].</summary>
     public double? ZMin { get; set; }
+    /// <summary>Upper end of the fixed colour range (see <see cref="ZMin"/>).</summary>
     public double? ZMax { get; set; }
     /// <summary>Title of the colour bar (e.g. "logit diff").</summary>
     public string ColorbarTitle { get; set; } = "";
 
+    /// <summary>A heatmap of <paramref name="values"/> [rows, cols]; the label lists must match its sizes.</summary>
     public HeatmapFigure(double[,] values, IReadOnlyList<string> rows, IReadOnlyList<string> cols)
     {
         if (values.GetLength(0) != rows.Count || values.GetLength(1) != cols.Count)
@@ -84,16 +89,21 @@ public sealed record LineSeries(string Name, IReadOnlyList<double> Y, IReadOnlyL
 /// <summary>Lines over shared categorical x values (layers, components, positions).</summary>
 public sealed class LineFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "line";
+    /// <summary>The shared categorical x values.</summary>
     public IReadOnlyList<string> X { get; }
+    /// <summary>The lines, each with one y value per x value.</summary>
     public List<LineSeries> Series { get; } = new();
 
+    /// <summary>Lines over <paramref name="x"/>; every series needs one value per x value.</summary>
     public LineFigure(IReadOnlyList<string> x, params LineSeries[] series)
     {
         X = x;
         foreach (var s in series) Add(s);
     }
 
+    /// <summary>Adds a line (checked against <see cref="X"/>) and returns this figure.</summary>
     public LineFigure Add(LineSeries s)
     {
         if (s.Y.Count != X.Count) throw new ArgumentException($"series '{s.Name}' has {s.Y.Count} values for {X.Count} x values");
@@ -118,13 +128,16 @@ public sealed record ScatterPoint(double X, double Y, string Name, int Layer);
 /// <summary>Points coloured by layer, with a hover name per point.</summary>
 public sealed class ScatterFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "scatter";
+    /// <summary>The points, in drawing order.</summary>
     public List<ScatterPoint> Points { get; } = new();
     /// <summary>Also write each point's name next to it (not only on hover).</summary>
     public bool ShowNames { get; set; }
     /// <summary>Draw the y = x diagonal (useful for "clean vs corrupted" plots).</summary>
     public bool Diagonal { get; set; }
 
+    /// <summary>A scatter of <paramref name="points"/> (more can be added to <see cref="Points"/>).</summary>
     public ScatterFigure(IEnumerable<ScatterPoint>? points = null)
     {
         if (points is not null) Points.AddRange(points);
@@ -134,13 +147,19 @@ public sealed class ScatterFigure : Figure
 /// <summary>Bars with optional asymmetric error bars (confidence intervals).</summary>
 public sealed class BarFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "bar";
+    /// <summary>Bar labels, left to right.</summary>
     public IReadOnlyList<string> Categories { get; }
+    /// <summary>Bar heights, one per category.</summary>
     public IReadOnlyList<double> Values { get; }
     /// <summary>Lower / upper ends of the interval (absolute values, not offsets); null for no error bars.</summary>
     public IReadOnlyList<double>? Lower { get; }
+    /// <summary>Upper ends of the intervals (see <see cref="Lower"/>).</summary>
     public IReadOnlyList<double>? Upper { get; }
 
+    /// <summary>Bars of <paramref name="values"/> per category, with error bars when both <paramref name="lower"/> and
+    /// <paramref name="upper"/> are given (one per category).</summary>
     public BarFigure(IReadOnlyList<string> categories, IReadOnlyList<double> values,
         IReadOnlyList<double>? lower = null, IReadOnlyList<double>? upper = null)
     {
@@ -192,15 +211,20 @@ public sealed class BarFigure : Figure
 /// </summary>
 public sealed class SmallMultiplesFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "small_multiples";
     /// <summary>The panels; each panel's <see cref="Figure.Title"/> is its group name.</summary>
     public List<HeatmapFigure> Panels { get; } = new();
     /// <summary>Panels per row.</summary>
     public int Columns { get; set; } = 3;
+    /// <summary>Lower end of the shared colour range; null = symmetric around 0 over all panels.</summary>
     public double? ZMin { get; set; }
+    /// <summary>Upper end of the shared colour range; null = symmetric around 0 over all panels.</summary>
     public double? ZMax { get; set; }
+    /// <summary>Title of the one shared colour bar.</summary>
     public string ColorbarTitle { get; set; } = "";
 
+    /// <summary>Small multiples of <paramref name="panels"/> (more can be added to <see cref="Panels"/>).</summary>
     public SmallMultiplesFigure(IEnumerable<HeatmapFigure>? panels = null)
     {
         if (panels is not null) Panels.AddRange(panels);
@@ -239,16 +263,21 @@ public sealed record AttentionHead(string Name, double[,] Pattern);
 /// </summary>
 public sealed class AttentionFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "attention";
+    /// <summary>The prompt's tokens, on both axes of every pattern.</summary>
     public IReadOnlyList<string> Tokens { get; }
+    /// <summary>The heads shown, each with a [tokens, tokens] pattern.</summary>
     public List<AttentionHead> Heads { get; } = new();
 
+    /// <summary>Attention patterns over <paramref name="tokens"/> of the given <paramref name="heads"/>.</summary>
     public AttentionFigure(IReadOnlyList<string> tokens, IEnumerable<AttentionHead>? heads = null)
     {
         Tokens = tokens;
         if (heads is not null) foreach (var h in heads) Add(h);
     }
 
+    /// <summary>Adds a head whose pattern must be [tokens, tokens]; returns this figure.</summary>
     public AttentionFigure Add(AttentionHead h)
     {
         if (h.Pattern.GetLength(0) != Tokens.Count || h.Pattern.GetLength(1) != Tokens.Count)
@@ -270,19 +299,25 @@ public sealed record NeuronTextPrompt(IReadOnlyList<string> Tokens, double[,] Ac
 /// </summary>
 public sealed class NeuronTextFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "neuron_text";
+    /// <summary>Neuron labels, e.g. "L8N2744", one per row of each prompt's activations.</summary>
     public IReadOnlyList<string> Neurons { get; }
+    /// <summary>The prompts, each with its [neuron, token] activations.</summary>
     public List<NeuronTextPrompt> Prompts { get; } = new();
     /// <summary>Fixed range; when null the range is symmetric around 0 over all neurons and prompts.</summary>
     public double? Min { get; set; }
+    /// <summary>Upper end of the fixed range (see <see cref="Min"/>).</summary>
     public double? Max { get; set; }
 
+    /// <summary>Activations of <paramref name="neurons"/> on the given <paramref name="prompts"/>.</summary>
     public NeuronTextFigure(IReadOnlyList<string> neurons, IEnumerable<NeuronTextPrompt>? prompts = null)
     {
         Neurons = neurons;
         if (prompts is not null) foreach (var p in prompts) Add(p);
     }
 
+    /// <summary>Adds a prompt whose activations must be [neurons, tokens]; returns this figure.</summary>
     public NeuronTextFigure Add(NeuronTextPrompt p)
     {
         if (p.Activations.GetLength(0) != Neurons.Count || p.Activations.GetLength(1) != p.Tokens.Count)
@@ -291,6 +326,7 @@ public sealed class NeuronTextFigure : Figure
         return this;
     }
 
+    /// <summary>The colour range actually used: the fixed one, or the symmetric one around 0.</summary>
     public (double Min, double Max) ColorRange
     {
         get
@@ -311,8 +347,11 @@ public sealed record TopKRow(string Prompt, IReadOnlyList<TopKEntry> Top, string
 /// <summary>Top-k prediction table: token, logit, probability per prompt, and the rank of the answer.</summary>
 public sealed class TopKTable : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "topk";
+    /// <summary>One row per prompt.</summary>
     public List<TopKRow> Rows { get; } = new();
+    /// <summary>A table of <paramref name="rows"/> (more can be added to <see cref="Rows"/>).</summary>
     public TopKTable(IEnumerable<TopKRow>? rows = null) { if (rows is not null) Rows.AddRange(rows); }
 
     internal TableFigure ToTable()
@@ -335,9 +374,13 @@ public sealed class TopKTable : Figure
 /// <summary>A plain table of strings (settings, scalars such as "clean_logit_diff").</summary>
 public sealed class TableFigure : Figure
 {
+    /// <inheritdoc/>
     public override string Kind => "table";
+    /// <summary>Column headers.</summary>
     public IReadOnlyList<string> Columns { get; }
+    /// <summary>The rows, one string per column.</summary>
     public List<string[]> Rows { get; } = new();
+    /// <summary>A table with <paramref name="columns"/> and the given <paramref name="rows"/>.</summary>
     public TableFigure(IReadOnlyList<string> columns, IEnumerable<string[]>? rows = null)
     {
         Columns = columns;

@@ -14,6 +14,7 @@ public static class Assets
     public static string PlotlyJs => plotly.Value;
     /// <summary>Widgets for attention patterns and neuron text.</summary>
     public static string WidgetJs => script.Value;
+    /// <summary>The report's stylesheet.</summary>
     public static string Css => style.Value;
 
     static string Read(string name)

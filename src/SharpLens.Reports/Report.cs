@@ -17,8 +17,10 @@ public sealed class Report
 
     readonly List<Item> items = new();
 
+    /// <summary>An empty report titled <paramref name="title"/>.</summary>
     public Report(string title) { Title = title; }
 
+    /// <summary>Page title and heading.</summary>
     public string Title { get; set; }
     /// <summary>Model name, e.g. "gpt2-small".</summary>
     public string? Model { get; set; }
@@ -29,6 +31,7 @@ public sealed class Report
     /// <summary>Also write PNG and SVG of every figure (slower; HTML, CSV and JSON are always written).</summary>
     public bool StaticImages { get; set; } = true;
 
+    /// <summary>Adds a setting to <see cref="Metadata"/> (formatted with the invariant culture); returns this report.</summary>
     public Report Set(string key, object? value)
     {
         Metadata.Add(new(key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? ""));

@@ -57,6 +57,9 @@ public static class HistogramBins
     /// <summary>The quantile <paramref name="q"/> of a histogram, interpolated linearly inside its bin and clamped to the
     /// observed [<paramref name="min"/>, <paramref name="max"/>] (an estimate at bin resolution, not an exact order statistic).</summary>
     /// <param name="counts">[128] bin counts.</param>
+    /// <param name="q">The quantile wanted, in [0, 1].</param>
+    /// <param name="min">The smallest activation observed.</param>
+    /// <param name="max">The largest activation observed.</param>
     public static double Quantile(ReadOnlySpan<long> counts, double q, double min, double max)
     {
         long total = 0;

@@ -41,6 +41,7 @@ internal sealed class LayerAccumulator
 
     /// <summary>Folds one batch of windows of equal length into the layer.</summary>
     /// <param name="post">blocks.L.mlp.hook_post [batch, pos, d_mlp]</param>
+    /// <param name="pos">Length of every window in the batch (the pos axis of <paramref name="post"/>).</param>
     /// <param name="windows">[batch] the windows, each of length pos.</param>
     /// <param name="used">[batch] set to true for windows that entered some neuron's top k.</param>
     public void Add(float[] post, int pos, IReadOnlyList<TokenWindow> windows, bool[] used)

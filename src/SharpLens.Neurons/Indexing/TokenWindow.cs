@@ -13,6 +13,10 @@ public sealed record TokenWindow(long Id, int Document, int Start, int[] Tokens)
     /// <summary>Splits a document's tokens (no BOS) into windows of at most <paramref name="context"/> tokens, each starting with BOS;
     /// the last window of a document is shorter (a document end).</summary>
     /// <param name="tokens">[n] the document's tokens without BOS.</param>
+    /// <param name="document">Index of the document, recorded in each window.</param>
+    /// <param name="firstId">Id of the first window; the others count up from it.</param>
+    /// <param name="context">Longest window, BOS included (the model's context length or less).</param>
+    /// <param name="bos">The BOS token id put first in every window.</param>
     public static IEnumerable<TokenWindow> Split(int[] tokens, int document, long firstId, int context, int bos)
     {
         int chunk = context - 1;

@@ -20,7 +20,10 @@ public static class NeuronSearch
     /// The neurons of the index's layers most active on <paramref name="tokens"/> (BOS first; position 0 is skipped, as in the
     /// index): each neuron's max over positions, strongest first, with that activation relative to its max over the corpus.
     /// </summary>
+    /// <param name="model">The model the index was built from (checked against its fingerprint).</param>
+    /// <param name="index">The neuron index whose layers are searched.</param>
     /// <param name="tokens">[pos] the prompt's token ids.</param>
+    /// <param name="limit">How many neurons to return at most.</param>
     public static IReadOnlyList<SearchHit> ByPrompt(HookedTransformer model, NeuronIndex index, int[] tokens, int limit = 20)
     {
         index.RequireModel(model);
