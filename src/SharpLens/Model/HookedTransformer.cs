@@ -14,6 +14,9 @@ public sealed class HookedTransformer
     private readonly HashSet<string> _hookNames;
     private readonly string[] _lastBlockHooks; // hook points of the last block and ln_final (query rows shorten them)
 
+    /// <summary>A model of <paramref name="config"/>'s shape over <paramref name="weights"/> (not copied);
+    /// <paramref name="weightsProcessed"/> says whether TransformerLens' weight processing was applied to them.
+    /// Without a <paramref name="tokenizer"/> the model takes token ids only.</summary>
     public HookedTransformer(ModelConfig config, TransformerWeights weights, bool weightsProcessed, Gpt2Tokenizer? tokenizer = null)
     {
         config.Validate();
@@ -32,15 +35,23 @@ public sealed class HookedTransformer
         _lastBlockHooks = HookPointNames.Where(n => n.StartsWith(lastBlock, StringComparison.Ordinal) || n.StartsWith("ln_final.", StringComparison.Ordinal)).ToArray();
     }
 
+    /// <summary>Sizes of the model (n_layers, d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx).</summary>
     public ModelConfig Config { get; }
+    /// <summary>Every parameter, in TransformerLens' names and shapes.</summary>
     public TransformerWeights Weights { get; }
     /// <summary>True when fold_ln / centring / value-bias folding were applied (TransformerLens' from_pretrained default).</summary>
     public bool WeightsProcessed { get; }
+    /// <summary>GPT-2's tokenizer, or null for a model that takes token ids only.</summary>
     public Gpt2Tokenizer? Tokenizer { get; }
+    /// <summary>Token embedding (embed, W_E).</summary>
     public Embed EmbedLayer { get; }
+    /// <summary>Learned positional embedding (pos_embed, W_pos).</summary>
     public PosEmbed PosEmbedLayer { get; }
+    /// <summary>The transformer blocks, blocks.0 to blocks.{n_layers-1}.</summary>
     public TransformerBlock[] Blocks { get; }
+    /// <summary>The final LayerNorm (ln_final), before the unembedding.</summary>
     public LayerNorm LnFinal { get; }
+    /// <summary>The unembedding (unembed, W_U and b_U).</summary>
     public Unembed UnembedLayer { get; }
     /// <summary>Every hook point, in the order the forward pass reaches them.</summary>
     public IReadOnlyList<string> HookPointNames { get; }
@@ -52,6 +63,7 @@ public sealed class HookedTransformer
     /// <summary>Logits for <paramref name="tokens"/>: [batch, pos, d_vocab] (or [batch, d_vocab] with LogitsMode.Final).</summary>
     public Tensor Forward(TokenBatch tokens, ForwardOptions? options = null) => Run(tokens, options ?? new ForwardOptions());
 
+    /// <summary>Logits [1, pos, d_vocab] of one sequence of token ids.</summary>
     public Tensor Forward(IReadOnlyList<int> tokens) => Forward(TokenBatch.Single(tokens));
 
     /// <summary>Forward pass that records the activations whose names pass <paramref name="namesFilter"/> (all when null).</summary>

@@ -11,6 +11,8 @@ public sealed class KvCache
     private readonly float[][] _values;
     private readonly int _width;
 
+    /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions,
+    /// with one key and one value buffer per layer of <paramref name="config"/>.</summary>
     public KvCache(ModelConfig config, int batch, int capacity)
     {
         Batch = batch;
@@ -25,13 +27,16 @@ public sealed class KvCache
         }
     }
 
+    /// <summary>Number of sequences.</summary>
     public int Batch { get; }
+    /// <summary>Positions the buffers hold at most.</summary>
     public int Capacity { get; }
     /// <summary>Positions stored so far (equal for every layer once a forward finishes).</summary>
     public int Length { get; internal set; }
 
     /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
     public Span<float> Keys(int layer) => _keys[layer];
+    /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
     public Span<float> Values(int layer) => _values[layer];
     internal float[] KeysArray(int layer) => _keys[layer];
     internal float[] ValuesArray(int layer) => _values[layer];

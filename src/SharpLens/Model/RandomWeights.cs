@@ -8,6 +8,8 @@ namespace SharpLens.Model;
 /// </summary>
 public static class RandomWeights
 {
+    /// <summary>Weights of <paramref name="cfg"/>'s shape drawn from N(0, <paramref name="std"/>²) with a fixed
+    /// <paramref name="seed"/>, so the same arguments give the same model.</summary>
     public static TransformerWeights Create(ModelConfig cfg, int seed = 0, float std = 0.02f)
     {
         var random = new Random(seed);

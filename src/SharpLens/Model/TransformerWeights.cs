@@ -12,15 +12,18 @@ public sealed class TransformerWeights
     public required Tensor W_E { get; set; }
     /// <summary>[n_ctx, d_model]</summary>
     public required Tensor W_pos { get; set; }
+    /// <summary>One entry per transformer block (blocks.l.*).</summary>
     public required BlockWeights[] Blocks { get; init; }
     /// <summary>[d_model] or null when folded.</summary>
     public Tensor? LnFinalW { get; set; }
+    /// <summary>[d_model] or null when folded.</summary>
     public Tensor? LnFinalB { get; set; }
     /// <summary>[d_model, d_vocab]</summary>
     public required Tensor W_U { get; set; }
     /// <summary>[d_vocab]</summary>
     public required Tensor b_U { get; set; }
 
+    /// <summary>A deep copy of every parameter.</summary>
     public TransformerWeights Clone() => new()
     {
         W_E = W_E.Clone(), W_pos = W_pos.Clone(), Blocks = Blocks.Select(b => b.Clone()).ToArray(),
@@ -44,21 +47,29 @@ public sealed class TransformerWeights
 /// <summary>One transformer block's parameters; shapes in TransformerLens convention.</summary>
 public sealed class BlockWeights
 {
+    /// <summary>[d_model] ln1.w, or null when folded.</summary>
     public Tensor? Ln1W { get; set; }
+    /// <summary>[d_model] ln1.b, or null when folded.</summary>
     public Tensor? Ln1B { get; set; }
     /// <summary>[n_heads, d_model, d_head]</summary>
     public required Tensor W_Q { get; set; }
+    /// <summary>[n_heads, d_model, d_head]</summary>
     public required Tensor W_K { get; set; }
+    /// <summary>[n_heads, d_model, d_head]</summary>
     public required Tensor W_V { get; set; }
     /// <summary>[n_heads, d_head]</summary>
     public required Tensor b_Q { get; set; }
+    /// <summary>[n_heads, d_head]</summary>
     public required Tensor b_K { get; set; }
+    /// <summary>[n_heads, d_head]</summary>
     public required Tensor b_V { get; set; }
     /// <summary>[n_heads, d_head, d_model]</summary>
     public required Tensor W_O { get; set; }
     /// <summary>[d_model]</summary>
     public required Tensor b_O { get; set; }
+    /// <summary>[d_model] ln2.w, or null when folded.</summary>
     public Tensor? Ln2W { get; set; }
+    /// <summary>[d_model] ln2.b, or null when folded.</summary>
     public Tensor? Ln2B { get; set; }
     /// <summary>[d_model, d_mlp]</summary>
     public required Tensor W_in { get; set; }
@@ -69,6 +80,7 @@ public sealed class BlockWeights
     /// <summary>[d_model]</summary>
     public required Tensor b_out { get; set; }
 
+    /// <summary>A deep copy of every parameter of the block.</summary>
     public BlockWeights Clone() => new()
     {
         Ln1W = Ln1W?.Clone(), Ln1B = Ln1B?.Clone(), W_Q = W_Q.Clone(), W_K = W_K.Clone(), W_V = W_V.Clone(),
@@ -77,6 +89,7 @@ public sealed class BlockWeights
         W_out = W_out.Clone(), b_out = b_out.Clone(),
     };
 
+    /// <summary>Every parameter of the block with its name inside the block (e.g. "attn.W_Q"); folded ones are left out.</summary>
     public IEnumerable<(string Name, Tensor Tensor)> Named()
     {
         if (Ln1W is not null) yield return ("ln1.w", Ln1W);

@@ -6,9 +6,14 @@ namespace SharpLens.Model;
 /// <summary>Which of TransformerLens' weight-processing steps to apply (defaults = from_pretrained's).</summary>
 public sealed record WeightProcessingOptions
 {
+    /// <summary>fold_ln: fold each LayerNorm's w and b into the weights that read it (the LayerNorm then only centres and scales).</summary>
     public bool FoldLn { get; init; } = true;
+    /// <summary>center_writing_weights: make every matrix writing to the residual stream (W_E, W_pos, W_O, W_out and
+    /// their biases) mean-zero along d_model.</summary>
     public bool CenterWritingWeights { get; init; } = true;
+    /// <summary>center_unembed: subtract each row's mean from W_U and b_U (softmax is unchanged).</summary>
     public bool CenterUnembed { get; init; } = true;
+    /// <summary>fold_value_biases: fold b_V through W_O into b_O (attention rows sum to 1, so outputs are unchanged).</summary>
     public bool FoldValueBiases { get; init; } = true;
     /// <summary>
     /// TransformerLens' refactor_factored_attn_matrices (off by default, as in from_pretrained): re-factor
@@ -17,9 +22,11 @@ public sealed record WeightProcessingOptions
     /// </summary>
     public bool RefactorFactoredAttnMatrices { get; init; }
 
+    /// <summary>TransformerLens' from_pretrained defaults: fold_ln, both centrings and value-bias folding.</summary>
     public static WeightProcessingOptions Default => new();
     /// <summary>Unprocessed Hugging Face weights (from_pretrained_no_processing).</summary>
     public static WeightProcessingOptions None => new() { FoldLn = false, CenterWritingWeights = false, CenterUnembed = false, FoldValueBiases = false };
+    /// <summary>Whether any step is on.</summary>
     public bool Any => FoldLn || CenterWritingWeights || CenterUnembed || FoldValueBiases || RefactorFactoredAttnMatrices;
 }
 

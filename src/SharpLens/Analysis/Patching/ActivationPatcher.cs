@@ -15,6 +15,8 @@ public sealed partial class ActivationPatcher : IPatchingEngine
     private readonly PatchingRuns _runs;
     private readonly ExactEngine _exact;
 
+    /// <summary>Runs the clean and corrupted prompts of <paramref name="inputs"/> once through <paramref name="model"/>
+    /// (the baselines every patch starts from); <paramref name="options"/> picks the engine, direction and alignment.</summary>
     public ActivationPatcher(HookedTransformer model, PatchingInputs inputs, PatchingOptions? options = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
@@ -26,8 +28,11 @@ public sealed partial class ActivationPatcher : IPatchingEngine
         Positions = PositionAxis.Build(_runs.Target, Options);
     }
 
+    /// <summary>The model being patched.</summary>
     public HookedTransformer Model { get; }
+    /// <summary>The clean and corrupted prompts and the metric.</summary>
     public PatchingInputs Inputs { get; }
+    /// <summary>Engine (plain or exact), direction, alignment and batching of the sweeps.</summary>
     public PatchingOptions Options { get; }
     /// <summary>[prompt] metric of the unpatched clean run.</summary>
     public float[] CleanBaseline => Options.Direction == PatchDirection.CleanIntoCorrupted ? _runs.SourceBaseline : _runs.TargetBaseline;

@@ -16,6 +16,8 @@ public sealed record PatchingInputs
     /// <summary>Per-prompt score of the final-position logits (e.g. <see cref="LogitDiffMetric"/>).</summary>
     public IMetric Metric { get; }
 
+    /// <summary>Pairs <paramref name="clean"/> with <paramref name="corrupted"/> (same number of prompts and the same
+    /// length per prompt, else an <see cref="InvalidInputException"/>) under <paramref name="metric"/>.</summary>
     public PatchingInputs(TokenBatch clean, TokenBatch corrupted, IMetric metric)
     {
         Clean = clean ?? throw new InvalidInputException("clean prompts are missing");

@@ -12,8 +12,11 @@ public sealed class GradientCache
 {
     private readonly Dictionary<string, Tensor> _grads = new(StringComparer.Ordinal);
 
+    /// <summary>The hook names that have a gradient.</summary>
     public IReadOnlyCollection<string> Keys => _grads.Keys;
+    /// <summary>Whether the hook named <paramref name="name"/> (full name) has a gradient.</summary>
     public bool Contains(string name) => _grads.ContainsKey(name);
+    /// <summary>The gradient at the hook named <paramref name="name"/> (full name), shaped like the activation, if present.</summary>
     public bool TryGet(string name, out Tensor tensor) => _grads.TryGetValue(name, out tensor!);
 
     /// <summary>The gradient at a hook; short names as in <see cref="ActivationCache"/> ("resid_pre", 3).</summary>

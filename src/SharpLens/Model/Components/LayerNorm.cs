@@ -9,8 +9,11 @@ namespace SharpLens.Model.Components;
 /// </summary>
 public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook, string normalizedHook, int? layer)
 {
+    /// <summary>[d_model] the scale γ (TransformerLens' ln.w), or null after fold_ln.</summary>
     public Tensor? W { get; } = w;
+    /// <summary>[d_model] the shift β (ln.b), or null after fold_ln.</summary>
     public Tensor? B { get; } = b;
+    /// <summary>Added to the mean square before the square root (layer_norm_epsilon).</summary>
     public float Eps { get; } = eps;
 
     /// <param name="x">[batch, pos, d_model]</param>

@@ -10,6 +10,7 @@ public sealed class Mlp
     private readonly int _layer;
     private readonly PackedMatrix _wIn, _wOut;
 
+    /// <summary>The MLP of block <paramref name="layer"/>, with W_in and W_out packed once for the GEMM.</summary>
     public Mlp(BlockWeights w, int layer)
     {
         _w = w; _layer = layer;

@@ -6,6 +6,7 @@ namespace SharpLens.Model.Components;
 /// <summary>A pre-LayerNorm GPT-2 block: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).</summary>
 public sealed class TransformerBlock
 {
+    /// <summary>Block <paramref name="layer"/> over weights <paramref name="w"/>; <paramref name="eps"/> is the LayerNorm epsilon.</summary>
     public TransformerBlock(BlockWeights w, int layer, float eps)
     {
         Layer = layer;
@@ -16,11 +17,17 @@ public sealed class TransformerBlock
         Mlp = new Mlp(w, layer);
     }
 
+    /// <summary>The block's index, 0-based (the l in blocks.l.*).</summary>
     public int Layer { get; }
+    /// <summary>The block's parameters (shared with the model's <see cref="TransformerWeights"/>).</summary>
     public BlockWeights Weights { get; }
+    /// <summary>ln1, before attention.</summary>
     public LayerNorm Ln1 { get; }
+    /// <summary>The block's multi-head attention (blocks.l.attn).</summary>
     public Attention Attn { get; }
+    /// <summary>ln2, before the MLP.</summary>
     public LayerNorm Ln2 { get; }
+    /// <summary>The block's MLP (blocks.l.mlp).</summary>
     public Mlp Mlp { get; }
 
     /// <param name="residPre">[batch, pos, d_model]</param>

@@ -10,6 +10,7 @@ public sealed class Unembed
     private const int PackFromRows = 16;
     private readonly Lazy<PackedMatrix> _packed;
 
+    /// <summary>An unembedding with <paramref name="W_U"/> [d_model, d_vocab] and <paramref name="b_U"/> [d_vocab] (not copied).</summary>
     public Unembed(Tensor W_U, Tensor b_U)
     {
         this.W_U = W_U; this.b_U = b_U;

@@ -10,13 +10,17 @@ public sealed class ActivationCache
 {
     private readonly Dictionary<string, Tensor> _activations = new(StringComparer.Ordinal);
 
+    /// <summary>An empty cache for a run of <paramref name="model"/>; forward passes fill it.</summary>
     public ActivationCache(HookedTransformer model) => Model = model;
 
     /// <summary>The model whose run produced this cache (for decomposition functions that need weights).</summary>
     public HookedTransformer Model { get; }
 
+    /// <summary>Full hook names of the cached activations.</summary>
     public IReadOnlyCollection<string> Keys => _activations.Keys;
+    /// <summary>Number of cached activations.</summary>
     public int Count => _activations.Count;
+    /// <summary>Whether the activation at the hook named <paramref name="name"/> (full name) is cached.</summary>
     public bool Contains(string name) => _activations.ContainsKey(name);
 
     /// <summary>The cached activation; short names ("resid_pre", layer) as in TransformerLens' cache["resid_pre", 7].</summary>
@@ -31,6 +35,7 @@ public sealed class ActivationCache
         }
     }
 
+    /// <summary>The activation at the hook named <paramref name="name"/> (full name), if cached.</summary>
     public bool TryGet(string name, out Tensor tensor) => _activations.TryGetValue(name, out tensor!);
 
     internal void Set(string name, Tensor tensor) => _activations[name] = tensor;

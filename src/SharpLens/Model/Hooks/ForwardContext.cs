@@ -12,6 +12,8 @@ public sealed class ForwardContext
     private readonly Dictionary<string, List<HookFunction>> _hooks = new(StringComparer.Ordinal);
     private readonly Func<string, bool>? _cacheFilter;
 
+    /// <summary>A call that runs <paramref name="hooks"/> (several on one name run in order) and records into
+    /// <paramref name="cache"/> the activations whose names pass <paramref name="cacheFilter"/> (all when null).</summary>
     public ForwardContext(IEnumerable<Hook>? hooks = null, ActivationCache? cache = null, Func<string, bool>? cacheFilter = null)
     {
         Cache = cache;
@@ -24,13 +26,19 @@ public sealed class ForwardContext
         }
     }
 
+    /// <summary>No hooks and no cache: components compute only what flows on.</summary>
     public static readonly ForwardContext None = new();
 
+    /// <summary>Where observed activations are recorded, or null.</summary>
     public ActivationCache? Cache { get; }
+    /// <summary>The hook names that have at least one hook in this call.</summary>
     public IEnumerable<string> HookedNames => _hooks.Keys;
 
+    /// <summary>Whether a hook is installed on <paramref name="name"/>.</summary>
     public bool HasHook(string name) => _hooks.ContainsKey(name);
+    /// <summary>Whether the activation named <paramref name="name"/> is to be recorded in <see cref="Cache"/>.</summary>
     public bool IsCached(string name) => _cacheFilter is not null && _cacheFilter(name);
+    /// <summary>Whether anyone reads <paramref name="name"/> (hooked or cached): optional activations are computed only then.</summary>
     public bool IsObserved(string name) => HasHook(name) || IsCached(name);
 
     /// <summary>Runs the hooks on <paramref name="activation"/>, caches the result when asked, returns what flows on.</summary>
