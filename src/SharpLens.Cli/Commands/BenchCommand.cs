@@ -20,7 +20,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print JSON on stdout instead of a table" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
         var suites = new Option<string>("--suites") { DefaultValueFactory = _ => "core" };
-        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed)";
+        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed), explorer (each interaction of sharplens serve, timed through its endpoints)";
         var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
         command.SetAction(parse =>
         {
@@ -34,13 +34,14 @@ internal static class BenchCommand
                 ["isa"] = Gemm.ActiveIsa.ToString(),
             };
             foreach (var suite in wanted)
-                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons"))
-                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits or neurons");
+                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
+                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
             if (wanted.Contains("core")) Core(lm, n, results);
             if (wanted.Contains("attribution")) Attribution(lm, results);
             if (wanted.Contains("patching")) Patching(lm, results);
             if (wanted.Contains("circuits")) CircuitsSuite(lm, results);
             if (wanted.Contains("neurons")) Neurons(lm, n, results);
+            if (wanted.Contains("explorer")) Explorer(lm, n, results);
             if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
             else
             {
@@ -78,12 +79,22 @@ internal static class BenchCommand
     private static void Neurons(HookedTransformer lm, int n, JsonObject results)
     {
         if (results["sgemm_512x768x3072_gflops"] is null) Core(lm, n, results);
-        var withTokenizer = lm.Tokenizer is null ? new HookedTransformer(lm.Config, lm.Weights, lm.WeightsProcessed, new Gpt2Tokenizer(lm.Config.BosTokenId)) : lm;
-        var r = SharpLens.Neurons.Indexing.IndexingBenchmark.Run(withTokenizer);
+        var r = SharpLens.Neurons.Indexing.IndexingBenchmark.Run(WithTokenizer(lm));
         results["neurons_index_tokens_per_s"] = Math.Round(r.TokensPerSecond, 1);
         results["neurons_index_gflops"] = Math.Round(r.Gflops, 1);
         results["neurons_index_share_of_sgemm"] = Math.Round(r.Gflops / results["sgemm_512x768x3072_gflops"]!.GetValue<double>(), 3);
     }
+
+    /// <summary>Every explorer interaction through its endpoint on a loopback server: median seconds each.</summary>
+    private static void Explorer(HookedTransformer lm, int n, JsonObject results)
+    {
+        foreach (var t in SharpLens.Server.ExplorerBenchmark.RunAsync(WithTokenizer(lm), n).GetAwaiter().GetResult())
+            results[$"explorer_{t.Name}_s"] = Math.Round(t.MedianSeconds, 3);
+    }
+
+    /// <summary>Random weights come without a tokenizer; text workloads use GPT-2's.</summary>
+    private static HookedTransformer WithTokenizer(HookedTransformer lm) =>
+        lm.Tokenizer is null ? new HookedTransformer(lm.Config, lm.Weights, lm.WeightsProcessed, new Gpt2Tokenizer(lm.Config.BosTokenId)) : lm;
 
     private static void Patching(HookedTransformer lm, JsonObject results)
     {

@@ -24,6 +24,9 @@ internal sealed class NeuronStore : IDisposable
     /// <summary>For tests: caps the file size in pages so a "full disk" can be simulated.</summary>
     internal long? MaxPageCount { set => Sqlite.Execute(_db, $"PRAGMA max_page_count = {value ?? 1073741823}"); }
 
+    /// <summary>For tests: refuses every write with SQLite's read-only error, as a file made read-only mid-run would.</summary>
+    internal bool QueryOnly { set => Sqlite.Execute(_db, $"PRAGMA query_only = {(value ? 1 : 0)}"); }
+
     /// <summary>Decodes token ids for the vocab table (which holds the tokens of stored windows and direct effects).</summary>
     public Func<int, string>? TokenText { get; set; }
     private readonly HashSet<int> _savedTokens = [];

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using SharpLens.Model;
+
+namespace SharpLens.Server;
+
+/// <summary>One interaction of the explorer, timed (<c>sharplens bench --suites explorer</c>).</summary>
+/// <param name="Name">What the user does, e.g. "predict" or "patch_exact".</param>
+/// <param name="Endpoint">The request that does it.</param>
+/// <param name="MedianSeconds">Median wall time from sending the request to the complete answer (for patching: to the
+/// "result" event), measured on loopback so it is the server's time plus a local round trip.</param>
+public sealed record ExplorerTiming(string Name, string Endpoint, double MedianSeconds);
+
+/// <summary>
+/// Times every interaction of the explorer the way the page performs it: a real <see cref="ExplorerServer"/> on a free
+/// loopback port, the same JSON requests the page sends (four prompt pairs of the study, swap-pair corruption, answer
+/// pairs 're / are), and each answer checked to be a success before its time counts.
+/// </summary>
+public static class ExplorerBenchmark
+{
+    /// <summary>The study's prompts: each pair differs only in the contraction, so swapping pairs corrupts the answer.</summary>
+    public static readonly string[] Prompts =
+    [
+        "We're helping our friend when they", "We are helping our friend when they",
+        "They're eating dinner together while they", "They are eating dinner together while they",
+        "You're reading the book because they", "You are reading the book because they",
+        "We're walking to school and they", "We are walking to school and they",
+    ];
+
+    /// <summary>Runs each interaction once to warm up, then <paramref name="repeats"/> times (patching: at most 3).</summary>
+    /// <param name="model">A model with the GPT-2 tokenizer.</param>
+    /// <param name="repeats">Timed runs per interaction.</param>
+    /// <param name="neuronLayers">Layers whose neurons the patching runs patch (default: the last layer).</param>
+    public static async Task<IReadOnlyList<ExplorerTiming>> RunAsync(HookedTransformer model, int repeats = 5, int[]? neuronLayers = null)
+    {
+        model.RequireTokenizer();
+        int last = model.Config.NLayers - 1;
+        neuronLayers ??= [last];
+        string reports = Path.Combine(Path.GetTempPath(), "sharplens-explorer-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        var server = await ExplorerServer.StartAsync(model, new ExplorerOptions { Port = 0, ReportsDir = reports });
+        try
+        {
+            using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
+            var input = new
+            {
+                clean = Prompts, corrupted = "swap_pairs",
+                answers = Enumerable.Range(0, Prompts.Length).Select(i => i % 2 == 0 ? new[] { "'re", " are" } : new[] { " are", "'re" }).ToArray(),
+            };
+            int head = Math.Min(11, model.Config.NHeads - 1), layer = Math.Min(7, last), neuron = Math.Min(2744, model.Config.DMlp - 1);
+            string[] kinds = ["resid_pre", "attn_out", "mlp_out", "head_out", "neurons"];
+            var timings = new List<ExplorerTiming>();
+            async Task Time(string name, string endpoint, Func<Task> call, int n)
+            {
+                await call();
+                var times = new double[n];
+                for (int i = 0; i < n; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    await call();
+                    times[i] = clock.Elapsed.TotalSeconds;
+                }
+                Array.Sort(times);
+                timings.Add(new ExplorerTiming(name, endpoint, times[n / 2]));
+            }
+            Task Post(string path, object body) => PostOk(http, path, body);
+            await Time("predict", "POST /api/predict", () => Post("/api/predict", new { prompt = Prompts[0], answers = new[] { "'re", " are" }, top_k = 10 }), repeats);
+            await Time("attribute", "POST /api/attribute", () => Post("/api/attribute", new { input }), repeats);
+            await Time("head", "POST /api/head", () => Post("/api/head", new { prompt = Prompts[0], layer, head }), repeats);
+            await Time("neuron", "POST /api/neuron", () => Post("/api/neuron", new { prompt = Prompts[0], layer, neuron }), repeats);
+            int patchRepeats = Math.Min(repeats, 3);
+            await Time("patch_exact", "POST /api/patch (exact) + events", () => Patch(http, new { input, kinds, neuron_layers = neuronLayers, method = "exact" }), patchRepeats);
+            await Time("patch_attribution", "POST /api/patch (attribution) + events", () => Patch(http, new { input, kinds, neuron_layers = neuronLayers, method = "attribution" }), patchRepeats);
+            await Time("export", "POST /api/export", () => Post("/api/export", new { input, view_head = new { layer, head } }), repeats);
+            return timings;
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            try { if (Directory.Exists(reports)) Directory.Delete(reports, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    static async Task<JsonObject> PostOk(HttpClient http, string path, object body)
+    {
+        using var response = await http.PostAsJsonAsync(path, body);
+        string text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new SharpLensException($"explorer benchmark: {path} answered {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Queues a patching job and reads its server-sent events to the end; the last must be "result".</summary>
+    static async Task Patch(HttpClient http, object body)
+    {
+        var job = await PostOk(http, "/api/patch", body);
+        using var stream = await http.GetStreamAsync($"/api/jobs/{job["job"]}/events");
+        using var reader = new StreamReader(stream);
+        string? line, lastEvent = null;
+        while ((line = await reader.ReadLineAsync()) is not null)
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) lastEvent = line["event: ".Length..];
+        if (lastEvent != "result") throw new SharpLensException($"explorer benchmark: patching job {job["job"]} ended with '{lastEvent}', not a result");
+    }
+}

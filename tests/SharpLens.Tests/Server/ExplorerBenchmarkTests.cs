@@ -1,0 +1,19 @@
+using SharpLens.Loading;
+using SharpLens.Server;
+using SharpLens.Tests.Support;
+
+namespace SharpLens.Tests.Server;
+
+/// <summary><c>sharplens bench --suites explorer</c>'s measurement runs every interaction through the real endpoints
+/// (the benchmark throws when any answer is not a success or a patching job does not end in a result).</summary>
+public class ExplorerBenchmarkTests
+{
+    [Fact]
+    public async Task Every_interaction_is_timed_through_its_endpoint()
+    {
+        var model = ModelLoader.Load(RandomCheckpoint.Shared);
+        var timings = await ExplorerBenchmark.RunAsync(model, repeats: 1);
+        Assert.Equal(["predict", "attribute", "head", "neuron", "patch_exact", "patch_attribution", "export"], timings.Select(t => t.Name));
+        Assert.All(timings, t => Assert.True(t.MedianSeconds > 0, t.Name));
+    }
+}
