@@ -38,6 +38,8 @@ public sealed class PathPatcher
     private readonly HookedTransformer _model;
     private readonly PatchingInputs _inputs;
     private readonly ActivationCache _clean, _corrupted;
+    private readonly Model.Components.UnembedColumns? _columns;
+    private readonly int[] _finalRows;
 
     /// <summary>Caches the clean and corrupted runs of <paramref name="inputs"/>.</summary>
     public PathPatcher(HookedTransformer model, PatchingInputs inputs)
@@ -48,11 +50,15 @@ public sealed class PathPatcher
         (cleanLogits, _clean) = model.RunWithCache(inputs.Clean, IsCached, LogitsMode.Final);
         (corruptedLogits, _corrupted) = model.RunWithCache(inputs.Corrupted, IsCached, LogitsMode.Final);
         CleanPerPrompt = inputs.Metric.PerPrompt(cleanLogits);
+        // Run 2 reads only the final positions and, for metrics such as the logit difference, a few unembedding columns.
+        _columns = inputs.Metric.NeededTokens is { } needed ? new Model.Components.UnembedColumns(model.UnembedLayer, needed) : null;
+        _finalRows = inputs.Clean.Lengths.Select(n => n - 1).ToArray();
         CorruptedPerPrompt = inputs.Metric.PerPrompt(corruptedLogits);
     }
 
     private static bool IsCached(string name) =>
-        name.EndsWith("attn.hook_z", StringComparison.Ordinal) || name.EndsWith("hook_mlp_out", StringComparison.Ordinal);
+        name.EndsWith("attn.hook_z", StringComparison.Ordinal) || name.EndsWith("hook_mlp_out", StringComparison.Ordinal)
+        || name.EndsWith("hook_resid_pre", StringComparison.Ordinal) || name.EndsWith("hook_resid_post", StringComparison.Ordinal);
 
     /// <summary>The model's graph (node names for senders and receivers).</summary>
     public CircuitGraph Graph { get; }
@@ -96,7 +102,13 @@ public sealed class PathPatcher
         }
         var receiverHooks = receivers.Select(ReceiverHook).Distinct().ToList();
         var recorded = new ActivationCache(_model);
-        _model.Run(_inputs.Clean, new ForwardOptions { Hooks = freeze, Cache = recorded, CacheFilter = receiverHooks.Contains, Logits = LogitsMode.None });
+        // Run 1 stops after the last receiver's layer; run 2 starts at the first receiver's layer from the clean residual
+        // (nothing before it is patched).
+        int L = _model.Config.NLayers, last = receivers.Max(r => r.Layer), first = receivers.Min(r => r.Layer);
+        _model.Run(_inputs.Clean, new ForwardOptions
+        {
+            Hooks = freeze, Cache = recorded, CacheFilter = receiverHooks.Contains, Logits = LogitsMode.None, StopAtLayer = last < L ? last + 1 : null,
+        });
 
         var patch = new List<Hook>();
         foreach (var group in receivers.GroupBy(ReceiverHook))
@@ -112,7 +124,11 @@ public sealed class PathPatcher
                 return y;
             }));
         }
-        var logits = _model.RunWithHooks(_inputs.Clean, patch, LogitsMode.Final);
+        var logits = _model.Run(_inputs.Clean, new ForwardOptions
+        {
+            Hooks = patch, StartAtLayer = first, ResidualInput = first < L ? _clean[HookNames.ResidPre(first)] : _clean[HookNames.ResidPost(L - 1)],
+            QueryRows = _finalRows, UnembedColumns = _columns, Logits = LogitsMode.Final,
+        });
         return new PathPatchingResult(_inputs.Metric.PerPrompt(logits), CleanPerPrompt, CorruptedPerPrompt);
     }
 

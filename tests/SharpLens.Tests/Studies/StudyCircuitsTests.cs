@@ -92,6 +92,11 @@ public class StudyCircuitsTests : IDisposable
         double crossMean = (M("cross_faithfulness", 0, 1) + M("cross_faithfulness", 1, 0)) / 2;
         Assert.Contains($"averages {crossMean.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)}", finding);
 
+        // Verify compares only what a reference has: a run with a circuits section passes against its own reference.
+        string reference = Path.Combine(_dir, "ref.json");
+        Assert.Equal(0, Cli("study", "reference", outDir, "--out", reference));
+        Assert.Equal(0, Cli("study", "verify", outDir, "--reference", reference));
+
         // Unchanged: nothing reruns. A changed circuits block reruns only the circuits.
         double Timing() => StudyResults.Load(Path.Combine(outDir, "results.json")).Timings[CircuitsSection.Key]!.GetValue<double>();
         double first = Timing();
