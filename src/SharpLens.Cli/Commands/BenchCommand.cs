@@ -141,6 +141,10 @@ internal static class BenchCommand
         }
         results["circuits_faithfulness_curve20_s"] = Math.Round(Time(Curve), 3);
         results["circuits_faithfulness_curve20_cpu_s"] = UserCpu(Curve);
+        // The study's path patching: every head and MLP of layers 0-6 as a single sender into a7.h11<v> (or the last layer's head).
+        var patcher = new SharpLens.Circuits.PathPatcher(lm, inputs);
+        var receiver = graph.Downstream[graph.HeadBackward(Math.Min(7, graph.NLayers - 1), graph.NHeads - 1, SharpLens.Circuits.HeadInput.V)];
+        results["circuits_path_patching_sweep_cpu_s"] = UserCpu(() => patcher.SweepSenders([receiver]));
     }
 
     /// <summary>User CPU seconds of the whole process during one run of <paramref name="action"/>.</summary>
