@@ -22,8 +22,8 @@ public sealed class ChromiumFactAttribute : FactAttribute
 /// </summary>
 public class BrowserTests
 {
-    static string ArtifactsRoot => Environment.GetEnvironmentVariable("SHARPLENS_ARTIFACTS") is { Length: > 0 } a ? a : Path.Combine(AppContext.BaseDirectory, "TestResults");
-    static string Screenshots { get { var d = Path.Combine(ArtifactsRoot, "screenshots"); Directory.CreateDirectory(d); return d; } }
+    internal static string ArtifactsRoot => Environment.GetEnvironmentVariable("SHARPLENS_ARTIFACTS") is { Length: > 0 } a ? a : Path.Combine(AppContext.BaseDirectory, "TestResults");
+    internal static string Screenshots { get { var d = Path.Combine(ArtifactsRoot, "screenshots"); Directory.CreateDirectory(d); return d; } }
 
     internal static async Task<(IPlaywright, IBrowser)> Launch()
     {
@@ -37,9 +37,9 @@ public class BrowserTests
     }
 
     /// <summary>Opens a file page, blocking (and recording) any request that is not file://, and collecting console errors.</summary>
-    static async Task<(IPage Page, List<string> Errors, List<string> Remote)> Open(IBrowser browser, string path)
+    internal static async Task<(IPage Page, List<string> Errors, List<string> Remote)> Open(IBrowser browser, string path, int width = 1400, int height = 1000)
     {
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
         var errors = new List<string>(); var remote = new List<string>();
         page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
         page.PageError += (_, e) => errors.Add(e);
