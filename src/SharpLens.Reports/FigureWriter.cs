@@ -35,15 +35,17 @@ public static class FigureWriter
     /// <summary>
     /// Writes <c>dir/baseName.{html,png,svg,csv,json}</c>. The HTML is self-contained (Plotly inlined, works offline)
     /// unless <paramref name="assetsHref"/> names a folder (relative to the HTML) holding the assets from <see cref="Assets.WriteTo"/>.
+    /// <paramref name="link"/> gives the page (relative to the HTML) of a name shown in the figure, as in <see cref="HtmlRenderer.Fragment"/>.
     /// </summary>
-    public static FigureFiles Write(Figure f, string dir, string baseName, FigureFormats formats = FigureFormats.All, string? assetsHref = null)
+    public static FigureFiles Write(Figure f, string dir, string baseName, FigureFormats formats = FigureFormats.All, string? assetsHref = null,
+        Func<string, string?>? link = null)
     {
         Directory.CreateDirectory(dir);
         string P(string ext) => Path.Combine(dir, baseName + ext);
         string? html = null, png = null, svg = null, csv = null, json = null;
         if (formats.HasFlag(FigureFormats.Html))
         {
-            var body = HtmlRenderer.Fragment(f, FigureId(baseName));
+            var body = HtmlRenderer.Fragment(f, FigureId(baseName), link);
             AtomicFile.WriteAllText(html = P(".html"), HtmlRenderer.Page(f.Title.Length > 0 ? f.Title : baseName, body, assetsHref));
         }
         // Circuit figures are vector drawings of their own: SVG, no PNG.

@@ -12,9 +12,12 @@ namespace SharpLens.Reports;
 /// </summary>
 public static class GridPlotter
 {
-    /// <summary>Writes the report for <paramref name="resultJsonPath"/> into <paramref name="outDir"/>; returns the index.html path.</summary>
+    /// <summary>
+    /// Writes the report for <paramref name="resultJsonPath"/> into <paramref name="outDir"/>; returns the index.html path.
+    /// <paramref name="kind"/> is the command the run index lists it under ("plot", or "attribute"/"patch" for their --plot).
+    /// </summary>
     /// <exception cref="InvalidInputException">The file is not JSON, or holds no result grid (e.g. an analysis input).</exception>
-    public static string FromResultJson(string resultJsonPath, string outDir, bool staticImages = true)
+    public static string FromResultJson(string resultJsonPath, string outDir, bool staticImages = true, string kind = "plot")
     {
         JsonObject root;
         try
@@ -34,6 +37,7 @@ public static class GridPlotter
                 : root.ContainsKey("study_hash") ? $"{resultJsonPath} is a study's results.json without comparison grids: its report is the index.html that `sharplens study run` wrote next to it"
                 : $"{resultJsonPath} holds no result grids (it has {string.Join(", ", root.Select(kv => kv.Key).Take(6))}): pass a JSON written by sharplens attribute, patch or study run");
         report.StaticImages = staticImages;
+        report.Kind = kind;
         return report.Write(outDir);
     }
 

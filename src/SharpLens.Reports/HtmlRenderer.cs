@@ -39,9 +39,11 @@ public static class HtmlRenderer
 {
     /// <summary>
     /// The HTML of one figure (a div plus the script that draws it). <paramref name="id"/> is the element id,
-    /// deterministic so snapshots are stable. Needs Plotly and the widget script loaded before it.
+    /// deterministic so snapshots are stable. Needs Plotly and the widget script loaded before it. <paramref name="link"/>
+    /// gives the page of a name shown in the figure (a table cell, a neuron of a neuron-text figure), or null for none.
+    /// Charts are fitted to the width of the element that holds them, and follow it when the window is resized.
     /// </summary>
-    public static string Fragment(Figure f, string id)
+    public static string Fragment(Figure f, string id, Func<string, string?>? link = null)
     {
         var sb = new StringBuilder();
         string eid = Fmt.Html(id);
@@ -81,6 +83,7 @@ public static class HtmlRenderer
                 sb.Append($"<div class=\"sl-neuron\" id=\"{eid}\" data-kind=\"neuron_text\">");
                 if (n.Title.Length > 0) sb.Append($"<h3>{Fmt.Html(n.Title)}</h3>");
                 sb.Append($"<label>Neuron <select id=\"{eid}-sel\"></select></label>");
+                sb.Append(NeuronLinks(n.Neurons, link));
                 sb.Append("<span class=\"sl-legend\"><span class=\"sl-legend-min\"></span><span class=\"sl-legend-bar\"></span><span class=\"sl-legend-max\"></span></span>");
                 sb.Append("<div class=\"sl-ntext\"></div>");
                 sb.Append($"<div class=\"sl-tip\" id=\"{eid}-tip\"></div>");
@@ -115,7 +118,7 @@ public static class HtmlRenderer
             case TableFigure t:
                 sb.Append($"<div class=\"sl-tablewrap\" id=\"{eid}\" data-kind=\"table\">");
                 if (t.Title.Length > 0) sb.Append($"<h3>{Fmt.Html(t.Title)}</h3>");
-                sb.Append(Table(t.Columns, t.Rows));
+                sb.Append(Table(t.Columns, t.Rows, link));
                 sb.Append("</div>\n");
                 break;
             default:
@@ -123,15 +126,15 @@ public static class HtmlRenderer
                 var (data, layout) = PlotlySpec.Build(f) ?? throw new NotSupportedException(f.GetType().Name);
                 var (w, h) = PlotlySpec.Size(f);
                 sb.Append($"<div class=\"sl-plot\" id=\"{eid}\" data-kind=\"{f.Kind}\" style=\"width:{w}px;height:{h}px\"></div>\n");
-                sb.Append($"<script>Plotly.newPlot({Js(id)}, {Js(data)}, {Js(layout)}, {Js(PlotlySpec.Config())});</script>\n");
+                sb.Append($"<script>SL.plot({Js(id)}, {Js(data)}, {Js(layout)}, {Js(PlotlySpec.Config())});</script>\n");
                 break;
             }
         }
         return sb.ToString();
     }
 
-    /// <summary>An HTML table; cells that parse as numbers are right-aligned.</summary>
-    public static string Table(IReadOnlyList<string> columns, IEnumerable<string[]> rows)
+    /// <summary>An HTML table; cells that parse as numbers are right-aligned, cells <paramref name="link"/> knows a page of are links.</summary>
+    public static string Table(IReadOnlyList<string> columns, IEnumerable<string[]> rows, Func<string, string?>? link = null)
     {
         var sb = new StringBuilder("<table class=\"sl-table\"><thead><tr>");
         foreach (var c in columns) sb.Append($"<th>{Fmt.Html(c)}</th>");
@@ -140,11 +143,21 @@ public static class HtmlRenderer
         {
             sb.Append("<tr>");
             foreach (var c in r)
-                sb.Append(double.TryParse(c, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
+                if (link?.Invoke(c) is string href) sb.Append($"<td><a href=\"{Fmt.Html(href)}\">{Fmt.Html(c)}</a></td>");
+                else sb.Append(double.TryParse(c, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
                     ? $"<td class=\"num\">{Fmt.Html(c)}</td>" : $"<td>{Fmt.Html(c)}</td>");
             sb.Append("</tr>");
         }
         return sb.Append("</tbody></table>").ToString();
+    }
+
+    /// <summary>"Neuron pages: L8N2744 L10N1063" with a link for each neuron that has a page; empty when none has.</summary>
+    static string NeuronLinks(IReadOnlyList<string> neurons, Func<string, string?>? link)
+    {
+        var links = neurons.Select(n => (Name: n, Href: link?.Invoke(n))).Where(x => x.Href is not null).ToList();
+        if (links.Count == 0) return "";
+        return "<div class=\"sl-neuron-links\">Neuron pages: " +
+               string.Join(" ", links.Select(x => $"<a href=\"{Fmt.Html(x.Href!)}\">{Fmt.Html(x.Name)}</a>")) + "</div>";
     }
 
     static string Quote(string? token) => token is null ? "" : "\u201c" + Fmt.Token(token) + "\u201d";

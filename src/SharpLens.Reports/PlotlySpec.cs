@@ -5,6 +5,9 @@ namespace SharpLens.Reports;
 /// <summary>Builds Plotly (data, layout) JSON for the chart figures. Colours match the static renderer.</summary>
 internal static class PlotlySpec
 {
+    /// <summary>Distance of a chart title from the top of the figure, in pixels: clear of the toolbar.</summary>
+    public const int TitleTop = 34;
+
     public const string FontFamily = "Inter, 'Segoe UI', 'Helvetica Neue', Arial, 'DejaVu Sans', sans-serif";
 
     public static JsonObject Config() => new()
@@ -36,7 +39,13 @@ internal static class PlotlySpec
         var (w, h) = Size(f);
         return new JsonObject
         {
-            ["title"] = new JsonObject { ["text"] = Fmt.Html(f.Title), ["x"] = 0.02, ["xanchor"] = "left", ["font"] = new JsonObject { ["size"] = 17 } },
+            // The title sits below the band of Plotly's toolbar (top 2..26 px, shown on hover at the right), so a long
+            // title on a narrow figure is never drawn under it.
+            ["title"] = new JsonObject
+            {
+                ["text"] = Fmt.Html(f.Title), ["x"] = 0.02, ["xanchor"] = "left", ["font"] = new JsonObject { ["size"] = 17 },
+                ["yref"] = "container", ["y"] = 1, ["yanchor"] = "top", ["pad"] = new JsonObject { ["t"] = TitleTop },
+            },
             ["width"] = w, ["height"] = h,
             ["font"] = new JsonObject { ["family"] = FontFamily, ["size"] = 13, ["color"] = "#222" },
             ["paper_bgcolor"] = "white", ["plot_bgcolor"] = "white",
@@ -93,6 +102,8 @@ internal static class PlotlySpec
             {
                 var (lo, hi) = sm.SharedColorRange;
                 int cols = sm.GridCols, rows = sm.GridRows;
+                // Room for the title above the panel titles (annotations just above each top panel).
+                ((JsonObject)layout["margin"]!)["t"] = 86;
                 layout["grid"] = new JsonObject { ["rows"] = rows, ["columns"] = cols, ["pattern"] = "independent", ["xgap"] = 0.12, ["ygap"] = 0.22 };
                 layout["coloraxis"] = new JsonObject { ["colorscale"] = Scale(ColorScales.RdBu), ["cmin"] = lo, ["cmax"] = hi, ["colorbar"] = ColorBar(sm.ColorbarTitle) };
                 var ann = new JsonArray();

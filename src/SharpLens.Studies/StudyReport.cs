@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
+using SharpLens.Neurons;
 using SharpLens.Reports;
 using SharpLens.Tensors;
 using static SharpLens.Studies.Findings;
@@ -18,24 +19,42 @@ public static class StudyReport
         ["head_k"] = "Logit Difference From Patched Head Key", ["head_pattern"] = "Logit Difference From Patched Head Pattern",
     };
 
-    /// <summary>Writes index.html (and PNG/SVG copies of the figures when <paramref name="staticImages"/>) into
-    /// <paramref name="outDir"/>; returns the path of index.html.</summary>
-    public static string Write(StudyResults results, Study study, string outDir, bool staticImages = false)
+    /// <summary>
+    /// Writes the report into <paramref name="outDir"/>; returns its index.html. With <paramref name="neuronIndex"/> (built for
+    /// the run's model), the page of every neuron the report names is written into <c>outDir/neurons/</c> and linked.
+    /// </summary>
+    public static string Write(StudyResults results, Study study, string outDir, bool staticImages = false, NeuronIndex? neuronIndex = null)
     {
         var report = Build(results, study);
         report.StaticImages = staticImages;
+        if (neuronIndex is not null) StudyNeuronPages.WriteAndLink(report, results, neuronIndex, outDir);
         return report.Write(outDir);
     }
 
-    /// <summary>The report of a run without writing it: sections, figures with captions and findings.</summary>
+    /// <summary>
+    /// The report of a run: the study's summary, then what it found (findings and claims), then every group's figures,
+    /// the comparisons, and the settings last.
+    /// </summary>
     public static Report Build(StudyResults results, Study study)
     {
-        var report = new Report(study.Title ?? study.Name) { Model = results.Model, Created = DateTimeOffset.Now };
+        var report = new Report(study.Title ?? study.Name) { Model = results.Model, Kind = "study" };
         if (results.Root["settings"] is JsonObject s) foreach (var (k, v) in s) report.Set(k, v?.ToString());
         report.Set("elapsed_s", results.Root["elapsed_s"]?.ToString());
         string intro = study.Description ?? "";
         if (study.Questions.Count > 0) intro += (intro.Length > 0 ? "\n\n" : "") + "Questions of the study:\n\n" + string.Join("\n\n", study.Questions.Select((q, i) => $"{i + 1}. {q}"));
         report.AddSection("The study", intro.Length > 0 ? intro : null);
+
+        // What the run found comes first: a reader should not scroll past every figure to reach it.
+        var summaries = Summaries(results, study);
+        if (results.Root[CircuitsSection.Key] is JsonObject cs) summaries.Add(CircuitsSection.Finding(cs));
+        report.AddSection("Findings", summaries.Count > 0 ? string.Join("\n\n", summaries) : "Nothing was computed.");
+        if (study.Claims.Count > 0)
+        {
+            var checks = study.Claims.Select(c => ClaimChecks.Check(c, results)).ToList();
+            report.AddTable("Claims of the original study, checked against this run", ["claim", "group", "criterion", "status", "this run"],
+                checks.Select(c => new[] { c.Claim.Text, c.Claim.Group, c.Criterion, c.Status, c.Observed }),
+                $"{checks.Count(c => c.Status == "held")} of {checks.Count} claims held on this run's numbers ({checks.Count(c => c.Status == "not computed")} not computed).");
+        }
 
         foreach (var group in study.Groups)
         {
@@ -51,18 +70,7 @@ public static class StudyReport
         if (results.Root["comparisons"] is JsonObject cmp && cmp["figures"] is JsonObject figs) AddComparisons(report, results, study, cmp, figs);
 
         if (results.Root[CircuitsSection.Key] is JsonObject circuits) CircuitsReport.Add(report, circuits);
-
-        // Findings, from the numbers.
-        var summaries = Summaries(results, study);
-        if (results.Root[CircuitsSection.Key] is JsonObject cs) summaries.Add(CircuitsSection.Finding(cs));
-        report.AddSection("Findings", summaries.Count > 0 ? string.Join("\n\n", summaries) : "Nothing was computed.");
-        if (study.Claims.Count > 0)
-        {
-            var checks = study.Claims.Select(c => ClaimChecks.Check(c, results)).ToList();
-            report.AddTable("Claims of the original study, checked against this run", ["claim", "group", "criterion", "status", "this run"],
-                checks.Select(c => new[] { c.Claim.Text, c.Claim.Group, c.Criterion, c.Status, c.Observed }),
-                $"{checks.Count(c => c.Status == "held")} of {checks.Count} claims held on this run's numbers ({checks.Count(c => c.Status == "not computed")} not computed).");
-        }
+        report.AddSettings();
         return report;
     }
 
@@ -110,6 +118,9 @@ public static class StudyReport
                 { Title = $"{g}: Scatter plot of output patching vs {what} patching", XTitle = $"{what} patching", YTitle = "output patching", Diagonal = true };
                 report.AddFigure(sc, $"Each dot is a head: points on the diagonal are explained by their {what}.");
             }
+        if (results.Get(g, StudyNamedNeurons.Path)?["neurons"] is JsonArray named && named.Count > 0)
+            report.AddFigure(NeuronText(results, g, named, $"{g}: the study's named neurons"),
+                $"Post-GELU activations of the neurons the study names ({string.Join(", ", named.Select(n => n!["name"]!.ToString()))}) on every clean prompt.");
         if (results.Get(g, StudyAnalyses.NeuronPatching) is JsonObject np && Grid.FromJson(np["grid"]!) is Grid ng)
         {
             for (int r = 0; r < ng.Rows.Count; r++)
@@ -120,18 +131,8 @@ public static class StudyReport
             }
             if (np["top"] is JsonArray top && top.Count > 0)
             {
-                var names = top.Select(t => t!["name"]!.ToString()).ToList();
-                var tokens = (JsonArray)results.Groups[g]!["info"]!["str_tokens"]!;
-                var text = new NeuronTextFigure(names) { Title = $"{g}: activations of the top neurons" };
-                for (int p = 0; p < tokens.Count; p++)
-                {
-                    var toks = ((JsonArray)tokens[p]!).Select(t => t!.ToString()).ToList();
-                    var acts = new double[names.Count, toks.Count];
-                    for (int k = 0; k < names.Count; k++)
-                        for (int t = 0; t < toks.Count; t++) acts[k, t] = top[k]!["activations"]![p]![t]!.GetValue<double>();
-                    text.Add(new NeuronTextPrompt(toks, acts));
-                }
-                report.AddFigure(text, "Post-GELU activations of the neurons with the largest |patching effect| on every clean prompt.");
+                report.AddFigure(NeuronText(results, g, top, $"{g}: activations of the top neurons"),
+                    "Post-GELU activations of the neurons with the largest |patching effect| on every clean prompt.");
                 report.AddTable($"{g}: top neurons", ["neuron", "patching effect", "direct effect", "answers"],
                     top.Select(t => new[] { t!["name"]!.ToString(), F(t["effect"]!.GetValue<double>()), F(t["direct_effect"]!.GetValue<double>()),
                         string.Join(" - ", ((JsonArray)t["direct_effect_answers"]!).Select(a => a!.ToString())) }),
@@ -178,6 +179,23 @@ public static class StudyReport
             answers.Add($"{figure}: {smallSig} of {small} cell differences below {F(threshold)} are significant (Holm-corrected within each of the {pairs.Count} group pairs across its cells, not across pairs or figures).");
         }
         report.AddSection($"Are differences under {F(threshold)} real?", string.Join("\n\n", answers));
+    }
+
+    /// <summary>Neurons ({name, activations: [prompt][position]}) over the group's clean prompts as shaded text.</summary>
+    private static NeuronTextFigure NeuronText(StudyResults results, string g, JsonArray neurons, string title)
+    {
+        var names = neurons.Select(t => t!["name"]!.ToString()).ToList();
+        var tokens = (JsonArray)results.Groups[g]!["info"]!["str_tokens"]!;
+        var text = new NeuronTextFigure(names) { Title = title };
+        for (int p = 0; p < tokens.Count; p++)
+        {
+            var toks = ((JsonArray)tokens[p]!).Select(t => t!.ToString()).ToList();
+            var acts = new double[names.Count, toks.Count];
+            for (int k = 0; k < names.Count; k++)
+                for (int t = 0; t < toks.Count; t++) acts[k, t] = neurons[k]!["activations"]![p]![t]!.GetValue<double>();
+            text.Add(new NeuronTextPrompt(toks, acts));
+        }
+        return text;
     }
 
     private static LineFigure Line(Grid g, string title, string xTitle) =>

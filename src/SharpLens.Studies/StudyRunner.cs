@@ -33,6 +33,8 @@ public sealed record StudyRunOptions
     public bool StaticImages { get; init; }
     /// <summary>Write index.html at the end.</summary>
     public bool WriteReport { get; init; } = true;
+    /// <summary>A neuron index of the model: the report links every neuron it names to its page (written into OutDir/neurons/).</summary>
+    public SharpLens.Neurons.NeuronIndex? NeuronIndex { get; init; }
 }
 
 /// <summary>What a run did.</summary>
@@ -118,7 +120,7 @@ public sealed class StudyRunner
             }
         }
         results.Save(ResultsPath);
-        string? report = _options.WriteReport ? StudyReport.Write(results, _study, _options.OutDir, _options.StaticImages) : null;
+        string? report = _options.WriteReport ? StudyReport.Write(results, _study, _options.OutDir, _options.StaticImages, _options.NeuronIndex) : null;
         return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report);
     }
 

@@ -25,7 +25,7 @@ internal static class AttributeCommand
             var data = AnalysisInput.Load(parse.GetValue(input)!, lm, requireAlignedLengths: false);
             var result = Run(lm, data, parse.GetValue(topNeurons));
             result["settings"] = new JsonObject { ["command"] = "attribute", ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input) };
-            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot));
+            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot), "attribute");
             return 0;
         });
         return command;

@@ -81,7 +81,7 @@ internal static class CircuitCommand
             Cli.Err.MarkupLine(Markup.Escape($"{scores.Method}: circuit of {circuit.EdgeCount} edges ({circuit.Nodes.Count} nodes), faithfulness {CircuitReport.Format(faithfulness)}; wrote {outPath}"));
             if (parse.GetValue(plot) is string dir)
             {
-                var report = new Report($"Circuit ({scores.Method}, {circuit.EdgeCount} edges)") { Model = lm.Config.ModelName };
+                var report = new Report($"Circuit ({scores.Method}, {circuit.EdgeCount} edges)") { Model = lm.Config.ModelName, Kind = "circuit" };
                 report.Set("method", scores.Method).Set("metric", kind).Set("input", parse.GetValue(input));
                 CircuitReport.Add(report, "circuit", circuit, faithfulness, points);
                 Cli.Err.MarkupLine($"report: {Markup.Escape(report.Write(dir))}");
@@ -125,7 +125,7 @@ internal static class CircuitCommand
             }
             if (parse.GetValue(plot) is string dir)
             {
-                var report = new Report($"Circuit {Path.GetFileName(path)}") { Model = lm.Config.ModelName };
+                var report = new Report($"Circuit {Path.GetFileName(path)}") { Model = lm.Config.ModelName, Kind = "circuit evaluate" };
                 CircuitReport.Add(report, Path.GetFileNameWithoutExtension(path), circuit, result);
                 Cli.Err.MarkupLine($"report: {Markup.Escape(report.Write(dir))}");
             }

@@ -4,6 +4,7 @@ using SharpLens.Neurons;
 using SharpLens.Neurons.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Neurons.Search;
+using SharpLens.Reports;
 using SharpLens.Reports.Neurons;
 using Spectre.Console;
 
@@ -132,6 +133,8 @@ internal static class NeuronsCommand
             {
                 NeuronPages.Write(index, dir, neurons, layers, parse.GetValue(pages));
                 var first = neurons.Count > 0 ? NeuronPageLinks.FileName(neurons[0]) : NeuronPageLinks.LayerFileName(layers[0]);
+                var shown = neurons.Select(n => n.ToString()).Concat(layers.Select(l => $"L{l}"));
+                new RunManifest("neuron pages", $"Neuron pages: {string.Join(", ", shown)}", first) { Model = index.Provenance.ModelId }.Write(dir);
                 Cli.Err.MarkupLine($"wrote {Markup.Escape(Path.Combine(Path.GetFullPath(dir), first))}");
             }
             return 0;

@@ -108,6 +108,7 @@ internal static class OvCommand
         }
         const FigureFormats formats = FigureFormats.Html | FigureFormats.Svg | FigureFormats.Json;
         var files = FigureWriter.Write(panels, dir, $"ov-{s.Layer}.{s.Head}-composition", formats);
+        var written = new List<(Figure, FigureFiles)> { (panels, files) };
         foreach (var r in s.Readouts)
         {
             var bar = new BarFigure(r.Top.Select(t => t.Token ?? $"<{t.TokenId}>").ToArray(), r.Top.Select(t => t.Value).ToArray())
@@ -115,8 +116,9 @@ internal static class OvCommand
                 Title = $"Head {s.Layer}.{s.Head} attending to {r.Source ?? $"<{r.SourceId}>"}: tokens its OV circuit boosts",
                 YTitle = "direct logit",
             };
-            FigureWriter.Write(bar, dir, $"ov-{s.Layer}.{s.Head}-readout-{r.SourceId}", formats);
+            written.Add((bar, FigureWriter.Write(bar, dir, $"ov-{s.Layer}.{s.Head}-readout-{r.SourceId}", formats)));
         }
+        RunManifest.ForFigures("ov", $"Head {s.Layer}.{s.Head}: composition and OV readouts", cfg.ModelName, written).Write(dir);
         return files.Html!;
     }
 }

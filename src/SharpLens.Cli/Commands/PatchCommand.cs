@@ -58,7 +58,7 @@ internal static class PatchCommand
                 ["metric"] = request.Normalize ? "normalized logit difference (patched - corrupted) / (clean - corrupted)" : "logit difference",
                 ["raw_weights"] = parse.GetValue(raw), ["input"] = parse.GetValue(input),
             };
-            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot));
+            PlotCommand.WriteResult(result, parse.GetValue(json)!, parse.GetValue(plot), "patch");
             return 0;
         });
         return command;

@@ -72,7 +72,7 @@ internal static class PathPatchCommand
                     $"strongest sender into {into}: layer {grid.Rows[best / grid.Cols.Count]}, {grid.Cols[best % grid.Cols.Count]} ({grid[best / grid.Cols.Count, best % grid.Cols.Count]:0.####} of the clean-corrupted gap)"));
                 if (parse.GetValue(plot) is string dir)
                 {
-                    var report = new Report($"Path patching into {into}") { Model = lm.Config.ModelName };
+                    var report = new Report($"Path patching into {into}") { Model = lm.Config.ModelName, Kind = "path-patch" };
                     report.AddFigure(HeatmapFigure.FromGrid(grid), "(patched − clean) / (clean − corrupted) with each sender alone patched; −1 = the whole effect.");
                     Cli.Err.MarkupLine($"report: {Markup.Escape(report.Write(dir))}");
                 }

@@ -39,12 +39,12 @@ internal static class PlotCommand
     }
 
     /// <summary>Writes an analysis result atomically, reports its baselines, and renders it when <paramref name="plotDir"/> is given.</summary>
-    internal static void WriteResult(System.Text.Json.Nodes.JsonObject result, string outPath, string? plotDir)
+    internal static void WriteResult(System.Text.Json.Nodes.JsonObject result, string outPath, string? plotDir, string kind)
     {
         Cli.WriteAtomic(outPath, result.ToJsonString(Cli.Json));
         Cli.Err.MarkupLine($"clean logit diff {result["clean_logit_diff"]}, corrupted {result["corrupted_logit_diff"]}; wrote {Markup.Escape(outPath)}");
-        if (plotDir is not null) Cli.Err.MarkupLine($"report: {Markup.Escape(Render(outPath, plotDir))}");
+        if (plotDir is not null) Cli.Err.MarkupLine($"report: {Markup.Escape(Render(outPath, plotDir, kind))}");
     }
 
-    internal static string Render(string resultPath, string outDir) => GridPlotter.FromResultJson(resultPath, outDir);
+    internal static string Render(string resultPath, string outDir, string kind = "plot") => GridPlotter.FromResultJson(resultPath, outDir, kind: kind);
 }

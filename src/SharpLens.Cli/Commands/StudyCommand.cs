@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using SharpLens.Analysis.Patching;
 using SharpLens.Model;
+using SharpLens.Neurons;
 using SharpLens.Studies;
 using SharpLens.Studies.Verify;
 using SharpLens.Studies.Templates;
@@ -32,7 +33,8 @@ internal static class StudyCommand
         var staticImages = new Option<bool>("--static-images") { Description = "Also write PNG and SVG of every figure (slower)" };
         var raw = Cli.RawWeightsOption();
         var random = new Option<bool>("--random-weights") { Description = "Run on random weights shaped like GPT-2 small (no download; the numbers are meaningless, the report and timings are real)" };
-        var command = new Command("run", "Run every analysis of every group of a study; resumable") { study, model, outDir, force, method, staticImages, raw, random };
+        var neuronsDb = NeuronsDb.Option("link every neuron the report names to its page (written into --out/neurons)");
+        var command = new Command("run", "Run every analysis of every group of a study; resumable") { study, model, outDir, force, method, staticImages, raw, random, neuronsDb };
         command.SetAction(parse =>
         {
             var s = StudyFile.Load(parse.GetValue(study)!);
@@ -40,10 +42,13 @@ internal static class StudyCommand
             bool useRandom = parse.GetValue(random);
             string? modelName = parse.GetValue(model);
             if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2, or --random-weights to try the study without weights");
+            using var neuronIndex = NeuronsDb.Open(parse.GetValue(neuronsDb), s.Groups.SelectMany(g => g.Neurons).Select(NeuronId.Parse));
             // Validate against GPT-2's tokenizer before loading anything big when the study is text.
             var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : LoadOrSuggestRandom(modelName!, parse.GetValue(raw));
+            neuronIndex?.RequireModel(lm);
             var options = new StudyRunOptions
             {
+                NeuronIndex = neuronIndex,
                 OutDir = parse.GetValue(outDir)!, Force = parse.GetValue(force), StaticImages = parse.GetValue(staticImages),
                 Method = parse.GetValue(method) == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
                 ModelName = useRandom ? "random-gpt2-small" : modelName!,

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
+using SharpLens.Neurons;
 using SharpLens.Reports;
+using SharpLens.Reports.Neurons;
 using SharpLens.Tokenization;
 using Spectre.Console;
 
@@ -48,7 +50,9 @@ internal static class ViewCommand
                     for (int k = 0; k < pos; k++) values[q, k] = pattern[0, h, q, k];
                 figure.Add(new AttentionHead($"L{l}H{h}", values));
             }
-            var files = FigureWriter.Write(figure, parse.GetValue(output)!, "attention");
+            string dir = parse.GetValue(output)!;
+            var files = FigureWriter.Write(figure, dir, "attention");
+            RunManifest.ForFigures("view attention", $"Attention patterns of {string.Join(", ", figure.Heads.Select(h => h.Name))}", lm.Config.ModelName, [(figure, files)]).Write(dir);
             Cli.Err.MarkupLine($"wrote {Markup.Escape(files.Html ?? parse.GetValue(output)!)}");
             return 0;
         });
@@ -65,12 +69,15 @@ internal static class ViewCommand
         var min = new Option<double?>("--min") { Description = "Fixed colour range minimum (default: symmetric, automatic)" };
         var max = new Option<double?>("--max") { Description = "Fixed colour range maximum (default: symmetric, automatic)" };
         var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the HTML view and its PNG, SVG, CSV and JSON files", Required = true });
+        var neuronsDb = NeuronsDb.Option("link each neuron to its page (written into --out)");
         var command = new Command("neurons", "Text coloured by MLP neuron activations (mlp.hook_post), value on hover")
-            { model, raw, prompts, tokensFile, neurons, min, max, output };
+            { model, raw, prompts, tokensFile, neurons, min, max, output, neuronsDb };
         command.SetAction(parse =>
         {
             var wanted = ParseNeurons(parse.GetValue(neurons)!);
+            using var index = NeuronsDb.Open(parse.GetValue(neuronsDb), wanted.Select(w => new NeuronId(w.Layer, w.Neuron)));
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            index?.RequireModel(lm);
             foreach (var (l, n) in wanted)
                 if (l >= lm.Config.NLayers || n >= lm.Config.DMlp)
                     throw new InvalidInputException($"neuron L{l}N{n} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and neurons 0..{lm.Config.DMlp - 1}");
@@ -88,7 +95,11 @@ internal static class ViewCommand
                     for (int p = 0; p < ids.Length; p++) values[i, p] = cache[HookNames.MlpPost(wanted[i].Layer)][0, p, wanted[i].Neuron];
                 figure.Add(new NeuronTextPrompt(StrTokens(lm, ids), values));
             }
-            var files = FigureWriter.Write(figure, parse.GetValue(output)!, "neurons");
+            string dir = parse.GetValue(output)!;
+            var pages = index is null ? new Dictionary<string, string>()
+                : NeuronPages.Write(index, dir, wanted.Select(w => new NeuronId(w.Layer, w.Neuron))).ToDictionary(p => p.Key.ToString(), p => Path.GetFileName(p.Value));
+            var files = FigureWriter.Write(figure, dir, "neurons", link: pages.GetValueOrDefault);
+            RunManifest.ForFigures("view neurons", $"Neuron activations of {string.Join(", ", figure.Neurons)}", lm.Config.ModelName, [(figure, files)]).Write(dir);
             Cli.Err.MarkupLine($"wrote {Markup.Escape(files.Html ?? parse.GetValue(output)!)}");
             return 0;
         });

@@ -13,6 +13,42 @@ var SL = (function () {
   function fmt(v) { return (v === null || v === undefined) ? 'NaN' : Number(v).toFixed(4); }
   function span(cls, text) { var s = document.createElement('span'); s.className = cls; s.textContent = text; return s; }
 
+  // Charts keep their natural width when it fits and shrink to the content width of the element that holds them
+  // otherwise (a 26-bar chart is not clipped by its card); they follow that width when the window is resized.
+  var fitted = [], pending = false;
+  function room(el) {
+    var box = el.parentElement;
+    if (!box) return 0;
+    var cs = getComputedStyle(box);
+    return box.clientWidth - (parseFloat(cs.paddingLeft) || 0) - (parseFloat(cs.paddingRight) || 0);
+  }
+  function fitWidth(el, natural) {
+    var w = Math.floor(room(el));
+    return w > 0 ? Math.min(natural, w) : natural;     // a hidden holder (no width yet) keeps the natural size
+  }
+  function track(el, natural) {
+    if (el.dataset.naturalWidth === undefined) fitted.push(el);
+    el.dataset.naturalWidth = natural;
+  }
+  window.addEventListener('resize', function () {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () {
+      pending = false;
+      fitted.forEach(function (el) {
+        if (!el.isConnected || !el.layout) return;
+        var w = fitWidth(el, +el.dataset.naturalWidth);
+        if (w !== el.layout.width) { el.style.width = w + 'px'; Plotly.relayout(el, { width: w }); }
+      });
+    });
+  });
+  function plot(id, data, layout, config) {
+    var el = document.getElementById(id), w = fitWidth(el, layout.width);
+    el.style.width = w + 'px';
+    track(el, layout.width);
+    return Plotly.newPlot(el, data, Object.assign({}, layout, { width: w }), config);
+  }
+
   function attention(id, d) {
     var root = document.getElementById(id), heads = root.querySelector('.sl-attn-heads'), plot = document.getElementById(id + '-plot');
     var toks = root.querySelector('.sl-attn-tokens'), info = document.getElementById(id + '-info'), n = d.tokens.length, cur = 0;
@@ -53,12 +89,14 @@ var SL = (function () {
     function select(k) {
       cur = k;
       Array.prototype.forEach.call(heads.children, function (b, j) { b.classList.toggle('sl-active', j === k); });
-      var h = d.heads[k];
+      var h = d.heads[k], w = fitWidth(plot, d.layout.width);
+      plot.style.width = w + 'px';
+      track(plot, d.layout.width);
       Plotly.react(plot, [{
         type: 'heatmap', z: h.pattern, x: d.labels, y: d.labels, zmin: 0, zmax: d.max, colorscale: d.blues_scale, xgap: 1, ygap: 1,
         colorbar: { title: { text: 'attention', side: 'right' }, thickness: 12, outlinewidth: 0 },
         hovertemplate: 'dest %{y}<br>src %{x}<br>attention %{z:.4f}<extra>' + h.name + '</extra>'
-      }], Object.assign({}, d.layout, { title: { text: h.name, x: 0.02, xanchor: 'left' } }), d.config);
+      }], Object.assign({}, d.layout, { width: w, title: Object.assign({}, d.layout.title, { text: h.name }) }), d.config);
       focus(-1);
     }
     select(0);
@@ -97,5 +135,5 @@ var SL = (function () {
     render();
   }
 
-  return { attention: attention, neurons: neurons, colorAt: colorAt };
+  return { plot: plot, attention: attention, neurons: neurons, colorAt: colorAt };
 })();

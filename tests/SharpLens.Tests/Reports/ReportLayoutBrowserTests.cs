@@ -18,9 +18,9 @@ public class ReportLayoutBrowserTests
         { Title = "contractions_re: Logit Difference From Each Layer", XTitle = "component", YTitle = "logit difference" };
     }
 
-    /// <summary>A 12 x 12 head heatmap (drawn narrow) with a study-length title.</summary>
-    internal static HeatmapFigure NarrowHeatmap() => new(Samples.Matrix(12, 12, 1.5, 5), Samples.Layers, Samples.Layers)
-    { Title = "contractions_re: Logit Difference From Patched Head Value", XTitle = "head", YTitle = "layer" };
+    /// <summary>The study's residual-stream patching of an 8-token prompt: a narrow heatmap (layer x position) with a long title.</summary>
+    internal static HeatmapFigure NarrowHeatmap() => new(Samples.Matrix(12, 8, 1.5, 5), Samples.Layers, Samples.PositionLabels.Take(8).ToArray())
+    { Title = "contractions_re: Logit Difference From Patched Residual Stream", XTitle = "position", YTitle = "layer" };
 
     internal static Report WideReport()
     {
@@ -73,13 +73,15 @@ public class ReportLayoutBrowserTests
 
     static async Task<string[]> Violations(IPage page, string check) => await page.EvaluateAsync<string[]>(check);
 
-    /// <summary>Waits (bounded) until <paramref name="check"/> finds nothing, then asserts it: layouts settle after a resize.</summary>
-    static async Task AssertNone(IPage page, string check, string what)
+    /// <summary>Waits (bounded) until both checks find nothing (layouts settle after a resize), then asserts both.</summary>
+    static async Task AssertLayout(IPage page, string when)
     {
-        try { await page.WaitForFunctionAsync($"() => ({check})().length === 0", null, new PageWaitForFunctionOptions { Timeout = 5000 }); }
+        try { await page.WaitForFunctionAsync($"() => ({OutsideCards})().length + ({ToolbarOverTitles})().length === 0", null, new PageWaitForFunctionOptions { Timeout = 5000 }); }
         catch (TimeoutException) { }
-        var bad = await Violations(page, check);
-        Assert.True(bad.Length == 0, $"{what}:\n{string.Join("\n", bad)}");
+        var outside = await Violations(page, OutsideCards);
+        var covered = await Violations(page, ToolbarOverTitles);
+        Assert.True(outside.Length + covered.Length == 0,
+            $"{when}:\nfigures outside their card:\n{string.Join("\n", outside)}\ntoolbar over a title:\n{string.Join("\n", covered)}");
     }
 
     static async Task WaitForPlots(IPage page)
@@ -105,18 +107,16 @@ public class ReportLayoutBrowserTests
                 var (page, errors, remote) = await BrowserTests.Open(browser, index, width, height);
                 await WaitForPlots(page);
                 Assert.True(await page.Locator(".js-plotly-plot").CountAsync() >= 10);
-                await AssertNone(page, OutsideCards, $"figures outside their card at {width}x{height}");
-                await AssertNone(page, ToolbarOverTitles, $"toolbar over a title at {width}x{height}");
+                await AssertLayout(page, $"at {width}x{height}");
                 await page.Locator("#figure-11").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(BrowserTests.Screenshots, $"layer-bars-{width}.png") });
                 await page.Locator("#figure-12").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(BrowserTests.Screenshots, $"narrow-heatmap-{width}.png") });
                 if (width == 1280)
                 {
                     // The same page made narrow, then wide again: figures follow the window.
                     await page.SetViewportSizeAsync(600, 900);
-                    await AssertNone(page, OutsideCards, "figures outside their card after narrowing the window");
-                    await AssertNone(page, ToolbarOverTitles, "toolbar over a title after narrowing the window");
+                    await AssertLayout(page, "after narrowing the window to 600 px");
                     await page.SetViewportSizeAsync(1280, 800);
-                    await AssertNone(page, OutsideCards, "figures outside their card after widening the window again");
+                    await AssertLayout(page, "after widening the window again");
                 }
                 Assert.Empty(errors);
                 Assert.Empty(remote);

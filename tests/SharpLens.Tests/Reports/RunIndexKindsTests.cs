@@ -82,9 +82,12 @@ public class RunIndexKindsTests
         Ok(CliRunner.Run("view", "attention", "--model", model, "--prompt", prompt, "--heads", "1.1", "--out", R("attention")), "view attention");
         Ok(CliRunner.Run("view", "neurons", "--model", model, "--prompt", prompt, "--neurons", "L1N5", "--out", R("neuron-view")), "view neurons");
         Ok(CliRunner.Run("neurons", "show", "L1N5", "L0", "--db", db, "--out", R("neuron-pages"), "--layer-pages", "2"), "neurons show");
-        string circuit = Path.Combine(dir, "circuit.json");
-        Ok(CliRunner.Run("circuit", "--model", model, "--input", input, "--method", "eap", "--edges", "5", "--curve", "5,10", "--json", circuit, "--plot", R("circuit")), "circuit");
-        Ok(CliRunner.Run("circuit", "evaluate", circuit, "--model", model, "--input", input, "--plot", R("circuit-evaluate")), "circuit evaluate");
+        // Circuits on the golden tiny model, whose prompts give a non-empty circuit (as in CircuitCliTests).
+        string circuit = Path.Combine(dir, "circuit.json"), tiny = Fixtures.Folder("tiny-b"), tinyInput = Path.Combine(dir, "tiny-input.json");
+        var t = Fixtures.Tokens("tiny-b");
+        File.WriteAllText(tinyInput, System.Text.Json.JsonSerializer.Serialize(new { clean = t.Clean, corrupted = t.Corrupted, answers = t.Answers }));
+        Ok(CliRunner.Run("circuit", "--model", tiny, "--input", tinyInput, "--method", "eap-ig", "--edges", "20", "--curve", "5,20", "--json", circuit, "--plot", R("circuit")), "circuit");
+        Ok(CliRunner.Run("circuit", "evaluate", circuit, "--model", tiny, "--input", tinyInput, "--plot", R("circuit-evaluate")), "circuit evaluate");
         Ok(CliRunner.Run("ov", "--model", model, "--head", "1.1", "--token-ids", "5,6", "--plot", R("ov")), "ov");
         Ok(CliRunner.Run("path-patch", "--model", model, "--input", input, "--receivers", "logits", "--json", Path.Combine(dir, "path.json"), "--plot", R("path-patch")), "path-patch");
         Ok(CliRunner.Run("index", reports), "index");
