@@ -16,7 +16,9 @@ public class NeuronLinksBrowserTests
     /// <summary>On a neuron page: the examples' tokens are shaded (several distinct colours) and hovering one shows its value.</summary>
     static async Task AssertNeuronPage(IPage page, string neuron)
     {
-        await page.Locator("#neuron").WaitForAsync(new LocatorWaitForOptions { Timeout = 10000 });
+        // A generous bound: the page parses the 4 MB Plotly bundle before its body, slow on a loaded machine.
+        await page.WaitForURLAsync($"**/{neuron}.html", new PageWaitForURLOptions { Timeout = 60000, WaitUntil = WaitUntilState.Load });
+        await page.Locator("#neuron").WaitForAsync(new LocatorWaitForOptions { Timeout = 60000 });
         Assert.Contains(neuron, await page.Locator("#neuron").TextContentAsync() ?? "");
         var tokens = page.Locator(".sl-ntok");
         int n = await tokens.CountAsync();

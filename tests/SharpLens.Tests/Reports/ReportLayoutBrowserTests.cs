@@ -89,7 +89,7 @@ public class ReportLayoutBrowserTests
         var svgs = page.Locator(".sl-plot");
         int n = await svgs.CountAsync();
         for (int i = 0; i < n; i++)
-            await svgs.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 10000 });
+            await svgs.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30000 });
     }
 
     [ChromiumFact]
