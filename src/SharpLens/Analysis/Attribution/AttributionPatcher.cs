@@ -118,21 +118,6 @@ internal sealed class AttributionRuns
 
     /// <inheritdoc cref="Contract(ModelConfig, PatchSweep)"/>
     public static Tensor Contract(ModelConfig config, PatchSweep sweep, TokenBatch target, ActivationCache source,
-        ActivationCache targetCache, GradientCache grads)
-    {
-        int prompts = target.Batch, cells = sweep.Sites.Count;
-        var perPrompt = new float[prompts * cells];
-        var resolved = new Dictionary<int, int[]>();
-        Tensor Act(ActivationCache c, string n) => c.TryGet(n, out var t) ? t
-            : throw new InvalidInputException($"attribution patching needs '{n}' in the cache");
-        for (int i = 0; i < cells; i++)
-        {
-            var slice = SlicePatch.At(i, sweep.Sites[i], config, p => resolved.TryGetValue(p, out var abs) ? abs
-                : resolved[p] = PositionAxis.Resolve(p, target));
-            string hook = slice.HookName;
-            Tensor s = Act(source, hook), t = Act(targetCache, hook), g = grads[hook];
-            for (int b = 0; b < prompts; b++) perPrompt[b * cells + i] = (float)(prompts * slice.Contract(s, t, g, b));
-        }
-        return new Tensor(perPrompt, prompts, sweep.Rows.Count, sweep.Cols.Count);
-    }
+        ActivationCache targetCache, GradientCache grads) =>
+        new SiteContraction(config, target, source, targetCache, grads).Run(sweep);
 }

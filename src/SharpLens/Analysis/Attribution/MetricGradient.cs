@@ -1,5 +1,6 @@
 using SharpLens.Analysis.Metrics;
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Tensors;
 
 namespace SharpLens.Analysis.Attribution;
@@ -27,7 +28,7 @@ public static class MetricGradient
     {
         if (neededTokens is null)
             return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, model.Config.DVocab);
-        return new Model.Components.UnembedColumns(model.UnembedLayer, neededTokens).Forward(finalRows, batch);
+        return new UnembedColumns(model.UnembedLayer, neededTokens).Forward(finalRows, batch);
     }
 
     /// <summary>d(mean metric)/d final logits [batch, d_vocab] for the known metric types; null for others.</summary>
@@ -82,7 +83,8 @@ public static class MetricGradient
 
     /// <summary>
     /// d(mean metric)/d ln_final.hook_normalized at each prompt's final position [batch, d_model].
-    /// For logit difference this is (W_U[:, correct] - W_U[:, wrong]) / batch per prompt, without the full unembedding.
+    /// For logit difference this is (W_U[:, correct] - W_U[:, wrong]) / batch per prompt, the backward step of the
+    /// two-column unembedding (<see cref="UnembedColumns.Backward"/>), without the full unembedding.
     /// </summary>
     /// <param name="finalRows">ln_final.hook_normalized at the final positions [batch, d_model] (read by non-linear metrics)</param>
     /// <param name="batch">Number of prompts (rows of <paramref name="finalRows"/>).</param>
@@ -92,26 +94,28 @@ public static class MetricGradient
     public static float[] ForFinalNormalized(HookedTransformer model, IMetric metric, ReadOnlySpan<float> finalRows, int batch,
         LogitGradient? logitGradient = null)
     {
-        int d = model.Config.DModel, vocab = model.Config.DVocab;
-        var wU = model.Weights.W_U.Data;
-        var result = new float[batch * d];
         if (logitGradient is null && metric is LogitDiffMetric ld)
         {
+            // Two unembedding columns per prompt: d/dlogits is +1/batch at the correct and -1/batch at the wrong one.
             LogitMetrics.RequireCount("answers", ld.Answers.Count, batch);
+            var columns = new UnembedColumns(model.UnembedLayer, ld.Answers.SelectMany(a => new[] { a.Correct, a.Wrong }).ToArray());
+            var dLogits = new float[batch * 2 * batch];
             for (int b = 0; b < batch; b++)
             {
-                var (c, w) = ld.Answers[b];
-                for (int i = 0; i < d; i++) result[b * d + i] = (wU[i * vocab + c] - wU[i * vocab + w]) / batch;
+                dLogits[b * 2 * batch + 2 * b] = 1f / batch;
+                dLogits[b * 2 * batch + 2 * b + 1] = -1f / batch;
             }
-            return result;
+            return columns.Backward(dLogits, batch);
         }
+        int d = model.Config.DModel, vocab = model.Config.DVocab;
         var logits = FinalLogits(model, finalRows, batch, null);
         var g = logitGradient?.Invoke(logits) ?? ForLogits(metric, logits)
             ?? throw new InvalidInputException(
                 $"attribution patching does not know the gradient of {metric.GetType().Name}: pass a logit-gradient delegate (d mean metric / d final logits)");
         g.RequireShape("metric gradient d metric / d final logits", batch, vocab);
         // [batch, vocab] · W_Uᵀ: W_U [d, vocab] is the transposed operand [n = d, k = vocab].
-        Gemm.Multiply(g.Data, wU, result, batch, vocab, d, transposeB: true);
+        var result = new float[batch * d];
+        Gemm.Multiply(g.Data, model.Weights.W_U.Data, result, batch, vocab, d, transposeB: true);
         return result;
     }
 

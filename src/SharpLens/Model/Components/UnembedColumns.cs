@@ -10,6 +10,7 @@ namespace SharpLens.Model.Components;
 public sealed class UnembedColumns
 {
     private readonly PackedMatrix _w;
+    private readonly float[] _columns; // [Tokens.Count, d_model]: column j of W_U as a row, for the backward step
     private readonly float[] _b;
 
     /// <summary>Packs the columns <paramref name="tokens"/> of <paramref name="unembed"/>'s W_U.</summary>
@@ -20,12 +21,13 @@ public sealed class UnembedColumns
         ArgumentNullException.ThrowIfNull(unembed);
         int d = unembed.W_U.Dim(0), vocab = unembed.W_U.Dim(1), n = tokens.Count;
         var w = new float[d * n];
+        _columns = new float[n * d];
         var wU = unembed.W_U.Data;
         for (int j = 0; j < n; j++)
         {
             if ((uint)tokens[j] >= (uint)vocab)
                 throw new InvalidInputException($"the metric needs token id {tokens[j]}, outside the vocabulary (0..{vocab - 1})");
-            for (int i = 0; i < d; i++) w[i * n + j] = wU[i * vocab + tokens[j]];
+            for (int i = 0; i < d; i++) w[i * n + j] = _columns[j * d + i] = wU[i * vocab + tokens[j]];
         }
         Tokens = tokens.ToArray();
         _w = PackedMatrix.Pack(w, d, n);
@@ -45,5 +47,23 @@ public sealed class UnembedColumns
         Gemm.Multiply(x, _w, logits, rows);
         Kernels.AddBiasRows(logits, _b);
         return new Tensor(logits, rows, Tokens.Count);
+    }
+
+    /// <summary>The backward step of <see cref="Forward"/>: d/dx = dLogits·W_colsᵀ, with exactly-zero gradient entries
+    /// skipped (a logit difference touches two columns per row).</summary>
+    /// <param name="dLogits">d metric / d logits of the chosen columns [rows, Tokens.Count]</param>
+    /// <param name="rows">number of rows</param>
+    /// <returns>d metric / d ln_final.hook_normalized rows [rows, d_model]</returns>
+    public float[] Backward(ReadOnlySpan<float> dLogits, int rows)
+    {
+        int n = Tokens.Count, d = _columns.Length / Math.Max(1, n);
+        if (dLogits.Length != rows * n)
+            throw new ShapeMismatchException($"logit gradient has {dLogits.Length} values, expected {rows} rows x {n} columns");
+        var dx = new float[rows * d];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < n; j++)
+                if (dLogits[r * n + j] is var g && g != 0f)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_columns.AsSpan(j * d, d), g, dx.AsSpan(r * d, d), dx.AsSpan(r * d, d));
+        return dx;
     }
 }
