@@ -9,7 +9,8 @@ public enum LogitsMode
 {
     /// <summary>Logits at every position: [batch, pos, columns].</summary>
     All,
-    /// <summary>Logits at each prompt's final real position only: [batch, columns].</summary>
+    /// <summary>Logits at each prompt's final real position only: [batch, columns] (the final positions are the pass's
+    /// <see cref="ForwardOptions.QueryRows"/>, so the last block runs in full only where a hook or the cache needs it).</summary>
     Final,
     /// <summary>No unembedding: the pass returns ln_final.hook_normalized.</summary>
     None,

@@ -113,6 +113,9 @@ public sealed class HookedTransformer
             foreach (int row in queryRows)
                 if ((uint)row >= (uint)pos) throw new InvalidInputException($"query row {row} is outside this call's positions 0..{pos - 1}");
         }
+        // Final-position logits are query rows at the final positions: the same numbers, without the last block's
+        // queries, attention output and MLP at every other position.
+        if (queryRows is null && options.Logits == LogitsMode.Final && stop == nLayers) queryRows = tokens.FinalPositions();
         if (options.StartQkv is not null && (start >= nLayers || options.StartQkv.Length != batch * pos * Blocks[start].Attn.Qkv.Width))
             throw new ShapeMismatchException("StartQkv must be [batch·pos, 3·n_heads·d_head] of a block the pass starts at");
 

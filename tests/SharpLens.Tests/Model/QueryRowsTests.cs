@@ -93,6 +93,29 @@ public class QueryRowsTests
         Assert.Equal([tokens.Batch, 1, Config.DModel], normalized.Shape);
     }
 
+    /// <summary>LogitsMode.Final runs the last block at the final positions only: the same logits as the full forward's
+    /// final rows, ragged prompts and a KV-cached continuation included.</summary>
+    [Fact]
+    public void FinalLogitsEqualTheFullForwardsFinalRows()
+    {
+        var model = RandomWeights.CreateModel(Config, seed: 11);
+        var tokens = Batch(p => p);
+        var all = model.Run(tokens, new ForwardOptions());
+        var final = model.Run(tokens, new ForwardOptions { Logits = LogitsMode.Final });
+        int v = Config.DVocab;
+        var expected = new float[tokens.Batch * v];
+        for (int b = 0; b < tokens.Batch; b++)
+            all.Data.AsSpan((b * tokens.Pos + tokens.FinalPosition(b)) * v, v).CopyTo(expected.AsSpan(b * v));
+        TensorAssert.Close(expected, final.Data, "final logits", atol: 1e-5f);
+
+        var kv = new KvCache(Config, 1, 8);
+        model.Run(TokenBatch.Single([39, 5, 7]), new ForwardOptions { KvCache = kv, Logits = LogitsMode.Final });
+        var next = model.Run(TokenBatch.Single([9, 11]), new ForwardOptions { KvCache = kv, Logits = LogitsMode.Final });
+        var whole = model.Run(TokenBatch.Single([39, 5, 7, 9, 11]), new ForwardOptions { Logits = LogitsMode.All });
+        TensorAssert.Close(whole.Data.AsSpan(4 * v, v).ToArray(), next.Data, "cached continuation", atol: 1e-5f);
+        Assert.Equal(5, kv.Length);
+    }
+
     [Fact]
     public void BadQueryRowsAreClearErrors()
     {
