@@ -40,6 +40,7 @@ public static class StudyReport
         var report = new Report(study.Title ?? study.Name) { Model = results.Model, Kind = "study" };
         if (results.Root["settings"] is JsonObject s) foreach (var (k, v) in s) report.Set(k, v?.ToString());
         report.Set("elapsed_s", results.Root["elapsed_s"]?.ToString());
+        report.Set("peak_memory_bytes", results.Root["peak_memory_bytes"]?.ToString());
         string intro = study.Description ?? "";
         if (study.Questions.Count > 0) intro += (intro.Length > 0 ? "\n\n" : "") + "Questions of the study:\n\n" + string.Join("\n\n", study.Questions.Select((q, i) => $"{i + 1}. {q}"));
         report.AddSection("The study", intro.Length > 0 ? intro : null);

@@ -38,7 +38,13 @@ public sealed record StudyRunOptions
 }
 
 /// <summary>What a run did.</summary>
-public sealed record StudyRunSummary(int Ran, int Skipped, TimeSpan Elapsed, string ResultsPath, string? ReportPath);
+/// <param name="Ran">analyses computed by this run</param>
+/// <param name="Skipped">analyses already in results.json</param>
+/// <param name="Elapsed">wall time of this run</param>
+/// <param name="ResultsPath">the run's results.json</param>
+/// <param name="ReportPath">its index.html, when written</param>
+/// <param name="PeakMemoryBytes">the process's peak resident memory at the end of the run (<see cref="PeakMemory"/>), model load included</param>
+public sealed record StudyRunSummary(int Ran, int Skipped, TimeSpan Elapsed, string ResultsPath, string? ReportPath, long PeakMemoryBytes);
 
 /// <summary>
 /// Runs a validated study on a model, group by group, analysis by analysis; each finished analysis is saved to
@@ -76,6 +82,7 @@ public sealed class StudyRunner
         for (int i = 0; i < steps.Count + 1; i++)
         {
             bool isComparison = i == steps.Count;
+            if (i > 0 && (isComparison || steps[i].Group != steps[i - 1].Group)) ReleaseGroup(steps[i - 1].Group);
             if (isComparison && _study.ComparedGroups.Count < 2) break;
             string name = isComparison ? "comparisons" : $"{steps[i].Group}/{steps[i].Path}";
             bool done = isComparison ? results.Root["comparisons"] is JsonObject co && co.Count > 0 && !groupsChanged
@@ -94,6 +101,8 @@ public sealed class StudyRunner
             else { results.Set(steps[i].Group, steps[i].Path, Finite(Normalize(steps[i].Run(stepProgress)), name)); groupsChanged = true; }
             results.Timings[name] = Math.Round(sw.Elapsed.TotalSeconds, 3);
             results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
+            // The largest peak resident memory of the runs that computed these results (a resumed run may peak lower).
+            results.Root["peak_memory_bytes"] = Math.Max(PeakMemory.Bytes(), results.Root["peak_memory_bytes"]?.GetValue<long>() ?? 0);
             results.Save(ResultsPath);
             ran++;
             _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 1, false));
@@ -121,7 +130,21 @@ public sealed class StudyRunner
         }
         results.Save(ResultsPath);
         string? report = _options.WriteReport ? StudyReport.Write(results, _study, _options.OutDir, _options.StaticImages, _options.NeuronIndex) : null;
-        return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report);
+        return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report, PeakMemory.Bytes());
+    }
+
+    /// <summary>Groups whose patcher or attribution the runner holds right now (tests: one group at a time).</summary>
+    internal IReadOnlyCollection<string> GroupsHeld => _patchers.Keys.Union(_dla.Keys).ToList();
+
+    /// <summary>
+    /// A group's patcher (its clean and corrupted activation caches, keys/values) and attribution are needed only by
+    /// its own steps: drop them when the group is done, so a study holds one group's state at a time.
+    /// </summary>
+    private void ReleaseGroup(string group)
+    {
+        _patchers.Remove(group);
+        _relay.Remove(group);
+        _dla.Remove(group);
     }
 
     private static JsonNode Normalize(JsonNode node) => JsonNode.Parse(node.ToJsonString())!;
@@ -357,6 +380,8 @@ public sealed class StudyRunner
         var names = topN.Select(i => $"L{i / dMlp}N{i % dMlp}").Concat(topH.Select(i => $"L{i / H}H{i % H}")).ToArray();
         // The candidates are ordinary patch sites (every position), so the exact engine batches them.
         var sites = topN.Select(i => PatchSite.Neuron(i / dMlp, i % dMlp)).Concat(topH.Select(i => PatchSite.Head("z", i / H, i % H))).ToArray();
+        // No later step of a study runs a backward pass on this group; the next group that does builds them again.
+        _model.ReleaseBackwardWeights();
         var exactRaw = patcher.Run(PatchSweep.Of("attribution candidates", names, sites));
         var exact = patcher.Normalize(exactRaw);
         var candidates = new JsonArray();

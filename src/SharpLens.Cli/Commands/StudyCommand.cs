@@ -71,7 +71,7 @@ internal static class StudyCommand
                     summary = runner.Run();
                     task.Value = task.MaxValue;
                 });
-            Cli.Err.MarkupLine(Markup.Escape($"{summary!.Ran} analyses run, {summary.Skipped} already done, {summary.Elapsed.TotalSeconds:F1} s; results {summary.ResultsPath}" +
+            Cli.Err.MarkupLine(Markup.Escape($"{summary!.Ran} analyses run, {summary.Skipped} already done, {summary.Elapsed.TotalSeconds:F1} s, peak memory {PeakMemory.Format(summary.PeakMemoryBytes)}; results {summary.ResultsPath}" +
                 (summary.ReportPath is null ? "" : $"; report {summary.ReportPath}")));
             return 0;
         });

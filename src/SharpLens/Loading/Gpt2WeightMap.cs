@@ -85,7 +85,7 @@ public static partial class Gpt2WeightMap
             Blocks = blocks,
             LnFinalW = Get("ln_f.weight", d), LnFinalB = Get("ln_f.bias", d),
             W_U = Transpose(lmHead ?? wte),
-            b_U = Tensor.Zeros(v),
+            b_U = Tensor.ZerosLongLived(v),
         };
     }
 
@@ -93,7 +93,7 @@ public static partial class Gpt2WeightMap
     private static Tensor SplitHeads(Tensor cAttn, int which, int heads, int dh)
     {
         int d = cAttn.Dim(0), width = cAttn.Dim(1);
-        var w = Tensor.Zeros(heads, d, dh);
+        var w = Tensor.ZerosLongLived(heads, d, dh);
         for (int hh = 0; hh < heads; hh++)
             for (int i = 0; i < d; i++)
                 cAttn.Data.AsSpan(i * width + which * d + hh * dh, dh).CopyTo(w.Data.AsSpan((hh * d + i) * dh));
@@ -103,7 +103,7 @@ public static partial class Gpt2WeightMap
     private static Tensor Transpose(Tensor m)
     {
         int rows = m.Dim(0), cols = m.Dim(1);
-        var t = Tensor.Zeros(cols, rows);
+        var t = Tensor.ZerosLongLived(cols, rows);
         const int tile = 32;
         for (int i0 = 0; i0 < rows; i0 += tile)
             for (int j0 = 0; j0 < cols; j0 += tile)

@@ -305,7 +305,8 @@ public sealed unsafe class SafetensorsFile : ITensorReader
                 $"unsupported dtype {e.Dtype} for tensor {name} in {Path}: SharpLens reads F32, F16 and BF16; re-save the checkpoint in one of them");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         int count = (int)e.ElementCount;
-        var data = new float[count];
+        // Checkpoint tensors are weights: allocated as Tensor.ZerosLongLived explains.
+        var data = GC.AllocateUninitializedArray<float>(count, pinned: true);
         if (count == 0) return new Tensor(data, (int[])e.Shape.Clone());
         // A view per tensor, unmapped right after the copy, so the file's pages never all stay resident next to
         // the converted weights (keeps a GPT-2 load near one copy of the model in memory).

@@ -56,6 +56,13 @@ public sealed class HookedTransformer
     /// <summary>Every hook point, in the order the forward pass reaches them.</summary>
     public IReadOnlyList<string> HookPointNames { get; }
 
+    /// <summary>
+    /// The backward pass (attribution patching, EAP edge scores) packs transposed copies of the weights on its first
+    /// use (~0.35 GB for GPT-2 small) and keeps them for later passes. Call this when no more backward passes are
+    /// coming to give that memory back; a later backward pass builds them again.
+    /// </summary>
+    public void ReleaseBackwardWeights() => Backward.BackwardWeights.Release(this);
+
     /// <summary>The tokenizer, or a clear error for models built without one.</summary>
     public Gpt2Tokenizer RequireTokenizer() => Tokenizer
         ?? throw new InvalidInputException("this model has no tokenizer: pass token ids instead of text");

@@ -15,7 +15,7 @@ public static class RandomWeights
         var random = new Random(seed);
         Tensor Normal(float scale, params int[] shape)
         {
-            var t = Tensor.Zeros(shape);
+            var t = Tensor.ZerosLongLived(shape);
             for (int i = 0; i < t.Length; i += 2)
             {
                 // Box-Muller gives two normals per pair of uniforms.
@@ -40,13 +40,13 @@ public static class RandomWeights
             W_in = Normal(std, d, cfg.DMlp), b_in = Normal(std, cfg.DMlp),
             W_out = Normal(std, cfg.DMlp, d), b_out = Normal(std, d),
         }).ToArray();
-        var wU = Tensor.Zeros(d, cfg.DVocab);
+        var wU = Tensor.ZerosLongLived(d, cfg.DVocab);
         for (int v = 0; v < cfg.DVocab; v++)
             for (int i = 0; i < d; i++) wU.Data[i * cfg.DVocab + v] = wte.Data[v * d + i];
         return new TransformerWeights
         {
             W_E = wte, W_pos = Normal(std, cfg.NCtx, d), Blocks = blocks,
-            LnFinalW = Ones(d), LnFinalB = Normal(std, d), W_U = wU, b_U = Tensor.Zeros(cfg.DVocab),
+            LnFinalW = Ones(d), LnFinalB = Normal(std, d), W_U = wU, b_U = Tensor.ZerosLongLived(cfg.DVocab),
         };
     }
 
@@ -54,7 +54,7 @@ public static class RandomWeights
     public static HookedTransformer CreateModel(ModelConfig cfg, int seed = 0, bool processed = true, Tokenization.Gpt2Tokenizer? tokenizer = null)
     {
         var raw = Create(cfg, seed);
-        var weights = processed ? WeightProcessing.Process(raw, WeightProcessingOptions.Default) : raw;
+        var weights = processed ? WeightProcessing.Process(raw, WeightProcessingOptions.Default, inPlace: true) : raw;
         return new HookedTransformer(cfg, weights, processed, tokenizer);
     }
 }

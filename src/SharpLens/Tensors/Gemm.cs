@@ -121,7 +121,8 @@ internal sealed class PackedMatrix
         var isa = GemmIsaSelector.Current;
         int nr = MicroKernel.For(isa).Nr;
         long size = (long)(n + nr - 1) / nr * nr * k;
-        var panels = GC.AllocateUninitializedArray<float>(checked((int)size));
+        // Packed weights live as long as their model: pinned heap, like Tensor.ZerosLongLived.
+        var panels = GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
         unsafe
         {
             fixed (float* src = b, dst = panels)

@@ -38,6 +38,19 @@ public sealed class Tensor
         return new Tensor(new float[count], (int[])shape.Clone());
     }
 
+    /// <summary>
+    /// A zeroed tensor for data that lives as long as a model (weights, packed weights), allocated on the pinned
+    /// object heap. The GC sizes its old-generation budgets in proportion to what survives there; keeping the
+    /// ~1 GB of GPT-2 weights out of gen2/LOH keeps those budgets, and so the garbage the forward pass's large
+    /// buffers may pile up before a collection, small (docs/architecture.md, "Memory").
+    /// </summary>
+    public static Tensor ZerosLongLived(params int[] shape)
+    {
+        long count = 1;
+        foreach (int d in shape) count *= d;
+        return new Tensor(GC.AllocateArray<float>(checked((int)count), pinned: true), (int[])shape.Clone());
+    }
+
     /// <summary>A tensor whose elements are not cleared: only for outputs that are written in full before being read.</summary>
     public static Tensor Uninitialized(params int[] shape)
     {

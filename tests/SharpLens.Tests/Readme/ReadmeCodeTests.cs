@@ -9,7 +9,7 @@ namespace SharpLens.Tests.Readme;
 /// <summary>
 /// Every C# block of README.md compiled as written, as the Program.cs of a new console project (the SDK's implicit
 /// usings, references to the SharpLens assemblies), then run with <c>gpt2</c> served by the Hugging Face cache as a
-/// random GPT-2-shaped checkpoint.
+/// random GPT-2-shaped checkpoint; with real GPT-2 at hand, run on it too.
 /// </summary>
 [Collection(ReadmeCollection.Name)]
 public class ReadmeCodeTests
@@ -33,18 +33,52 @@ public class ReadmeCodeTests
         return data;
     }
 
+    /// <summary>
+    /// Appended to the sample that declares these variables (the main one): what it computes has the shapes it says,
+    /// and its ablation changes the logits. A README edit that renames them fails here, naming this constant.
+    /// </summary>
+    private const string SampleChecks = """
+
+        // ---- checks appended by ReadmeCodeTests.SampleChecks ----
+        if (!z7.Shape.SequenceEqual(new[] { clean.Batch, clean.Pos, model.Config.NHeads, model.Config.DHead }))
+            throw new Exception($"z7 has shape [{string.Join(", ", z7.Shape)}]");
+        if (logits.Data.SequenceEqual(ablated.Data)) throw new Exception("zero-ablating head 7.11 changed no logit");
+        if (resid.Rows.Count != model.Config.NLayers) throw new Exception($"resid_pre patching has {resid.Rows.Count} rows");
+        if (estimate["head_out"].Rows.Count != model.Config.NLayers) throw new Exception($"the head estimate has {estimate["head_out"].Rows.Count} rows");
+        """;
+
+    private static string WithChecks(string block) => block.Contains("Tensor z7 =", StringComparison.Ordinal) ? block + SampleChecks : block;
+
     [Fact]
-    public void TheReadmeHasACSharpSample() => Assert.NotEmpty(CSharpBlocks());
+    public void TheReadmeHasTheCheckedCSharpSample() =>
+        Assert.Contains(ReadmeDocument.Blocks(File.ReadAllText(ReadmeDocument.ReadmePath), "csharp", "cs", "c#"), b => WithChecks(b.Text) != b.Text);
+
+    private static ReadmeDocument.CodeBlock Block(int firstLine) =>
+        ReadmeDocument.Blocks(File.ReadAllText(ReadmeDocument.ReadmePath), "csharp", "cs", "c#").Single(b => b.FirstLine == firstLine);
 
     [Theory]
     [MemberData(nameof(CSharpBlocks))]
     public void CSharpBlockCompilesAsWrittenAndRuns(int firstLine)
     {
-        var block = ReadmeDocument.Blocks(File.ReadAllText(ReadmeDocument.ReadmePath), "csharp", "cs", "c#").Single(b => b.FirstLine == firstLine);
-        var assembly = Compile(block.Text, $"README.md:{firstLine}");
+        var assembly = Compile(WithChecks(Block(firstLine).Text), $"README.md:{firstLine}");
+        RunWith(assembly, firstLine, RandomGpt2Checkpoint.HubCache);
+    }
 
+    /// <summary>The same blocks on real GPT-2 small: <c>gpt2</c> is the folder <see cref="RealGpt2"/> found.</summary>
+    [RealGpt2Fact]
+    [Trait("Category", "RealWeights")]
+    public void CSharpBlocksRunOnRealGpt2()
+    {
+        string literal = "\"" + RealGpt2.Folder!.Replace("\\", "\\\\") + "\"";
+        foreach (var block in ReadmeDocument.Blocks(File.ReadAllText(ReadmeDocument.ReadmePath), "csharp", "cs", "c#"))
+            RunWith(Compile(WithChecks(block.Text).Replace("ModelLoader.Load(\"gpt2\")", $"ModelLoader.Load({literal})"), $"README.md:{block.FirstLine}"),
+                block.FirstLine, Environment.GetEnvironmentVariable("HF_HUB_CACHE"));
+    }
+
+    private static void RunWith(Assembly assembly, int firstLine, string? hubCache)
+    {
         var saved = (Cache: Environment.GetEnvironmentVariable("HF_HUB_CACHE"), Offline: Environment.GetEnvironmentVariable("HF_HUB_OFFLINE"));
-        Environment.SetEnvironmentVariable("HF_HUB_CACHE", RandomGpt2Checkpoint.HubCache);
+        Environment.SetEnvironmentVariable("HF_HUB_CACHE", hubCache);
         Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
         var console = Console.Out;
         try

@@ -41,6 +41,8 @@ public sealed partial class ActivationPatcher : IPatchingEngine
     /// <summary>Patched runs computed so far by this patcher (all sweeps).</summary>
     public int PatchedRuns { get; private set; }
     internal PositionAxis Positions { get; }
+    /// <summary>The exact engine's per-sweep buffers still held after a sweep (tests: none).</summary>
+    internal int SweepBuffersHeld => _exact.SweepBuffersHeld;
 
     /// <summary>(patched - corrupted) / (clean - corrupted) with this patcher's mean baselines.</summary>
     public Grid Normalize(Grid raw) => PatchingNormalization.Normalize(raw, CleanBaseline, CorruptedBaseline);

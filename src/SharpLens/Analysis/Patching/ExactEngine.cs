@@ -28,6 +28,9 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
     private readonly Dictionary<int, KvCache> _prefixCaches = [];
     private NeuronQkv? _neuronQkv;
 
+    /// <summary>Per-sweep buffers still held (prefix KV caches, neuron projections): 0 between sweeps.</summary>
+    internal int SweepBuffersHeld => _prefixCaches.Count + (_neuronQkv is null ? 0 : 1);
+
     public void Run(IReadOnlyList<PatchVariant> variants, float[][] results, Action<int> done)
     {
         var pending = new List<(SlicePatch Patch, int Start)>();
@@ -53,6 +56,10 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
                 done(chunk.Count);
             }
         }
+        // The prefix caches ([rows, pos, heads·d_head] per layer, ~190 MB for 256 rows of GPT-2 small) and the
+        // neuron projections serve the passes of one sweep; a patcher kept for later sweeps should not hold them.
+        _prefixCaches.Clear();
+        _neuronQkv = null;
     }
 
     /// <summary>One batched pass: rows = patches x prompts, from block <paramref name="layer"/> (n_layers: straight to

@@ -167,6 +167,12 @@ internal sealed class BackwardWeights
 
     public static BackwardWeights For(HookedTransformer model) => Table.GetValue(model, Build);
 
+    /// <summary>Forgets <paramref name="model"/>'s copies; the next backward pass builds them again.</summary>
+    public static void Release(HookedTransformer model) => Table.Remove(model);
+
+    /// <summary>Whether <paramref name="model"/>'s copies are built and held (tests).</summary>
+    public static bool Held(HookedTransformer model) => Table.TryGetValue(model, out _);
+
     private static BackwardWeights Build(HookedTransformer model)
     {
         var blocks = new BlockBackwardWeights[model.Config.NLayers];
