@@ -16,6 +16,17 @@ public static class NeuronIndexBuilder
     /// <returns>The provenance after the run (<see cref="IndexProvenance.Complete"/> is false when it stopped early).</returns>
     public static IndexProvenance Build(HookedTransformer model, Corpus corpus, string path, IndexOptions options)
     {
+        using var run = Prepare(model, corpus, path, options);
+        return run.Run(options.Progress);
+    }
+
+    /// <summary>
+    /// Does every check of <see cref="Build"/> (options, corpus, an existing file's provenance) and opens or creates the
+    /// file, without any forward pass; <see cref="PreparedIndex.Run"/> then indexes. Callers that show progress prepare
+    /// first, so that a refused resume is one error line and not a progress bar followed by an error.
+    /// </summary>
+    public static PreparedIndex Prepare(HookedTransformer model, Corpus corpus, string path, IndexOptions options)
+    {
         var cfg = model.Config;
         var tokenizer = model.RequireTokenizer();
         var layers = (options.Layers ?? Enumerable.Range(0, cfg.NLayers).ToArray()).Distinct().Order().ToArray();
@@ -52,7 +63,6 @@ public static class NeuronIndexBuilder
             {
                 RequireSameRun(store.Provenance, provenance, path);
                 state = store.Load();
-                if (state.Complete) { store.Dispose(); return store.Provenance; }
             }
             catch { store.Dispose(); throw; }
         }
@@ -72,11 +82,7 @@ public static class NeuronIndexBuilder
             catch { store.Dispose(); throw; }
             state = new IndexState(layers, cfg.DMlp, options.TopK);
         }
-        using (store)
-        {
-            NeuronIndexer.Run(model, corpus, options, state, shardWindows, store.Save);
-            return store.Provenance;
-        }
+        return new PreparedIndex(model, corpus, options, store, state, shardWindows);
     }
 
     /// <summary>

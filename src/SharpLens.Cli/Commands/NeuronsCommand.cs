@@ -53,21 +53,19 @@ internal static class NeuronsCommand
                 CheckpointInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(checkpoint))),
             };
             IndexProgress? last = null;
+            using var prepared = NeuronIndexBuilder.Prepare(lm, source, outPath, options);   // a refused resume fails here, before the bar
             var result = Cli.Err.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask("indexing", maxValue: 1);
-                    return NeuronIndexBuilder.Build(lm, source, outPath, options with
+                    return prepared.Run(new Cli.SyncProgress<IndexProgress>(p =>
                     {
-                        Progress = new Cli.SyncProgress<IndexProgress>(p =>
-                        {
-                            last = p;
-                            task.MaxValue = Math.Max(1, p.WindowsTotal);
-                            task.Value = p.WindowsDone;
-                            task.Description = $"indexing {p.TokensPerSecond:N0} tokens/s";
-                        }),
-                    });
+                        last = p;
+                        task.MaxValue = Math.Max(1, p.WindowsTotal);
+                        task.Value = p.WindowsDone;
+                        task.Description = $"indexing {p.TokensPerSecond:N0} tokens/s";
+                    }));
                 });
             string rate = last is null ? "" : $" at {last.TokensPerSecond:N0} tokens/s ({last.Elapsed.TotalSeconds:N1} s)";
             Console.Error.WriteLine(result.Complete
