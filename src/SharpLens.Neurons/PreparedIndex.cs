@@ -21,9 +21,6 @@ public sealed class PreparedIndex : IDisposable
     internal PreparedIndex(HookedTransformer model, Corpus corpus, IndexOptions options, NeuronStore store, IndexState state, long shardWindows)
         => (_model, _corpus, _options, _store, _state, _shardWindows) = (model, corpus, options, store, state, shardWindows);
 
-    /// <summary>Windows this shard holds in all (the progress total).</summary>
-    public long ShardWindows => _shardWindows;
-
     /// <summary>Indexes the windows not yet done, saving checkpoints as it goes, and closes the file.</summary>
     /// <param name="progress">Receives progress (overrides <see cref="IndexOptions.Progress"/>); null for none.</param>
     /// <returns>The provenance after the run (<see cref="IndexProvenance.Complete"/> is false when it stopped early).</returns>
