@@ -30,16 +30,14 @@ public sealed partial class HubClient
 
         var url = new Uri(_endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
         int maxAttempts = Math.Max(1, Options.MaxAttempts);
-        bool restart = false;
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return await DownloadOnceAsync(repoId, filename, revision, url, attempt, restart, progress, ct).ConfigureAwait(false);
+                return await DownloadOnceAsync(repoId, filename, revision, url, attempt, progress, ct).ConfigureAwait(false);
             }
             catch (TransientDownloadException e)
             {
-                restart = e.Restart;
                 if (attempt >= maxAttempts) throw FinalError(repoId, filename, attempt, e);
                 await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
             }
@@ -50,12 +48,14 @@ public sealed partial class HubClient
     private TimeSpan RetryDelay(int failedAttempts) =>
         TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, Options.RetryDelay.Ticks << Math.Min(failedAttempts - 1, 20)));
 
-    /// <summary>A failure worth another attempt; <see cref="Restart"/> when the partial file must be discarded first.</summary>
-    private sealed class TransientDownloadException(string reason, string? incomplete, bool restart = false, bool corrupt = false, Exception? inner = null)
+    /// <summary>
+    /// A failure worth another attempt. A partial file that cannot be resumed is deleted where that is found, before
+    /// this is thrown, so the next attempt starts afresh whatever happens in between (state lives on disk, not in a flag).
+    /// </summary>
+    private sealed class TransientDownloadException(string reason, string? incomplete, bool corrupt = false, Exception? inner = null)
         : Exception(reason, inner)
     {
         public string? Incomplete { get; } = incomplete;
-        public bool Restart { get; } = restart;
         public bool Corrupt { get; } = corrupt;
     }
 
@@ -73,7 +73,7 @@ public sealed partial class HubClient
             $"download of {filename} of model {repoId} failed after {tries} ({e.Message}): run again later, or pass a local model folder", e);
     }
 
-    private async Task<DownloadedFile> DownloadOnceAsync(string repoId, string filename, string revision, Uri url, int attempt, bool restart,
+    private async Task<DownloadedFile> DownloadOnceAsync(string repoId, string filename, string revision, Uri url, int attempt,
         IProgress<(string file, long done, long total)>? progress, CancellationToken ct)
     {
         string repoDir = RepoCacheFolder(repoId);
@@ -81,6 +81,7 @@ public sealed partial class HubClient
         string? commit = null, etag = null, linkedEtag = null, incomplete = null;
         long? linkedSize = null;
         long resumeFrom = 0;
+        bool partialIsWhole = false;
         Uri current = url;
         HttpResponseMessage? resp = null;
         try
@@ -95,7 +96,6 @@ public sealed partial class HubClient
                 if (knownEtag != null && incomplete == null && IsSafeEtag(knownEtag))
                 {
                     incomplete = Path.Combine(blobs, knownEtag + ".incomplete");
-                    if (restart && File.Exists(incomplete)) File.Delete(incomplete);
                     resumeFrom = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
                 }
                 if (resumeFrom > 0) req.Headers.Range = new RangeHeaderValue(resumeFrom, null);
@@ -128,7 +128,12 @@ public sealed partial class HubClient
                     continue;
                 }
                 if (status == 416 && resumeFrom > 0)
-                    throw new TransientDownloadException($"the server cannot resume at byte {resumeFrom}", incomplete, restart: true);
+                {
+                    // Nothing left to send: an earlier attempt may have received every byte before the connection
+                    // broke. The checksum below decides; a partial file that fails it is deleted and fetched afresh.
+                    partialIsWhole = true;
+                    break;
+                }
                 if (status >= 500 || status is 408 or 429)
                     throw new TransientDownloadException($"HTTP {status} {resp.ReasonPhrase} for {current}", incomplete);
                 if (!resp.IsSuccessStatusCode) throw HttpError(repoId, filename, url, resp);
@@ -148,18 +153,23 @@ public sealed partial class HubClient
                 ?? throw new ModelNotFoundException($"the server at {Options.Endpoint} sent ETag '{finalEtag}' for {url}, which is neither a SHA-256 nor a git SHA-1, so the file cannot be verified and is not cached: check HF_ENDPOINT points to a Hugging Face hub");
             if (incomplete == null || !incomplete.EndsWith(finalEtag + ".incomplete", StringComparison.Ordinal))
             {
+                if (partialIsWhole)
+                    throw new TransientDownloadException($"the server cannot resume at byte {resumeFrom}", incomplete);
                 incomplete = Path.Combine(blobs, finalEtag + ".incomplete");
                 resumeFrom = 0;
             }
             Directory.CreateDirectory(blobs);
             if (!CommitRegex().IsMatch(revision)) WriteRef(repoDir, revision, commit);
-            await ReceiveBodyAsync(resp, url, filename, incomplete, resumeFrom, linkedSize, progress, ct).ConfigureAwait(false);
+            if (!partialIsWhole)
+                await ReceiveBodyAsync(resp, url, filename, incomplete, resumeFrom, linkedSize, progress, ct).ConfigureAwait(false);
 
             string actual = await BlobChecksum.ComputeAsync(incomplete, kind, ct).ConfigureAwait(false);
             if (actual != finalEtag)
             {
                 File.Delete(incomplete);
-                throw new TransientDownloadException($"{kind} {actual}, expected {finalEtag}", incomplete, restart: true, corrupt: true);
+                if (partialIsWhole)
+                    throw new TransientDownloadException($"the server cannot resume at byte {resumeFrom} and the {resumeFrom} bytes kept fail the checksum", incomplete, corrupt: true);
+                throw new TransientDownloadException($"{kind} {actual}, expected {finalEtag}", incomplete, corrupt: true);
             }
             string blob = Path.Combine(blobs, finalEtag);
             File.Move(incomplete, blob, overwrite: true);
@@ -205,7 +215,10 @@ public sealed partial class HubClient
         {
             var cr = resp.Content.Headers.ContentRange;
             if (cr?.From is not long from || from != resumeFrom)
-                throw new TransientDownloadException($"the server answered a resume at byte {resumeFrom} with range {cr}", incomplete, restart: true);
+            {
+                File.Delete(incomplete);
+                throw new TransientDownloadException($"the server answered a resume at byte {resumeFrom} with range {cr}", incomplete);
+            }
             start = from;
         }
         long? length = resp.Content.Headers.ContentLength;

@@ -66,6 +66,42 @@ public class HubFaultTests
     }
 
     [Fact]
+    public void APartialFileThatIsAlreadyWholeIsVerifiedAndKeptWhenTheServerHasNothingLeftToResume()
+    {
+        // An earlier run received every byte before the connection broke (a Content-Length the server did not honour):
+        // the resume gets 416, the kept bytes pass the checksum, and they become the blob without a second download.
+        using var scene = new Scene();
+        Directory.CreateDirectory(scene.Blobs);
+        File.WriteAllBytes(Path.Combine(scene.Blobs, FakeHub.Sha256Hex(scene.Weights) + ".incomplete"), scene.Weights);
+        string folder = Resolve(scene.Fast(attempts: 1));
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+        Assert.Empty(Directory.GetFiles(scene.Blobs, "*.incomplete"));
+        var cdn = scene.Hub.Requests.Where(r => r.Path.StartsWith("/cdn/")).ToList();
+        Assert.Single(cdn);
+        Assert.Equal($"bytes={scene.Weights.Length}-", cdn[0].Headers["Range"]);
+    }
+
+    [Fact]
+    public void AWholeLengthPartialFileThatFailsTheChecksumIsDeletedAndTheNextAttemptStartsAfresh()
+    {
+        // However the attempts in between fail, the bad partial file is gone from disk, so no attempt resumes it again.
+        using var scene = new Scene();
+        Directory.CreateDirectory(scene.Blobs);
+        var damaged = (byte[])scene.Weights.Clone();
+        damaged[^1] ^= 0xFF;
+        string incomplete = Path.Combine(scene.Blobs, FakeHub.Sha256Hex(scene.Weights) + ".incomplete");
+        File.WriteAllBytes(incomplete, damaged);
+
+        var ex = Fails<InvalidCheckpointException>(scene.Fast(attempts: 1));
+        Assert.Contains("cannot resume", ex.Message);
+        Assert.Contains("run again to download it afresh", ex.Message);
+        Assert.False(File.Exists(incomplete));
+
+        string folder = Resolve(scene.Fast(attempts: 1));
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+    }
+
+    [Fact]
     public void PersistentStallEndsWithOneLineSayingWhatHappenedAndThatARerunResumes()
     {
         using var scene = new Scene();
