@@ -29,5 +29,9 @@ public static class CircuitReport
 
     /// <summary>"0.83 [0.71, 0.95]".</summary>
     public static string Format(FaithfulnessResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Faithfulness:0.###} [{r.Interval.Lower:0.###}, {r.Interval.Upper:0.###}]");
+        $"{NoNegativeZero(r.Faithfulness):0.###} [{NoNegativeZero(r.Interval.Lower):0.###}, {NoNegativeZero(r.Interval.Upper):0.###}]");
+
+    // An empty circuit's faithfulness is (m_corrupt - m_corrupt) / ..., -0 or a tiny negative in floating point, which
+    // "0.###" prints as "-0"; rounding to the printed digits first and adding +0 prints it as 0.
+    private static double NoNegativeZero(double x) => Math.Round(x, 3) + 0.0;
 }

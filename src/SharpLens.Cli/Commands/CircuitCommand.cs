@@ -79,6 +79,8 @@ internal static class CircuitCommand
             if (acdcThreshold is { } used) { summary["threshold"] = used; summary["ig_steps"] = null; summary["selection"] = "acdc"; }
             WriteCircuit(circuit, outPath, summary);
             Cli.Err.MarkupLine(Markup.Escape($"{scores.Method}: circuit of {circuit.EdgeCount} edges ({circuit.Nodes.Count} nodes), faithfulness {CircuitReport.Format(faithfulness)}; wrote {outPath}"));
+            if (acdcThreshold is null && circuit.EdgeCount < options.Edges)
+                Cli.Err.MarkupLine(Markup.Escape(PrunedNote(options.Edges, circuit.EdgeCount, options.Greedy)));
             if (parse.GetValue(plot) is string dir)
             {
                 var report = new Report($"Circuit ({scores.Method}, {circuit.EdgeCount} edges)") { Model = lm.Config.ModelName, Kind = "circuit" };
@@ -202,4 +204,12 @@ internal static class CircuitCommand
 
     private static void WriteCircuit(Circuit circuit, string path, JsonObject summary) =>
         CircuitJson.Write(circuit, path, new JsonObject { ["sharplens"] = summary });
+
+    /// <summary>
+    /// Why a circuit has fewer edges than asked: EAP-IG's prune drops selected edges that lie on no path from the input
+    /// to the logits; with top-n selection, on a model whose strongest edges are scattered, that can be all of them.
+    /// </summary>
+    internal static string PrunedNote(int asked, int kept, bool greedy) =>
+        $"note: {asked - kept} of the {asked} selected edges lie on no path from the input to the logits and were pruned (as EAP-IG prunes)"
+        + (greedy ? "; ask for more --edges to reach further back" : "; --select greedy grows the circuit from the logits and keeps connected edges");
 }

@@ -10,6 +10,15 @@ public class ReportsUnitTests
     static readonly Regex RemoteLink = new(@"<link[^>]*\bhref\s*=\s*[""']?\s*(https?:)?//", RegexOptions.IgnoreCase);
 
     [Fact]
+    public void FaithfulnessOfAnEmptyCircuitPrintsAsZeroNotMinusZero()
+    {
+        var r = new SharpLens.Circuits.FaithfulnessResult(0, -0f, new SharpLens.Analysis.Statistics.ConfidenceInterval(-0f, -0.0001f, 0f, 0.95), []);
+        Assert.Equal("0 [0, 0]", CircuitReport.Format(r));
+        var s = new SharpLens.Circuits.FaithfulnessResult(3, -0.25f, new SharpLens.Analysis.Statistics.ConfidenceInterval(-0.25f, -1.5f, 0.125f, 0.95), []);
+        Assert.Equal("-0.25 [-1.5, 0.125]", CircuitReport.Format(s));
+    }
+
+    [Fact]
     public void Heatmap_color_range_is_symmetric_around_zero()
     {
         var h = new HeatmapFigure(new double[,] { { -0.5, 2.0 }, { 1.0, double.NaN } }, new[] { "0", "1" }, new[] { "a", "b" });
