@@ -33,7 +33,7 @@ public sealed class CircuitFigure : Figure
 }
 
 /// <summary>Draws a <see cref="CircuitFigure"/> as SVG (no dependencies, works offline).</summary>
-public static class CircuitSvg
+internal static class CircuitSvg
 {
     private const int Dx = 74, Dy = 78, NodeW = 56, NodeH = 24, Margin = 60;
 

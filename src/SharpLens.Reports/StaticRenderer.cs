@@ -7,7 +7,7 @@ namespace SharpLens.Reports;
 /// Static PNG/SVG rendering without a browser: charts and heatmaps with ScottPlot 5, composites
 /// (small multiples, attention heads) and text figures (neuron text, tables) drawn on the same SkiaSharp canvas.
 /// </summary>
-public static class StaticRenderer
+internal static class StaticRenderer
 {
     internal const string FontName = "DejaVu Sans";
     static readonly object fontLock = new();

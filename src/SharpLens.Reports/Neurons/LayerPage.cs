@@ -4,7 +4,7 @@ using SharpLens.Neurons;
 namespace SharpLens.Reports.Neurons;
 
 /// <summary>A layer's page: every neuron of the layer by max activation, with mean, spread and the token it peaks on.</summary>
-public static class LayerPage
+internal static class LayerPage
 {
     /// <summary>The whole page (assets as in <see cref="NeuronPage.Render"/>).</summary>
     public static string Render(IndexProvenance provenance, int layer, IReadOnlyList<NeuronSummary> neurons, NeuronPageLinks? links = null, string? assetsHref = null) =>
