@@ -7,7 +7,7 @@ namespace SharpLens.Neurons.Indexing;
 /// <param name="Tokens">Tokens indexed (BOS excluded).</param>
 /// <param name="Seconds">Time of the pass (forward passes, accumulation, checkpoints; not the corpus count or model load).</param>
 /// <param name="TokensPerSecond">Tokens per second.</param>
-/// <param name="Gflops">Useful floating-point work per second: every projection up to the last MLP and the attention scores and mixing.</param>
+/// <param name="Gflops">Floating-point work the pass performs per second (<see cref="IndexingBenchmark.FlopsPerWindow"/>).</param>
 public sealed record IndexingBenchmarkResult(long Tokens, double Seconds, double TokensPerSecond, double Gflops);
 
 /// <summary>Times the real indexing pass (every layer, full windows) over a generated corpus in a temporary folder.</summary>
@@ -31,15 +31,29 @@ public static class IndexingBenchmark
                 Context = context, TopK = 20, BatchWindows = batch, DirectEffectTokens = 0, StopAfterWindows = windows,
                 CheckpointInterval = TimeSpan.FromHours(1), Progress = new Progress(p => last = p),
             });
-            var c = model.Config;
-            double perToken = c.NLayers * (2.0 * (4.0 * c.DModel * c.NHeads * c.DHead + 2.0 * c.DModel * c.DMlp) + 4.0 * c.NHeads * c.DHead * (context + 1) / 2.0);
             double seconds = last!.Elapsed.TotalSeconds;
-            return new IndexingBenchmarkResult(last.TokensDone, seconds, last.TokensDone / seconds, perToken * last.TokensDone / seconds / 1e9);
+            return new IndexingBenchmarkResult(last.TokensDone, seconds, last.TokensDone / seconds,
+                FlopsPerWindow(model.Config, context, model.Config.NLayers - 1) * last.WindowsDone / seconds / 1e9);
         }
         finally
         {
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// Multiply-adds (2 flops each) the indexing pass performs on one window of <paramref name="pos"/> rows (BOS included:
+    /// it is computed like every other row) when the last indexed layer is <paramref name="lastLayer"/>: per block the Q/K/V,
+    /// W_O and W_in projections at every row, W_out in every block but the last indexed one (the pass stops after its
+    /// hook_post), and causal attention (query row i scores and mixes i + 1 keys: pos·(pos+1)/2 pairs per head, each a
+    /// d_head dot product and a d_head axpy). LayerNorm, softmax, GELU, biases and the statistics are not counted.
+    /// </summary>
+    public static double FlopsPerWindow(ModelConfig c, int pos, int lastLayer)
+    {
+        int blocks = lastLayer + 1;
+        double projectionsPerRow = 2.0 * (4.0 * c.DModel * c.NHeads * c.DHead + 2.0 * c.DModel * c.DMlp);
+        double attentionPerWindow = 2.0 * 2.0 * c.NHeads * c.DHead * pos * (pos + 1) / 2.0;
+        return blocks * (pos * projectionsPerRow + attentionPerWindow) - pos * 2.0 * c.DModel * c.DMlp;
     }
 
     private sealed class Progress(Action<IndexProgress> report) : IProgress<IndexProgress>

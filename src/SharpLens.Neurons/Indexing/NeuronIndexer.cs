@@ -9,7 +9,8 @@ namespace SharpLens.Neurons.Indexing;
 /// <summary>
 /// The indexing pass: documents are tokenized one at a time and split into BOS-prefixed windows; full-length windows
 /// are batched, document ends run on their own (so no window is ever padded, and a window's activations do not depend
-/// on what it was batched with); the forward pass stops after the last indexed MLP (no unembedding) and each
+/// on what it was batched with); the forward pass stops right after the last indexed layer's <c>mlp.hook_post</c>
+/// (<see cref="ForwardOptions.StopAfter"/>: no W_out there, no later block, no unembedding) and each
 /// <c>mlp.hook_post</c> is folded into its layer's accumulator inside the hook, so nothing is cached.
 /// </summary>
 internal static class NeuronIndexer
@@ -43,7 +44,7 @@ internal static class NeuronIndexer
     {
         var tokenizer = model.RequireTokenizer();
         int context = options.Context, bos = model.Config.BosTokenId;
-        int stopAt = state.Layers.Max() + 1;
+        string stopAfter = HookNames.MlpPost(state.Layers.Max());
         var batch = new List<TokenWindow>(options.BatchWindows);
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
@@ -62,8 +63,7 @@ internal static class NeuronIndexer
             model.Run(tokens, new ForwardOptions
             {
                 Hooks = hooks,
-                StopAtLayer = stopAt < model.Config.NLayers ? stopAt : null,
-                Logits = LogitsMode.None,
+                StopAfter = stopAfter,
             });
             for (int b = 0; b < windows.Count; b++)
             {

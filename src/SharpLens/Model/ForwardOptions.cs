@@ -44,6 +44,16 @@ public sealed record ForwardOptions
     /// <summary>Stop before this block and return its resid_pre [batch, pos, d_model] instead of logits (null = run to the end).</summary>
     public int? StopAtLayer { get; init; }
 
+    /// <summary>
+    /// Stop right after this hook point and return its activation (after any hook on it ran) instead of logits
+    /// (null = run to the end). One of a block's main-path hook points: <c>blocks.L.hook_resid_pre</c>,
+    /// <c>hook_resid_mid</c>, <c>mlp.hook_pre</c>, <c>mlp.hook_post</c>, <c>hook_mlp_out</c> or <c>hook_resid_post</c>
+    /// (a full hook name, checked like a hook's). Nothing after it is computed: with <c>blocks.L.mlp.hook_post</c> the pass skips that block's W_out, every later block
+    /// and the unembedding (a caller that reads only neuron activations, such as the neuron index). Cannot be combined
+    /// with <see cref="StopAtLayer"/>, <see cref="QueryRows"/> or <see cref="KvCache"/>.
+    /// </summary>
+    public string? StopAfter { get; init; }
+
     /// <summary>Which logits to compute (ignored with <see cref="QueryRows"/> except <see cref="LogitsMode.None"/>).</summary>
     public LogitsMode Logits { get; init; } = LogitsMode.All;
 

@@ -99,7 +99,8 @@ public sealed class HookedTransformer
     /// <param name="options">Where to start and stop, hooks, cache, KV prefix, query rows and unembedding columns.</param>
     /// <returns>logits [batch, pos, columns] (<see cref="LogitsMode.All"/>) or [batch, columns] (<see cref="LogitsMode.Final"/>,
     /// or at <see cref="ForwardOptions.QueryRows"/>); ln_final.hook_normalized with <see cref="LogitsMode.None"/>; the
-    /// resid_pre of <see cref="ForwardOptions.StopAtLayer"/> when it stops early.</returns>
+    /// resid_pre of <see cref="ForwardOptions.StopAtLayer"/> when it stops early; the activation of
+    /// <see cref="ForwardOptions.StopAfter"/> when that is set.</returns>
     public Tensor Run(TokenBatch tokens, ForwardOptions options)
     {
         foreach (var hook in options.Hooks ?? []) ValidateHookName(hook.Name);
@@ -108,6 +109,8 @@ public sealed class HookedTransformer
         if (offset + pos > Config.NCtx)
             throw new InvalidInputException($"prompt of {offset + pos} tokens is longer than the model's context of {Config.NCtx} tokens: shorten it");
         int start = options.StartAtLayer, stop = options.StopAtLayer ?? nLayers;
+        var (stopLayer, blockStop) = StopAfterPoint(options, start);
+        if (stopLayer >= 0) stop = stopLayer + 1;
         if (start < 0 || start > nLayers)
             throw new InvalidInputException($"StartAtLayer {start} is outside 0..{nLayers}: pick a block of this {nLayers}-layer model");
         if (stop < start || stop > nLayers)
@@ -122,7 +125,7 @@ public sealed class HookedTransformer
         }
         // Final-position logits are query rows at the final positions: the same numbers, without the last block's
         // queries, attention output and MLP at every other position.
-        if (queryRows is null && options.Logits == LogitsMode.Final && stop == nLayers) queryRows = tokens.FinalPositions();
+        if (queryRows is null && options.Logits == LogitsMode.Final && stop == nLayers && stopLayer < 0) queryRows = tokens.FinalPositions();
         if (options.StartQkv is not null && (start >= nLayers || options.StartQkv.Length != batch * pos * Blocks[start].Attn.Qkv.Width))
             throw new ShapeMismatchException("StartQkv must be [batch·pos, 3·n_heads·d_head] of a block the pass starts at");
 
@@ -146,8 +149,9 @@ public sealed class HookedTransformer
         {
             bool shortened = rowsOnly && l == nLayers - 1;
             resid = Blocks[l].Forward(resid, shortened ? ForwardContext.None : ctx, options.KvCache,
-                shortened ? queryRows : null, l == start ? options.StartQkv : null);
+                shortened ? queryRows : null, l == start ? options.StartQkv : null, l == stopLayer ? blockStop : BlockStop.None);
         }
+        if (stopLayer >= 0) return resid;
         if (options.KvCache is not null) options.KvCache.Length = offset + pos;
         if (stop < nLayers) return resid;
 
@@ -167,6 +171,18 @@ public sealed class HookedTransformer
             LogitsMode.Final => Unembed(GatherFinal(normalized, tokens), batch, options.UnembedColumns),
             _ => Unembed(normalized.Data, batch * pos, options.UnembedColumns).Reshape(batch, pos, -1),
         };
+    }
+
+    /// <summary>The block and point where <see cref="ForwardOptions.StopAfter"/> ends the pass, or (-1, None) without it.</summary>
+    private (int Layer, BlockStop Stop) StopAfterPoint(ForwardOptions options, int start)
+    {
+        if (options.StopAfter is null) return (-1, BlockStop.None);
+        if (options.StopAtLayer is not null || options.QueryRows is not null || options.KvCache is not null)
+            throw new InvalidInputException("StopAfter cannot be combined with StopAtLayer, QueryRows or a KvCache: use one way of ending the pass");
+        var (layer, stop) = BlockStops.Parse(ValidateHookName(options.StopAfter));
+        if (layer < start || layer >= Config.NLayers)
+            throw new InvalidInputException($"StopAfter '{options.StopAfter}' is outside the blocks this pass runs ({start}..{Config.NLayers - 1})");
+        return (layer, stop);
     }
 
     /// <summary>Logits [rows, columns] of ln_final.hook_normalized rows [rows, d_model]: every column, or the chosen ones.</summary>

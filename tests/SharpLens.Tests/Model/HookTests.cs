@@ -95,6 +95,50 @@ public class HookTests
         TensorAssert.Close(full, resumed, "start_at_layer", 1e-5f);
     }
 
+    [Theory]
+    [InlineData("hook_resid_pre")]
+    [InlineData("hook_resid_mid")]
+    [InlineData("mlp.hook_pre")]
+    [InlineData("mlp.hook_post")]
+    [InlineData("hook_mlp_out")]
+    [InlineData("hook_resid_post")]
+    public void StopAfterReturnsTheFullForwardsActivationAndRunsNothingLater(string point)
+    {
+        foreach (int layer in new[] { 0, Model.Config.NLayers - 1 })
+        {
+            string name = $"blocks.{layer}.{point}";
+            var (_, cache) = Model.RunWithCache(Clean, n => n == name);
+            var later = new List<string>();
+            var laterHooks = Model.HookPointNames.SkipWhile(n => n != name).Skip(1)
+                .Select(n => new Hook(n, (_, _) => { later.Add(n); return null; })).ToList();
+            // Final logits would shorten the last block to the final rows; stopping inside it must not.
+            var stopped = Model.Run(Clean, new ForwardOptions { StopAfter = name, Hooks = laterHooks, Logits = LogitsMode.Final });
+            TensorAssert.Close(cache[name], stopped, $"StopAfter {name}", 0f);
+            Assert.Empty(later);
+        }
+    }
+
+    [Fact]
+    public void StopAfterSeesAHookThatEditsItsPointAndRefusesOtherPoints()
+    {
+        string post = HookNames.MlpPost(0);
+        var stopped = Model.Run(Clean, new ForwardOptions
+        {
+            StopAfter = post,
+            Hooks = [new Hook(post, (act, _) => { Array.Fill(act.Data, 2f); return null; })],
+        });
+        Assert.All(stopped.Data, v => Assert.Equal(2f, v));
+        var attn = Assert.Throws<InvalidInputException>(() => Model.Run(Clean, new ForwardOptions { StopAfter = HookNames.Z(0) }));
+        Assert.Contains("mlp.hook_post", attn.Message);
+        Assert.Throws<InvalidInputException>(() => Model.Run(Clean, new ForwardOptions { StopAfter = post, StopAtLayer = 1 }));
+        Assert.Throws<InvalidInputException>(() => Model.Run(Clean, new ForwardOptions { StopAfter = "blocks.99.mlp.hook_post" }));
+        var early = Assert.Throws<InvalidInputException>(() => Model.Run(Clean, new ForwardOptions
+        {
+            StopAfter = post, StartAtLayer = 1, ResidualInput = Model.Run(Clean, new ForwardOptions { StopAtLayer = 1 }),
+        }));
+        Assert.Contains("outside the blocks", early.Message);
+    }
+
     [Fact]
     public void RaggedBatchMatchesSeparateRunsAtRealPositions()
     {

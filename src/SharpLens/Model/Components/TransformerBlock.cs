@@ -47,23 +47,33 @@ public sealed class TransformerBlock
     /// <param name="kv">Keys/values of earlier positions (and where this call's are stored), or null.</param>
     /// <param name="queryRows">[batch] the row (0 ≤ row &lt; pos) whose output is wanted in each sequence, or null for all.</param>
     /// <param name="qkv">ln1(residPre)·W_{Q,K,V} + b [batch·pos, 3·n_heads·d_head] when the caller has it, else null.</param>
-    /// <returns>hook_resid_post [batch, pos, d_model], or [batch, 1, d_model] at the query rows</returns>
-    internal Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv, int[]? queryRows, float[]? qkv)
+    /// <param name="stop">Where to stop (<see cref="BlockStop.None"/>: run the whole block).</param>
+    /// <returns>hook_resid_post [batch, pos, d_model], or [batch, 1, d_model] at the query rows; with <paramref name="stop"/>
+    /// the activation of that hook point (mlp.hook_pre / hook_post: [batch, pos, d_mlp])</returns>
+    internal Tensor Forward(Tensor residPre, ForwardContext ctx, KvCache? kv, int[]? queryRows, float[]? qkv, BlockStop stop = BlockStop.None)
     {
         int batch = residPre.Dim(0), pos = residPre.Dim(1);
         residPre = ctx.Apply(HookNames.ResidPre(Layer), Layer, residPre);
+        if (stop == BlockStop.ResidPre) return residPre;
         var normalized = qkv is null ? Ln1.Forward(residPre, ctx) : null;
         var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.Forward(normalized, qkv, batch, pos, ctx, kv, queryRows));
         var residRows = queryRows is null ? residPre : SequenceRows.Gather(residPre, queryRows);
         var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residRows, attnOut));
-        var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Forward(Ln2.Forward(residMid, ctx), ctx));
+        if (stop == BlockStop.ResidMid) return residMid;
+        var hidden = Mlp.Hidden(Ln2.Forward(residMid, ctx), ctx, stopAfterPre: stop == BlockStop.MlpPre);
+        if (stop is BlockStop.MlpPre or BlockStop.MlpPost) return hidden;
+        var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Output(hidden));
+        if (stop == BlockStop.MlpOut) return mlpOut;
         return ctx.Apply(HookNames.ResidPost(Layer), Layer, Add(residMid, mlpOut));
     }
 
+    // Elementwise, so split over both cores like the other row-wise work between GEMMs.
     private static Tensor Add(Tensor a, Tensor b)
     {
         var sum = Tensor.Uninitialized(a.Shape);
-        System.Numerics.Tensors.TensorPrimitives.Add(a.Data, b.Data, sum.Data);
+        int length = sum.Length;
+        ParallelRows.For(length, length, (i0, i1) =>
+            System.Numerics.Tensors.TensorPrimitives.Add(a.Data.AsSpan(i0, i1 - i0), b.Data.AsSpan(i0, i1 - i0), sum.Data.AsSpan(i0, i1 - i0)));
         return sum;
     }
 }
