@@ -11,25 +11,18 @@ internal static class HeadAttention
     /// <summary>hook_z [batch, pos, n_heads, d_head] from q, k, v, each [batch, pos, n_heads, d_head].</summary>
     public static float[] Z(float[] q, float[] k, float[] v, int batch, int pos, int nHeads, int dHead)
     {
-        var z = new float[batch * pos * nHeads * dHead];
+        var z = GC.AllocateUninitializedArray<float>(batch * pos * nHeads * dHead);
         float invSqrt = 1f / MathF.Sqrt(dHead);
+        int stride = nHeads * dHead;
         ParallelRows.For(batch * nHeads, (long)batch * nHeads * pos * pos * dHead, (i0, i1) =>
         {
-            var scores = new float[pos];
+            var scores = new float[pos * pos];
             for (int i = i0; i < i1; i++)
             {
-                int b = i / nHeads, h = i % nHeads;
-                for (int qi = 0; qi < pos; qi++)
-                {
-                    var qRow = q.AsSpan(((b * pos + qi) * nHeads + h) * dHead, dHead);
-                    var s = scores.AsSpan(0, qi + 1);
-                    for (int j = 0; j <= qi; j++)
-                        s[j] = Kernels.DotShort(qRow, k.AsSpan(((b * pos + j) * nHeads + h) * dHead, dHead)) * invSqrt;
-                    Kernels.SoftmaxRows(s, s.Length);
-                    var zRow = z.AsSpan(((b * pos + qi) * nHeads + h) * dHead, dHead);
-                    for (int j = 0; j <= qi; j++)
-                        if (s[j] != 0f) Kernels.AxpyShort(s[j], v.AsSpan(((b * pos + j) * nHeads + h) * dHead, dHead), zRow);
-                }
+                int head = (i / nHeads * pos * nHeads + i % nHeads) * dHead;
+                CausalAttentionKernels.CausalScores(q.AsSpan(head), stride, pos, k.AsSpan(head), stride, dHead, 0, pos, invSqrt, scores, VectorWidthSelector.Best);
+                Kernels.SoftmaxRows(scores, pos);
+                CausalAttentionKernels.Mix(scores, pos, pos, v.AsSpan(head), stride, dHead, 0, false, z.AsSpan(head), stride, VectorWidthSelector.Best);
             }
         });
         return z;

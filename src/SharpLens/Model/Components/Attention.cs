@@ -115,18 +115,11 @@ public sealed class Attention
 
         var scores = Tensor.Uninitialized(batch, _nHeads, nq, total);
         float invSqrt = 1f / MathF.Sqrt(_dHead);
+        int hd = _nHeads * _dHead, block = nq * total;
         ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
-        {
-            for (int i = 0; i < nq; i++)
-            {
-                var qRow = q.AsSpan(((b * nq + i) * _nHeads + h) * _dHead, _dHead);
-                var sRow = scores.Data.AsSpan(((b * _nHeads + h) * nq + i) * total, total);
-                int visible = past + (queryRows?[b] ?? i);
-                for (int j = 0; j <= visible; j++)
-                    sRow[j] = Kernels.DotShort(qRow, keys.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead)) * invSqrt;
-                sRow[(visible + 1)..].Fill(float.NegativeInfinity);
-            }
-        });
+            CausalAttentionKernels.CausalScores(q.AsSpan((b * nq * _nHeads + h) * _dHead), hd, nq,
+                keys.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), total, invSqrt,
+                scores.Data.AsSpan((b * _nHeads + h) * block, block), VectorWidthSelector.Best));
         string scoresHook = HookNames.AttnScores(_layer);
         Tensor pattern;
         if (ctx.IsObserved(scoresHook))
@@ -135,21 +128,17 @@ public sealed class Attention
             pattern = scores.Clone();
         }
         else pattern = scores;
-        Kernels.SoftmaxRows(pattern.Data, total);
+        ParallelRows.For(batch * _nHeads * nq, (long)pattern.Length * 4, (r0, r1) =>
+            Kernels.SoftmaxRows(pattern.Data.AsSpan(r0 * total, (r1 - r0) * total), total));
         pattern = ctx.Apply(HookNames.Pattern(_layer), _layer, pattern);
 
-        var z = Tensor.Zeros(batch, nq, _nHeads, _dHead);
+        // A hook on the scores or the pattern may have put weight past the causal prefix: then every key is mixed.
+        bool allKeys = ctx.HasHook(scoresHook) || ctx.HasHook(HookNames.Pattern(_layer));
+        var z = Tensor.Uninitialized(batch, nq, _nHeads, _dHead);
         ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
-        {
-            for (int i = 0; i < nq; i++)
-            {
-                var zRow = z.Data.AsSpan(((b * nq + i) * _nHeads + h) * _dHead, _dHead);
-                var pRow = pattern.Data.AsSpan(((b * _nHeads + h) * nq + i) * total, total);
-                for (int j = 0; j < total; j++)
-                    if (pRow[j] != 0f)
-                        Kernels.AxpyShort(pRow[j], values.AsSpan(((b * keyStride + j) * _nHeads + h) * _dHead, _dHead), zRow);
-            }
-        });
+            CausalAttentionKernels.Mix(pattern.Data.AsSpan((b * _nHeads + h) * block, block), total, nq,
+                values.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), allKeys,
+                z.Data.AsSpan((b * nq * _nHeads + h) * _dHead), hd, VectorWidthSelector.Best));
         z = ctx.Apply(HookNames.Z(_layer), _layer, z);
 
         int outRows = batch * nq;
