@@ -84,7 +84,7 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
         PatchRequest request;
         try { request = PatchRequest.Parse(model, ExplorerRequest.Parse(body, model)); }
         catch (Exception e) when (ExplorerErrors.UserMessage(e) is string message) { return Error(StatusCodes.Status400BadRequest, message); }
-        var job = queue.Enqueue((progress, cancel) => request.Run(model, progress, cancel));
+        var job = queue.Enqueue((progress, partial, cancel) => request.Run(model, progress, partial, cancel));
         if (job is null) return Error(StatusCodes.Status429TooManyRequests, "the patching queue is full: wait for a job to finish or cancel one");
         return Results.Json(Status(job));
     }
@@ -100,13 +100,14 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
         return status;
     }
 
-    /// <summary>Server-sent events: "progress" on every change, then one "result", "failed" or "cancelled".</summary>
+    /// <summary>Server-sent events: "progress" on every change and one "partial" per finished grid (its key, grid and
+    /// figure, so the page shows each kind as soon as it is done), then one "result", "failed" or "cancelled".</summary>
     async Task Events(string id, HttpContext context)
     {
         if (queue.Find(id) is not { } job) { await NoJob(id).ExecuteAsync(context); return; }
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
-        int seen = -1;
+        int seen = -1, sentPartials = 0;
         try
         {
             while (true)
@@ -115,6 +116,16 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
                 if (version != seen)
                 {
                     seen = version;
+                    var partials = job.Partials;
+                    for (; sentPartials < partials.Length; sentPartials++)
+                    {
+                        var (key, grid) = partials[sentPartials];
+                        var one = new JsonObject { [key] = grid.DeepClone() };
+                        await Send(context, "partial", new JsonObject
+                        {
+                            ["job"] = job.Id, ["key"] = key, ["grid"] = grid.DeepClone(), ["figures"] = PatchFigures(one),
+                        });
+                    }
                     if (job.Finished)
                     {
                         var final = Status(job);

@@ -22,4 +22,7 @@ public sealed record ExplorerOptions
     /// <summary>Tests only: while reset, a running patching job waits after each pass (until set or cancelled), so a test
     /// can cancel a job that is certainly running or certainly queued, however fast the machine.</summary>
     internal ManualResetEventSlim? ProgressGate { get; init; }
+    /// <summary>Tests only: while reset, a running patching job waits after publishing each finished grid, so a test can
+    /// look at the page while some kinds are shown and others are still to come.</summary>
+    internal ManualResetEventSlim? PartialGate { get; init; }
 }

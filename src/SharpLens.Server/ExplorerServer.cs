@@ -47,7 +47,7 @@ public sealed class ExplorerServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         var app = builder.Build();
-        var queue = new PatchQueue(options.MaxQueuedJobs, options.KeepFinishedJobs, options.ProgressGate);
+        var queue = new PatchQueue(options.MaxQueuedJobs, options.KeepFinishedJobs, options.ProgressGate, options.PartialGate);
         app.Use(LocalRequestGuard.Invoke);
         new ExplorerEndpoints(model, options, queue, neurons).Map(app);
         await app.StartAsync(cancel);

@@ -8,8 +8,12 @@ namespace SharpLens.Server;
 /// <summary>Where a queued job stands.</summary>
 internal enum JobState { Queued, Running, Done, Failed, Cancelled }
 
-/// <summary>One patching job: its progress while it runs and its result (or one-line error) afterwards.</summary>
-internal sealed class PatchJob(int sequence, Func<Action<PatchingProgress>, CancellationToken, JsonObject> work)
+/// <summary>The work of a job: told its progress after every pass (may throw to cancel) and each finished grid as soon
+/// as it is done (key, grid JSON), it returns the whole result.</summary>
+internal delegate JsonObject PatchWork(Action<PatchingProgress> progress, Action<string, JsonNode> partial, CancellationToken cancel);
+
+/// <summary>One patching job: its progress and finished grids while it runs and its result (or one-line error) afterwards.</summary>
+internal sealed class PatchJob(int sequence, PatchWork work)
 {
     /// <summary>Order of arrival (1, 2, ...).</summary>
     public int Sequence { get; } = sequence;
@@ -21,7 +25,18 @@ internal sealed class PatchJob(int sequence, Func<Action<PatchingProgress>, Canc
     /// <summary>Bumped on every change, so a watcher knows when to send an event.</summary>
     public int Version;
     public CancellationTokenSource Cancel { get; } = new();
-    public Func<Action<PatchingProgress>, CancellationToken, JsonObject> Work { get; } = work;
+    public PatchWork Work { get; } = work;
+    readonly List<(string Key, JsonNode Grid)> _partials = [];
+
+    /// <summary>Grids finished so far, in order (a watcher sends those it has not sent yet).</summary>
+    public (string Key, JsonNode Grid)[] Partials { get { lock (_partials) return _partials.ToArray(); } }
+
+    /// <summary>Publishes one finished grid while the job goes on.</summary>
+    public void AddPartial(string key, JsonNode grid)
+    {
+        lock (_partials) _partials.Add((key, grid));
+        Interlocked.Increment(ref Version);
+    }
     public bool Finished => State is JobState.Done or JobState.Failed or JobState.Cancelled;
 }
 
@@ -39,18 +54,19 @@ internal sealed class PatchQueue : IDisposable
     readonly int _keepFinished;
     int _nextId;
 
-    readonly ManualResetEventSlim? _gate;
+    readonly ManualResetEventSlim? _gate, _partialGate;
 
-    public PatchQueue(int maxQueued, int keepFinished, ManualResetEventSlim? progressGate = null)
+    public PatchQueue(int maxQueued, int keepFinished, ManualResetEventSlim? progressGate = null, ManualResetEventSlim? partialGate = null)
     {
         _gate = progressGate;
+        _partialGate = partialGate;
         _pending = Channel.CreateBounded<PatchJob>(new BoundedChannelOptions(maxQueued) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _keepFinished = keepFinished;
         _worker = Task.Run(Work);
     }
 
     /// <summary>Queues <paramref name="work"/>; null when the queue is full.</summary>
-    public PatchJob? Enqueue(Func<Action<PatchingProgress>, CancellationToken, JsonObject> work)
+    public PatchJob? Enqueue(PatchWork work)
     {
         var job = new PatchJob(Interlocked.Increment(ref _nextId), work);
         _jobs[job.Id] = job;
@@ -87,6 +103,10 @@ internal sealed class PatchQueue : IDisposable
                     {
                         job.Progress = p; Interlocked.Increment(ref job.Version);
                         _gate?.Wait(job.Cancel.Token);
+                    }, (key, grid) =>
+                    {
+                        job.AddPartial(key, grid);
+                        _partialGate?.Wait(job.Cancel.Token);
                     }, job.Cancel.Token);
                     Finish(job, JobState.Done, result, null);
                 }

@@ -36,8 +36,9 @@ internal sealed record PatchRequest(AnalysisInput Data, string[] Kinds, int[] Ne
         return new PatchRequest(data, kinds.Distinct().ToArray(), layers.Distinct().ToArray(), method);
     }
 
-    /// <summary>Runs the patching; <paramref name="progress"/> is told after every pass and may throw to cancel.</summary>
-    public JsonObject Run(HookedTransformer model, Action<PatchingProgress> progress, CancellationToken cancel)
+    /// <summary>Runs the patching; <paramref name="progress"/> is told after every pass and may throw to cancel, and
+    /// <paramref name="partial"/> gets each kind's normalized grid (key as in the result) as soon as it is done.</summary>
+    public JsonObject Run(HookedTransformer model, Action<PatchingProgress> progress, Action<string, JsonNode> partial, CancellationToken cancel)
     {
         var metric = new LogitDiffMetric(Data.Answers);
         var grids = new List<(string Key, Grid Grid)>();
@@ -60,11 +61,17 @@ internal sealed record PatchRequest(AnalysisInput Data, string[] Kinds, int[] Ne
                 StrTokens = Data.CleanStrTokens[0],
                 Progress = new Reporter(p => { cancel.ThrowIfCancellationRequested(); progress(p); }),
             });
+            void Finished(string key, Grid grid)
+            {
+                grids.Add((key, grid));
+                partial(key, grid.ToJson());
+            }
             foreach (var kind in Kinds)
             {
                 cancel.ThrowIfCancellationRequested();
-                if (kind == "neurons") grids.AddRange(NeuronLayers.Select(l => ($"neurons_L{l}", patcher.Normalize(patcher.Neurons([l])))));
-                else grids.Add((kind, patcher.Normalize(kind.StartsWith("head_") ? patcher.HeadsAllPositions(Head(kind)) : patcher.ByPosition(kind))));
+                if (kind == "neurons")
+                    foreach (int l in NeuronLayers) Finished($"neurons_L{l}", patcher.Normalize(patcher.Neurons([l])));
+                else Finished(kind, patcher.Normalize(kind.StartsWith("head_") ? patcher.HeadsAllPositions(Head(kind)) : patcher.ByPosition(kind)));
             }
             clean = patcher.CleanBaseline; corrupted = patcher.CorruptedBaseline;
         }

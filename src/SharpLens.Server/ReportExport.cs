@@ -7,7 +7,8 @@ namespace SharpLens.Server;
 /// <summary>
 /// "Export" writes what is on the screen as a report folder: <c>result.json</c> in the format of <c>sharplens
 /// attribute</c>/<c>patch</c> (so <c>sharplens plot result.json</c> redraws it) and the report <c>sharplens plot</c>
-/// writes from it, plus the attention and neuron views being shown. The folder appears whole or not at all.
+/// writes from it, plus the attention and neuron views being shown. The folder appears whole or not at all, and the
+/// reports folder's index (<c>index.html</c>, as <c>sharplens index</c> writes it) then lists it with kind "report".
 /// </summary>
 internal static class ReportExport
 {
@@ -39,6 +40,7 @@ internal static class ReportExport
         string text = result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
         var report = GridPlotter.BuildReport(JsonNode.Parse(text)!.AsObject(), title);
         report.StaticImages = false;   // interactive figures now; sharplens plot result.json adds PNG/SVG copies
+        report.Kind = "report";        // how the reports index (sharplens index) lists an export
         if (head is var (hl, hh)) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, hl, hh), "attention pattern on the first prompt");
         if (neuron is var (nl, nn)) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, nl, nn), "neuron activation on the first prompt");
 
@@ -57,6 +59,8 @@ internal static class ReportExport
             File.WriteAllText(Path.Combine(tmp, "result.json"), text);
             report.Write(tmp);
             Directory.Move(tmp, folder);
+            // The reports folder's index lists the export at once, as sharplens plot does for its runs.
+            lock (NameLock) RunIndex.Write(reportsDir);
         }
         catch
         {
@@ -67,6 +71,7 @@ internal static class ReportExport
         {
             ["folder"] = Path.GetFullPath(folder), ["index"] = Path.GetFullPath(Path.Combine(folder, "index.html")),
             ["result"] = Path.GetFullPath(Path.Combine(folder, "result.json")), ["figures"] = report.FigureCount,
+            ["reports_index"] = Path.GetFullPath(Path.Combine(reportsDir, "index.html")),
         };
     }
 }

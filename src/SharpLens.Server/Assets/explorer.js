@@ -24,6 +24,10 @@
   // ---- figures: the reports' HTML fragments; their inline scripts are re-created so they run -----------------
   function renderFigures(container, figures) {
     container.innerHTML = '';
+    appendFigures(container, figures);
+  }
+
+  function appendFigures(container, figures) {
     (figures || []).forEach(function (f) {
       var div = document.createElement('div'); div.className = 'ex-figure'; div.dataset.figure = f.id;
       div.innerHTML = f.html; container.appendChild(div);
@@ -203,10 +207,13 @@
     if (source) source.close();
     $('patch-status').textContent = 'queued';
     $('patch-progress').value = 0;
+    // Each kind appears as soon as it is done ("partial" events); the last run's figures go now.
+    $('patch-figures').innerHTML = ''; $('cell-details').hidden = true;
     api('/api/patch', body).then(function (job) {
       lastJob = job.job; $('patch-cancel').disabled = false;
       source = new EventSource('/api/jobs/' + encodeURIComponent(job.job) + '/events');
       source.addEventListener('progress', function (ev) { progress(JSON.parse(ev.data)); });
+      source.addEventListener('partial', function (ev) { showPartial(JSON.parse(ev.data)); });
       source.addEventListener('result', function (ev) { finished(); var r = JSON.parse(ev.data); doneJob = r.job; progress(r); showPatch(r); });
       source.addEventListener('failed', function (ev) { finished(); var r = JSON.parse(ev.data); $('patch-status').textContent = 'failed'; showError(r.error); });
       source.addEventListener('cancelled', function () { finished(); $('patch-status').textContent = 'cancelled'; });
@@ -223,10 +230,26 @@
       : s.state === 'done' ? 'done' : (s.sweep || '') + ' ' + s.done + ' / ' + s.total;
   }
 
+  // One kind finished while the others are still running: draw its heatmap now.
+  function showPartial(r) {
+    var box = $('patch-figures');
+    if (box.querySelector('[data-figure="patch-' + r.key + '"]')) return;
+    var grids = {}; grids[r.key] = r.grid;
+    appendFigures(box, r.figures);
+    wirePatchFigures(r.figures, grids);
+  }
+
+  // The final result: every grid, drawn unless its partial already is (attribution patching sends no partials).
   function showPatch(r) {
-    renderFigures($('patch-figures'), r.figures);
-    r.figures.forEach(function (f) {
-      var key = f.id.substring('patch-'.length), grid = r.result[key];
+    var box = $('patch-figures');
+    var missing = r.figures.filter(function (f) { return !box.querySelector('[data-figure="' + f.id + '"]'); });
+    appendFigures(box, missing);
+    wirePatchFigures(missing, r.result);
+  }
+
+  function wirePatchFigures(figures, grids) {
+    figures.forEach(function (f) {
+      var key = f.id.substring('patch-'.length), grid = grids[key];
       onClick(f.id, function (p, gd) {
         var row = p.data && p.data.type === 'heatmap' ? p.y : (p.data ? p.data.name : p.y), col = p.x;
         details(key, grid, String(row), String(col));

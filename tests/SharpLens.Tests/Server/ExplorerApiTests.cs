@@ -211,6 +211,12 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
         Assert.Equal("export test", result["title"]!.ToString());
         Assert.True(SharpLens.Reports.GridPlotter.IsGrid(result["heads"]!));
         Assert.Contains("Attention pattern of L0H1", File.ReadAllText(Path.Combine(folder, "index.html")));
+        // The export is listed in the reports folder's index with kind "report", linking to its page.
+        Assert.Equal("report", JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "report.json")))!["kind"]!.ToString());
+        string index = File.ReadAllText(json["reports_index"]!.ToString());
+        Assert.Equal(Path.Combine(Path.GetFullPath(fx.ReportsDir), "index.html"), json["reports_index"]!.ToString());
+        string name = Path.GetFileName(folder);
+        Assert.Contains($"<tr data-kind=\"report\"><td><a href=\"{Uri.EscapeDataString(name)}/index.html\">export test</a>", index);
         var (missing, error) = await fx.Post("/api/export", new { input = Input, job = "job424242" });
         Assert.Equal(400, missing);
         Assert.Contains("no longer kept", error["error"]!.ToString());

@@ -18,6 +18,8 @@ public class ExplorerFixture : IAsyncLifetime
     public List<string> ServerLog { get; } = new();
     /// <summary>Set (open) normally; a test resets it to hold running patching jobs after their first pass.</summary>
     public ManualResetEventSlim ProgressGate { get; } = new(initialState: true);
+    /// <summary>Set (open) normally; a test resets it to hold running patching jobs after each finished kind.</summary>
+    public ManualResetEventSlim PartialGate { get; } = new(initialState: true);
 
     public async Task InitializeAsync()
     {
@@ -25,7 +27,7 @@ public class ExplorerFixture : IAsyncLifetime
         Server = await ExplorerServer.StartAsync(Model, new ExplorerOptions
         {
             Port = 0, ReportsDir = ReportsDir, MaxRequestBytes = 64 * 1024,
-            Log = line => { lock (ServerLog) ServerLog.Add(line); }, ProgressGate = ProgressGate, NeuronsDb = NeuronsDb(Model),
+            Log = line => { lock (ServerLog) ServerLog.Add(line); }, ProgressGate = ProgressGate, PartialGate = PartialGate, NeuronsDb = NeuronsDb(Model),
         });
         Http = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(60) };
     }

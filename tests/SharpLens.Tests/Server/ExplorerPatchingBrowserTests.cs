@@ -3,6 +3,7 @@ using Microsoft.Playwright;
 using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Inputs;
 using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
 using SharpLens.Tests.Reports;
 using SharpLens.Tests.Support;
 
@@ -60,6 +61,47 @@ public class ExplorerPatchingBrowserTests(ExplorerFixture fx) : IClassFixture<Ex
         await ExplorerBrowser.WaitText(page, "#cell-title", "head_out");
         Assert.Contains(expected.Normalized("head_out")[1, 2].ToString("F4"), await page.Locator("#cell-title").TextContentAsync() ?? "");
         Assert.Contains("method=attribution", await page.Locator("#share").GetAttributeAsync("href") ?? "");
+        Assert.Empty(s.Errors);
+        Assert.Empty(s.Foreign);
+    }
+
+    [ChromiumFact]
+    public async Task Exact_patching_shows_each_kind_as_soon_as_it_is_done()
+    {
+        await using var s = await ExplorerBrowser.Open(fx);
+        var page = s.Page;
+        await FillInput(page);
+        var data = AnalysisInput.Parse(JsonSerializer.Serialize(ExplorerApiTests.Input), AnalysisInputOptions.For(fx.Model));
+        var patcher = new ActivationPatcher(fx.Model, new PatchingInputs(data.Clean, data.Corrupted, new LogitDiffMetric(data.Answers)),
+            new PatchingOptions { StrTokens = data.CleanStrTokens[0] });
+        // Default kinds resid_pre, attn_out, mlp_out, head_out; the gate holds the job after each finished kind.
+        fx.PartialGate.Reset();
+        try
+        {
+            await page.ClickAsync("#patch-run");
+            await page.WaitForSelectorAsync("#patch-resid_pre .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached });
+            // The first kind is on the page, with the library's numbers and a working cell click, while the job still runs.
+            var resid = patcher.Normalize(patcher.ByPosition("resid_pre"));
+            var z = await ExplorerBrowser.Z(page, "patch-resid_pre");
+            for (int r = 0; r < resid.Rows.Count; r++)
+                for (int c = 0; c < resid.Cols.Count; c++) Assert.True(Math.Abs(resid[r, c] - z[r][c]) < 1e-4, $"resid_pre {r},{c}: page {z[r][c]}, library {resid[r, c]}");
+            Assert.Equal(0, await page.Locator("#patch-head_out").CountAsync());
+            Assert.DoesNotContain("done", await page.Locator("#patch-status").TextContentAsync() ?? "");
+            Assert.False(await page.Locator("#patch-cancel").IsDisabledAsync());
+            await ExplorerBrowser.ClickCell(page, "patch-resid_pre", 1, resid.Cols.Count - 1);
+            await ExplorerBrowser.WaitText(page, "#cell-title", "resid_pre");
+            Assert.Contains(resid[1, resid.Cols.Count - 1].ToString("F4"), await page.Locator("#cell-title").TextContentAsync() ?? "");
+        }
+        finally { fx.PartialGate.Set(); }
+        await ExplorerBrowser.WaitText(page, "#patch-status", "done");
+        await page.WaitForSelectorAsync("#patch-head_out .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached });
+        // Each kind drawn once, in the order asked for.
+        var order = await page.EvaluateAsync<string[]>("() => Array.from(document.querySelectorAll('#patch-figures .ex-figure')).map(f => f.dataset.figure)");
+        Assert.Equal(new[] { "patch-resid_pre", "patch-attn_out", "patch-mlp_out", "patch-head_out" }, order);
+        var heads = patcher.Normalize(patcher.HeadsAllPositions(HeadActivation.Output));
+        var hz = await ExplorerBrowser.Z(page, "patch-head_out");
+        for (int r = 0; r < heads.Rows.Count; r++)
+            for (int c = 0; c < heads.Cols.Count; c++) Assert.True(Math.Abs(heads[r, c] - hz[r][c]) < 1e-4, $"head_out {r},{c}");
         Assert.Empty(s.Errors);
         Assert.Empty(s.Foreign);
     }

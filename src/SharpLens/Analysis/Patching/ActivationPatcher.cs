@@ -43,6 +43,8 @@ public sealed partial class ActivationPatcher : IPatchingEngine
     internal PositionAxis Positions { get; }
     /// <summary>The exact engine's per-sweep buffers still held after a sweep (tests: none).</summary>
     internal int SweepBuffersHeld => _exact.SweepBuffersHeld;
+    /// <summary>The exact engine's work so far in rows x positions x blocks (tests: no position a patch cannot reach).</summary>
+    internal long ExactRowPositionBlocks => _exact.RowPositionBlocks;
 
     /// <summary>(patched - corrupted) / (clean - corrupted) with this patcher's mean baselines.</summary>
     public Grid Normalize(Grid raw) => PatchingNormalization.Normalize(raw, CleanBaseline, CorruptedBaseline);

@@ -114,6 +114,44 @@ public class ExactEnginePreconditionTests
         Assert.NotEqual(exact.CorruptedBaseline[0], b.PerPrompt!.Data[0]);
     }
 
+    /// <summary>Step 3 (positions from the first change): a pass holds only patches with the same first change, so no row
+    /// recomputes positions before its own patch: the work is exactly Σ prompts·(len - position)·(blocks run) over the
+    /// patches that change something, and the numbers stay the plain engine's.</summary>
+    [Fact]
+    public void APassComputesNoPositionBeforeItsPatchesFirstChange()
+    {
+        var cfg = new ModelConfig { NLayers = 3, DModel = 16, NHeads = 2, DHead = 8, DMlp = 32, DVocab = 40, NCtx = 16, ModelName = "random" };
+        var model = RandomWeights.CreateModel(cfg, seed: 5);
+        // Three prompts of 7 tokens whose corrupted versions differ at position 2 only.
+        var inputs = new PatchingInputs(Batch([39, 5, 7, 9, 11, 13, 15], [39, 6, 8, 10, 12, 14, 16], [39, 21, 22, 23, 24, 25, 26]),
+            Batch([39, 5, 1, 9, 11, 13, 15], [39, 6, 2, 10, 12, 14, 16], [39, 21, 3, 23, 24, 25, 26]), new LogitDiffMetric([(1, 2), (3, 4), (5, 6)]));
+        var (_, clean) = model.RunWithCache(inputs.Clean, logits: LogitsMode.None);
+        var (_, corrupted) = model.RunWithCache(inputs.Corrupted, logits: LogitsMode.None);
+        const int prompts = 3, length = 7;
+        foreach (var (activation, skipsBlock) in new[] { ("resid_pre", 0), ("attn_out", 0), ("resid_mid", 0), ("mlp_out", 1), ("resid_post", 1) })
+        {
+            var exact = new ActivationPatcher(model, inputs, new PatchingOptions { MaxRowsPerPass = 64 });
+            var plain = new ActivationPatcher(model, inputs, new PatchingOptions { Method = PatchingMethod.Plain });
+            long expected = 0;
+            for (int l = 0; l < cfg.NLayers; l++)
+            {
+                string hook = HookNames.GetActName(activation, l);
+                for (int p = 0; p < length; p++)
+                {
+                    bool changes = false;
+                    for (int b = 0; b < prompts; b++)
+                        changes |= !SlicePatch.SameBits(clean[hook].Data.AsSpan((b * length + p) * cfg.DModel, cfg.DModel),
+                            corrupted[hook].Data.AsSpan((b * length + p) * cfg.DModel, cfg.DModel));
+                    if (changes) expected += (long)prompts * (length - p) * (cfg.NLayers - l - skipsBlock);
+                }
+            }
+            var sweep = exact.Sweep(activation);
+            TensorAssert.Close(plain.Run(sweep).PerPrompt!, exact.Run(sweep).PerPrompt!, activation);
+            Assert.True(expected > 0, $"{activation}: the prompts must differ");
+            Assert.Equal(expected, exact.ExactRowPositionBlocks);
+        }
+    }
+
     /// <summary>Step 6 (last block at final rows only): it is taken only when the pass has no hook in the last block;
     /// patches inside the last block still change the result and match the plain engine.</summary>
     [Fact]
