@@ -15,7 +15,9 @@ namespace SharpLens.Analysis.Patching;
 /// hook name patching each row with its own slice;
 /// (4) only final positions are unembedded, and only the metric's needed columns of W_U;
 /// (5) a patch of resid_post, mlp_out or MLP neurons skips its own block: the run starts at the next block from the
-/// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]);
+/// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]); a patch of resid_mid, attn_out or a
+/// head's z skips the block's ln1, Q/K/V and attention: its change (for z, Δz·W_O[h]) joins the target's resid_mid and
+/// only ln2 and the MLP run again, at the changed positions, before the next block;
 /// (6) the metric reads only final positions, so the last block computes every new position's keys and values but
 /// queries, attention output, ln2, MLP and ln_final only at the final rows (the model's <see cref="ForwardOptions.QueryRows"/>,
 /// which runs the last block in full when the pass hooks it);
@@ -52,10 +54,11 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         // A pass computes positions from its start for every row, so it holds only patches with the same first change:
         // mixing starts made the later-starting rows recompute positions their patch cannot reach (by-position sweeps
         // of an 8-token prompt did ~70% more work than needed).
-        foreach (var group in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock, Start: Math.Min(p.Start, lastStart))))
+        // Patches that skip their block (5) share a pass only with patches entering the same way (resid_post or resid_mid).
+        foreach (var group in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock, p.Patch.FeedsResidualMid, Start: Math.Min(p.Start, lastStart))))
         {
             var patches = group.Select(p => p.Patch).ToList();
-            int startLayer = group.Key.Layer + (group.Key.FeedsResidualAfterBlock ? 1 : 0);
+            int startLayer = group.Key.Layer + (group.Key.FeedsResidualAfterBlock || group.Key.FeedsResidualMid ? 1 : 0);
             for (int i = 0; i < patches.Count; i += perPass)
             {
                 var chunk = patches.GetRange(i, Math.Min(perPass, patches.Count - i));
@@ -70,7 +73,8 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
     }
 
     /// <summary>One batched pass: rows = patches x prompts, from block <paramref name="layer"/> (n_layers: straight to
-    /// ln_final), positions ≥ <paramref name="start"/>. Patches of block layer - 1 enter through the residual input.</summary>
+    /// ln_final), positions ≥ <paramref name="start"/>. Patches of block layer - 1 enter through the residual input
+    /// (those of its resid_mid after that block's ln2 and MLP at the positions they change).</summary>
     private void RunPass(List<SlicePatch> patches, int layer, int start, float[][] results)
     {
         bool viaResidual = patches[0].Layer < layer;
@@ -90,24 +94,24 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         }
         var tokens = new TokenBatch(sequences, target.PadId);
 
-        Tensor? resid = null; // [rows, newPos, d_model]: the target run's resid_pre of `layer`
-        if (layer > 0)
-        {
-            var cached = runs.TargetCache[HookNames.ResidPost(layer - 1)]; // = resid_pre of `layer`
-            resid = Tensor.Uninitialized(rows, newPos, d);
-            for (int r = 0; r < rows; r++)
-                cached.Data.AsSpan(((r % prompts) * pos + start) * d, newPos * d).CopyTo(resid.Data.AsSpan(r * newPos * d));
-        }
+        // [rows, newPos, d_model]: the target run's resid_pre of `layer` (= resid_post of layer - 1)
+        Tensor? resid = layer > 0 ? TargetRows(HookNames.ResidPost(layer - 1), rows, start) : null;
 
         var hooks = new List<Hook>();
         if (viaResidual)
         {
-            var wOut = model.Weights.Blocks[layer - 1].W_out;
+            // (5) The change joins the residual stream after the block (resid_post) or inside it (resid_mid, then the
+            // block's ln2 and MLP run again at the changed positions only: attention comes before it and is unchanged).
+            bool viaMid = patches[0].FeedsResidualMid;
+            var entry = viaMid ? TargetRows(HookNames.ResidMid(layer - 1), rows, start) : resid!;
+            var block = model.Weights.Blocks[layer - 1];
             for (int i = 0; i < patches.Count; i++)
             {
                 Tensor source = runs.SourceCache[patches[i].HookName], targetAct = runs.TargetCache[patches[i].HookName];
-                for (int b = 0; b < prompts; b++) patches[i].AddResidualDelta(resid!, i * prompts + b, b, start, source, targetAct, wOut);
+                var projection = patches[i].ResidualProjection(block);
+                for (int b = 0; b < prompts; b++) patches[i].AddResidualDelta(entry, i * prompts + b, b, start, source, targetAct, projection);
             }
+            if (viaMid) ThroughMlp(model.Blocks[layer - 1], patches, entry, resid!, start);
         }
         else foreach (var group in Enumerable.Range(0, patches.Count).GroupBy(i => patches[i].HookName))
         {
@@ -138,6 +142,39 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
             QueryRows = finals, UnembedColumns = runs.Columns,
         });
         Score(logits, cells, results);
+    }
+
+    /// <summary>The target run's <paramref name="hook"/> [prompt, pos, d_model] from position <paramref name="start"/> on,
+    /// repeated per patch: [rows, pos - start, d_model] (row r = prompt r % prompts).</summary>
+    private Tensor TargetRows(string hook, int rows, int start)
+    {
+        var cached = runs.TargetCache[hook];
+        int prompts = runs.Target.Batch, pos = runs.Target.Pos, newPos = pos - start, d = model.Config.DModel;
+        var copy = Tensor.Uninitialized(rows, newPos, d);
+        for (int r = 0; r < rows; r++)
+            cached.Data.AsSpan(((r % prompts) * pos + start) * d, newPos * d).CopyTo(copy.Data.AsSpan(r * newPos * d));
+        return copy;
+    }
+
+    /// <summary>resid_post = resid_mid + MLP(ln2(resid_mid)) of <paramref name="block"/> from the patched resid_mid
+    /// <paramref name="mid"/> [rows, newPos, d_model], written into <paramref name="resid"/> (the target's resid_post,
+    /// same shape) only at the positions the patches change: elsewhere resid_mid, and so resid_post, is the target's.</summary>
+    private void ThroughMlp(TransformerBlock block, List<SlicePatch> patches, Tensor mid, Tensor resid, int start)
+    {
+        int prompts = runs.Target.Batch, newPos = mid.Dim(1), d = mid.Dim(2);
+        var changed = new List<int>(); // flat row·newPos + (position - start)
+        for (int i = 0; i < patches.Count; i++)
+            for (int b = 0; b < prompts; b++)
+            {
+                var (from, to) = patches[i].ChangedPositions(b, start, newPos);
+                for (int p = from; p < to; p++) changed.Add((i * prompts + b) * newPos + p - start);
+            }
+        if (changed.Count == 0) return;
+        var x = Tensor.Uninitialized(changed.Count, 1, d);
+        for (int j = 0; j < changed.Count; j++) mid.Data.AsSpan(changed[j] * d, d).CopyTo(x.Data.AsSpan(j * d));
+        var mlpOut = block.Mlp.Forward(block.Ln2.Forward(x, ForwardContext.None), ForwardContext.None);
+        for (int j = 0; j < changed.Count; j++)
+            System.Numerics.Tensors.TensorPrimitives.Add(x.Data.AsSpan(j * d, d), mlpOut.Data.AsSpan(j * d, d), resid.Data.AsSpan(changed[j] * d, d));
     }
 
     /// <summary>User patches see whole [prompt, ...] activations, so they run one at a time, from their layer.</summary>

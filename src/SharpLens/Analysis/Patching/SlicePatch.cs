@@ -60,21 +60,45 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
          || HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal));
 
     /// <summary>
-    /// Adds what the patch changes in the block's output to <paramref name="resid"/> [rows, newPos, d_model] (row
-    /// <paramref name="row"/>, first position <paramref name="offset"/>): source - target for resid_post and mlp_out,
-    /// Σ_f (source - target)[f]·W_out[f, :] for neurons of mlp.hook_post (<paramref name="wOut"/> [d_mlp, d_model]).
+    /// True for hooks whose change reaches the rest of the model only through the block's resid_mid, as an addition
+    /// (hook_resid_mid, hook_attn_out, and a head's attn.hook_z: Δz·W_O[h]): nothing before them in the block depends
+    /// on them, so an exact run recomputes only ln2 and the MLP at the changed positions and starts at the next block.
     /// </summary>
-    public void AddResidualDelta(Tensor resid, int row, int prompt, int offset, Tensor source, Tensor target, Tensor wOut)
+    public bool FeedsResidualMid => layout == SliceLayout.PositionMajor &&
+        (HookName.EndsWith(".hook_resid_mid", StringComparison.Ordinal) || HookName.EndsWith(".hook_attn_out", StringComparison.Ordinal)
+         || HookName.EndsWith(".attn.hook_z", StringComparison.Ordinal));
+
+    /// <summary>The weight rows a unit of this patch's slice is multiplied by before it joins the residual stream:
+    /// W_out [d_mlp, d_model] for mlp.hook_post, W_O [n_heads·d_head, d_model] for attn.hook_z; null when the slice is
+    /// itself residual-wide (resid_*, attn_out, mlp_out).</summary>
+    public Tensor? ResidualProjection(Model.BlockWeights block) =>
+        HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal) ? block.W_out
+        : HookName.EndsWith(".attn.hook_z", StringComparison.Ordinal) ? block.W_O : null;
+
+    /// <summary>Absolute positions [From, To) of prompt <paramref name="prompt"/> this patch changes in a pass whose
+    /// positions are [<paramref name="offset"/>, offset + <paramref name="newPos"/>) (empty when it changes none there).</summary>
+    public (int From, int To) ChangedPositions(int prompt, int offset, int newPos)
+    {
+        int from = Positions is null ? offset : Positions[prompt], to = Positions is null ? offset + newPos : Positions[prompt] + 1;
+        return (Math.Max(from, offset), to);
+    }
+
+    /// <summary>
+    /// Adds what the patch changes where it enters the residual stream to <paramref name="resid"/> [rows, newPos,
+    /// d_model] (row <paramref name="row"/>, first position <paramref name="offset"/>): source - target for the
+    /// residual-wide hooks, Σ_f (source - target)[f]·projection[f, :] otherwise (<see cref="ResidualProjection"/>: neurons
+    /// of mlp.hook_post through W_out, a head's z through W_O).
+    /// </summary>
+    public void AddResidualDelta(Tensor resid, int row, int prompt, int offset, Tensor source, Tensor target, Tensor? projection)
     {
         int newPos = resid.Dim(1), d = resid.Dim(2);
-        bool neurons = HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal);
-        int from = Positions is null ? offset : Positions[prompt], to = Positions is null ? offset + newPos : Positions[prompt] + 1;
-        for (int p = Math.Max(from, offset); p < to; p++)
+        var (from, to) = ChangedPositions(prompt, offset, newPos);
+        for (int p = from; p < to; p++)
         {
             var src = At(source, prompt, p, 0);
             var tgt = At(target, prompt, p, 0);
             var dst = resid.Data.AsSpan((row * newPos + p - offset) * d, d);
-            if (!neurons)
+            if (projection is null)
             {
                 var part = dst.Slice(featureStart, src.Length);
                 for (int i = 0; i < src.Length; i++) part[i] += src[i] - tgt[i];
@@ -84,7 +108,7 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
             {
                 float delta = src[f] - tgt[f];
                 if (delta != 0f)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(wOut.Data.AsSpan((featureStart + f) * d, d), delta, dst, dst);
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(projection.Data.AsSpan((featureStart + f) * d, d), delta, dst, dst);
             }
         }
     }

@@ -80,6 +80,51 @@ public class ExactEnginePreconditionTests
         }
     }
 
+    /// <summary>Step 5 (resid_mid entry): only resid_mid, attn_out and a head's z enter through resid_mid; each changes
+    /// resid_mid additively (z: Δz·W_O[h]) at the edited position only, and resid_post only there, by ln2 and the MLP of
+    /// the new resid_mid: the block's attention never sees them.</summary>
+    [Fact]
+    public void OnlyHooksThatFeedResidMidAdditivelySkipTheirAttention()
+    {
+        var (model, inputs) = PatchingReferenceTests.Load("tiny-a");
+        var cfg = model.Config;
+        const int layer = 1, head = 1, feature = 2, pos = 2;
+        foreach (var activation in PatchSite.Activations)
+        {
+            var site = activation switch
+            {
+                "q" or "k" or "v" or "z" or "pattern" => PatchSite.Head(activation, layer, head),
+                "post" => PatchSite.Neuron(layer, 5),
+                _ => PatchSite.Residual(activation, layer),
+            };
+            Assert.Equal(activation is "resid_mid" or "attn_out" or "z", SlicePatch.At(0, site, cfg, _ => []).FeedsResidualMid);
+        }
+        string mid = HookNames.ResidMid(layer), post = HookNames.ResidPost(layer);
+        var (_, baseline) = model.RunWithCache(inputs.Corrupted, [mid, post], LogitsMode.None);
+        int d = cfg.DModel, zWidth = cfg.NHeads * cfg.DHead;
+        foreach (var (hook, width, isZ) in new[] { (mid, d, false), (HookNames.AttnOut(layer), d, false), (HookNames.Z(layer), zWidth, true) })
+        {
+            var cache = new ActivationCache(model);
+            model.Run(inputs.Corrupted, new ForwardOptions
+            {
+                Cache = cache, CacheFilter = n => n == mid || n == post, Logits = LogitsMode.None,
+                Hooks = [new Hook(hook, (act, _) => { act.Data[pos * width + (isZ ? head * cfg.DHead + feature : 3)] += 1f; return null; })],
+            });
+            var expectedMid = baseline[mid].Clone();
+            var row = expectedMid.Data.AsSpan(pos * d, d);
+            if (!isZ) row[3] += 1f;
+            else System.Numerics.Tensors.TensorPrimitives.Add(row, model.Weights.Blocks[layer].W_O.Data.AsSpan((head * cfg.DHead + feature) * d, d), row);
+            TensorAssert.Close(expectedMid.Data, cache[mid].Data, $"{hook} reaches resid_mid additively", atol: 1e-5f);
+
+            var x = new Tensor(row.ToArray(), 1, 1, d);
+            var block = model.Blocks[layer];
+            var mlpOut = block.Mlp.Forward(block.Ln2.Forward(x, ForwardContext.None), ForwardContext.None);
+            var expectedPost = baseline[post].Clone();
+            System.Numerics.Tensors.TensorPrimitives.Add(x.Data, mlpOut.Data, expectedPost.Data.AsSpan(pos * d, d));
+            TensorAssert.Close(expectedPost.Data, cache[post].Data, $"{hook} reaches resid_post through ln2 and the MLP at its position", atol: 1e-5f);
+        }
+    }
+
     /// <summary>Step 2 (skip unchanged patches): a patch is skipped only when source and target are equal bit for bit;
     /// 0 and -0 are equal floats but not the same bits.</summary>
     [Fact]
@@ -128,7 +173,7 @@ public class ExactEnginePreconditionTests
         var (_, clean) = model.RunWithCache(inputs.Clean, logits: LogitsMode.None);
         var (_, corrupted) = model.RunWithCache(inputs.Corrupted, logits: LogitsMode.None);
         const int prompts = 3, length = 7;
-        foreach (var (activation, skipsBlock) in new[] { ("resid_pre", 0), ("attn_out", 0), ("resid_mid", 0), ("mlp_out", 1), ("resid_post", 1) })
+        foreach (var (activation, skipsBlock) in new[] { ("resid_pre", 0), ("attn_out", 1), ("resid_mid", 1), ("mlp_out", 1), ("resid_post", 1) })
         {
             var exact = new ActivationPatcher(model, inputs, new PatchingOptions { MaxRowsPerPass = 64 });
             var plain = new ActivationPatcher(model, inputs, new PatchingOptions { Method = PatchingMethod.Plain });
