@@ -30,9 +30,20 @@ public static class HistogramBins
         var bits = values.AsUInt32();
         var magnitude = Vector256.Min(Vector256.Max((Vector256.ShiftRightLogical(bits, 21) & Vector256.Create(0x3FFu)).AsInt32() - Vector256.Create(Offset),
             Vector256<int>.Zero), Vector256.Create(PerSign - 1));
-        var negative = Vector256.ShiftRightLogical(bits, 31).AsInt32();           // 1 for negative values
+        var negative = Vector256.ShiftRightArithmetic(bits.AsInt32(), 31);          // all ones for negative values
         // positive: 64 + m; negative: 63 - m = 64 + m - (2m + 1)
-        return Vector256.Create(PerSign) + magnitude - negative * (magnitude + magnitude + Vector256<int>.One);
+        return Vector256.Create(PerSign) + magnitude - (negative & (magnitude + magnitude + Vector256<int>.One));
+    }
+
+    /// <summary><see cref="Of(float)"/> for sixteen values at once.</summary>
+    public static Vector512<int> Of(Vector512<float> values)
+    {
+        var bits = values.AsUInt32();
+        var magnitude = Vector512.Min(Vector512.Max((Vector512.ShiftRightLogical(bits, 21) & Vector512.Create(0x3FFu)).AsInt32() - Vector512.Create(Offset),
+            Vector512<int>.Zero), Vector512.Create(PerSign - 1));
+        var negative = Vector512.ShiftRightArithmetic(bits.AsInt32(), 31);          // all ones for negative values
+        // positive: 64 + m; negative: 63 - m = 64 + m - (2m + 1)
+        return Vector512.Create(PerSign) + magnitude - (negative & (magnitude + magnitude + Vector512<int>.One));
     }
 
     /// <summary>[129] bin edges: bin i holds values in [Edges[i], Edges[i+1]) (for negative bins (Edges[i], Edges[i+1]]); the ends are ±infinity.</summary>

@@ -133,7 +133,7 @@ internal sealed class NeuronStore : IDisposable
                 foreach (var acc in state.Accumulators)
                     for (int n = 0; n < acc.Neurons; n++)
                     {
-                        var hist = new ArraySegment<long>(acc.Histogram, n * HistogramBins.Count, HistogramBins.Count);
+                        var hist = acc.HistogramOf(n);
                         double min = acc.Min[n], max = acc.Max[n];
                         object Q(double q) => acc.Count == 0 ? DBNull.Value : HistogramBins.Quantile(hist, q, min, max);
                         object D(double v) => double.IsFinite(v) ? v : DBNull.Value;
@@ -199,7 +199,7 @@ internal sealed class NeuronStore : IDisposable
                 acc.Sum[n] = Int128.Parse(reader.GetString(5), CultureInfo.InvariantCulture);
                 acc.SumSquares[n] = Int128.Parse(reader.GetString(6), CultureInfo.InvariantCulture);
                 acc.Positive[n] = reader.GetInt64(7);
-                MemoryMarshal.Cast<byte, long>((byte[])reader.GetValue(8)).CopyTo(acc.Histogram.AsSpan(n * HistogramBins.Count, HistogramBins.Count));
+                MemoryMarshal.Cast<byte, long>((byte[])reader.GetValue(8)).CopyTo(acc.HistogramOf(n));
             }
         using (var command = Query("SELECT layer, neuron, activation, window_id, position, token_id, activations FROM top_examples"))
         using (var reader = command.ExecuteReader())
