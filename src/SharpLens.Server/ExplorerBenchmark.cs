@@ -16,7 +16,8 @@ public sealed record ExplorerTiming(string Name, string Endpoint, double MedianS
 /// <summary>
 /// Times every interaction of the explorer the way the page performs it: a real <see cref="ExplorerServer"/> on a free
 /// loopback port, the same JSON requests the page sends (four prompt pairs of the study, swap-pair corruption, answer
-/// pairs 're / are), and each answer checked to be a success before its time counts.
+/// pairs 're / are; exact patching also for one prompt pair, as the notebook patched), and each answer checked to be a
+/// success before its time counts.
 /// </summary>
 public static class ExplorerBenchmark
 {
@@ -88,6 +89,9 @@ public static class ExplorerBenchmark
             await Time("neuron", "POST /api/neuron", () => Post("/api/neuron", new { prompt = Prompts[0], layer, neuron }), repeats);
             int patchRepeats = Math.Min(repeats, 3);
             await TimePatch("patch_exact", "POST /api/patch (exact) + events", new { input, kinds, method = "exact" }, patchRepeats);
+            // The notebook's own experiment: one clean prompt against its corrupted twin, the same four kinds.
+            var onePair = new { clean = new[] { Prompts[0] }, corrupted = new[] { Prompts[1] }, answers = new[] { new[] { "'re", " are" } } };
+            await TimePatch("patch_exact_one_pair", "POST /api/patch (exact, one prompt pair) + events", new { input = onePair, kinds, method = "exact" }, patchRepeats);
             await TimePatch("patch_exact_neurons", "POST /api/patch (exact, neurons) + events",
                 new { input, kinds = new[] { "neurons" }, neuron_layers = neuronLayers, method = "exact" }, patchRepeats);
             await TimePatch("patch_attribution", "POST /api/patch (attribution) + events",
