@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using SharpLens.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpLens.Neurons.Indexing;
 
@@ -68,6 +69,8 @@ internal sealed class LayerAccumulator
             var max = new float[Tile]; var min = new float[Tile];
             var arg = new int[Tile]; var positive = new int[Tile];
             var sum = new double[Tile]; var squares = new double[Tile];
+            var admitted = new int[Tile];
+            var row = new Half[Tile];
             for (int t0 = n0; t0 < n1; t0 += Tile)
             {
                 int width = Math.Min(Tile, n1 - t0);
@@ -76,6 +79,7 @@ internal sealed class LayerAccumulator
                     PrefetchTile(post, b * pos * Neurons, pos, Neurons, t0, width);
                     AddWindow(post, b * pos * Neurons, pos, t0, width, max, min, arg, positive, sum, squares, VectorWidthSelector.Best);
                     var window = windows[b];
+                    int entering = 0;
                     for (int i = 0; i < width; i++)
                     {
                         int n = t0 + i;
@@ -84,14 +88,24 @@ internal sealed class LayerAccumulator
                         Positive[n] += positive[i];
                         if (min[i] < Min[n]) Min[n] = min[i];
                         if (max[i] > Max[n]) Max[n] = max[i];
-                        if (arg[i] > 0 && Top.Admits(n, max[i], window.Id))
-                        {
-                            var values = new Half[pos];
-                            for (int p = 0; p < pos; p++) values[p] = (Half)post[(b * pos + p) * Neurons + n];
-                            Top.Add(n, max[i], window.Id, arg[i], window.Tokens[arg[i]], values);
-                            used[b] = true;
-                        }
+                        if (arg[i] > 0 && Top.Admits(n, max[i], window.Id)) admitted[entering++] = i;
                     }
+                    if (entering == 0) continue;
+                    // The entering neurons' activations at every position of the window, for shading its text: read row
+                    // by row (a neuron's own column is a page per position apart), converted a row at a time.
+                    var values = new Half[entering][];
+                    for (int e = 0; e < entering; e++) values[e] = new Half[pos];
+                    for (int p = 0; p < pos; p++)
+                    {
+                        TensorPrimitives.ConvertToHalf(post.AsSpan((b * pos + p) * Neurons + t0, width), row);
+                        for (int e = 0; e < entering; e++) values[e][p] = row[admitted[e]];
+                    }
+                    for (int e = 0; e < entering; e++)
+                    {
+                        int i = admitted[e];
+                        Top.Add(t0 + i, max[i], window.Id, arg[i], window.Tokens[arg[i]], values[e]);
+                    }
+                    used[b] = true;
                 }
             }
         });

@@ -86,6 +86,8 @@ public class NeuronIndexCorrectnessTests
                     Assert.Equal(expected[r].Position, got.Position);
                     Assert.Equal(windows[(int)expected[r].Window].Tokens, got.TokenIds);
                     Assert.Equal((float)(Half)expected[r].Max, got.Activations[got.Position]);
+                    var shading = Enumerable.Range(0, windows[(int)expected[r].Window].Tokens.Length).Select(p => (float)(Half)acts[(int)expected[r].Window][0, p, n]);
+                    Assert.Equal(shading, got.Activations);
                 }
                 sawTie |= perWindow.GroupBy(e => e.Max).Any(g => g.Count() > 1 && g.Key >= expected[^1].Max);
 

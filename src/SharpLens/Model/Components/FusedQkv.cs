@@ -93,7 +93,10 @@ internal sealed class FusedQkv
     public Tensor Split(float[] qkv, QkvPart part, int batch, int pos)
     {
         var t = Tensor.Uninitialized(batch, pos, NHeads, DHead);
-        SplitRows(qkv, part, batch * pos, null, t.Data);
+        int hd = PartWidth;
+        // Memory-bound copies between GEMMs: split over both cores.
+        ParallelRows.For(batch * pos, (long)batch * pos * hd, (r0, r1) =>
+            SplitRows(qkv.AsSpan(r0 * Width), part, r1 - r0, null, t.Data.AsSpan(r0 * hd)));
         return t;
     }
 
@@ -103,11 +106,11 @@ internal sealed class FusedQkv
     /// <param name="count">number of rows read</param>
     /// <param name="rows">[count] the fused rows to read (null: rows 0..count-1)</param>
     /// <param name="destination">[count, n_heads·d_head]</param>
-    public void SplitRows(float[] qkv, QkvPart part, int count, IReadOnlyList<int>? rows, Span<float> destination)
+    public void SplitRows(ReadOnlySpan<float> qkv, QkvPart part, int count, IReadOnlyList<int>? rows, Span<float> destination)
     {
         int hd = PartWidth, offset = (int)part * hd;
         for (int i = 0; i < count; i++)
-            qkv.AsSpan((rows?[i] ?? i) * Width + offset, hd).CopyTo(destination.Slice(i * hd, hd));
+            qkv.Slice((rows?[i] ?? i) * Width + offset, hd).CopyTo(destination.Slice(i * hd, hd));
     }
 
     /// <summary>[W_Q | W_K | W_V]ᵀ packed for the backward GEMM dLn1 = dQkv·Wᵀ (K = 3·n_heads·d_head, N = d_model).</summary>
