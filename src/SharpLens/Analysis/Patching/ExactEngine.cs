@@ -12,7 +12,8 @@ namespace SharpLens.Analysis.Patching;
 /// (2) it computes only positions from the first one the patch changes, reading earlier keys/values from the
 /// target run's KV cache (a patch that changes nothing is not run at all);
 /// (3) many patches x prompts share one batched pass (row i·prompts + b is patch i on prompt b), one hook per
-/// hook name patching each row with its own slice;
+/// hook name patching each row with its own slice; patches with different first changes share a pass only when
+/// their passes would be thin (few rows x positions: weight streaming, not FLOPs, sets their time; <see cref="PassPlan"/>);
 /// (4) only final positions are unembedded, and only the metric's needed columns of W_U;
 /// (5) a patch of resid_post, mlp_out or MLP neurons skips its own block: the run starts at the next block from the
 /// target's resid_post plus the patch's change (for a neuron, Δpost·W_out[n]); a patch of resid_mid, attn_out or a
@@ -51,20 +52,19 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
 
         int prompts = runs.Target.Batch, lastStart = runs.Target.Lengths.Min() - 1;
         int perPass = Math.Max(1, options.MaxRowsPerPass / prompts);
-        // A pass computes positions from its start for every row, so it holds only patches with the same first change:
-        // mixing starts made the later-starting rows recompute positions their patch cannot reach (by-position sweeps
-        // of an 8-token prompt did ~70% more work than needed).
         // Patches that skip their block (5) share a pass only with patches entering the same way (resid_post or resid_mid).
-        foreach (var group in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock, p.Patch.FeedsResidualMid, Start: Math.Min(p.Start, lastStart))))
+        foreach (var family in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock, p.Patch.FeedsResidualMid)))
         {
-            var patches = group.Select(p => p.Patch).ToList();
-            int startLayer = group.Key.Layer + (group.Key.FeedsResidualAfterBlock || group.Key.FeedsResidualMid ? 1 : 0);
-            for (int i = 0; i < patches.Count; i += perPass)
-            {
-                var chunk = patches.GetRange(i, Math.Min(perPass, patches.Count - i));
-                RunPass(chunk, startLayer, group.Key.Start, results);
-                done(chunk.Count);
-            }
+            int startLayer = family.Key.Layer + (family.Key.FeedsResidualAfterBlock || family.Key.FeedsResidualMid ? 1 : 0);
+            var byStart = family.GroupBy(p => Math.Min(p.Start, lastStart)).OrderBy(g => g.Key)
+                .Select(g => (Start: g.Key, Patches: g.Select(p => p.Patch).ToList()));
+            foreach (var (start, patches) in PassPlan.Merge(byStart, runs.Target.Pos, prompts, options.ThinPassTokens))
+                for (int i = 0; i < patches.Count; i += perPass)
+                {
+                    var chunk = patches.GetRange(i, Math.Min(perPass, patches.Count - i));
+                    RunPass(chunk, startLayer, start, results);
+                    done(chunk.Count);
+                }
         }
         // The prefix caches ([rows, pos, heads·d_head] per layer, ~190 MB for 256 rows of GPT-2 small) and the
         // neuron projections serve the passes of one sweep; a patcher kept for later sweeps should not hold them.

@@ -17,6 +17,10 @@ public sealed record PatchingOptions
     public IReadOnlyList<string>? StrTokens { get; init; }
     /// <summary>Exact mode: most batch rows (patches x prompts) in one pass.</summary>
     public int MaxRowsPerPass { get; init; } = 256;
+    /// <summary>Exact mode: a pass of fewer rows x positions than this costs about as much as one of this size (thin
+    /// GEMMs stream the weights either way), so patches with different first changes share a pass while that is
+    /// cheaper (see PassPlan); 0 keeps every pass to one first change. Internal: tests pin the work with 0.</summary>
+    internal int ThinPassTokens { get; init; } = 32;
     /// <summary>Receives done/total patched runs after each pass.</summary>
     public IProgress<PatchingProgress>? Progress { get; init; }
 }

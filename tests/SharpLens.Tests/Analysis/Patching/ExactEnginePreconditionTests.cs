@@ -175,7 +175,7 @@ public class ExactEnginePreconditionTests
         const int prompts = 3, length = 7;
         foreach (var (activation, skipsBlock) in new[] { ("resid_pre", 0), ("attn_out", 1), ("resid_mid", 1), ("mlp_out", 1), ("resid_post", 1) })
         {
-            var exact = new ActivationPatcher(model, inputs, new PatchingOptions { MaxRowsPerPass = 64 });
+            var exact = new ActivationPatcher(model, inputs, new PatchingOptions { MaxRowsPerPass = 64, ThinPassTokens = 0 });
             var plain = new ActivationPatcher(model, inputs, new PatchingOptions { Method = PatchingMethod.Plain });
             long expected = 0;
             for (int l = 0; l < cfg.NLayers; l++)
@@ -193,6 +193,40 @@ public class ExactEnginePreconditionTests
             var sweep = exact.Sweep(activation);
             TensorAssert.Close(plain.Run(sweep).PerPrompt!, exact.Run(sweep).PerPrompt!, activation);
             Assert.True(expected > 0, $"{activation}: the prompts must differ");
+            Assert.Equal(expected, exact.ExactRowPositionBlocks);
+        }
+    }
+
+    /// <summary>Step 3 for one prompt pair: every pass would be thin (1 row x a few positions), so the patches of a layer
+    /// share one pass from their earliest first change (PassPlan); the numbers stay the plain engine's and
+    /// the work is exactly one such pass per layer: (changed patches)·(len - first change)·(blocks run).</summary>
+    [Fact]
+    public void OnePromptPairSharesOneThinPassPerLayer()
+    {
+        var cfg = new ModelConfig { NLayers = 3, DModel = 16, NHeads = 2, DHead = 8, DMlp = 32, DVocab = 40, NCtx = 16, ModelName = "random" };
+        var model = RandomWeights.CreateModel(cfg, seed: 7);
+        var inputs = new PatchingInputs(Batch([39, 5, 7, 9, 11, 13, 15, 17]), Batch([39, 5, 1, 9, 11, 13, 15, 17]), new LogitDiffMetric([(1, 2)]));
+        var (_, clean) = model.RunWithCache(inputs.Clean, logits: LogitsMode.None);
+        var (_, corrupted) = model.RunWithCache(inputs.Corrupted, logits: LogitsMode.None);
+        const int length = 8;
+        foreach (var (activation, skipsBlock) in new[] { ("resid_pre", 0), ("attn_out", 1), ("mlp_out", 1) })
+        {
+            var exact = new ActivationPatcher(model, inputs);
+            var plain = new ActivationPatcher(model, inputs, new PatchingOptions { Method = PatchingMethod.Plain });
+            var sweep = exact.Sweep(activation);
+            TensorAssert.Close(plain.Run(sweep).PerPrompt!, exact.Run(sweep).PerPrompt!, activation);
+            long expected = 0;
+            int passes = 0;
+            for (int l = 0; l < cfg.NLayers; l++)
+            {
+                string hook = HookNames.GetActName(activation, l);
+                var changed = Enumerable.Range(0, length).Where(p => !SlicePatch.SameBits(clean[hook].Data.AsSpan(p * cfg.DModel, cfg.DModel),
+                    corrupted[hook].Data.AsSpan(p * cfg.DModel, cfg.DModel))).ToList();
+                if (changed.Count == 0) continue;
+                expected += (long)changed.Count * (length - changed[0]) * (cfg.NLayers - l - skipsBlock);
+                passes += changed.Count > 1 ? 1 : 0;
+            }
+            Assert.True(passes > 0, $"{activation}: some layer must have several changed positions to merge");
             Assert.Equal(expected, exact.ExactRowPositionBlocks);
         }
     }
