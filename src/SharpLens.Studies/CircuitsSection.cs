@@ -28,6 +28,12 @@ public static class CircuitsSection
     /// <param name="outDir">the study's output folder (circuit files go to its <c>circuits/</c>).</param>
     /// <param name="progress">fraction done, 0..1.</param>
     public static JsonObject Run(HookedTransformer model, CircuitsSettings s, IReadOnlyList<ResolvedGroup> allGroups, string outDir, IProgress<double>? progress = null)
+        => Run(model, s, allGroups, outDir, progress, null);
+
+    /// <summary><see cref="Run(HookedTransformer, CircuitsSettings, IReadOnlyList{ResolvedGroup}, string, IProgress{double})"/>
+    /// with the evaluators built by <paramref name="evaluatorFor"/> (tests: which of them are alive when).</summary>
+    internal static JsonObject Run(HookedTransformer model, CircuitsSettings s, IReadOnlyList<ResolvedGroup> allGroups, string outDir,
+        IProgress<double>? progress, Func<ResolvedGroup, CircuitEvaluator>? evaluatorFor)
     {
         var (groups, pathGroup) = s.Resolve(allGroups, StudyTarget.For(model));
         var graph = CircuitGraph.For(model);
@@ -36,36 +42,25 @@ public static class CircuitsSection
         var receivers = s.Receivers.Select(graph.RequireDownstream).ToList();
         (int Layer, int Head)? ovHead = s.OvHead is null ? null : CircuitsSettings.ParseHead(s.OvHead, graph);
 
-        var evaluators = new Dictionary<string, CircuitEvaluator>();
+        evaluatorFor ??= g => new CircuitEvaluator(model, Inputs(g));
+        var scores = new Dictionary<string, EdgeScores>();
         var circuits = new Dictionary<string, Circuit>();
-        var ownFaithfulness = new Dictionary<string, FaithfulnessResult>();
         var perGroup = new JsonObject();
         int step = 0, steps = groups.Count * 2 + 1 + receivers.Count + 1;
         void Tick() => progress?.Report((double)++step / steps);
         string circuitDir = Path.Combine(outDir, "circuits");
         Directory.CreateDirectory(circuitDir);
+        // Memory: an evaluator holds both runs' outputs of every node (~77 MB for 8 prompts of GPT-2 small) and the edge
+        // scoring needs the backward pass's transposed weights (~0.35 GB). So every group is scored first, then the
+        // backward weights go, then each group's evaluator (built again: two forward and two edge-patched passes)
+        // serves everything measured on that group: its circuit's faithfulness and curve, and every other circuit's
+        // faithfulness on it. One evaluator is alive at a time, never next to the backward weights.
         foreach (var g in groups)
         {
-            string name = g.Group.Name;
-            var inputs = new PatchingInputs(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers));
-            // One evaluator per group: its clean and corrupted runs also serve the edge scores.
-            var evaluator = evaluators[name] = new CircuitEvaluator(model, inputs);
-            var scores = CircuitDiscovery.Score(model, inputs, options, evaluator);
-            var circuit = circuits[name] = CircuitDiscovery.Select(scores, s.Edges, greedy: true);
-            Tick();
-            var faith = ownFaithfulness[name] = evaluator.Faithfulness(circuit, s.Resamples, seed: s.Seed);
-            var curve = evaluator.Curve(scores, sizes, (sc, n) => Circuit.Greedy(sc, n), s.Resamples, seed: s.Seed);
-            CircuitJson.Write(circuit, Path.Combine(circuitDir, name + ".json"));
-            perGroup[name] = new JsonObject
-            {
-                ["method"] = scores.Method, ["edges"] = circuit.EdgeCount, ["nodes"] = Arr(circuit.Nodes.Order(StringComparer.Ordinal)),
-                ["clean_logit_diff"] = evaluator.CleanPerPrompt.Average(), ["corrupted_logit_diff"] = evaluator.CorruptedPerPrompt.Average(),
-                ["faithfulness"] = Faith(faith), ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)Faith(r)).ToArray()),
-                ["circuit_edges"] = new JsonObject(circuit.Edges.Select(e => KeyValuePair.Create(e.Name, (JsonNode?)JsonValue.Create(scores[e])))),
-                ["circuit_file"] = Path.Combine("circuits", name + ".json").Replace('\\', '/'),
-            };
+            (scores[g.Group.Name], circuits[g.Group.Name]) = ScoreEdges(model, s, g, evaluatorFor, options);
             Tick();
         }
+        model.ReleaseBackwardWeights();
 
         var names = groups.Select(g => g.Group.Name).ToList();
         int k = names.Count;
@@ -74,15 +69,20 @@ public static class CircuitsSection
         var cross = new double[k, k];
         var crossLo = new double[k, k];
         var crossHi = new double[k, k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++)
+        for (int j = 0; j < k; j++)
+        {
+            // Column j: every circuit evaluated on group j (the diagonal is each circuit's own faithfulness).
+            var (own, column) = EvaluateOn(s, groups, j, evaluatorFor, scores, circuits, sizes, circuitDir);
+            perGroup[names[j]] = own;
+            for (int i = 0; i < k; i++)
             {
                 edgeOverlap[i, j] = Jaccard(circuits[names[i]].Edges.Select(e => e.Name), circuits[names[j]].Edges.Select(e => e.Name));
                 nodeOverlap[i, j] = Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
-                // Row: the circuit found on group i; column: evaluated on group j (the diagonal is each circuit's own faithfulness).
-                var f = i == j ? ownFaithfulness[names[i]] : evaluators[names[j]].Faithfulness(circuits[names[i]], s.Resamples, seed: s.Seed);
-                (cross[i, j], crossLo[i, j], crossHi[i, j]) = (f.Faithfulness, f.Interval.Lower, f.Interval.Upper);
+                (cross[i, j], crossLo[i, j], crossHi[i, j]) = (column[i].Faithfulness, column[i].Interval.Lower, column[i].Interval.Upper);
             }
+            Tick();
+        }
+        StudyMemory.ReturnFreedMemory();
         Tick();
 
         var path = new JsonObject();
@@ -119,6 +119,47 @@ public static class CircuitsSection
         }
         Tick();
         return result;
+    }
+
+    private static PatchingInputs Inputs(ResolvedGroup g) => new(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers));
+
+    /// <summary>A group's EAP-IG edge scores and its circuit. The group's evaluator is built here, not by the caller, so
+    /// that no frame but this one holds it: it is garbage when this returns.</summary>
+    private static (EdgeScores Scores, Circuit Circuit) ScoreEdges(HookedTransformer model, CircuitsSettings s, ResolvedGroup g,
+        Func<ResolvedGroup, CircuitEvaluator> evaluatorFor, CircuitSearchOptions options)
+    {
+        StudyMemory.ReturnFreedMemory();   // the previous group's evaluator and edge-scoring buffers
+        var evaluator = evaluatorFor(g);
+        // The evaluator's clean and corrupted runs also serve the edge scores.
+        var scores = CircuitDiscovery.Score(model, evaluator.Inputs, options, evaluator);
+        return (scores, CircuitDiscovery.Select(scores, s.Edges, greedy: true));
+    }
+
+    /// <summary>
+    /// Everything measured on group <paramref name="j"/>, by one evaluator built and dropped here: its own circuit's
+    /// faithfulness, curve and file (the group's JSON), and the faithfulness of every group's circuit on it (the
+    /// cross-faithfulness column, indexed like <paramref name="groups"/>).
+    /// </summary>
+    private static (JsonObject Group, FaithfulnessResult[] Column) EvaluateOn(CircuitsSettings s, IReadOnlyList<ResolvedGroup> groups, int j,
+        Func<ResolvedGroup, CircuitEvaluator> evaluatorFor, Dictionary<string, EdgeScores> scores, Dictionary<string, Circuit> circuits,
+        int[] sizes, string circuitDir)
+    {
+        StudyMemory.ReturnFreedMemory();   // the previous evaluator (or the backward weights, before the first)
+        string name = groups[j].Group.Name;
+        var evaluator = evaluatorFor(groups[j]);
+        var column = groups.Select(other => evaluator.Faithfulness(circuits[other.Group.Name], s.Resamples, seed: s.Seed)).ToArray();
+        var (circuit, faith, groupScores) = (circuits[name], column[j], scores[name]);
+        var curve = evaluator.Curve(groupScores, sizes, (sc, n) => Circuit.Greedy(sc, n), s.Resamples, seed: s.Seed);
+        CircuitJson.Write(circuit, Path.Combine(circuitDir, name + ".json"));
+        var json = new JsonObject
+        {
+            ["method"] = groupScores.Method, ["edges"] = circuit.EdgeCount, ["nodes"] = Arr(circuit.Nodes.Order(StringComparer.Ordinal)),
+            ["clean_logit_diff"] = evaluator.CleanPerPrompt.Average(), ["corrupted_logit_diff"] = evaluator.CorruptedPerPrompt.Average(),
+            ["faithfulness"] = Faith(faith), ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)Faith(r)).ToArray()),
+            ["circuit_edges"] = new JsonObject(circuit.Edges.Select(e => KeyValuePair.Create(e.Name, (JsonNode?)JsonValue.Create(groupScores[e])))),
+            ["circuit_file"] = Path.Combine("circuits", name + ".json").Replace('\\', '/'),
+        };
+        return (json, column);
     }
 
     /// <summary>Rebuilds a group's circuit (with its edges' scores) from the section's JSON.</summary>

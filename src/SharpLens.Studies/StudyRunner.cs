@@ -145,6 +145,7 @@ public sealed class StudyRunner
         _patchers.Remove(group);
         _relay.Remove(group);
         _dla.Remove(group);
+        StudyMemory.ReturnFreedMemory();
     }
 
     private static JsonNode Normalize(JsonNode node) => JsonNode.Parse(node.ToJsonString())!;

@@ -18,14 +18,16 @@ public sealed class KvCache
         Batch = batch;
         Capacity = capacity;
         _width = config.NHeads * config.DHead;
+        // A layer's buffers are allocated when it is first used: a patched run that starts at a late block (the exact
+        // patching engine's prefix caches) never touches the earlier ones, which would otherwise be most of the cache.
         _keys = new float[config.NLayers][];
         _values = new float[config.NLayers][];
-        for (int l = 0; l < config.NLayers; l++)
-        {
-            _keys[l] = new float[batch * capacity * _width];
-            _values[l] = new float[batch * capacity * _width];
-        }
     }
+
+    /// <summary>Floats held by the layers used so far (tests: a cache for late blocks holds only those).</summary>
+    internal long AllocatedFloats => _keys.Sum(k => (long)(k?.Length ?? 0)) + _values.Sum(v => (long)(v?.Length ?? 0));
+
+    private float[] Layer(float[][] buffers, int layer) => buffers[layer] ??= new float[Batch * Capacity * _width];
 
     /// <summary>Number of sequences.</summary>
     public int Batch { get; }
@@ -35,11 +37,11 @@ public sealed class KvCache
     public int Length { get; internal set; }
 
     /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
-    public Span<float> Keys(int layer) => _keys[layer];
+    public Span<float> Keys(int layer) => Layer(_keys, layer);
     /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
-    public Span<float> Values(int layer) => _values[layer];
-    internal float[] KeysArray(int layer) => _keys[layer];
-    internal float[] ValuesArray(int layer) => _values[layer];
+    public Span<float> Values(int layer) => Layer(_values, layer);
+    internal float[] KeysArray(int layer) => Layer(_keys, layer);
+    internal float[] ValuesArray(int layer) => Layer(_values, layer);
 
     /// <summary>Stores <paramref name="count"/> new positions starting at <paramref name="start"/>.</summary>
     /// <param name="k">[batch, count, n_heads*d_head]</param>
@@ -53,8 +55,8 @@ public sealed class KvCache
             throw new InvalidInputException($"sequence of {start + count} positions exceeds the KV cache capacity {Capacity}");
         for (int b = 0; b < Batch; b++)
         {
-            k.Slice(b * count * _width, count * _width).CopyTo(_keys[layer].AsSpan((b * Capacity + start) * _width));
-            v.Slice(b * count * _width, count * _width).CopyTo(_values[layer].AsSpan((b * Capacity + start) * _width));
+            k.Slice(b * count * _width, count * _width).CopyTo(Layer(_keys, layer).AsSpan((b * Capacity + start) * _width));
+            v.Slice(b * count * _width, count * _width).CopyTo(Layer(_values, layer).AsSpan((b * Capacity + start) * _width));
         }
     }
 
@@ -63,12 +65,15 @@ public sealed class KvCache
     {
         var copy = new KvCache(config, rows.Count, capacity ?? Capacity) { Length = Length };
         for (int l = 0; l < _keys.Length; l++)
+        {
+            if (_keys[l] is null) continue;   // never written: the copy's layer stays unallocated (zeros) too
             for (int i = 0; i < rows.Count; i++)
             {
                 int n = Length * _width;
-                _keys[l].AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy._keys[l].AsSpan(i * copy.Capacity * _width));
-                _values[l].AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy._values[l].AsSpan(i * copy.Capacity * _width));
+                _keys[l].AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy.KeysArray(l).AsSpan(i * copy.Capacity * _width));
+                Layer(_values, l).AsSpan(rows[i] * Capacity * _width, n).CopyTo(copy.ValuesArray(l).AsSpan(i * copy.Capacity * _width));
             }
+        }
         return copy;
     }
 }

@@ -148,4 +148,33 @@ public class StudyCircuitsTests : IDisposable
         Assert.Equal(["a7.h11<v>", "a7.h11<q>"], study.Circuits.Receivers);
         Assert.Equal(EdgeScoringMethod.EapIg, study.Circuits.Method);
     }
+    [Fact]
+    public void TheSectionHoldsOneGroupsEvaluatorAtATimeAndReleasesTheBackwardWeights()
+    {
+        var model = SharpLens.Loading.ModelLoader.Load(Fixtures.Folder("tiny-b"));
+        var study = StudyFile.Load(StudyPath());
+        var groups = StudyValidation.Resolve(study, StudyTarget.For(model));
+        var built = new List<(string Group, WeakReference Evaluator)>();
+        var aliveAtBuild = new List<int>();
+        var backwardHeldAtBuild = new List<bool>();
+        CircuitEvaluator Build(ResolvedGroup g)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            aliveAtBuild.Add(built.Count(b => b.Evaluator.IsAlive));
+            backwardHeldAtBuild.Add(SharpLens.Model.Backward.BackwardWeights.Held(model));
+            var evaluator = new CircuitEvaluator(model, new PatchingInputs(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers)));
+            built.Add((g.Name, new WeakReference(evaluator)));
+            return evaluator;
+        }
+        CircuitsSection.Run(model, study.Circuits!, groups, _dir, null, Build);
+        // Each group's evaluator is built once for its circuit and once for its cross-faithfulness column, and none
+        // survives into the next build (the section used to keep every group's to the end).
+        Assert.Equal(["a", "b", "a", "b"], built.Select(b => b.Group));
+        Assert.All(aliveAtBuild, alive => Assert.Equal(0, alive));
+        // The transposed backward weights serve every group's edge scoring, then go before the forward-only rest.
+        Assert.Equal([false, true, false, false], backwardHeldAtBuild);
+        Assert.False(SharpLens.Model.Backward.BackwardWeights.Held(model), "the transposed backward weights outlived the edge scoring");
+    }
 }

@@ -66,7 +66,7 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
                     done(chunk.Count);
                 }
         }
-        // The prefix caches ([rows, pos, heads·d_head] per layer, ~190 MB for 256 rows of GPT-2 small) and the
+        // The prefix caches ([rows, pos, heads·d_head] per layer used, up to ~95 MB for 128 rows of GPT-2 small) and the
         // neuron projections serve the passes of one sweep; a patcher kept for later sweeps should not hold them.
         _prefixCaches.Clear();
         _neuronQkv = null;

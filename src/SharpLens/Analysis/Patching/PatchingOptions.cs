@@ -15,8 +15,12 @@ public sealed record PatchingOptions
     /// <summary>String tokens used to label position columns ("We_1"); for <see cref="Alignment.Start"/> indexed by
     /// absolute position, for <see cref="Alignment.End"/> the tokens of the first prompt. Null: "pos_1".</summary>
     public IReadOnlyList<string>? StrTokens { get; init; }
-    /// <summary>Exact mode: most batch rows (patches x prompts) in one pass.</summary>
-    public int MaxRowsPerPass { get; init; } = 256;
+    /// <summary>Exact mode: most batch rows (patches x prompts) in one pass. The default, 128, keeps a pass's largest
+    /// buffer (the MLP activations, [rows·positions, d_mlp]) at ~12 MB for GPT-2 small and prompts of ~8 tokens: a
+    /// young-generation allocation under the CLI's 16 MB large-object threshold. At 256 rows the same buffers went to
+    /// the large object heap, which is collected only in full collections, and a neuron sweep peaked 0.65 GB higher
+    /// (docs/architecture.md, "Memory"); the work per row is the same either way.</summary>
+    public int MaxRowsPerPass { get; init; } = 128;
     /// <summary>Exact mode: a pass of fewer rows x positions than this costs about as much as one of this size (thin
     /// GEMMs stream the weights either way), so patches with different first changes share a pass while that is
     /// cheaper (see PassPlan); 0 keeps every pass to one first change. Internal: tests pin the work with 0.</summary>
