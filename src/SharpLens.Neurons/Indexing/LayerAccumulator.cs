@@ -71,6 +71,7 @@ internal sealed class LayerAccumulator
             var sum = new double[Tile]; var squares = new double[Tile];
             var admitted = new int[Tile];
             var row = new Half[Tile];
+            var entered = new Half[Tile][];
             for (int t0 = n0; t0 < n1; t0 += Tile)
             {
                 int width = Math.Min(Tile, n1 - t0);
@@ -93,17 +94,15 @@ internal sealed class LayerAccumulator
                     if (entering == 0) continue;
                     // The entering neurons' activations at every position of the window, for shading its text: read row
                     // by row (a neuron's own column is a page per position apart), converted a row at a time.
-                    var values = new Half[entering][];
-                    for (int e = 0; e < entering; e++) values[e] = new Half[pos];
-                    for (int p = 0; p < pos; p++)
-                    {
-                        TensorPrimitives.ConvertToHalf(post.AsSpan((b * pos + p) * Neurons + t0, width), row);
-                        for (int e = 0; e < entering; e++) values[e][p] = row[admitted[e]];
-                    }
                     for (int e = 0; e < entering; e++)
                     {
                         int i = admitted[e];
-                        Top.Add(t0 + i, max[i], window.Id, arg[i], window.Tokens[arg[i]], values[e]);
+                        entered[e] = Top.Add(t0 + i, max[i], window.Id, arg[i], window.Tokens[arg[i]], pos);
+                    }
+                    for (int p = 0; p < pos; p++)
+                    {
+                        TensorPrimitives.ConvertToHalf(post.AsSpan((b * pos + p) * Neurons + t0, width), row);
+                        for (int e = 0; e < entering; e++) entered[e][p] = row[admitted[e]];
                     }
                     used[b] = true;
                 }
@@ -256,7 +255,7 @@ internal sealed class LayerAccumulator
             {
                 int s = n * other.Top.K + k;
                 if (Top.Admits(n, other.Top.Activation[s], other.Top.Window[s]))
-                    Top.Add(n, other.Top.Activation[s], other.Top.Window[s], other.Top.Position[s], other.Top.Token[s], other.Top.Values[s]);
+                    Top.Add(n, other.Top.Activation[s], other.Top.Window[s], other.Top.Position[s], other.Top.Token[s], (ReadOnlySpan<Half>)other.Top.Values[s]);
             }
         }
         for (int i = 0; i < Histogram.Length; i++) Histogram[i] += other.Histogram[i];

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
 using SharpLens.Neurons.Corpora;
+using SharpLens.Tensors;
 using SharpLens.Tokenization;
 
 namespace SharpLens.Neurons.Indexing;
@@ -49,6 +50,9 @@ internal static class NeuronIndexer
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
         long tokensThisRun = 0, windowsThisRun = 0;
+        // Full batches all have one shape, so their activations reuse one set of arrays from batch to batch (new
+        // memory costs a page fault per 4 KiB); document ends vary in length and recycle only within their own pass.
+        var fullBatchMemory = new TensorPool();
 
         void RunBatch(List<TokenWindow> windows)
         {
@@ -60,11 +64,15 @@ internal static class NeuronIndexer
                 return null;
             })).ToList();
             var tokens = new TokenBatch(windows.Select(w => (IReadOnlyList<int>)w.Tokens).ToList(), bos);
-            model.Run(tokens, new ForwardOptions
+            var pool = windows.Count == options.BatchWindows && pos == context ? fullBatchMemory : null;
+            var lastPost = model.Run(tokens, new ForwardOptions
             {
                 Hooks = hooks,
                 StopAfter = stopAfter,
+                Pool = pool,
+                HooksKeepActivations = false, // the accumulators read hook_post inside the hook and keep nothing
             });
+            pool?.Give(lastPost.Data); // the pass's result (the last layer's hook_post) is dead too
             for (int b = 0; b < windows.Count; b++)
             {
                 if (used[b]) state.Windows[windows[b].Id] = windows[b];

@@ -37,15 +37,26 @@ internal sealed class TopExampleHeaps
     /// <summary>a is worse than b: lower activation, or equal activation and a later window.</summary>
     public static bool Worse(float actA, long winA, float actB, long winB) => actA < actB || (actA == actB && winA > winB);
 
-    /// <summary>Adds an example (the caller checked <see cref="Admits"/>); evicts the worst when full.</summary>
-    public void Add(int n, float activation, long window, int position, int token, Half[] values)
+    /// <summary>Adds an example with a copy of its <paramref name="values"/> (the caller checked <see cref="Admits"/>).</summary>
+    public void Add(int n, float activation, long window, int position, int token, ReadOnlySpan<Half> values) =>
+        values.CopyTo(Add(n, activation, window, position, token, values.Length));
+
+    /// <summary>
+    /// Adds an example (the caller checked <see cref="Admits"/>), evicting the worst when full, and returns the array of
+    /// <paramref name="length"/> values the caller must fill with the neuron's activation at each position of the window.
+    /// The evicted example's array is reused when its length matches (full windows always do), so a running index
+    /// allocates nothing once every heap is full: on GPT-2 small the windows that enter a heap would otherwise be
+    /// hundreds of thousands of small arrays per batch early in a corpus.
+    /// </summary>
+    public Half[] Add(int n, float activation, long window, int position, int token, int length)
     {
         int baseIndex = n * K;
         Dirty[n] = true;
         if (Filled[n] < K)
         {
             int i = Filled[n]++;
-            Set(baseIndex + i, activation, window, position, token, values);
+            var fresh = new Half[length];
+            Set(baseIndex + i, activation, window, position, token, fresh);
             while (i > 0)
             {
                 int parent = (i - 1) / 2;
@@ -53,8 +64,9 @@ internal sealed class TopExampleHeaps
                 Swap(baseIndex + i, baseIndex + parent);
                 i = parent;
             }
-            return;
+            return fresh;
         }
+        var values = Values[baseIndex].Length == length ? Values[baseIndex] : new Half[length];
         Set(baseIndex, activation, window, position, token, values);
         int at = 0;
         while (true)
@@ -66,6 +78,7 @@ internal sealed class TopExampleHeaps
             Swap(baseIndex + at, baseIndex + worst);
             at = worst;
         }
+        return values;
     }
 
     /// <summary>Slots of neuron <paramref name="n"/> sorted best first.</summary>

@@ -45,7 +45,7 @@ internal sealed class NeuronStore : IDisposable
             WriteMeta(db, tx, provenance.ToMeta());
             WriteMeta(db, tx, new Dictionary<string, string>
             {
-                ["format"] = Schema.Format, ["histogram_edges"] = System.Text.Json.JsonSerializer.Serialize(HistogramBins.Edges.Select(e => double.IsInfinity(e) ? (double?)null : e)),
+                ["format"] = Schema.Format, ["histogram_edges"] = HistogramEdgesJson(),
                 ["next_window"] = "0", ["next_document"] = "0", ["next_document_first_window"] = "0",
             });
             tx.Commit();
@@ -207,7 +207,7 @@ internal sealed class NeuronStore : IDisposable
             {
                 var acc = state.For(reader.GetInt32(0));
                 acc.Top.Add(reader.GetInt32(1), (float)reader.GetDouble(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5),
-                    MemoryMarshal.Cast<byte, Half>((byte[])reader.GetValue(6)).ToArray());
+                    MemoryMarshal.Cast<byte, Half>((byte[])reader.GetValue(6)));
             }
         foreach (var acc in state.Accumulators) Array.Clear(acc.Top.Dirty);
         return state;
@@ -279,6 +279,11 @@ internal sealed class NeuronStore : IDisposable
         for (int i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i];
         command.ExecuteNonQuery();
     }
+
+    // A JSON array built by hand, not by the reflection-based serializer: library users' file-based apps
+    // (`dotnet run app.cs`) run with reflection-based JSON serialization disabled. Infinite edges are null.
+    private static string HistogramEdgesJson() =>
+        new System.Text.Json.Nodes.JsonArray(HistogramBins.Edges.Select(e => double.IsInfinity(e) ? null : System.Text.Json.Nodes.JsonValue.Create(e)).ToArray<System.Text.Json.Nodes.JsonNode?>()).ToJsonString();
 
     private static void WriteMeta(SqliteConnection db, SqliteTransaction tx, Dictionary<string, string> meta)
     {

@@ -76,6 +76,22 @@ public sealed record ForwardOptions
     public UnembedColumns? UnembedColumns { get; init; }
 
     /// <summary>
+    /// Where the pass takes activation memory from and gives dead activations back to. Every pass recycles within
+    /// itself (a pool of its own when this is null, dropped at the end); a caller that runs many passes of one shape
+    /// passes one pool so that later passes allocate nothing (the neuron index does). Thread-safe: concurrent passes may
+    /// share one. Nothing the pass returns, caches or shows to a keeping hook is ever given back.
+    /// </summary>
+    public TensorPool? Pool { get; init; }
+
+    /// <summary>
+    /// Whether a hook may keep the tensor it is given after its call returns (default true: hook-based caches do).
+    /// Set false when every hook only reads its activation during the call (or returns a replacement): the pass may then
+    /// reuse the memory of hooked activations too. A hook that stores the tensor it was given would later see it
+    /// overwritten, so leave this true unless every hook is known.
+    /// </summary>
+    public bool HooksKeepActivations { get; init; } = true;
+
+    /// <summary>
     /// ln1(resid_pre)·[W_Q | W_K | W_V] + [b_Q | b_K | b_V] of block <see cref="StartAtLayer"/> [batch·pos, 3·n_heads·d_head],
     /// when the caller already has it (patching computes it without a GEMM for single-neuron patches). That block's
     /// ln1 hooks do not run. Internal: only the exact patching engine needs it.

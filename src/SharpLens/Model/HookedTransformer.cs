@@ -104,7 +104,7 @@ public sealed class HookedTransformer
     public Tensor Run(TokenBatch tokens, ForwardOptions options)
     {
         foreach (var hook in options.Hooks ?? []) ValidateHookName(hook.Name);
-        var ctx = new ForwardContext(options.Hooks, options.Cache, options.CacheFilter);
+        var ctx = new ForwardContext(options.Hooks, options.Cache, options.CacheFilter, options.Pool ?? new TensorPool(), options.HooksKeepActivations);
         int batch = tokens.Batch, pos = tokens.Pos, offset = options.KvCache?.Length ?? 0, nLayers = Config.NLayers;
         if (offset + pos > Config.NCtx)
             throw new InvalidInputException($"prompt of {offset + pos} tokens is longer than the model's context of {Config.NCtx} tokens: shorten it");
@@ -139,7 +139,7 @@ public sealed class HookedTransformer
         {
             var embed = ctx.Apply(HookNames.Embed, null, EmbedLayer.Forward(tokens.Ids, batch, pos));
             var posEmbed = ctx.Apply(HookNames.PosEmbed, null, PosEmbedLayer.Forward(batch, pos, offset));
-            resid = Tensor.Uninitialized(batch, pos, Config.DModel);
+            resid = ctx.Allocate(batch, pos, Config.DModel);
             System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, resid.Data);
         }
 
@@ -148,8 +148,11 @@ public sealed class HookedTransformer
         for (int l = start; l < stop; l++)
         {
             bool shortened = rowsOnly && l == nLayers - 1;
+            var input = resid;
             resid = Blocks[l].Forward(resid, shortened ? ForwardContext.None : ctx, options.KvCache,
                 shortened ? queryRows : null, l == start ? options.StartQkv : null, l == stopLayer ? blockStop : BlockStop.None);
+            // The block's input is dead now, unless it flows on (a stop at resid_pre) or a hook point showed it to a keeper.
+            if (!ReferenceEquals(input, resid)) ctx.Release(input, HookNames.ResidPre(l), l > start ? HookNames.ResidPost(l - 1) : HookNames.ResidPre(l));
         }
         if (stopLayer >= 0) return resid;
         if (options.KvCache is not null) options.KvCache.Length = offset + pos;

@@ -60,11 +60,22 @@ public sealed class Attention
         if (x is null && qkv is null) throw new ArgumentException("attention needs its input or its Q/K/V projection");
         if (queryRows is null)
         {
-            qkv ??= _qkv.Project(x!.Data, rows);
-            var q = ctx.Apply(HookNames.Q(_layer), _layer, _qkv.Split(qkv, QkvPart.Q, batch, pos));
-            var k = ctx.Apply(HookNames.K(_layer), _layer, _qkv.Split(qkv, QkvPart.K, batch, pos));
-            var v = ctx.Apply(HookNames.V(_layer), _layer, _qkv.Split(qkv, QkvPart.V, batch, pos));
-            return Attend(q.Data, k.Data, v.Data, batch, pos, null, ctx, kv);
+            Tensor? projected = null;
+            if (qkv is null)
+            {
+                projected = ctx.Allocate(rows, _qkv.Width);
+                _qkv.Project(x!.Data, rows, projected.Data);
+                qkv = projected.Data;
+            }
+            var q = ctx.Apply(HookNames.Q(_layer), _layer, _qkv.Split(qkv, QkvPart.Q, batch, pos, ctx.Allocate(batch, pos, _nHeads, _dHead)));
+            var k = ctx.Apply(HookNames.K(_layer), _layer, _qkv.Split(qkv, QkvPart.K, batch, pos, ctx.Allocate(batch, pos, _nHeads, _dHead)));
+            var v = ctx.Apply(HookNames.V(_layer), _layer, _qkv.Split(qkv, QkvPart.V, batch, pos, ctx.Allocate(batch, pos, _nHeads, _dHead)));
+            if (projected is not null) ctx.Release(projected); // no hook point shows the fused projection
+            var attnOut = Attend(q.Data, k.Data, v.Data, batch, pos, null, ctx, kv);
+            ctx.Release(q, HookNames.Q(_layer));
+            ctx.Release(k, HookNames.K(_layer));
+            ctx.Release(v, HookNames.V(_layer));
+            return attnOut;
         }
 
         if (queryRows.Length != batch) throw new ArgumentException($"{queryRows.Length} query rows for {batch} sequences", nameof(queryRows));
@@ -113,7 +124,7 @@ public sealed class Attention
             keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
         }
 
-        var scores = Tensor.Uninitialized(batch, _nHeads, nq, total);
+        var scores = ctx.Allocate(batch, _nHeads, nq, total);
         float invSqrt = 1f / MathF.Sqrt(_dHead);
         int hd = _nHeads * _dHead, block = nq * total;
         ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
@@ -134,18 +145,21 @@ public sealed class Attention
 
         // A hook on the scores or the pattern may have put weight past the causal prefix: then every key is mixed.
         bool allKeys = ctx.HasHook(scoresHook) || ctx.HasHook(HookNames.Pattern(_layer));
-        var z = Tensor.Uninitialized(batch, nq, _nHeads, _dHead);
+        var z = ctx.Allocate(batch, nq, _nHeads, _dHead);
         ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
             CausalAttentionKernels.Mix(pattern.Data.AsSpan((b * _nHeads + h) * block, block), total, nq,
                 values.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), allKeys,
                 z.Data.AsSpan((b * nq * _nHeads + h) * _dHead), hd, VectorWidthSelector.Best));
+        if (!ReferenceEquals(scores, pattern)) ctx.Release(scores, scoresHook);
+        ctx.Release(pattern, HookNames.Pattern(_layer));
         z = ctx.Apply(HookNames.Z(_layer), _layer, z);
 
         int outRows = batch * nq;
-        var attnOut = Tensor.Zeros(batch, nq, _dModel);
+        var attnOut = ctx.Allocate(batch, nq, _dModel); // the GEMM overwrites it; the per-head sum below adds into it
         string resultHook = HookNames.Result(_layer);
         if (ctx.IsObserved(resultHook))
         {
+            Array.Clear(attnOut.Data);
             var result = ctx.Apply(resultHook, _layer, PerHeadResult(z));
             for (int r = 0; r < outRows; r++)
                 for (int h = 0; h < _nHeads; h++)
@@ -153,6 +167,7 @@ public sealed class Attention
                         result.Data.AsSpan((r * _nHeads + h) * _dModel, _dModel), attnOut.Data.AsSpan(r * _dModel, _dModel));
         }
         else Gemm.Multiply(z.Data, _wO, attnOut.Data, outRows);
+        ctx.Release(z, HookNames.Z(_layer));
         Kernels.AddBiasRows(attnOut.Data, _w.b_O.Data);
         return attnOut;
     }

@@ -45,9 +45,15 @@ internal sealed class FusedQkv
     public float[] Project(ReadOnlySpan<float> x, int rows, bool addBias = true)
     {
         var qkv = GC.AllocateUninitializedArray<float>(rows * Width);
-        Gemm.Multiply(x, _packed, qkv, rows);
-        if (addBias) ParallelRows.AddBiasRows(qkv, _bias);
+        Project(x, rows, qkv, addBias);
         return qkv;
+    }
+
+    /// <summary><see cref="Project(ReadOnlySpan{float}, int, bool)"/> into <paramref name="destination"/> [rows, 3·n_heads·d_head].</summary>
+    internal void Project(ReadOnlySpan<float> x, int rows, float[] destination, bool addBias = true)
+    {
+        Gemm.Multiply(x, _packed, destination, rows);
+        if (addBias) ParallelRows.AddBiasRows(destination, _bias, rows * Width);
     }
 
     /// <summary>Keys and values of every row, queries of none: x·[W_K | W_V] + [b_K | b_V].</summary>
@@ -90,9 +96,11 @@ internal sealed class FusedQkv
     /// <param name="batch">number of sequences</param>
     /// <param name="pos">positions per sequence</param>
     /// <returns>[batch, pos, n_heads, d_head]</returns>
-    public Tensor Split(float[] qkv, QkvPart part, int batch, int pos)
+    public Tensor Split(float[] qkv, QkvPart part, int batch, int pos) => Split(qkv, part, batch, pos, Tensor.Uninitialized(batch, pos, NHeads, DHead));
+
+    /// <summary><see cref="Split(float[], QkvPart, int, int)"/> into <paramref name="t"/> [batch, pos, n_heads, d_head].</summary>
+    internal Tensor Split(float[] qkv, QkvPart part, int batch, int pos, Tensor t)
     {
-        var t = Tensor.Uninitialized(batch, pos, NHeads, DHead);
         int hd = PartWidth;
         // Memory-bound copies between GEMMs: split over both cores.
         ParallelRows.For(batch * pos, (long)batch * pos * hd, (r0, r1) =>

@@ -23,7 +23,7 @@ public sealed class LayerNorm(Tensor? w, Tensor? b, float eps, string scaleHook,
     {
         int batch = x.Dim(0), pos = x.Dim(1), d = x.Dim(2);
         var scale = Tensor.Uninitialized(batch, pos, 1);
-        var normalized = Tensor.Uninitialized(batch, pos, d);
+        var normalized = ctx.Allocate(batch, pos, d);
         // Rows are independent: split them over both cores like the other row-wise work between GEMMs.
         ParallelRows.For(batch * pos, (long)x.Length * 4, (r0, r1) =>
             Kernels.LayerNorm(x.Data.AsSpan(r0 * d, (r1 - r0) * d), d, Eps, scale.Data.AsSpan(r0, r1 - r0),

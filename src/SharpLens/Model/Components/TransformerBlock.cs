@@ -57,20 +57,28 @@ public sealed class TransformerBlock
         if (stop == BlockStop.ResidPre) return residPre;
         var normalized = qkv is null ? Ln1.Forward(residPre, ctx) : null;
         var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.Forward(normalized, qkv, batch, pos, ctx, kv, queryRows));
+        if (normalized is not null) ctx.Release(normalized, HookNames.Ln1Normalized(Layer));
         var residRows = queryRows is null ? residPre : SequenceRows.Gather(residPre, queryRows);
-        var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residRows, attnOut));
+        // Each residual sum goes into the branch output's memory when nobody can hold that output.
+        var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residRows, attnOut, ctx, HookNames.AttnOut(Layer)));
         if (stop == BlockStop.ResidMid) return residMid;
-        var hidden = Mlp.Hidden(Ln2.Forward(residMid, ctx), ctx, stopAfterPre: stop == BlockStop.MlpPre);
+        var ln2 = Ln2.Forward(residMid, ctx);
+        var hidden = Mlp.Hidden(ln2, ctx, stopAfterPre: stop == BlockStop.MlpPre);
+        ctx.Release(ln2, HookNames.Ln2Normalized(Layer));
         if (stop is BlockStop.MlpPre or BlockStop.MlpPost) return hidden;
-        var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Output(hidden));
+        var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Output(hidden, ctx));
+        ctx.Release(hidden, HookNames.MlpPost(Layer));
         if (stop == BlockStop.MlpOut) return mlpOut;
-        return ctx.Apply(HookNames.ResidPost(Layer), Layer, Add(residMid, mlpOut));
+        var residPost = Add(residMid, mlpOut, ctx, HookNames.MlpOut(Layer));
+        ctx.Release(residMid, HookNames.ResidMid(Layer), HookNames.AttnOut(Layer));
+        return ctx.Apply(HookNames.ResidPost(Layer), Layer, residPost);
     }
 
-    // Elementwise, so split over both cores like the other row-wise work between GEMMs.
-    private static Tensor Add(Tensor a, Tensor b)
+    // a + b, written over b when b is this call's and nobody can hold it under bHook. Elementwise, so split over both
+    // cores like the other row-wise work between GEMMs.
+    private static Tensor Add(Tensor a, Tensor b, ForwardContext ctx, string bHook)
     {
-        var sum = Tensor.Uninitialized(a.Shape);
+        var sum = ctx.IsScratch(b, bHook) ? b : ctx.Allocate(a.Shape);
         int length = sum.Length;
         ParallelRows.For(length, length, (i0, i1) =>
             System.Numerics.Tensors.TensorPrimitives.Add(a.Data.AsSpan(i0, i1 - i0), b.Data.AsSpan(i0, i1 - i0), sum.Data.AsSpan(i0, i1 - i0)));
