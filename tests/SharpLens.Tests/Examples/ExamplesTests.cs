@@ -28,6 +28,7 @@ public class ExamplesTests
         ["circuit.cs"] = ["[1] ", "edges scored with EAP-IG", "[2] clean", "edges after pruning: faithfulness", "[3] circuit of", "report: "],
         ["dla-walkthrough.cs"] = ["[1] logit(|'re|)", "[3] 6 components: embed, pos_embed, 0_attn_out", "[5] sum of components", "[6] strongest head", "report: "],
         ["patching-from-scratch.cs"] = ["[1] clean logit difference", "[2] normalized score", "[3] ActivationPatcher agrees", "report: "],
+        ["neuron-index.cs"] = ["[1] indexed ", "tokens, layers 0,1 into ", "[2] L1N", "    #1 ", "    promotes |", "[3] on | they|: L", "    on the prompt: L", "neuron pages in ", "report: "],
     };
 
     [Fact]
@@ -57,6 +58,8 @@ public class ExamplesTests
             foreach (var line in Expected[file!]) Assert.Contains(line, output);
             Assert.True(File.Exists(Path.Combine(outDir, "index.html")), $"{file} wrote no report into {outDir}");
             if (file == "circuit.cs") Assert.True(File.Exists(Path.Combine(outDir, "circuit.json")), "circuit.cs wrote no circuit.json");
+            if (file == "neuron-index.cs")
+                Assert.True(Directory.GetFiles(Path.Combine(outDir, "neurons"), "L*N*.html").Length > 0, "neuron-index.cs wrote no neuron page");
         }
         Directory.Delete(outRoot, recursive: true);
     }
