@@ -31,12 +31,7 @@ public sealed class Tensor
     }
 
     /// <summary>A new tensor of <paramref name="shape"/> filled with zeros.</summary>
-    public static Tensor Zeros(params int[] shape)
-    {
-        long count = 1;
-        foreach (int d in shape) count *= d;
-        return new Tensor(new float[count], (int[])shape.Clone());
-    }
+    public static Tensor Zeros(params int[] shape) => new(new float[ElementCount(shape)], (int[])shape.Clone());
 
     /// <summary>
     /// A zeroed tensor for data that lives as long as a model (weights, packed weights), allocated on the pinned
@@ -44,20 +39,19 @@ public sealed class Tensor
     /// ~1 GB of GPT-2 weights out of gen2/LOH keeps those budgets, and so the garbage the forward pass's large
     /// buffers may pile up before a collection, small (docs/architecture.md, "Memory").
     /// </summary>
-    public static Tensor ZerosLongLived(params int[] shape)
+    public static Tensor ZerosLongLived(params int[] shape) => new(GC.AllocateArray<float>(ElementCount(shape), pinned: true), (int[])shape.Clone());
+
+    /// <summary>The number of elements of a tensor of <paramref name="shape"/> (the product of its axes).</summary>
+    /// <exception cref="OverflowException">More elements than one array can hold.</exception>
+    internal static int ElementCount(int[] shape)
     {
         long count = 1;
         foreach (int d in shape) count *= d;
-        return new Tensor(GC.AllocateArray<float>(checked((int)count), pinned: true), (int[])shape.Clone());
+        return checked((int)count);
     }
 
     /// <summary>A tensor whose elements are not cleared: only for outputs that are written in full before being read.</summary>
-    public static Tensor Uninitialized(params int[] shape)
-    {
-        long count = 1;
-        foreach (int d in shape) count *= d;
-        return new Tensor(GC.AllocateUninitializedArray<float>(checked((int)count)), (int[])shape.Clone());
-    }
+    public static Tensor Uninitialized(params int[] shape) => new(GC.AllocateUninitializedArray<float>(ElementCount(shape)), (int[])shape.Clone());
 
     /// <summary>Wraps <paramref name="data"/> (not copied) as a tensor of <paramref name="shape"/>.</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => new(data, shape);

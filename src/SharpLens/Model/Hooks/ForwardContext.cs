@@ -65,10 +65,8 @@ public sealed class ForwardContext
     /// <summary>A new activation of <paramref name="shape"/>, contents undefined (from the pool when the call has one).</summary>
     internal Tensor Allocate(params int[] shape)
     {
-        long count = 1;
-        foreach (int d in shape) count *= d;
         if (_pool is null) return Tensor.Uninitialized(shape);
-        var data = _pool.Take(checked((int)count));
+        var data = _pool.Take(Tensor.ElementCount(shape));
         _lent!.Add(data);
         return new Tensor(data, (int[])shape.Clone());
     }
