@@ -116,6 +116,7 @@ internal static class Cli
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!),
         FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
         DirectoryNotFoundException d => d.Message,
+        UnauthorizedAccessException or IOException when FileErrors.Describe(e) is string fileError => fileError,
         UnauthorizedAccessException u => u.Message,
         JsonException j => $"invalid JSON: {j.Message}",
         IOException io => io.Message,
@@ -164,8 +165,17 @@ internal static class Cli
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         string tmp = full + ".tmp";
-        File.WriteAllText(tmp, contents);
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            File.WriteAllText(tmp, contents);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            // a failed write (a full disk) leaves no half-written file behind
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     /// <summary>Progress&lt;T&gt; posts to the thread pool; a progress bar must update in order, on the reporting thread.</summary>

@@ -5,8 +5,11 @@ namespace SharpLens.Neurons;
 /// <summary>What an index was built from and how far it got (the meta table).</summary>
 public sealed record IndexProvenance
 {
-    /// <summary>The model's name (folder or hub id).</summary>
+    /// <summary>The model: its hub id (e.g. <c>gpt2</c>) when it was loaded from the Hugging Face hub or cache, else the
+    /// full path of its folder.</summary>
     public required string ModelId { get; init; }
+    /// <summary>The hub commit the weights came from (<see cref="SharpLens.Model.ModelConfig.Revision"/>); empty for a local folder.</summary>
+    public string ModelRevision { get; init; } = "";
     /// <summary><see cref="ModelFingerprint"/> of the weights indexed.</summary>
     public required string ModelHash { get; init; }
     /// <summary>Number of blocks of the model.</summary>
@@ -46,14 +49,9 @@ public sealed record IndexProvenance
     /// <summary>True when every window of <see cref="Shards"/> is in.</summary>
     public bool Complete { get; init; }
 
-    /// <summary>The version of the SharpLens assembly, as recorded in new indexes.</summary>
-    public static string CurrentVersion =>
-        typeof(SharpLens.Model.HookedTransformer).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
-
     internal Dictionary<string, string> ToMeta() => new()
     {
-        ["model_id"] = ModelId, ["model_hash"] = ModelHash, ["n_layers"] = I(NLayers), ["d_mlp"] = I(DMlp), ["d_vocab"] = I(DVocab),
+        ["model_id"] = ModelId, ["model_revision"] = ModelRevision, ["model_hash"] = ModelHash, ["n_layers"] = I(NLayers), ["d_mlp"] = I(DMlp), ["d_vocab"] = I(DVocab),
         ["layers"] = string.Join(",", Layers), ["context"] = I(Context), ["top_k"] = I(TopK), ["bos_token_id"] = I(BosTokenId),
         ["corpus"] = Corpus, ["corpus_hash"] = CorpusHash, ["corpus_windows"] = I(CorpusWindows), ["corpus_tokens"] = I(CorpusTokens),
         ["shards"] = Shards, ["shard_windows"] = I(ShardWindows), ["sharplens_version"] = SharpLensVersion, ["created"] = Created,
@@ -67,7 +65,7 @@ public sealed record IndexProvenance
         long L(string key) => long.Parse(Get(key), CultureInfo.InvariantCulture);
         return new IndexProvenance
         {
-            ModelId = Get("model_id"), ModelHash = Get("model_hash"), NLayers = (int)L("n_layers"), DMlp = (int)L("d_mlp"), DVocab = (int)L("d_vocab"),
+            ModelId = Get("model_id"), ModelRevision = m.GetValueOrDefault("model_revision", ""), ModelHash = Get("model_hash"), NLayers = (int)L("n_layers"), DMlp = (int)L("d_mlp"), DVocab = (int)L("d_vocab"),
             Layers = Get("layers").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
             Context = (int)L("context"), TopK = (int)L("top_k"), BosTokenId = (int)L("bos_token_id"),
             Corpus = Get("corpus"), CorpusHash = Get("corpus_hash"), CorpusWindows = L("corpus_windows"), CorpusTokens = L("corpus_tokens"),

@@ -27,29 +27,42 @@ public static class NeuronIndexBuilder
     /// </summary>
     public static PreparedIndex Prepare(HookedTransformer model, Corpus corpus, string path, IndexOptions options)
     {
+        var claim = LockOutput(path);
+        try { return Prepare(model, corpus, claim, options, ownsClaim: true); }
+        catch { claim.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// <see cref="Prepare(HookedTransformer, Corpus, string, IndexOptions)"/> for an index file the caller claimed with
+    /// <see cref="LockOutput"/> before loading the model (the caller keeps the claim until the run is done).
+    /// </summary>
+    public static PreparedIndex Prepare(HookedTransformer model, Corpus corpus, NeuronIndexLock output, IndexOptions options) =>
+        Prepare(model, corpus, output, options, ownsClaim: false);
+
+    private static PreparedIndex Prepare(HookedTransformer model, Corpus corpus, NeuronIndexLock output, IndexOptions options, bool ownsClaim)
+    {
         var cfg = model.Config;
         var tokenizer = model.RequireTokenizer();
+        options.Check();
         var layers = (options.Layers ?? Enumerable.Range(0, cfg.NLayers).ToArray()).Distinct().Order().ToArray();
         if (layers.Length == 0) throw new InvalidInputException("no layers to index: pass --layers such as 8,10, or leave it out for every layer");
         foreach (int l in layers)
             if (l < 0 || l >= cfg.NLayers) throw new InvalidInputException($"layer {l} does not exist: the model has layers 0..{cfg.NLayers - 1}");
         if (options.Context < 2 || options.Context > cfg.NCtx)
             throw new InvalidInputException($"--context {options.Context} is out of range: use 2..{cfg.NCtx} (the model's context)");
-        if (options.TopK < 1) throw new InvalidInputException($"--top {options.TopK} must be at least 1");
-        if (options.BatchWindows < 1) throw new InvalidInputException($"--batch {options.BatchWindows} must be at least 1");
-        if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
-            throw new InvalidInputException($"--shard {options.ShardIndex}/{options.ShardCount} is invalid: write i/n with 0 <= i < n");
-        path = Path.GetFullPath(path);
+        IndexState.RequireMemoryFor(layers.Length, cfg.DMlp, options.TopK, options.Context);
+        string path = output.Path;
 
         var (windows, shardWindows, tokens) = NeuronIndexer.Count(corpus, tokenizer, options.Context, options.ShardIndex, options.ShardCount);
         if (tokens == 0) throw new InvalidInputException($"corpus {corpus.Root} holds no text: give it at least one non-empty document");
         var provenance = new IndexProvenance
         {
-            ModelId = cfg.ModelName, ModelHash = ModelFingerprint.Compute(model), NLayers = cfg.NLayers, DMlp = cfg.DMlp, DVocab = cfg.DVocab,
+            ModelId = cfg.Revision is null ? cfg.SourceFolder ?? cfg.ModelName : cfg.ModelName, ModelRevision = cfg.Revision ?? "",
+            ModelHash = ModelFingerprint.Compute(model), NLayers = cfg.NLayers, DMlp = cfg.DMlp, DVocab = cfg.DVocab,
             Layers = layers, Context = options.Context, TopK = options.TopK, BosTokenId = cfg.BosTokenId,
             Corpus = corpus.Description, CorpusHash = corpus.ComputeHash(), CorpusWindows = windows, CorpusTokens = tokens,
             Shards = $"{options.ShardIndex}/{options.ShardCount}", ShardWindows = shardWindows,
-            SharpLensVersion = IndexProvenance.CurrentVersion, Created = DateTimeOffset.UtcNow.ToString("o"),
+            SharpLensVersion = BuildInfo.Version, Created = DateTimeOffset.UtcNow.ToString("o"),
         };
 
         string TokenText(int id) => tokenizer.ToStrTokens([id])[0];
@@ -68,6 +81,8 @@ public static class NeuronIndexBuilder
         }
         else
         {
+            // The state first: memory it cannot get must not leave behind a file that later runs would resume.
+            state = new IndexState(layers, cfg.DMlp, options.TopK);
             store = NeuronStore.Create(path, provenance);
             store.TokenText = TokenText;
             try
@@ -80,19 +95,19 @@ public static class NeuronIndexBuilder
                     }
             }
             catch { store.Dispose(); throw; }
-            state = new IndexState(layers, cfg.DMlp, options.TopK);
         }
-        return new PreparedIndex(model, corpus, options, store, state, shardWindows);
+        return new PreparedIndex(model, corpus, options, store, state, shardWindows, ownsClaim ? output : null);
     }
 
     /// <summary>
-    /// Checks, before any model work, that <paramref name="path"/> can be written: an existing file must be a neuron index
-    /// (it will be resumed), otherwise its folder is created when missing and must accept a new file.
+    /// Claims <paramref name="path"/> for one writer (<see cref="NeuronIndexLock"/>) after checking, before any model
+    /// work, that it can be written: an existing file must be a neuron index (it will be resumed), otherwise its folder
+    /// is created when missing and must accept a new file. Keep the claim until the run is done.
     /// </summary>
-    public static void CheckOutput(string path)
+    /// <exception cref="InvalidInputException">The path cannot be written, is not an index, or another run is writing it.</exception>
+    public static NeuronIndexLock LockOutput(string path)
     {
         path = Path.GetFullPath(path);
-        if (File.Exists(path)) { NeuronStore.Open(path).Dispose(); return; }
         if (Directory.Exists(path)) throw new InvalidInputException($"--out {path} is a folder: give a file name such as {Path.Combine(path, "neurons.db")}");
         string folder = Path.GetDirectoryName(path)!;
         try { Directory.CreateDirectory(folder); }
@@ -104,8 +119,15 @@ public static class NeuronIndexBuilder
         try { using (File.Create(probe)) { } File.Delete(probe); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"cannot write {path}: {e.Message.Split('\n')[0]}: choose a writable --out");
+            throw new InvalidInputException(FileErrors.Describe(e) ?? $"cannot write {path}: {e.Message.Split('\n')[0]}: choose a writable --out", e);
         }
+        var claim = NeuronIndexLock.Acquire(path);
+        try
+        {
+            if (File.Exists(path)) NeuronStore.Open(path).Dispose();
+            return claim;
+        }
+        catch { claim.Dispose(); throw; }
     }
 
     private static void RequireSameRun(IndexProvenance existing, IndexProvenance wanted, string path)
@@ -115,7 +137,9 @@ public static class NeuronIndexBuilder
             if (!Equals(a, b))
                 throw new InvalidInputException($"{path} was started with {what} {a}, not {b}: resume it with the same model, corpus and options, or choose another --out");
         }
-        Same("model", $"{existing.ModelId} (weights {existing.ModelHash[..12]})", $"{wanted.ModelId} (weights {wanted.ModelHash[..12]})");
+        // The weights identify the model; its name or folder may differ between runs (a moved folder, a hub id for a cached snapshot).
+        if (existing.ModelHash != wanted.ModelHash)
+            Same("model", $"{existing.ModelId} (weights {existing.ModelHash[..12]})", $"{wanted.ModelId} (weights {wanted.ModelHash[..12]})");
         Same("corpus", $"{existing.Corpus} (sha256 {existing.CorpusHash[..12]})", $"{wanted.Corpus} (sha256 {wanted.CorpusHash[..12]})");
         Same("--layers", string.Join(",", existing.Layers), string.Join(",", wanted.Layers));
         Same("--context", existing.Context, wanted.Context);
@@ -124,14 +148,16 @@ public static class NeuronIndexBuilder
     }
 
     /// <summary>
-    /// Merges complete shard indexes of one model and corpus into <paramref name="output"/>. Top examples and statistics
-    /// merge exactly, so merging every shard gives the same tables as one run over the whole corpus.
+    /// Merges the complete shard indexes of one split of one model and corpus (every shard i/n, each once) into
+    /// <paramref name="output"/>. Top examples and statistics merge exactly, so the result has the same tables as one run
+    /// over the whole corpus. A missing shard is an error: a merged index claims the whole corpus.
     /// </summary>
     public static IndexProvenance Merge(IReadOnlyList<string> inputs, string output)
     {
         if (inputs.Count < 1) throw new InvalidInputException("nothing to merge: pass the shard indexes, e.g. neurons merge a.db b.db --out all.db");
         output = Path.GetFullPath(output);
         if (File.Exists(output)) throw new InvalidInputException($"{output} already exists: choose another --out (merge never overwrites)");
+        using var claim = LockOutput(output);
         var stores = new List<NeuronStore>();
         try
         {
@@ -155,6 +181,11 @@ public static class NeuronIndexBuilder
                     if (!shards.Add(shard)) throw new InvalidInputException($"shard {shard.Index}/{shard.Count} is given twice ({store.Path}): merge each shard once");
                 }
             }
+            int split = shards.Min.Count;
+            var missing = Enumerable.Range(0, split).Where(i => !shards.Contains((i, split))).Select(i => $"{i}/{split}").ToList();
+            if (missing.Count > 0)
+                throw new InvalidInputException($"shard{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} of the {split}-way split {(missing.Count > 1 ? "are" : "is")} missing, so the merge would not cover the corpus: " +
+                    $"index {(missing.Count > 1 ? "them" : "it")} (neurons index --shard {missing[0]}) and merge all {split} shards");
             var merged = new IndexState(first.Layers, first.DMlp, first.TopK);
             foreach (var store in stores)
             {

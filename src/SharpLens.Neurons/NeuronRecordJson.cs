@@ -39,7 +39,7 @@ public static class NeuronRecordJson
             ["suppresses"] = Effects(record.Suppressed),
             ["index"] = new JsonObject
             {
-                ["model_id"] = p.ModelId, ["model_hash"] = p.ModelHash, ["corpus"] = p.Corpus, ["corpus_hash"] = p.CorpusHash,
+                ["model_id"] = p.ModelId, ["model_revision"] = p.ModelRevision, ["model_hash"] = p.ModelHash, ["corpus"] = p.Corpus, ["corpus_hash"] = p.CorpusHash,
                 ["context"] = p.Context, ["top_k"] = p.TopK, ["windows_done"] = p.WindowsDone, ["shard_windows"] = p.ShardWindows,
                 ["shards"] = p.Shards, ["complete"] = p.Complete, ["sharplens_version"] = p.SharpLensVersion,
             },

@@ -29,13 +29,15 @@ public static class GridPlotter
         {
             throw new InvalidInputException($"{resultJsonPath} is not valid JSON ({e.Message.ReplaceLineEndings(" ")}): pass a JSON written by sharplens attribute, patch or study run", e);
         }
-        var report = BuildReport(root, Path.GetFileNameWithoutExtension(resultJsonPath));
-        // Refuse what is not a result before writing anything: a report of only scalars is a wrong file, not a result.
-        if (report.FigureCount == 0)
+        // Refuse what is not a result before writing anything: a report of only scalars (an analysis input's prompts and
+        // answers, a study file) is a wrong file, not a result.
+        bool HoldsGrids(JsonNode? node) => node is not null && (IsGrid(node) || node is JsonObject group && group.Any(kv => kv.Value is not null && IsGrid(kv.Value)));
+        if (!root.Any(kv => HoldsGrids(kv.Value)))
             throw new InvalidInputException(root.ContainsKey("clean") && root.ContainsKey("answers")
                 ? $"{resultJsonPath} is an analysis input (clean, corrupted, answers), not a result: run `sharplens attribute` or `sharplens patch` with --input {resultJsonPath} --json RESULT.json, then plot RESULT.json"
                 : root.ContainsKey("study_hash") ? $"{resultJsonPath} is a study's results.json without comparison grids: its report is the index.html that `sharplens study run` wrote next to it"
                 : $"{resultJsonPath} holds no result grids (it has {string.Join(", ", root.Select(kv => kv.Key).Take(6))}): pass a JSON written by sharplens attribute, patch or study run");
+        var report = BuildReport(root, Path.GetFileNameWithoutExtension(resultJsonPath));
         report.StaticImages = staticImages;
         report.Kind = kind;
         return report.Write(outDir);

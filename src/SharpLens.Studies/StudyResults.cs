@@ -79,8 +79,17 @@ public sealed class StudyResults
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         string tmp = full + ".tmp";
-        File.WriteAllText(tmp, Root.ToJsonString(Json));
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            File.WriteAllText(tmp, Root.ToJsonString(Json));
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            // a full disk must not leave half a results file behind (the last complete one stays)
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     /// <summary>First 16 hex digits of the SHA-256 of the study's normalised JSON: a run only resumes on the same study.</summary>

@@ -42,18 +42,22 @@ internal static class NeuronsCommand
             var (shardIndex, shardCount) = ParseShard(parse.GetValue(shard));
             var wantedLayers = parse.GetValue(layers) is string l ? Cli.ParseIds(l) : null;
             string outPath = parse.GetValue(output)!;
-            var source = Corpus.Open(parse.GetValue(corpus)!, parse.GetValue(format));
-            foreach (var _ in source.Documents()) { }          // every file checked before the model loads
-            NeuronIndexBuilder.CheckOutput(outPath);
-            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            double seconds = parse.GetValue(checkpoint);
+            if (!(seconds >= 0 && seconds <= TimeSpan.MaxValue.TotalSeconds))
+                throw new InvalidInputException($"--checkpoint-seconds {seconds} must be 0 (save after every batch) or more seconds");
             var options = new IndexOptions
             {
                 Layers = wantedLayers, Context = parse.GetValue(context), TopK = parse.GetValue(top), BatchWindows = parse.GetValue(batch),
                 ShardIndex = shardIndex, ShardCount = shardCount, StopAfterWindows = parse.GetValue(stopAfter),
-                CheckpointInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(checkpoint))),
+                CheckpointInterval = TimeSpan.FromSeconds(seconds),
             };
+            options.Check();
+            var source = Corpus.Open(parse.GetValue(corpus)!, parse.GetValue(format));
+            foreach (var _ in source.Documents()) { }          // every file checked before the model loads
+            using var claim = NeuronIndexBuilder.LockOutput(outPath);   // no other run writes this index until we are done
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             IndexProgress? last = null;
-            using var prepared = NeuronIndexBuilder.Prepare(lm, source, outPath, options);   // a refused resume fails here, before the bar
+            using var prepared = NeuronIndexBuilder.Prepare(lm, source, claim, options);   // a refused resume fails here, before the bar
             var result = Cli.Err.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
@@ -76,6 +80,8 @@ internal static class NeuronsCommand
         return command;
     }
 
+    private static string Plural(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+
     private static (int Index, int Count) ParseShard(string? text)
     {
         if (text is null) return (0, 1);
@@ -92,7 +98,7 @@ internal static class NeuronsCommand
         command.SetAction(parse =>
         {
             var result = NeuronIndexBuilder.Merge(parse.GetValue(inputs)!, parse.GetValue(output)!);
-            Console.Error.WriteLine($"merged shards {result.Shards} ({result.WindowsDone:N0} windows{(result.Complete ? "" : ", not every shard")}) into {Path.GetFullPath(parse.GetValue(output)!)}");
+            Console.Error.WriteLine($"merged shards {result.Shards} ({result.WindowsDone:N0} windows, the whole corpus) into {Path.GetFullPath(parse.GetValue(output)!)}");
             return 0;
         });
         return command;
@@ -111,6 +117,8 @@ internal static class NeuronsCommand
         {
             string? dir = parse.GetValue(output), jsonPath = parse.GetValue(json);
             if (dir is null && jsonPath is null) throw new InvalidInputException("give --out DIR for pages and/or --json FILE for the data");
+            int layerPages = parse.GetValue(pages);
+            if (layerPages < 0) throw new InvalidInputException($"--layer-pages {layerPages} must be 0 (the layer page only) or more");
             var neurons = new List<NeuronId>();
             var layers = new List<int>();
             foreach (var t in parse.GetValue(targets)!)
@@ -129,11 +137,13 @@ internal static class NeuronsCommand
             }
             if (dir is not null)
             {
-                NeuronPages.Write(index, dir, neurons, layers, parse.GetValue(pages));
+                var written = NeuronPages.Write(index, dir, neurons, layers, layerPages);
                 var first = neurons.Count > 0 ? NeuronPageLinks.FileName(neurons[0]) : NeuronPageLinks.LayerFileName(layers[0]);
                 var shown = neurons.Select(n => n.ToString()).Concat(layers.Select(l => $"L{l}"));
                 new RunManifest("neuron pages", $"Neuron pages: {string.Join(", ", shown)}", first) { Model = index.Provenance.ModelId }.Write(dir);
-                Cli.Err.MarkupLine($"wrote {Markup.Escape(Path.Combine(Path.GetFullPath(dir), first))}");
+                int layerCount = layers.Distinct().Count();
+                string pagesWritten = Plural(written.Count, "neuron page") + (layerCount > 0 ? $" and {Plural(layerCount, "layer page")}" : "");
+                Cli.Err.MarkupLine(Markup.Escape($"wrote {pagesWritten} into {Path.GetFullPath(dir)}: open {first}"));
             }
             return 0;
         });
@@ -178,10 +188,15 @@ internal static class NeuronsCommand
                 return 0;
             }
             if (hits.Count == 0) { Cli.Err.MarkupLine("no neuron in the index peaks on that"); return 0; }
-            var table = new Table().AddColumns("neuron", "activation", "/ corpus max", "token", "position", t is null ? "" : "examples");
+            // --token lists the neurons whose top examples peak on it (with how many of them do); --prompt, where on the prompt each neuron peaks.
+            var table = new Table().AddColumns("neuron", "activation", "/ corpus max", "token", "position");
+            if (t is not null) table.AddColumn("top examples on it");
             foreach (var h in hits)
-                table.AddRow(h.Id.ToString(), h.Activation.ToString("F4"), double.IsFinite(h.RelativeToMax) ? h.RelativeToMax.ToString("F3") : "",
-                    Markup.Escape($"\u201c{h.Token}\u201d"), h.Position.ToString(), t is null ? "" : h.Examples.ToString());
+            {
+                string[] cells = [h.Id.ToString(), h.Activation.ToString("F4"), double.IsFinite(h.RelativeToMax) ? h.RelativeToMax.ToString("F3") : "",
+                    Markup.Escape($"\u201c{h.Token}\u201d"), h.Position.ToString()];
+                table.AddRow(t is null ? cells : [.. cells, h.Examples.ToString()]);
+            }
             AnsiConsole.Write(table);
             return 0;
         });

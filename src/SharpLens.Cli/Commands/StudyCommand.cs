@@ -42,6 +42,10 @@ internal static class StudyCommand
             bool useRandom = parse.GetValue(random);
             string? modelName = parse.GetValue(model);
             if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2, or --random-weights to try the study without weights");
+            if (useRandom && modelName is not null)
+                throw new InvalidInputException($"--random-weights runs random weights shaped like GPT-2 small instead of a model: give --model {modelName} or --random-weights, not both");
+            if (useRandom && parse.GetValue(raw))
+                throw new InvalidInputException("--raw-weights applies to a loaded model's weights, and --random-weights loads none: leave one of them out");
             using var neuronIndex = NeuronsDb.Open(parse.GetValue(neuronsDb), s.Groups.SelectMany(g => g.Neurons).Select(NeuronId.Parse));
             // Validate against GPT-2's tokenizer before loading anything big when the study is text.
             var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : LoadOrSuggestRandom(modelName!, parse.GetValue(raw));

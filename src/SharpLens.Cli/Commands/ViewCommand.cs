@@ -74,6 +74,10 @@ internal static class ViewCommand
             { model, raw, prompts, tokensFile, neurons, min, max, output, neuronsDb };
         command.SetAction(parse =>
         {
+            foreach (var (name, bound) in new[] { ("--min", parse.GetValue(min)), ("--max", parse.GetValue(max)) })
+                if (bound is double b && !double.IsFinite(b)) throw new InvalidInputException($"{name} {b} is not a finite number: give the colour range's end as a number");
+            if (parse.GetValue(min) is double lo && parse.GetValue(max) is double hi && !(lo < hi))
+                throw new InvalidInputException($"--min {lo} must be below --max {hi}: the colour range runs from --min to --max");
             var wanted = ParseNeurons(parse.GetValue(neurons)!);
             using var index = NeuronsDb.Open(parse.GetValue(neuronsDb), wanted.Select(w => new NeuronId(w.Layer, w.Neuron)));
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));

@@ -25,6 +25,23 @@ public sealed record IndexOptions
     public IProgress<IndexProgress>? Progress { get; init; }
     /// <summary>Stops at the next batch boundary, saving a checkpoint first.</summary>
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// Checks the settings that do not depend on the model (the model-dependent ones, layers and context, are checked
+    /// when the run is prepared), so a caller can refuse them before loading anything.
+    /// </summary>
+    /// <exception cref="InvalidInputException">A setting is out of range; the message names its command-line option.</exception>
+    public void Check()
+    {
+        if (TopK < 1) throw new InvalidInputException($"--top {TopK} must be at least 1 (Neuroscope keeps 20 examples per neuron)");
+        if (BatchWindows < 1) throw new InvalidInputException($"--batch {BatchWindows} must be at least 1");
+        if (ShardCount < 1 || ShardIndex < 0 || ShardIndex >= ShardCount)
+            throw new InvalidInputException($"--shard {ShardIndex}/{ShardCount} is invalid: write i/n with 0 <= i < n");
+        if (StopAfterWindows is < 1)
+            throw new InvalidInputException($"--stop-after {StopAfterWindows} must be at least 1 window (leave it out to index the whole corpus)");
+        if (CheckpointInterval < TimeSpan.Zero)
+            throw new InvalidInputException($"--checkpoint-seconds {CheckpointInterval.TotalSeconds} must be 0 (save after every batch) or more");
+    }
 }
 
 /// <summary>Progress of an indexing run.</summary>

@@ -29,6 +29,30 @@ internal sealed class IndexState
 
     public LayerAccumulator For(int layer) => Accumulators[Array.IndexOf(Layers, layer)];
 
+    /// <summary>
+    /// Bytes one top-example slot costs: activation, window id, position, token and the reference to its activations
+    /// (<see cref="TopExampleHeaps"/>' arrays), plus the activations themselves (one float16 per position and an array header).
+    /// </summary>
+    internal static long BytesPerTopExample(int context) => 4 + 8 + 4 + 4 + 8 + 24 + 2L * context;
+
+    /// <summary>
+    /// Refuses, before any work, top-k heaps the process cannot hold: <paramref name="k"/> examples of every neuron of
+    /// <paramref name="layers"/> layers must fit in half the memory available to the process (the model, the batch's
+    /// activations and SQLite need the rest) and each layer's heap arrays in one .NET array.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The heaps would not fit; the message gives the largest --top that does.</exception>
+    internal static void RequireMemoryFor(int layers, int neuronsPerLayer, int k, int context, long? availableBytes = null)
+    {
+        long budget = (availableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) / 2;
+        long perSlot = BytesPerTopExample(context);
+        long neurons = (long)layers * neuronsPerLayer;
+        long maxK = Math.Min(budget / (neurons * perSlot), Array.MaxLength / neuronsPerLayer);
+        if (k <= maxK) return;
+        double needGb = (double)neurons * k * perSlot / (1L << 30), haveGb = (double)budget / (1L << 30);
+        throw new InvalidInputException($"--top {k} would keep {k:N0} examples of each of {neurons:N0} neurons, about {needGb:N1} GB, more than the {haveGb:N1} GB " +
+            $"this process can give them: {(maxK >= 1 ? $"use --top {maxK:N0} or less (Neuroscope keeps 20), or " : "")}index fewer --layers or a shorter --context");
+    }
+
     /// <summary>Drops windows no top example refers to any more (keeps memory bounded by layers · d_mlp · k windows).</summary>
     public void PruneWindows()
     {

@@ -33,7 +33,7 @@ public sealed partial class HubClient : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
         };
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
-        _http.DefaultRequestHeaders.UserAgent.ParseAdd("sharplens/0.1");
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("sharplens/" + BuildInfo.Version.Split('+')[0]);
         _ownsHttp = true;
     }
 

@@ -52,8 +52,8 @@ public static class ModelLoader
             NLayers = hf.NLayer, DModel = hf.NEmbd, NHeads = hf.NHead, DHead = hf.DHead, DMlp = hf.DMlp,
             DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon,
             BosTokenId = hf.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : hf.VocabSize - 1,
-            ModelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))),
         };
+        config = WithSource(config, folder);
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
         var used = new HashSet<string>(StringComparer.Ordinal);
         // Every tensor must be accounted for: a config.json that does not match its weights must not load half a model.
@@ -65,5 +65,22 @@ public static class ModelLoader
         }, checkpoint.Path, warn);
         Gpt2WeightMap.RequireAllUsed(checkpoint.Names, used, checkpoint.Path);
         return (config, weights);
+    }
+
+    /// <summary>
+    /// Names the model after the folder it was read from: a Hugging Face cache snapshot
+    /// (<c>models--org--name/snapshots/COMMIT</c>, however it was reached) is the hub id <c>org/name</c> at revision
+    /// COMMIT, as huggingface_hub lays it out; any other folder is its own name.
+    /// </summary>
+    private static ModelConfig WithSource(ModelConfig config, string folder)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        string commit = Path.GetFileName(full);
+        string? snapshots = Path.GetDirectoryName(full), repo = snapshots is null ? null : Path.GetDirectoryName(snapshots);
+        bool inCache = System.Text.RegularExpressions.Regex.IsMatch(commit, "^[0-9a-f]{40}$") && Path.GetFileName(snapshots) == "snapshots"
+            && Path.GetFileName(repo)?.StartsWith("models--", StringComparison.Ordinal) == true;
+        return inCache
+            ? config with { ModelName = Path.GetFileName(repo)!["models--".Length..].Replace("--", "/"), Revision = commit, SourceFolder = full }
+            : config with { ModelName = Path.GetFileName(full), SourceFolder = full };
     }
 }

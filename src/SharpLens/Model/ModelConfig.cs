@@ -23,8 +23,14 @@ public sealed record ModelConfig
     public float LayerNormEps { get; init; } = 1e-5f;
     /// <summary>Id of the beginning-of-sequence token prepended by default ("&lt;|endoftext|&gt;" = 50256 for GPT-2).</summary>
     public int BosTokenId { get; init; } = 50256;
-    /// <summary>The model's name, e.g. "gpt2" (model_name), shown in results and reports.</summary>
+    /// <summary>The model's name, e.g. "gpt2" (model_name), shown in results and reports: the hub id when the weights
+    /// come from a Hugging Face cache snapshot, else the folder's name.</summary>
     public string ModelName { get; init; } = "gpt2";
+    /// <summary>The hub commit of a Hugging Face cache snapshot the weights were read from (the folder
+    /// <c>models--org--name/snapshots/COMMIT</c>); null for any other folder or for weights made in memory.</summary>
+    public string? Revision { get; init; }
+    /// <summary>Full path of the folder the weights were read from; null for weights made in memory.</summary>
+    public string? SourceFolder { get; init; }
 
     /// <summary>GPT-2 small: 12 layers, d_model 768, 12 heads of 64, d_mlp 3072, d_vocab 50257, n_ctx 1024.</summary>
     public static ModelConfig Gpt2Small => new()

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using SharpLens.Neurons;
 using SharpLens.Tests.Loading;
 using SharpLens.Tests.Support;
 
@@ -26,6 +27,7 @@ public class NeuronsCliTests
         string json = Path.Combine(dir, "n.json"), pages = Path.Combine(dir, "pages");
         r = CliRunner.Run("neurons", "show", "L1N5", "L0", "--db", db, "--out", pages, "--json", json, "--layer-pages", "3");
         Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"wrote 4 neuron pages and 1 layer page into {Path.GetFullPath(pages)}: open L1N5.html", r.Stderr);   // L1N5 and L0's strongest 3
         var record = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.Equal("L1N5", record["neuron"]!.GetValue<string>());
         var examples = record["top_examples"]!.AsArray();
@@ -56,6 +58,50 @@ public class NeuronsCliTests
         Assert.Equal(5, top.Count);
         var acts = top.Select(h => h!["activation"]!.GetValue<double>()).ToArray();
         Assert.Equal(acts.OrderByDescending(a => a), acts);
+
+        // The tables label every column they show: --prompt has no per-token example count, --token has one.
+        Assert.Equal(["neuron", "activation", "/ corpus max", "token", "position"],
+            TableHeader(CliRunner.Run("neurons", "search", "--db", db, "--prompt", "We're helping our friend while they", "--model", model, "--limit", "5")));
+        Assert.Equal(["neuron", "activation", "/ corpus max", "token", "position", "top examples on it"],
+            TableHeader(CliRunner.Run("neurons", "search", "--db", db, "--token", peak, "--limit", "5")));
+    }
+
+    /// <summary>The header cells of the table a command printed (Spectre's box drawing: cells between │).</summary>
+    private static string[] TableHeader(CliRunner.Result r)
+    {
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string header = r.Stdout.Split('\n').First(l => l.Contains("neuron", StringComparison.Ordinal));
+        var cells = header.Split('│').Select(c => c.Trim()).ToArray();
+        return cells[1..^1];
+    }
+
+    [Fact]
+    public void A_locked_index_an_incomplete_merge_and_an_impossible_top_are_one_line_errors_that_write_nothing()
+    {
+        var (model, _, corpus) = Inputs.Value;
+        string dir = CliRunner.TempDir(), db = Path.Combine(dir, "n.db");
+        string[] Index(string output, params string[] extra) => ["neurons", "index", "--model", model, "--corpus", corpus, "--out", output, "--context", "16", .. extra];
+
+        using (NeuronIndexLock.Acquire(db))   // as a run in another process holds it
+        {
+            var busy = CliRunner.Run(Index(db));
+            Assert.Equal(2, busy.ExitCode);
+            CliRunner.AssertOneLineError(busy, $"neuron index {db} is being written by another sharplens run");
+        }
+        Assert.False(File.Exists(db));
+
+        var r = CliRunner.Run(Index(db, "--top", "2000000000"));
+        Assert.Equal(2, r.ExitCode);
+        CliRunner.AssertOneLineError(r, "--top 2000000000 would keep");
+        Assert.False(File.Exists(db));
+
+        string half = Path.Combine(dir, "half.db"), merged = Path.Combine(dir, "merged.db");
+        Assert.Equal(0, CliRunner.Run(Index(half, "--shard", "0/2")).ExitCode);
+        r = CliRunner.Run("neurons", "merge", half, "--out", merged);
+        Assert.Equal(2, r.ExitCode);
+        CliRunner.AssertOneLineError(r, "shard 1/2 of the 2-way split is missing");
+        Assert.False(File.Exists(merged));
+        Assert.Equal(["half.db"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
     }
 
     [Fact]
