@@ -30,9 +30,10 @@ internal static class FmaPeak
                 // Warm up so the loop is fully JIT-compiled and the cores have left any low clock state.
                 Spin(1 << 14, out _);
                 ready.SignalAndWait();
+                // At least one chunk: on a loaded host a worker may first run after the deadline has passed.
                 double done = 0;
-                while (Stopwatch.GetTimestamp() < Volatile.Read(ref stopAt))
-                    done += Spin(1 << 14, out _);
+                do done += Spin(1 << 14, out _);
+                while (Stopwatch.GetTimestamp() < Volatile.Read(ref stopAt));
                 flops[id] = done;
             }) { IsBackground = true };
             workers[t].Start();

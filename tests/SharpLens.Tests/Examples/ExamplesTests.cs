@@ -50,7 +50,7 @@ public class ExamplesTests
             using var process = Process.Start(info)!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            using var timeout = new CancellationTokenSource(TestTimeouts.Example);
             try { await process.WaitForExitAsync(timeout.Token); }
             catch (OperationCanceledException) { process.Kill(true); Assert.Fail($"{file} did not finish in 5 minutes"); }
             string output = await stdout, errors = await stderr;

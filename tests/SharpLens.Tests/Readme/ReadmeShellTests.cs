@@ -41,7 +41,7 @@ public class ReadmeShellTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(work, "readme.sh"), script.ToString());
 
         var watch = Stopwatch.StartNew();
-        var (exit, stdout, stderr) = RunBash(work, "readme.sh", TimeSpan.FromMinutes(15));
+        var (exit, stdout, stderr) = RunBash(work, "readme.sh", TestTimeouts.ReadmeCommands);
         output.WriteLine($"{run.Count} README commands in {watch.Elapsed.TotalSeconds:F1} s (skipped: {string.Join("; ", commands.Where(c => !Runs(c.Text)).Select(c => c.Text))})");
         output.WriteLine(stdout);
         Assert.True(exit == 0, $"README commands failed (exit {exit}):\n{Tail(stderr)}\n--- stdout ---\n{Tail(stdout)}");

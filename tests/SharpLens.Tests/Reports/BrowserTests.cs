@@ -1,3 +1,4 @@
+using SharpLens.Tests.Support;
 using Microsoft.Playwright;
 using SharpLens.Reports;
 
@@ -40,6 +41,7 @@ public class BrowserTests
     internal static async Task<(IPage Page, List<string> Errors, List<string> Remote)> Open(IBrowser browser, string path, int width = 1400, int height = 1000)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        page.SetDefaultTimeout(TestTimeouts.BrowserMs);
         var errors = new List<string>(); var remote = new List<string>();
         page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
         page.PageError += (_, e) => errors.Add(e);
@@ -60,7 +62,7 @@ public class BrowserTests
         await page.Mouse.MoveAsync((float)(box.X + box.Width * fx - 3), (float)(box.Y + box.Height * fy - 3));
         await page.Mouse.MoveAsync((float)(box.X + box.Width * fx), (float)(box.Y + box.Height * fy), new MouseMoveOptions { Steps = 3 });
         var label = page.Locator($"#{plotId} .hoverlayer .hovertext").First;
-        await label.WaitForAsync(new LocatorWaitForOptions { Timeout = 5000 });
+        await label.WaitForAsync(new LocatorWaitForOptions { Timeout = TestTimeouts.BrowserMs });
         return await label.TextContentAsync() ?? "";
     }
 
@@ -72,7 +74,7 @@ public class BrowserTests
         await page.Mouse.MoveAsync(box.X + box.Width / 2 - 4, box.Y + box.Height / 2 - 4);
         await page.Mouse.MoveAsync(box.X + box.Width / 2, box.Y + box.Height / 2, new MouseMoveOptions { Steps = 3 });
         var label = page.Locator($"#{plotId} .hoverlayer .hovertext").First;
-        await label.WaitForAsync(new LocatorWaitForOptions { Timeout = 5000 });
+        await label.WaitForAsync(new LocatorWaitForOptions { Timeout = TestTimeouts.BrowserMs });
         return await label.TextContentAsync() ?? "";
     }
 
@@ -94,7 +96,7 @@ public class BrowserTests
             int n = await plots.CountAsync();
             Assert.Equal(7, n); // 2 heatmaps, small multiples, line, scatter, bar, attention
             for (int i = 0; i < n; i++)
-                await plots.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 10000 });
+                await plots.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
             Assert.Equal(3, await page.Locator("#fig-03-patching-by-template .nsewdrag").CountAsync()); // one subplot per group
 
             // heatmap: hover a cell shows row, column and value
@@ -139,7 +141,7 @@ public class BrowserTests
             var before = await tok.EvaluateAsync<string>("e => e.style.background");
             await tok.HoverAsync();
             var tip = page.Locator($"#{neu}-tip");
-            await tip.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 3000 });
+            await tip.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = TestTimeouts.BrowserMs });
             var tipText = await tip.TextContentAsync() ?? "";
             Assert.Contains("L0N10 =", tipText);
             Assert.Contains("Mary", tipText);
@@ -174,7 +176,7 @@ public class BrowserTests
         try
         {
             var (page, errors, remote) = await Open(browser, files.Html!);
-            await page.Locator("#fig-heads .main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 10000 });
+            await page.Locator("#fig-heads .main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
             var label = await HoverPlotCenter(page, "fig-heads", 0.1, 0.1);
             Assert.Contains("head", label);
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "standalone-heatmap.png") });
@@ -183,7 +185,7 @@ public class BrowserTests
 
             var (ip, ierr, _) = await Open(browser, runIndex);
             await ip.Locator("a[href='a/index.html']").ClickAsync();
-            await ip.Locator("#fig-01-name-mover-heads-95-ci .main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 10000 });
+            await ip.Locator("#fig-01-name-mover-heads-95-ci .main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
             Assert.Empty(ierr);
         }
         finally { await browser.CloseAsync(); pw.Dispose(); }

@@ -17,8 +17,8 @@ public class NeuronLinksBrowserTests
     static async Task AssertNeuronPage(IPage page, string neuron)
     {
         // A generous bound: the page parses the 4 MB Plotly bundle before its body, slow on a loaded machine.
-        await page.WaitForURLAsync($"**/{neuron}.html", new PageWaitForURLOptions { Timeout = 60000, WaitUntil = WaitUntilState.Load });
-        await page.Locator("#neuron").WaitForAsync(new LocatorWaitForOptions { Timeout = 60000 });
+        await page.WaitForURLAsync($"**/{neuron}.html", new PageWaitForURLOptions { Timeout = TestTimeouts.BrowserMs, WaitUntil = WaitUntilState.Load });
+        await page.Locator("#neuron").WaitForAsync(new LocatorWaitForOptions { Timeout = TestTimeouts.BrowserMs });
         Assert.Contains(neuron, await page.Locator("#neuron").TextContentAsync() ?? "");
         var tokens = page.Locator(".sl-ntok");
         int n = await tokens.CountAsync();
@@ -29,7 +29,7 @@ public class NeuronLinksBrowserTests
         Assert.True(colours.Count >= 3, $"{neuron}: tokens are not shaded by activation ({string.Join(", ", colours)})");
         await tokens.Nth(2).HoverAsync();
         var tip = page.Locator(".sl-tip").First;
-        await tip.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 3000 });
+        await tip.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = TestTimeouts.BrowserMs });
         Assert.Matches($@"{neuron} = -?\d+\.\d{{4}}", await tip.TextContentAsync() ?? "");
     }
 

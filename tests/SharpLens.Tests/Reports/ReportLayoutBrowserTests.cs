@@ -1,3 +1,4 @@
+using SharpLens.Tests.Support;
 using Microsoft.Playwright;
 using SharpLens.Reports;
 
@@ -76,7 +77,7 @@ public class ReportLayoutBrowserTests
     /// <summary>Waits (bounded) until both checks find nothing (layouts settle after a resize), then asserts both.</summary>
     static async Task AssertLayout(IPage page, string when)
     {
-        try { await page.WaitForFunctionAsync($"() => ({OutsideCards})().length + ({ToolbarOverTitles})().length === 0", null, new PageWaitForFunctionOptions { Timeout = 5000 }); }
+        try { await page.WaitForFunctionAsync($"() => ({OutsideCards})().length + ({ToolbarOverTitles})().length === 0", null, new PageWaitForFunctionOptions { Timeout = TestTimeouts.BrowserMs }); }
         catch (TimeoutException) { }
         var outside = await Violations(page, OutsideCards);
         var covered = await Violations(page, ToolbarOverTitles);
@@ -89,7 +90,7 @@ public class ReportLayoutBrowserTests
         var svgs = page.Locator(".sl-plot");
         int n = await svgs.CountAsync();
         for (int i = 0; i < n; i++)
-            await svgs.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30000 });
+            await svgs.Nth(i).Locator(".main-svg").First.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
     }
 
     [ChromiumFact]

@@ -1,3 +1,4 @@
+using SharpLens.Tests.Support;
 using Microsoft.Playwright;
 using SharpLens.Tests.Reports;
 
@@ -16,6 +17,7 @@ internal static class ExplorerBrowser
     {
         var (pw, browser) = await BrowserTests.Launch();
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        page.SetDefaultTimeout(TestTimeouts.BrowserMs);
         var errors = new List<string>(); var foreign = new List<string>();
         page.Console += (_, m) => { if (m.Type == "error") lock (errors) errors.Add(m.Text); };
         page.PageError += (_, e) => { lock (errors) errors.Add(e); };
@@ -26,7 +28,7 @@ internal static class ExplorerBrowser
             else { lock (foreign) foreign.Add(route.Request.Url); await route.AbortAsync(); }
         });
         await page.GotoAsync(new Uri(fx.Server.Address, pathAndQuery).ToString());
-        await page.WaitForSelectorAsync("body[data-ready='1']", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = 60000 });
+        await page.WaitForSelectorAsync("body[data-ready='1']", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
         return new Session(pw, browser, page, errors, foreign);
     }
 
@@ -43,7 +45,7 @@ internal static class ExplorerBrowser
         await page.Mouse.ClickAsync((float)xy[0], (float)xy[1]);
     }
 
-    public static async Task WaitText(IPage page, string selector, string text, int timeoutMs = 60000) =>
+    public static async Task WaitText(IPage page, string selector, string text, int timeoutMs = TestTimeouts.BrowserMs) =>
         await page.WaitForFunctionAsync("([s, t]) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }",
             new object[] { selector, text }, new PageWaitForFunctionOptions { Timeout = timeoutMs });
 }

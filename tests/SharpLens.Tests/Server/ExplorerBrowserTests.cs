@@ -26,7 +26,7 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
     Task<ExplorerBrowser.Session> Open(string pathAndQuery = "") => ExplorerBrowser.Open(fx, pathAndQuery);
     static Task<double[][]> Z(IPage page, string id) => ExplorerBrowser.Z(page, id);
     static Task ClickCell(IPage page, string id, int row, int col) => ExplorerBrowser.ClickCell(page, id, row, col);
-    static Task WaitText(IPage page, string selector, string text, int timeoutMs = 60000) => ExplorerBrowser.WaitText(page, selector, text, timeoutMs);
+    static Task WaitText(IPage page, string selector, string text, int timeoutMs = TestTimeouts.BrowserMs) => ExplorerBrowser.WaitText(page, selector, text, timeoutMs);
 
     AnalysisInput Input() => AnalysisInput.Parse(JsonSerializer.Serialize(ExplorerApiTests.Input), AnalysisInputOptions.For(fx.Model));
 
@@ -42,7 +42,7 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
         await page.FillAsync("#answers", "\"'re\", \" are\"\n\" are\", \"'re\"");
         await page.CheckAsync("#swap");
         await page.ClickAsync("#run");
-        await page.WaitForSelectorAsync("#dla-heads .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = 60000 });
+        await page.WaitForSelectorAsync("#dla-heads .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
         var ids = tok.ToTokens(Prompt1);
         var expected = NextTokenPrediction.Run(fx.Model, ids, 10, tok.ToSingleToken("'re"));
         for (int i = 0; i < ids.Length; i++) Assert.StartsWith(expected.StrTokens[i], await page.Locator($"#tok-{i}").TextContentAsync() ?? "");

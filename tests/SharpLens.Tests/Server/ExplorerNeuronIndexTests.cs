@@ -100,7 +100,7 @@ public class ExplorerNeuronIndexTests(ExplorerWithIndexFixture fx) : IClassFixtu
         await page.FillAsync("#answers", "\"'re\", \" are\"\n\" are\", \"'re\"");
         await page.CheckAsync("#swap");
         await page.ClickAsync("#run");
-        await page.WaitForSelectorAsync("#dla-neurons .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = 60000 });
+        await page.WaitForSelectorAsync("#dla-neurons .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = TestTimeouts.BrowserMs });
 
         // Click the first of the top neurons (a point of the direct-attribution line) with the mouse.
         string name = await page.EvaluateAsync<string>("() => String(document.getElementById('dla-neurons').data[0].x[0])");

@@ -17,7 +17,7 @@ public static class CliRunner
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3))) { process.Kill(true); throw new TimeoutException("sharplens did not finish"); }
+        if (!process.WaitForExit(TestTimeouts.CliCommand)) { process.Kill(true); throw new TimeoutException("sharplens did not finish"); }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
