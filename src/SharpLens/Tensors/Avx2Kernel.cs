@@ -13,8 +13,9 @@ internal static unsafe class Avx2Kernel
     public const int Mr = 6;
     public const int Nr = 16;
 
+    /// <summary>C[6, 16] (+)= A panel · B panel; <paramref name="ldb"/> is the B row stride in bytes, <typeparamref name="TRow"/> its storage.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    public static void Run<TRow>(int kc, float* a, byte* b, nint ldb, float* c, nint ldc, bool accumulate) where TRow : struct, IPanelRow
     {
         var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero;
         var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero;
@@ -24,8 +25,7 @@ internal static unsafe class Avx2Kernel
         var c50 = Vector256<float>.Zero; var c51 = Vector256<float>.Zero;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector256.Load(b + 0);
-            var b1 = Vector256.Load(b + 8);
+            TRow.Load(b, out Vector256<float> b0, out Vector256<float> b1);
             c00 = Fma.MultiplyAdd(Vector256.Create(a[0]), b0, c00); c01 = Fma.MultiplyAdd(Vector256.Create(a[0]), b1, c01);
             c10 = Fma.MultiplyAdd(Vector256.Create(a[1]), b0, c10); c11 = Fma.MultiplyAdd(Vector256.Create(a[1]), b1, c11);
             c20 = Fma.MultiplyAdd(Vector256.Create(a[2]), b0, c20); c21 = Fma.MultiplyAdd(Vector256.Create(a[2]), b1, c21);

@@ -15,8 +15,9 @@ internal static unsafe class Avx512Kernel
     public const int Mr = 8;
     public const int Nr = 32;
 
+    /// <summary>C[8, 32] (+)= A panel · B panel; <paramref name="ldb"/> is the B row stride in bytes, <typeparamref name="TRow"/> its storage.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    public static void Run<TRow>(int kc, float* a, byte* b, nint ldb, float* c, nint ldc, bool accumulate) where TRow : struct, IPanelRow
     {
         var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
         var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
@@ -34,9 +35,8 @@ internal static unsafe class Avx512Kernel
         for (int p = 0; p < kc; p++)
         {
             Sse.Prefetch1(b + ahead);
-            Sse.Prefetch1(b + ahead + 16);
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            if (TRow.ElementSize == 4) Sse.Prefetch1(b + ahead + 64); // a float32 row spans two cache lines
+            TRow.Load(b, out Vector512<float> b0, out Vector512<float> b1);
             c00 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c00); c01 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b1, c01);
             c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c10); c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b1, c11);
             c20 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c20); c21 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b1, c21);

@@ -44,10 +44,11 @@ internal static class Gemm
         }
     }
 
-    /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights).</summary>
+    /// <summary>C[m, n] (+)= A[m, k] · B where B was packed once (weights), in any storage type: 16-bit
+    /// elements are widened to float32 in registers and every product is accumulated in float32.</summary>
     /// <param name="a">[m, k]</param>
     /// <param name="c">[m, n]</param>
-    /// <param name="b">B [k, n], packed once by <see cref="PackedMatrix.Pack"/>.</param>
+    /// <param name="b">B [k, n], packed once by <see cref="PackedMatrix"/>'s Pack methods.</param>
     /// <param name="m">Rows of A and C.</param>
     /// <param name="accumulate">Add to the output instead of overwriting it.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -56,10 +57,11 @@ internal static class Gemm
         ArgumentNullException.ThrowIfNull(b);
         Validate(a.Length, b.K * b.N, c.Length, m, b.K, b.N);
         // The kernel that matches the layout B was packed in, whatever the ISA knob says now.
-        var kernel = MicroKernel.For(b.Isa);
+        var kernel = MicroKernel.For(b.Isa, b.Dtype);
         unsafe
         {
-            fixed (float* pa = a, pb = b.Panels, pc = c)
+            fixed (float* pa = a, pc = c)
+            fixed (byte* pb = b.Panels)
                 GemmDriver.Multiply(pa, false, pb, false, bPacked: true, pc, m, b.K, b.N, accumulate, kernel);
         }
     }
@@ -71,10 +73,11 @@ internal static class Gemm
         ArgumentNullException.ThrowIfNull(b);
         Validate(a.Length, b.K * b.N, c.Length, m, b.K, b.N);
         if (bias.Length != b.N) throw new ArgumentException($"bias has {bias.Length} values for {b.N} columns");
-        var kernel = MicroKernel.For(b.Isa);
+        var kernel = MicroKernel.For(b.Isa, b.Dtype);
         unsafe
         {
-            fixed (float* pa = a, pb = b.Panels, pc = c, pbias = bias)
+            fixed (float* pa = a, pc = c, pbias = bias)
+            fixed (byte* pb = b.Panels)
                 GemmDriver.Multiply(pa, false, pb, false, bPacked: true, pc, m, b.K, b.N, false, kernel, pbias);
         }
     }
@@ -92,43 +95,6 @@ internal static class Gemm
         if (aLength < (long)m * k) throw new ArgumentException($"A has {aLength} elements, needs m*k = {(long)m * k}");
         if (bLength < (long)k * n) throw new ArgumentException($"B has {bLength} elements, needs k*n = {(long)k * n}");
         if (cLength < (long)m * n) throw new ArgumentException($"C has {cLength} elements, needs m*n = {(long)m * n}");
-    }
-}
-
-/// <summary>
-/// A right-hand operand B[k, n] laid out once for <see cref="Gemm"/> (weights are packed at load,
-/// so a forward pass never repacks them).
-/// </summary>
-internal sealed class PackedMatrix
-{
-    public int K { get; }
-    public int N { get; }
-    /// <summary>The micro-kernel family whose panel layout <see cref="Panels"/> is in.</summary>
-    internal GemmIsa Isa { get; }
-    /// <summary>ceil(N/NR) panels of K*NR floats: panel j, depth p holds B[p, j*NR .. j*NR+NR), zero padded.</summary>
-    internal float[] Panels { get; }
-
-    private PackedMatrix(float[] panels, int k, int n, GemmIsa isa) { Panels = panels; K = k; N = n; Isa = isa; }
-
-    /// <param name="b">[k, n], or [n, k] when <paramref name="transposed"/>.</param>
-    /// <param name="k">Rows of B (the shared dimension of the product).</param>
-    /// <param name="n">Columns of B.</param>
-    /// <param name="transposed"><paramref name="b"/> is stored as [n, k].</param>
-    public static PackedMatrix Pack(ReadOnlySpan<float> b, int k, int n, bool transposed = false)
-    {
-        if (k < 0 || n < 0) throw new ArgumentException($"negative packed matrix size k={k} n={n}");
-        if (b.Length < (long)k * n) throw new ArgumentException($"B has {b.Length} elements, needs k*n = {(long)k * n}");
-        var isa = GemmIsaSelector.Current;
-        int nr = MicroKernel.For(isa).Nr;
-        long size = (long)(n + nr - 1) / nr * nr * k;
-        // Packed weights live as long as their model: pinned heap, like Tensor.ZerosLongLived.
-        var panels = GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
-        unsafe
-        {
-            fixed (float* src = b, dst = panels)
-                if (size > 0) GemmPacking.PackB(src, k, n, transposed, 0, k, 0, n, nr, dst);
-        }
-        return new PackedMatrix(panels, k, n, isa);
     }
 }
 

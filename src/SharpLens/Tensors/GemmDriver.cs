@@ -29,12 +29,12 @@ internal static unsafe class GemmDriver
     internal static int DirectBMaxRows = 32;
 
     /// <summary>
-    /// B is either raw (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
+    /// B is either raw float32 (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
     /// per block here) or a whole-K pre-packed <see cref="PackedMatrix"/> buffer in
-    /// <paramref name="kernel"/>'s layout: panel j at j*k*NR, depth p of it at +p*NR.
+    /// <paramref name="kernel"/>'s layout and storage type: panel j at j*k*NR, depth p of it at +p*NR elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(float* a, bool transposeA, float* b, bool transposeB, bool bPacked,
+    public static void Multiply(float* a, bool transposeA, void* b, bool transposeB, bool bPacked,
         float* c, int m, int k, int n, bool accumulate, in MicroKernel kernel, float* bias = null)
     {
         if (m == 0 || n == 0) return;
@@ -47,7 +47,7 @@ internal static unsafe class GemmDriver
         var job = new Job
         {
             DirectB = !bPacked && !transposeB,
-            A = a, B = b, C = c, M = m, K = k, N = n,
+            A = a, B = (byte*)b, C = c, M = m, K = k, N = n,
             TransposeA = transposeA, TransposeB = transposeB, BPacked = bPacked, Accumulate = accumulate,
             Kernel = kernel,
         };
@@ -129,7 +129,9 @@ internal static unsafe class GemmDriver
 
     private sealed class Job : IGemmParallelJob
     {
-        public float* A, B, C, SharedA, Bias;
+        public float* A, C, SharedA, Bias;
+        /// <summary>Raw float32 B, or packed panels in the kernel's storage type (hence bytes).</summary>
+        public byte* B;
         public int M, K, N, Parts, MPad, ChunkPanels, Chunks;
         public int NextChunk;
         public JobPhase Phase;
@@ -184,7 +186,7 @@ internal static unsafe class GemmDriver
         {
             var kernel = Kernel;
             bool direct = DirectB && m1 - m0 <= DirectBMaxRows;
-            int mr = kernel.Mr, nr = kernel.Nr;
+            int mr = kernel.Mr, nr = kernel.Nr, es = kernel.BElementSize;
             int mc = Math.Max(mr, McTarget / mr * mr);
             // Pre-packed B needs no copy, so the only reason to block columns is A reuse; one block
             // over the whole share keeps A packed once per depth block.
@@ -208,24 +210,25 @@ internal static unsafe class GemmDriver
                 {
                     int kc = Math.Min(Kc, K - pc);
                     bool add = Accumulate || pc > 0;
-                    float* bBlock;
-                    nint panelStride, ldb = nr;
+                    // Byte addresses: packed B may hold 16-bit elements (es = 2); raw B is float32.
+                    byte* bBlock;
+                    nint panelStride, ldb = (nint)nr * es;
                     if (BPacked)
                     {
-                        bBlock = B + (nint)(jc / nr) * K * nr + (nint)pc * nr;
-                        panelStride = (nint)K * nr;
+                        bBlock = B + ((nint)(jc / nr) * K * nr + (nint)pc * nr) * es;
+                        panelStride = (nint)K * nr * es;
                     }
                     else if (direct)
                     {
-                        bBlock = B + (nint)pc * N + jc;
-                        panelStride = nr;
-                        ldb = N;
+                        bBlock = B + ((nint)pc * N + jc) * sizeof(float);
+                        panelStride = (nint)nr * sizeof(float);
+                        ldb = (nint)N * sizeof(float);
                     }
                     else
                     {
-                        GemmPacking.PackB(B, K, N, TransposeB, pc, kc, jc, ncCur, nr, bPack);
-                        bBlock = bPack;
-                        panelStride = (nint)kc * nr;
+                        GemmPacking.PackB((float*)B, K, N, TransposeB, pc, kc, jc, ncCur, nr, bPack);
+                        bBlock = (byte*)bPack;
+                        panelStride = (nint)kc * nr * sizeof(float);
                     }
 
                     for (int ic = m0; ic < m1; ic += mc)
@@ -242,14 +245,14 @@ internal static unsafe class GemmDriver
                         for (int jr = 0; jr < ncCur; jr += nr)
                         {
                             int cols = Math.Min(nr, ncCur - jr);
-                            float* bPanel = bBlock + (jr / nr) * panelStride;
+                            byte* bPanel = bBlock + (jr / nr) * panelStride;
                             nint ldbPanel = ldb;
                             if (direct && cols < nr)
                             {
                                 // The ragged last panel would read past row ends: pad it to NR in scratch.
-                                GemmPacking.PackB(B, K, N, false, pc, kc, jc + jr, cols, nr, bPack);
-                                bPanel = bPack;
-                                ldbPanel = nr;
+                                GemmPacking.PackB((float*)B, K, N, false, pc, kc, jc + jr, cols, nr, bPack);
+                                bPanel = (byte*)bPack;
+                                ldbPanel = (nint)nr * sizeof(float);
                             }
                             for (int ir = 0; ir < mcCur; ir += mr)
                             {
@@ -266,7 +269,7 @@ internal static unsafe class GemmDriver
 
         /// <summary>One MR x NR tile of C; an edge tile runs the full kernel into scratch and copies the valid part.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void RunTile(MicroKernel kernel, int kc, float* aPanel, float* bPanel, nint ldb, float* cTile, nint ldc,
+        private static void RunTile(MicroKernel kernel, int kc, float* aPanel, byte* bPanel, nint ldb, float* cTile, nint ldc,
             int rows, int cols, bool add, float* edge)
         {
             if (rows == kernel.Mr && cols == kernel.Nr)
@@ -295,23 +298,24 @@ internal static unsafe class GemmDriver
         private void PackedPanelMajor(int m0, int m1, int n0, int n1, float* edge)
         {
             var kernel = Kernel;
-            int mr = kernel.Mr, nr = kernel.Nr;
+            int mr = kernel.Mr, nr = kernel.Nr, es = kernel.BElementSize;
+            nint ldb = (nint)nr * es;
             for (int jr = n0; jr < n1; jr += nr)
             {
                 int cols = Math.Min(nr, n1 - jr);
-                float* bPanelAllK = B + (nint)(jr / nr) * K * nr;
+                byte* bPanelAllK = B + (nint)(jr / nr) * K * ldb;
                 for (int pc = 0; pc < K; pc += Kc)
                 {
                     int kc = Math.Min(Kc, K - pc);
                     bool add = Accumulate || pc > 0;
-                    float* bPanel = bPanelAllK + (nint)pc * nr;
+                    byte* bPanel = bPanelAllK + pc * ldb;
                     float* aBlock = SharedA + (nint)pc * MPad + (nint)m0 * kc;
                     for (int ir = m0; ir < m1; ir += mr)
                     {
                         int rows = Math.Min(mr, m1 - ir);
                         float* aPanel = aBlock + (nint)(ir - m0) * kc;
                         float* cTile = C + (nint)ir * N + jr;
-                        RunTile(kernel, kc, aPanel, bPanel, nr, cTile, N, rows, cols, add, edge);
+                        RunTile(kernel, kc, aPanel, bPanel, ldb, cTile, N, rows, cols, add, edge);
                     }
                 }
                 if (Bias != null)

@@ -18,7 +18,7 @@ internal static class GemmIsaSelector
 {
     /// <summary>
     /// Tests set this to drive the narrower kernels on a machine that would never pick them.
-    /// Read once per call (and once per <see cref="PackedMatrix.Pack"/>), so a packed matrix keeps
+    /// Read once per call (and once per packing of a <see cref="PackedMatrix"/>), so a packed matrix keeps
     /// the layout of the kernel it was packed for even if the knob changes later.
     /// </summary>
     internal static GemmIsa ForcedIsa { get; set; }

@@ -9,7 +9,7 @@ namespace SharpLens.Tensors;
 /// orientation (plain or transposed) into the same unit-stride streams, so one kernel serves all
 /// four transpose combinations, and zero padding lets edge tiles run the full-size kernel.
 /// </summary>
-internal static unsafe class GemmPacking
+internal static unsafe partial class GemmPacking
 {
     /// <summary>Widest MR or NR any kernel uses.</summary>
     private const int MaxPanel = 64;

@@ -11,20 +11,36 @@ internal readonly unsafe struct MicroKernel
     public readonly int Mr;
     public readonly int Nr;
     public readonly GemmIsa Isa;
-    /// <summary>(kc, aPanel, bPanel, ldb, c, ldc, accumulate); ldb = NR for packed B, the row length for B read in place.</summary>
-    public readonly delegate*<int, float*, float*, nint, float*, nint, bool, void> Run;
+    /// <summary>How B's elements are stored (float32 for every B that is not a pre-packed 16-bit matrix).</summary>
+    public readonly Dtype BType;
+    /// <summary>(kc, aPanel, bPanel, ldb, c, ldc, accumulate); ldb is the B row stride in bytes: NR elements for packed B, the row length for B read in place.</summary>
+    public readonly delegate*<int, float*, byte*, nint, float*, nint, bool, void> Run;
 
-    public MicroKernel(GemmIsa isa, int mr, int nr, delegate*<int, float*, float*, nint, float*, nint, bool, void> run)
+    private MicroKernel(GemmIsa isa, Dtype bType, int mr, int nr, delegate*<int, float*, byte*, nint, float*, nint, bool, void> run)
     {
-        Isa = isa; Mr = mr; Nr = nr; Run = run;
+        Isa = isa; BType = bType; Mr = mr; Nr = nr; Run = run;
     }
 
-    public static MicroKernel For(GemmIsa isa) => isa switch
+    /// <summary>Bytes per B element.</summary>
+    public int BElementSize => HalfBits.Size(BType);
+
+    public static MicroKernel For(GemmIsa isa, Dtype bType = Dtype.F32) => bType switch
     {
-        GemmIsa.Avx512 => new MicroKernel(isa, Avx512Kernel.Mr, Avx512Kernel.Nr, &Avx512Kernel.Run),
-        GemmIsa.Avx2 => new MicroKernel(isa, Avx2Kernel.Mr, Avx2Kernel.Nr, &Avx2Kernel.Run),
-        GemmIsa.Vector128 => new MicroKernel(isa, Vector128Kernel.Mr, Vector128Kernel.Nr, &Vector128Kernel.Run),
-        GemmIsa.Scalar => new MicroKernel(isa, ScalarKernel.Mr, ScalarKernel.Nr, &ScalarKernel.Run),
-        _ => For(GemmIsaSelector.Best),
+        Dtype.F32 => For<F32Row>(isa, bType),
+        Dtype.BF16 => For<Bf16Row>(isa, bType),
+        Dtype.F16 => For<F16Row>(isa, bType),
+        _ => throw new ArgumentOutOfRangeException(nameof(bType), bType, "unknown storage type"),
     };
+
+    private static MicroKernel For<TRow>(GemmIsa isa, Dtype bType) where TRow : struct, IPanelRow => isa switch
+    {
+        GemmIsa.Avx512 => new MicroKernel(isa, bType, Avx512Kernel.Mr, Avx512Kernel.Nr, &Avx512Kernel.Run<TRow>),
+        GemmIsa.Avx2 => new MicroKernel(isa, bType, Avx2Kernel.Mr, Avx2Kernel.Nr, &Avx2Kernel.Run<TRow>),
+        GemmIsa.Vector128 => new MicroKernel(isa, bType, Vector128Kernel.Mr, Vector128Kernel.Nr, &Vector128Kernel.Run<TRow>),
+        GemmIsa.Scalar => new MicroKernel(isa, bType, ScalarKernel.Mr, ScalarKernel.Nr, &ScalarKernel.Run<TRow>),
+        _ => For<TRow>(GemmIsaSelector.Best, bType),
+    };
+
+    /// <summary>The NR of the kernel family <paramref name="isa"/> (what a packed matrix's panels are as wide as).</summary>
+    public static int NrOf(GemmIsa isa) => For(isa).Nr;
 }

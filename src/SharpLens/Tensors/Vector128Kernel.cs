@@ -13,8 +13,9 @@ internal static unsafe class Vector128Kernel
     public const int Mr = 4;
     public const int Nr = 8;
 
+    /// <summary>C[4, 8] (+)= A panel · B panel; <paramref name="ldb"/> is the B row stride in bytes, <typeparamref name="TRow"/> its storage.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    public static void Run<TRow>(int kc, float* a, byte* b, nint ldb, float* c, nint ldc, bool accumulate) where TRow : struct, IPanelRow
     {
         var c00 = Vector128<float>.Zero; var c01 = Vector128<float>.Zero;
         var c10 = Vector128<float>.Zero; var c11 = Vector128<float>.Zero;
@@ -22,8 +23,7 @@ internal static unsafe class Vector128Kernel
         var c30 = Vector128<float>.Zero; var c31 = Vector128<float>.Zero;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector128.Load(b + 0);
-            var b1 = Vector128.Load(b + 4);
+            TRow.Load(b, out Vector128<float> b0, out Vector128<float> b1);
             c00 = Vector128.MultiplyAddEstimate(Vector128.Create(a[0]), b0, c00); c01 = Vector128.MultiplyAddEstimate(Vector128.Create(a[0]), b1, c01);
             c10 = Vector128.MultiplyAddEstimate(Vector128.Create(a[1]), b0, c10); c11 = Vector128.MultiplyAddEstimate(Vector128.Create(a[1]), b1, c11);
             c20 = Vector128.MultiplyAddEstimate(Vector128.Create(a[2]), b0, c20); c21 = Vector128.MultiplyAddEstimate(Vector128.Create(a[2]), b1, c21);

@@ -171,6 +171,12 @@ public class GemmTests
         Assert.True(FmaPeak.MeasureGflops(TimeSpan.FromMilliseconds(20)) > 0);
     }
 
+    [Fact]
+    public void MemoryReadBandwidth_IsPositive()
+    {
+        Assert.True(MemoryBandwidth.MeasureReadGBps(TimeSpan.FromMilliseconds(20), 8L << 20) > 0);
+    }
+
     private static void Check(int m, int k, int n, bool ta, bool tb, bool acc)
     {
         var rng = new Random(m * 1000003 + k * 1009 + n * 17 + (ta ? 1 : 0) + (tb ? 2 : 0));
@@ -184,39 +190,9 @@ public class GemmTests
         AssertClose(expected, actual, k, $"{m}x{k}x{n} ta={ta} tb={tb} acc={acc}");
     }
 
-    /// <summary>
-    /// Mixed tolerance: float sums of k terms of size ~0.25 drift by ~sqrt(k)·eps relative to their
-    /// magnitude, while the reference sums in double; the absolute part covers sums that cancel to ~0.
-    /// </summary>
-    private static void AssertClose(float[] expected, float[] actual, int k, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        float abs = 1e-5f * MathF.Sqrt(Math.Max(k, 1)) * 4;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            float e = expected[i], x = actual[i];
-            float tol = abs + 1e-5f * MathF.Abs(e);
-            if (!(MathF.Abs(e - x) <= tol))
-                Assert.Fail($"{what}: element {i} expected {e} got {x} (tol {tol})");
-        }
-    }
+    private static void AssertClose(float[] expected, float[] actual, int k, string what) => GemmKnob.AssertClose(expected, actual, k, what);
 
-    private static float[] Random(Random rng, int count)
-    {
-        var x = new float[count];
-        for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() * 2 - 1;
-        return x;
-    }
+    private static float[] Random(Random rng, int count) => GemmKnob.Random(rng, count);
 
-    private static IDisposable Force(GemmIsa isa)
-    {
-        var previous = GemmIsaSelector.ForcedIsa;
-        GemmIsaSelector.ForcedIsa = isa;
-        return new Restore(previous);
-    }
-
-    private sealed class Restore(GemmIsa previous) : IDisposable
-    {
-        public void Dispose() => GemmIsaSelector.ForcedIsa = previous;
-    }
+    private static IDisposable Force(GemmIsa isa) => GemmKnob.Force(isa);
 }
