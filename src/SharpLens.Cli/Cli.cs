@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using SharpLens.Loading;
 using SharpLens.Model;
+using SharpLens.Tokenization;
 using Spectre.Console;
 
 namespace SharpLens.Cli;
@@ -124,15 +125,32 @@ internal static class Cli
         _ => null,
     };
 
-    public static HookedTransformer LoadModel(string model, bool rawWeights)
+    /// <summary>Loads a model for a command (internal class: documented for readers).</summary>
+    /// <param name="model">A model folder or hub id.</param>
+    /// <param name="rawWeights">Skip TransformerLens' weight processing.</param>
+    /// <param name="beforeWeights">Checks text inputs against the folder's tokenizer before the weights are read.</param>
+    public static HookedTransformer LoadModel(string model, bool rawWeights, Action<TokenizerLoadResult>? beforeWeights = null)
     {
         var options = new LoadOptions
         {
             Processing = rawWeights ? WeightProcessingOptions.None : WeightProcessingOptions.Default,
             Warn = message => Err.MarkupLine($"[yellow]warning:[/] {Markup.Escape(message)}"),
             ResolveHubId = HubDownload.Resolve,
+            BeforeWeights = beforeWeights,
         };
         return ModelLoader.Load(model, options);
+    }
+
+    /// <summary>Loads the model of a command that takes --prompt or --tokens: the prompt text is tokenized with the
+    /// folder's tokenizer before the weights are read (a missing tokenizer is one line that says to use --tokens).</summary>
+    /// <param name="model">A model folder or hub id.</param>
+    /// <param name="rawWeights">Skip TransformerLens' weight processing.</param>
+    /// <param name="prompt">The --prompt text, or null when <paramref name="ids"/> are given.</param>
+    /// <param name="ids">The --tokens ids, used exactly as given; null for a text prompt.</param>
+    public static (HookedTransformer Model, int[] Ids) LoadModelForPrompt(string model, bool rawWeights, string? prompt, int[]? ids)
+    {
+        var lm = LoadModel(model, rawWeights, tok => { if (prompt is not null) ids = tok.Require("--prompt").ToTokens(prompt); });
+        return (lm, ids!);
     }
 
     /// <summary>Parses "50256,1135,821" into ids.</summary>

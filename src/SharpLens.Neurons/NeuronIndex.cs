@@ -166,6 +166,10 @@ public sealed class NeuronIndex : IDisposable
         return max;
     }
 
+    /// <summary>The id of the stored token whose text is exactly <paramref name="text"/>, or null.</summary>
+    public int? StoredTokenId(string text) =>
+        _vocabulary.Value.Where(kv => kv.Value == text).Select(kv => (int?)kv.Key).Min();
+
     /// <summary>The text of a token id, from the index's vocabulary.</summary>
     public string TokenText(int id) => _vocabulary.Value.TryGetValue(id, out var text) ? text : $"<{id}>";
 

@@ -21,8 +21,7 @@ internal static class ExplorerAnalyses
     {
         var ids = request.Prompt();
         int k = request.Int("top_k", 1, 100, fallback: 10);
-        var answerIds = request.Strings("answers").Select(a => (model.Tokenizer ?? throw new InvalidInputException(
-            "answers need a GPT-2 tokenizer; this model has a different vocabulary")).ToSingleToken(a)).ToArray();
+        var answerIds = request.Strings("answers").Select(a => (model.Tokenizer ?? throw model.NoTokenizerError("\"answers\" as text")).ToSingleToken(a)).ToArray();
         var logits = model.Run(TokenBatch.Single(ids), new ForwardOptions { Logits = LogitsMode.Final }).Data;
         var prediction = NextTokenPrediction.FromLogits(model, ids, logits, k, null);
         var json = prediction.ToJson();

@@ -31,7 +31,7 @@ public static class ExplorerBenchmark
     ];
 
     /// <summary>Runs each interaction once to warm up, then <paramref name="repeats"/> times (patching: at most 3).</summary>
-    /// <param name="model">A model with the GPT-2 tokenizer.</param>
+    /// <param name="model">A model with a tokenizer.</param>
     /// <param name="repeats">Timed runs per interaction.</param>
     /// <param name="neuronLayers">Layers whose neurons the patching runs patch (default: the last layer).</param>
     public static async Task<IReadOnlyList<ExplorerTiming>> RunAsync(HookedTransformer model, int repeats = 5, int[]? neuronLayers = null)

@@ -32,7 +32,7 @@ internal sealed class ExplorerRequest(JsonObject body, HookedTransformer model)
         else if (Body["prompt"] is JsonValue pv && pv.TryGetValue(out string? text))
         {
             if (text.Length == 0) throw new InvalidInputException("the prompt is empty: type a prompt");
-            ids = (model.Tokenizer ?? throw new InvalidInputException("this model's vocabulary is not GPT-2's: give \"tokens\" (ids) instead of a prompt text")).ToTokens(text);
+            ids = (model.Tokenizer ?? throw model.NoTokenizerError("a prompt text")).ToTokens(text);
         }
         else throw new InvalidInputException("give \"prompt\" (text) or \"tokens\" (ids)");
         if (ids.Length == 0) throw new InvalidInputException("the prompt has no tokens: give at least one");

@@ -153,7 +153,7 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
         int[] ids;
         if (token.Text is string text)
         {
-            var tok = target.Tokenizer ?? throw new InvalidInputException($"circuits.{key}: {token} is text but the model has no GPT-2 tokenizer: give token ids");
+            var tok = target.Tokenizer ?? throw new InvalidInputException($"circuits.{key}: {token} is text but {target.MissingTokenizer}: give token ids");
             ids = text.Length == 0 ? [] : tok.ToTokens(text, prependBos: false);
         }
         else ids = token.Ids!;

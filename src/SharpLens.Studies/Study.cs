@@ -90,8 +90,9 @@ public sealed record Study
     public string? Description { get; init; }
     /// <summary>The model the study was written for (e.g. "gpt2"), for the reader; the run uses the model it is given.</summary>
     public string? Model { get; init; }
-    /// <summary>Whether text prompts get the BOS token first (TransformerLens' prepend_bos).</summary>
-    public bool PrependBos { get; init; } = true;
+    /// <summary>Whether text prompts get the BOS token first (TransformerLens' prepend_bos); null = the model's
+    /// tokenizer's default (TransformerLens' default_prepend_bos: true except for tokenizers without BOS, e.g. Qwen).</summary>
+    public bool? PrependBos { get; init; }
     /// <summary>The questions the study asks, listed at the top of the report.</summary>
     public IReadOnlyList<string> Questions { get; init; } = [];
     /// <summary>The groups, in the order they run.</summary>
@@ -246,7 +247,7 @@ public static class StudyFile
             return new Study
             {
                 Name = name, Title = Str(obj, "title", null), Description = Str(obj, "description", null), Model = Str(obj, "model", null),
-                PrependBos = obj["prepend_bos"] is JsonValue pb ? pb.GetValue<bool>() : true,
+                PrependBos = obj["prepend_bos"] is JsonValue pb ? pb.GetValue<bool>() : null,
                 Questions = obj["questions"] is JsonNode q ? StrList(q, "questions") : [],
                 Groups = groups, Comparisons = comparisons, Claims = claims, Circuits = circuits, Source = obj.DeepClone(), Deprecations = _deprecations,
             };

@@ -29,8 +29,12 @@ public sealed record ResolvedGroup
 }
 
 /// <summary>What a study is checked against: the tokenizer (null = token ids only), the vocabulary, context and layers.</summary>
-public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int ContextLength, int NLayers, int BosTokenId)
+public sealed record StudyTarget(Tokenizer? Tokenizer, int VocabSize, int ContextLength, int NLayers, int BosTokenId)
 {
+    /// <summary>Why there is no <see cref="Tokenizer"/> (what was looked for), for the error on text prompts.</summary>
+    public string MissingTokenizer { get; init; } = "the model has no tokenizer";
+    /// <summary>The id that pads ragged batches: the tokenizer's pad token, else BOS.</summary>
+    public int PadTokenId => Tokenizer?.PadTokenId ?? BosTokenId;
     /// <summary>Neurons per MLP layer (named neurons are checked against it); 0 = unknown.</summary>
     public int DMlp { get; init; }
     /// <summary>Heads per layer (circuit node names are checked against it); 0 = unknown.</summary>
@@ -38,7 +42,10 @@ public sealed record StudyTarget(Gpt2Tokenizer? Tokenizer, int VocabSize, int Co
 
     /// <summary>The target of a loaded model: its tokenizer, vocabulary, context length, layers and MLP width.</summary>
     public static StudyTarget For(HookedTransformer model) =>
-        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId) { DMlp = model.Config.DMlp, NHeads = model.Config.NHeads };
+        new(model.Tokenizer, model.Config.DVocab, model.Config.NCtx, model.Config.NLayers, model.Config.BosTokenId)
+        {
+            DMlp = model.Config.DMlp, NHeads = model.Config.NHeads, MissingTokenizer = model.MissingTokenizer ?? "",
+        };
 
     /// <summary>GPT-2 small with the bundled tokenizer: validates a study without any weights.</summary>
     public static StudyTarget Gpt2Small => new(new Gpt2Tokenizer(), 50257, 1024, 12, Gpt2Tokenizer.EndOfText) { DMlp = 3072, NHeads = 12 };
@@ -54,6 +61,7 @@ public static class StudyValidation
     public static IReadOnlyList<ResolvedGroup> Resolve(Study study, StudyTarget target)
     {
         if (study.Groups.Count == 0) throw new InvalidInputException($"study '{study.Name}' has no groups: add at least one group with prompts and answers");
+        if (target.Tokenizer is { } tokenizer) CheckAnswersAreSingleTokens(study, tokenizer);
         var names = new HashSet<string>();
         var result = new List<ResolvedGroup>();
         foreach (var g in study.Groups)
@@ -124,8 +132,8 @@ public static class StudyValidation
         return new ResolvedGroup
         {
             Group = g,
-            Clean = new TokenBatch(clean.Select(c => (IReadOnlyList<int>)c).ToList(), target.BosTokenId),
-            Corrupted = new TokenBatch(corrupted.Select(c => (IReadOnlyList<int>)c).ToList(), target.BosTokenId),
+            Clean = new TokenBatch(clean.Select(c => (IReadOnlyList<int>)c).ToList(), target.PadTokenId),
+            Corrupted = new TokenBatch(corrupted.Select(c => (IReadOnlyList<int>)c).ToList(), target.PadTokenId),
             Answers = answers,
             CleanTexts = g.Prompts.Select((p, i) => p.Text ?? string.Join(" ", clean[i])).ToArray(),
             StrTokens = clean.Select(c => c.Select(Str).ToArray()).ToArray(),
@@ -147,14 +155,40 @@ public static class StudyValidation
         return (layer, index);
     }
 
-    private static int[] Prompt(StudyToken p, string where, StudyTarget target, bool prependBos)
+    /// <summary>
+    /// Every text answer of the study (prompt answers and test prompts) must be one token under the target's tokenizer;
+    /// otherwise one line lists every offending pair with its tokenization, before any group is resolved or run.
+    /// </summary>
+    /// <param name="study">The study whose answers are checked.</param>
+    /// <param name="tok">The model's tokenizer (without one, text answers fail one by one with the missing-tokenizer error).</param>
+    public static void CheckAnswersAreSingleTokens(Study study, Tokenizer tok)
+    {
+        string? Problem(StudyToken answer) => answer.Text is string text ? tok.SingleTokenProblem(text, out _) : null;
+        var problems = new List<string>();
+        foreach (var g in study.Groups)
+        {
+            for (int i = 0; i < g.Answers.Count; i++)
+            {
+                var (correct, wrong) = g.Answers[i];
+                var pair = new[] { Problem(correct), Problem(wrong) }.OfType<string>().ToArray();
+                if (pair.Length > 0) problems.Add($"group '{g.Name}', prompt {i} [{correct}, {wrong}]: {string.Join(" and ", pair)}");
+            }
+            for (int i = 0; i < g.TestPrompts.Count; i++)
+                if (Problem(g.TestPrompts[i].Answer) is string p) problems.Add($"group '{g.Name}', test prompt {i}: {p}");
+        }
+        if (problems.Count > 0)
+            throw new InvalidInputException(
+                $"{problems.Count} answer pair{(problems.Count == 1 ? " is" : "s are")} not single tokens under this model's tokenizer: {string.Join("; ", problems)}: every answer must be a single token; pick answers that are one token each (mind the leading space) or give token ids");
+    }
+
+    private static int[] Prompt(StudyToken p, string where, StudyTarget target, bool? prependBos)
     {
         int[] ids;
         if (p.Text is string text)
         {
             if (text.Length == 0) throw new InvalidInputException($"{where} is an empty string: give the prompt text");
             var tok = target.Tokenizer ?? throw new InvalidInputException(
-                $"{where} is text but this model has no GPT-2 tokenizer (vocabulary of {target.VocabSize}): give prompts as token-id lists");
+                $"{where} is text but {target.MissingTokenizer}: give prompts as token-id lists");
             ids = tok.ToTokens(text, prependBos);
         }
         else
@@ -172,12 +206,11 @@ public static class StudyValidation
     {
         if (a.Text is string text)
         {
-            var tok = target.Tokenizer ?? throw new InvalidInputException($"{where}: answer {a} is text but this model has no GPT-2 tokenizer: give answers as token ids");
-            var ids = text.Length == 0 ? [] : tok.ToTokens(text, prependBos: false);
-            if (ids.Length != 1)
-                throw new InvalidInputException($"{where}: answer {a} is {ids.Length} tokens [{string.Join(", ", ids.Select(i => $"{i} {System.Text.Json.JsonSerializer.Serialize(tok.ToString([i]))}"))}]: every answer must be a single token");
-            CheckIds(ids, where, target);
-            return ids[0];
+            var tok = target.Tokenizer ?? throw new InvalidInputException($"{where}: answer {a} is text but {target.MissingTokenizer}: give answers as token ids");
+            if (tok.SingleTokenProblem(text, out int id) is string problem)
+                throw new InvalidInputException($"{where}: answer {problem}: every answer must be a single token");
+            CheckIds([id], where, target);
+            return id;
         }
         if (a.Ids!.Length != 1)
             throw new InvalidInputException($"{where}: answer {a} is {a.Ids.Length} tokens: every answer must be a single token");

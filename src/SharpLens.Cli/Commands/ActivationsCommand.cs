@@ -27,7 +27,7 @@ internal static class ActivationsCommand
                 .Select(lm.ValidateHookName).Distinct().ToList();
             if (names.Count == 0) throw new InvalidInputException("--hooks is empty: name at least one hook point");
             TokenBatch batch = file is not null
-                ? new TokenBatch(Cli.ReadTokensFile(file).Select(s => (IReadOnlyList<int>)s).ToList(), lm.Config.BosTokenId)
+                ? new TokenBatch(Cli.ReadTokensFile(file).Select(s => (IReadOnlyList<int>)s).ToList(), lm.Tokenizer?.PadTokenId ?? lm.Config.BosTokenId)
                 : lm.RequireTokenizer().ToTokens(prompts);
             var (_, cache) = lm.RunWithCache(batch, names, Model.LogitsMode.None);
             var metadata = new Dictionary<string, string>

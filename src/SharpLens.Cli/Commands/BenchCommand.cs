@@ -94,7 +94,7 @@ internal static class BenchCommand
 
     /// <summary>Random weights come without a tokenizer; text workloads use GPT-2's.</summary>
     private static HookedTransformer WithTokenizer(HookedTransformer lm) =>
-        lm.Tokenizer is null ? new HookedTransformer(lm.Config, lm.Weights, lm.WeightsProcessed, new Gpt2Tokenizer(lm.Config.BosTokenId)) : lm;
+        lm.Tokenizer is null ? new HookedTransformer(lm.Config, lm.Weights, lm.WeightsProcessed, new Gpt2Tokenizer()) : lm;
 
     private static void Patching(HookedTransformer lm, JsonObject results)
     {

@@ -21,14 +21,15 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate a continuation with a KV cache") { model, raw, prompt, tokens, maxNew, temperature, topK, topP, seed };
         command.SetAction(parse =>
         {
-            var ids = PredictCommand.PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), null, out _);
+            string? text = parse.GetValue(prompt);
+            var given = PredictCommand.PromptIds(text, parse.GetValue(tokens), null);
             var options = new SamplingOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew), Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP), Seed = parse.GetValue(seed),
             };
             options.Validate();
-            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var (lm, ids) = Cli.LoadModelForPrompt(parse.GetValue(model)!, parse.GetValue(raw), text, given);
             string Text(int id) => lm.Tokenizer?.ToStrTokens([id])[0] ?? $"<{id}>";
             Console.Write(lm.Tokenizer?.ToString(ids.Where(i => i != lm.Config.BosTokenId).ToArray()) ?? string.Join(" ", ids.Select(Text)));
             var all = TextGenerator.Generate(lm, ids, options, id => Console.Write(Text(id)));

@@ -155,7 +155,7 @@ internal static class NeuronsCommand
         var db = new Option<string>("--db") { Description = "Neuron index file", Required = true };
         var token = new Option<string?>("--token", "-t") { Description = "Token or string the neurons should peak on, e.g. \"'re\" (mind the leading space)" };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt: find the neurons most active on it (needs --model)" };
-        var model = new Option<string?>("--model", "-m") { Description = "The model the index was built for (for --prompt)" };
+        var model = new Option<string?>("--model", "-m") { Description = "The model the index was built for (for --prompt; for --token, its tokenizer)" };
         var raw = Cli.RawWeightsOption();
         var limit = new Option<int>("--limit", "-n") { Description = "How many neurons", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
@@ -170,7 +170,8 @@ internal static class NeuronsCommand
             if (n < 1) throw new InvalidInputException($"--limit must be at least 1, got {n}");
             using var index = NeuronIndex.Open(parse.GetValue(db)!);
             IReadOnlyList<SearchHit> hits;
-            if (t is not null) hits = NeuronSearch.ByToken(index, t, n);
+            if (t is not null)
+                hits = NeuronSearch.ByToken(index, t, n, parse.GetValue(model) is string m ? Cli.LoadModel(m, parse.GetValue(raw)).RequireTokenizer() : null);
             else
             {
                 var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));

@@ -35,16 +35,17 @@ internal static class OvCommand
                 throw new InvalidInputException("give --tokens or --token-ids, not both");
             if ((parse.GetValue(pronouns) is null) != (parse.GetValue(answers) is null))
                 throw new InvalidInputException("--pronouns and --answers go together: e.g. --pronouns \" they\" --answers \"'re, are\"");
-            var tokenizer = new Tokenization.Gpt2Tokenizer();
-            int[] Texts(string? text) => text is null ? [] : SplitTokens(text).Select(tokenizer.ToSingleToken).ToArray();
-            var sources = parse.GetValue(tokenIds) is string ids ? Cli.ParseIds(ids) : Texts(parse.GetValue(tokens));
-            var bigramSources = Texts(parse.GetValue(pronouns));
-            var answerIds = Texts(parse.GetValue(answers));
-            if (answerIds.Length is not (0 or 2)) throw new InvalidInputException($"--answers takes exactly two tokens, got {answerIds.Length}");
-
-            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
-            if (lm.Tokenizer is null && (parse.GetValue(tokens) ?? parse.GetValue(pronouns)) is not null)
-                throw new InvalidInputException("this model's vocabulary is not GPT-2's: use --token-ids instead of token text");
+            int[] sources = [], bigramSources = [], answerIds = [];
+            // Token texts are single tokens of the folder's tokenizer: checked before the weights load.
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw), tok =>
+            {
+                int[] Texts(string? text, string option) =>
+                    text is null ? [] : SplitTokens(text).Select(tok.Require(option).ToSingleToken).ToArray();
+                sources = parse.GetValue(tokenIds) is string ids ? Cli.ParseIds(ids) : Texts(parse.GetValue(tokens), "--tokens");
+                bigramSources = Texts(parse.GetValue(pronouns), "--pronouns");
+                answerIds = Texts(parse.GetValue(answers), "--answers");
+                if (answerIds.Length is not (0 or 2)) throw new InvalidInputException($"--answers takes exactly two tokens, got {answerIds.Length}");
+            });
             var (layer, index) = heads[0];
             var summary = HeadWeightSummary.Compute(lm, layer, index, sources, bigramSources,
                 answerIds.Length == 2 ? (answerIds[0], answerIds[1]) : null, k);

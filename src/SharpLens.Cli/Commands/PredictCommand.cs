@@ -21,18 +21,18 @@ internal static class PredictCommand
         var command = new Command("predict", "Show the model's next-token prediction for a prompt") { model, raw, prompt, tokens, tokensFile, answer, topK, json };
         command.SetAction(parse =>
         {
-            var ids = PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), parse.GetValue(tokensFile), out bool fromText);
+            string? text = parse.GetValue(prompt), answerText = parse.GetValue(answer);
+            var ids = PromptIds(text, parse.GetValue(tokens), parse.GetValue(tokensFile));
             int k = parse.GetValue(topK);
             if (k <= 0) throw new InvalidInputException($"--top-k must be positive, got {k}");
-            // A multi-token answer is an input error: say so before spending seconds loading weights.
-            if (parse.GetValue(answer) is string early) new Tokenization.Gpt2Tokenizer().ToSingleToken(early);
-            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
-            var tokenizer = lm.Tokenizer;
-            int? answerId = parse.GetValue(answer) is string a
-                ? (tokenizer ?? throw new InvalidInputException("--answer needs a GPT-2 tokenizer; this model has a different vocabulary: pass an id list instead")).ToSingleToken(a)
-                : null;
-            if (fromText && tokenizer is null) throw new InvalidInputException("this model's vocabulary is not GPT-2's: use --tokens instead of --prompt");
-            var result = NextTokenPrediction.Run(lm, ids, k, answerId);
+            int? answerId = null;
+            // Text inputs (and a multi-token answer) are checked against the folder's tokenizer before the weights load.
+            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw), tok =>
+            {
+                if (text is not null) ids = tok.Require("--prompt").ToTokens(text);
+                if (answerText is not null) answerId = tok.Require("--answer").ToSingleToken(answerText);
+            });
+            var result = NextTokenPrediction.Run(lm, ids!, k, answerId);
             if (parse.GetValue(json)) Console.WriteLine(result.ToJson().ToJsonString(Cli.Json));
             else Print(result);
             return 0;
@@ -40,12 +40,12 @@ internal static class PredictCommand
         return command;
     }
 
-    internal static int[] PromptIds(string? prompt, string? tokens, string? tokensFile, out bool fromText)
+    /// <summary>The ids of --tokens or --tokens-file; null for --prompt (text, tokenized by the model's tokenizer).</summary>
+    internal static int[]? PromptIds(string? prompt, string? tokens, string? tokensFile)
     {
         int given = (prompt is null ? 0 : 1) + (tokens is null ? 0 : 1) + (tokensFile is null ? 0 : 1);
         if (given != 1) throw new InvalidInputException("give exactly one of --prompt, --tokens or --tokens-file");
-        fromText = prompt is not null;
-        if (prompt is not null) return new Tokenization.Gpt2Tokenizer().ToTokens(prompt);
+        if (prompt is not null) return null;
         if (tokens is not null) return Cli.ParseIds(tokens);
         var all = Cli.ReadTokensFile(tokensFile!);
         if (all.Length != 1) throw new InvalidInputException($"--tokens-file holds {all.Length} prompts; predict takes one");

@@ -47,8 +47,8 @@ internal static class StudyCommand
             if (useRandom && parse.GetValue(raw))
                 throw new InvalidInputException("--raw-weights applies to a loaded model's weights, and --random-weights loads none: leave one of them out");
             using var neuronIndex = NeuronsDb.Open(parse.GetValue(neuronsDb), s.Groups.SelectMany(g => g.Neurons).Select(NeuronId.Parse));
-            // Validate against GPT-2's tokenizer before loading anything big when the study is text.
-            var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : LoadOrSuggestRandom(modelName!, parse.GetValue(raw));
+            // Answers that are not single tokens under the model's tokenizer stop the run before the weights load.
+            var lm = useRandom ? RandomWeights.CreateModel(ModelConfig.Gpt2Small, tokenizer: new Gpt2Tokenizer()) : LoadOrSuggestRandom(modelName!, parse.GetValue(raw), s);
             neuronIndex?.RequireModel(lm);
             var options = new StudyRunOptions
             {
@@ -83,9 +83,9 @@ internal static class StudyCommand
     }
 
     /// <summary>Loads the study's model; when it cannot be found or fetched, also says that --random-weights runs without it.</summary>
-    private static HookedTransformer LoadOrSuggestRandom(string modelName, bool rawWeights)
+    private static HookedTransformer LoadOrSuggestRandom(string modelName, bool rawWeights, Study study)
     {
-        try { return Cli.LoadModel(modelName, rawWeights); }
+        try { return Cli.LoadModel(modelName, rawWeights, tok => { if (tok.Tokenizer is { } t) StudyValidation.CheckAnswersAreSingleTokens(study, t); }); }
         catch (ModelNotFoundException e)
         {
             throw new ModelNotFoundException($"{e.Message.TrimEnd('.')}; or add --random-weights to run the study on random weights shaped like GPT-2 small", e);
@@ -190,13 +190,12 @@ internal static class StudyCommand
         command.SetAction(parse =>
         {
             var spec = TemplateSpec.Load(parse.GetValue(templates)!);
-            var tokenizer = new Gpt2Tokenizer();
+            // Without --model the templates are checked against GPT-2's bundled tokenizer.
+            Tokenizer tokenizer = new Gpt2Tokenizer();
             PromptScorer? scorer = null;
             if (parse.GetValue(model) is string m)
             {
-                var lm = Cli.LoadModel(m, false);
-                if (lm.Tokenizer is null || lm.Config.DVocab != tokenizer.VocabSize)
-                    throw new InvalidInputException($"--model {m} has no GPT-2 tokenizer and vocabulary: the templates are text");
+                var lm = Cli.LoadModel(m, false, tok => tokenizer = tok.Require("the templates' text"));
                 scorer = StudyGenerator.ModelScorer(lm, spec.PrependBos);
             }
             var list = parse.GetValue(analyses);

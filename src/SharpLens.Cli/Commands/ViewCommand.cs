@@ -33,9 +33,10 @@ internal static class ViewCommand
             { model, raw, prompt, tokens, heads, output };
         command.SetAction(parse =>
         {
-            var ids = PredictCommand.PromptIds(parse.GetValue(prompt), parse.GetValue(tokens), null, out _);
+            string? text = parse.GetValue(prompt);
+            var given = PredictCommand.PromptIds(text, parse.GetValue(tokens), null);
             var wanted = ParseHeads(parse.GetValue(heads)!);
-            var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
+            var (lm, ids) = Cli.LoadModelForPrompt(parse.GetValue(model)!, parse.GetValue(raw), text, given);
             foreach (var (l, h) in wanted)
                 if (l >= lm.Config.NLayers || h >= lm.Config.NHeads)
                     throw new InvalidInputException($"head {l}.{h} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and heads 0..{lm.Config.NHeads - 1}");

@@ -17,7 +17,7 @@ namespace SharpLens.Neurons.Indexing;
 internal static class NeuronIndexer
 {
     /// <summary>Counts the windows and tokens of the whole corpus and of one shard (one tokenization pass; checks every file).</summary>
-    public static (long Windows, long ShardWindows, long Tokens) Count(Corpus corpus, Gpt2Tokenizer tokenizer, int context, int shardIndex, int shardCount)
+    public static (long Windows, long ShardWindows, long Tokens) Count(Corpus corpus, Tokenizer tokenizer, int context, int shardIndex, int shardCount)
     {
         long windows = 0, shard = 0, tokens = 0;
         foreach (var doc in corpus.Documents())

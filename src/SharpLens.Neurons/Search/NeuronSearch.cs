@@ -9,10 +9,17 @@ namespace SharpLens.Neurons.Search;
 public static class NeuronSearch
 {
     /// <summary>Neurons whose top examples peak on <paramref name="text"/> (tokenized without BOS; mind the leading space).</summary>
-    public static IReadOnlyList<SearchHit> ByToken(NeuronIndex index, string text, int limit = 20)
+    /// <param name="index">The neuron index searched.</param>
+    /// <param name="text">A token or string.</param>
+    /// <param name="limit">How many neurons to return at most.</param>
+    /// <param name="tokenizer">The indexed model's tokenizer. Without it, an index of GPT-2's 50,257-token vocabulary
+    /// uses GPT-2's bundled tokenizer, and any other index finds <paramref name="text"/> only as one of its stored tokens.</param>
+    public static IReadOnlyList<SearchHit> ByToken(NeuronIndex index, string text, int limit = 20, Tokenizer? tokenizer = null)
     {
         if (text.Length == 0) throw new InvalidInputException("--token is empty: give a token or string, e.g. --token \"'re\"");
-        var ids = new Gpt2Tokenizer(index.Provenance.BosTokenId).ToTokens(text, prependBos: false);
+        if (tokenizer is null && index.Provenance.DVocab == Gpt2Tokenizer.EndOfText + 1) tokenizer = new Gpt2Tokenizer();
+        int[] ids = tokenizer?.ToTokens(text, prependBos: false) ?? [index.StoredTokenId(text) ?? throw new InvalidInputException(
+            $"{Tokenizer.Quote(text)} is not one of the tokens stored in the index, and its {index.Provenance.DVocab}-token vocabulary is not GPT-2's: give --model (the model the index was built for) to tokenize it")];
         return index.SearchTokens(ids, limit);
     }
 

@@ -93,18 +93,13 @@ public static class StudyGenerator
             .Replace("{connective}", connective).Replace("{pronoun2}", pronoun2)
             .Replace("  ", " ");
 
-    /// <summary>Why an answer text is not usable as a single GPT-2 token, or null when it is.</summary>
     /// <summary>Null when <paramref name="answer"/> is one token; otherwise the one-line problem, listing its tokens.</summary>
-    internal static string? SingleTokenProblem(Gpt2Tokenizer tok, string answer)
-    {
-        var ids = answer.Length == 0 ? [] : tok.ToTokens(answer, prependBos: false);
-        return ids.Length == 1 ? null
-            : $"answer {Q(answer)} is {ids.Length} tokens [{string.Join(", ", ids.Select(i => $"{i} {Q(tok.ToString([i]))}"))}]: every answer must be a single token";
-    }
+    internal static string? SingleTokenProblem(Tokenizer tok, string answer) =>
+        tok.SingleTokenProblem(answer, out _) is string problem ? $"answer {problem}: every answer must be a single token" : null;
 
     /// <summary>Expands <paramref name="spec"/> into a study, tokenizing with <paramref name="tokenizer"/>; with a scorer in
     /// <paramref name="options"/> only pairs the model answers right on both prompts are kept.</summary>
-    public static GeneratedStudy Generate(TemplateSpec spec, Gpt2Tokenizer tokenizer, GenerateOptions? options = null)
+    public static GeneratedStudy Generate(TemplateSpec spec, Tokenizer tokenizer, GenerateOptions? options = null)
     {
         options ??= new GenerateOptions();
         if (options.MinPairs < 1) throw new InvalidInputException($"--min-pairs must be at least 1, got {options.MinPairs}");
@@ -145,7 +140,7 @@ public static class StudyGenerator
     /// batches and pairs the model gets wrong on either prompt are dropped. Stops when one token length has MaxPairs valid pairs;
     /// keeps the length with the most valid pairs (earliest on ties) so the group's prompts align; other lengths are dropped.
     /// </summary>
-    private static (List<Pair> Pairs, int Tokens) Select(TemplateSpec spec, Gpt2Tokenizer tok, string group, ContractionSpec c,
+    private static (List<Pair> Pairs, int Tokens) Select(TemplateSpec spec, Tokenizer tok, string group, ContractionSpec c,
         List<Pair> candidates, GenerateOptions options, List<DroppedPrompt> dropped)
     {
         var byLength = new Dictionary<int, List<Pair>>();
@@ -271,7 +266,7 @@ public static class StudyGenerator
     /// The real scorer: runs <paramref name="model"/> (GPT-2 vocabulary and tokenizer) on the prompts in batches, final-position
     /// logits only, and returns logit(correct) - logit(wrong) per prompt.
     /// </summary>
-    public static PromptScorer ModelScorer(HookedTransformer model, bool prependBos = true, int batchSize = 32)
+    public static PromptScorer ModelScorer(HookedTransformer model, bool? prependBos = null, int batchSize = 32)
     {
         var tok = model.RequireTokenizer();
         return (prompts, answers) =>

@@ -43,8 +43,9 @@ public sealed record TemplateSpec
 
     /// <summary>The generated study's name ("generated" when the spec names none).</summary>
     public string Name => Study["name"]?.ToString() ?? "generated";
-    /// <summary>Whether generated prompts get BOS first (the spec's prepend_bos, default true).</summary>
-    public bool PrependBos => Study["prepend_bos"] is JsonValue v && v.TryGetValue(out bool b) ? b : true;
+    /// <summary>Whether generated prompts get BOS first (the spec's prepend_bos; null = the tokenizer's default,
+    /// TransformerLens' default_prepend_bos).</summary>
+    public bool? PrependBos => Study["prepend_bos"] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
 
     /// <summary>Reads a template spec file; a missing file is an <see cref="InvalidInputException"/>.</summary>
     public static TemplateSpec Load(string path)

@@ -14,6 +14,9 @@ public sealed record LoadOptions
     /// <summary>Resolves hub ids to a local folder: by default the Hugging Face cache, downloading what is missing
     /// (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE); null = local folders only.</summary>
     public Func<string, string>? ResolveHubId { get; init; } = id => ModelResolver.ResolveModelFolder(id);
+    /// <summary>Called with the folder's tokenizer (or why it has none) before any weight is read, so that text inputs
+    /// can be checked (tokenized, single-token answers) before the expensive part of loading.</summary>
+    public Action<TokenizerLoadResult>? BeforeWeights { get; init; }
 }
 
 /// <summary>Loads a GPT-2-family checkpoint folder (config.json + safetensors) into a <see cref="HookedTransformer"/>.</summary>
@@ -32,12 +35,15 @@ public static class ModelLoader
         string folder = Directory.Exists(modelIdOrPath) ? modelIdOrPath
             : options.ResolveHubId is not null ? options.ResolveHubId(modelIdOrPath)
             : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");
+        // The folder's own tokenizer files first; GPT-2's bundled byte-level BPE serves a GPT-2 folder without them when
+        // the vocabulary contains GPT-2's (50257, or padded like nanoGPT's 50304); smaller vocabularies take token ids only.
+        int vocab = Gpt2Config.Load(Path.Combine(folder, "config.json")).VocabSize;
+        var tokenizer = TokenizerLoader.Load(folder, new TokenizerLoadOptions { ModelVocabSize = vocab, BundledGpt2Fallback = true });
+        options.BeforeWeights?.Invoke(tokenizer);
         var (config, raw) = LoadRawWeights(folder, options.Warn);
         var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true) : raw;
-        // GPT-2's byte-level BPE serves every vocabulary that contains it (50257, or padded like nanoGPT's 50304);
-        // smaller vocabularies (tiny test models) take token ids only.
-        var tokenizer = config.DVocab >= Gpt2Tokenizer.EndOfText + 1 ? new Gpt2Tokenizer(config.BosTokenId) : null;
-        return new HookedTransformer(config, weights, options.Processing.Any, tokenizer);
+        if (tokenizer.Tokenizer is { } t) config = config with { BosTokenId = t.BosTokenId };
+        return new HookedTransformer(config, weights, options.Processing.Any, tokenizer.Tokenizer) { MissingTokenizer = tokenizer.Missing };
     }
 
     /// <summary>Reads config.json and the unprocessed weights of a checkpoint folder.</summary>

@@ -17,7 +17,7 @@ public sealed class HookedTransformer
     /// <summary>A model of <paramref name="config"/>'s shape over <paramref name="weights"/> (not copied);
     /// <paramref name="weightsProcessed"/> says whether TransformerLens' weight processing was applied to them.
     /// Without a <paramref name="tokenizer"/> the model takes token ids only.</summary>
-    public HookedTransformer(ModelConfig config, TransformerWeights weights, bool weightsProcessed, Gpt2Tokenizer? tokenizer = null)
+    public HookedTransformer(ModelConfig config, TransformerWeights weights, bool weightsProcessed, Tokenizer? tokenizer = null)
     {
         config.Validate();
         Config = config;
@@ -41,8 +41,16 @@ public sealed class HookedTransformer
     public TransformerWeights Weights { get; }
     /// <summary>True when fold_ln / centring / value-bias folding were applied (TransformerLens' from_pretrained default).</summary>
     public bool WeightsProcessed { get; }
-    /// <summary>GPT-2's tokenizer, or null for a model that takes token ids only.</summary>
-    public Gpt2Tokenizer? Tokenizer { get; }
+    /// <summary>The model's tokenizer, or null for a model that takes token ids only (see <see cref="MissingTokenizer"/>).</summary>
+    public Tokenizer? Tokenizer { get; }
+    /// <summary>Why <see cref="Tokenizer"/> is null, as one phrase naming what was looked for (e.g. "models/tiny has no
+    /// tokenizer.json, tokenizer.model or vocab.json + merges.txt"); null when the model has a tokenizer.</summary>
+    public string? MissingTokenizer
+    {
+        get => Tokenizer is null ? _missingTokenizer ?? "the model was built without a tokenizer" : null;
+        init => _missingTokenizer = value;
+    }
+    private readonly string? _missingTokenizer;
     /// <summary>Token embedding (embed, W_E).</summary>
     public Embed EmbedLayer { get; }
     /// <summary>Learned positional embedding (pos_embed, W_pos).</summary>
@@ -63,9 +71,12 @@ public sealed class HookedTransformer
     /// </summary>
     public void ReleaseBackwardWeights() => Backward.BackwardWeights.Release(this);
 
-    /// <summary>The tokenizer, or a clear error for models built without one.</summary>
-    public Gpt2Tokenizer RequireTokenizer() => Tokenizer
-        ?? throw new InvalidInputException("this model has no tokenizer: pass token ids instead of text");
+    /// <summary>The tokenizer, or an <see cref="InvalidInputException"/> saying what is missing and to give token ids.</summary>
+    public Tokenizer RequireTokenizer() => Tokenizer ?? throw NoTokenizerError("text input");
+
+    /// <summary>The one-line error for text where only token ids work: <paramref name="what"/> needs a tokenizer, what
+    /// was looked for, and the fix.</summary>
+    public InvalidInputException NoTokenizerError(string what) => TokenizerLoadResult.NoTokenizerError(what, MissingTokenizer ?? "");
 
     /// <summary>Logits for <paramref name="tokens"/>: [batch, pos, d_vocab] (or [batch, d_vocab] with LogitsMode.Final).</summary>
     public Tensor Forward(TokenBatch tokens, ForwardOptions? options = null) => Run(tokens, options ?? new ForwardOptions());

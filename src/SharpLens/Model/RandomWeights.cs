@@ -51,7 +51,7 @@ public static class RandomWeights
     }
 
     /// <summary>A random model, processed as TransformerLens' from_pretrained would be.</summary>
-    public static HookedTransformer CreateModel(ModelConfig cfg, int seed = 0, bool processed = true, Tokenization.Gpt2Tokenizer? tokenizer = null)
+    public static HookedTransformer CreateModel(ModelConfig cfg, int seed = 0, bool processed = true, Tokenization.Tokenizer? tokenizer = null)
     {
         var raw = Create(cfg, seed);
         var weights = processed ? WeightProcessing.Process(raw, WeightProcessingOptions.Default, inPlace: true) : raw;

@@ -23,7 +23,7 @@ public class NeuronIndexCorrectnessTests
     private sealed record Window(long Id, int[] Tokens);
 
     /// <summary>Windows made independently of the library: each document's tokens in chunks of context-1 after BOS.</summary>
-    private static List<Window> BruteWindows(Corpus corpus, Gpt2Tokenizer tok)
+    private static List<Window> BruteWindows(Corpus corpus, Tokenizer tok)
     {
         var windows = new List<Window>();
         foreach (var doc in corpus.Documents())

@@ -120,7 +120,7 @@ public class StudyFileTests
         { Mutate(r => r["defaults"]!["neuron_layers"] = new JsonArray(1, 3)), "group 'a': neuron layer 3 does not exist: the model has layers 0..2" },
         { Mutate(r => r["groups"]!["a"]!["answers"]!.AsArray().RemoveAt(0)), "group 'a': 3 answer pairs for 4 prompts" },
         { Mutate(r => { r["groups"]!["a"]!["prompts"]!.AsArray().RemoveAt(0); r["groups"]!["a"]!["answers"]!.AsArray().RemoveAt(0); }), "group 'a': \"swap_pairs\" needs an even number of prompts, got 3" },
-        { Mutate(r => r["groups"]!["a"]!["prompts"]![0] = "text prompt"), "group 'a', prompt 0 is text but this model has no GPT-2 tokenizer" },
+        { Mutate(r => r["groups"]!["a"]!["prompts"]![0] = "text prompt"), "group 'a', prompt 0 is text but the model has no tokenizer" },
         { Mutate(r => r["groups"]!["a"]!["corrupted"] = "shuffle"), "group 'a': \"corrupted\" must be a list of prompts or \"swap_pairs\"" },
         { Mutate(r => r["comparisons"]!["figures"]!.AsArray().Add("mlp_out")), "comparisons: figure 'mlp_out' is compared across groups but group 'b' does not compute it" },
         { Mutate(r => r["claims"]![0]!["group"] = "zzz"), "claims[0]: unknown group 'zzz'" },
@@ -141,9 +141,26 @@ public class StudyFileTests
     {
         var s = StudyFile.ParseJson("""{"name": "t", "groups": {"g": {"prompts": ["We are here", "They are here"], "answers": [[" are", " arexyz"], [" is", " are"]]}}}""");
         var e = Assert.Throws<InvalidInputException>(() => StudyValidation.Resolve(s, StudyTarget.Gpt2Small));
-        Assert.True(e.Message.Contains("group 'g', prompt 0: answer"), e.Message);
-        Assert.Matches(@"^group 'g', prompt 0: answer "" arexyz"" is [2-9] tokens \[\d+ "" are"", ", e.Message);
+        Assert.Matches(@"^1 answer pair is not single tokens under this model's tokenizer: group 'g', prompt 0 \[.*\]: "" arexyz"" is [2-9] tokens \[\d+ "" are"", ", e.Message);
         Assert.Contains("every answer must be a single token", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void EveryMultiTokenAnswerPairIsListedInOneLineBeforeAnyGroupIsResolved()
+    {
+        // Group "a" also has an invalid analysis, which resolving it would report first: the answer check comes before.
+        var s = StudyFile.ParseJson("""
+            {"name": "t", "groups": {
+              "a": {"prompts": ["We are here", "They are here"], "answers": [["'re", " are"], [" arexyz", " are"]], "analyses": ["logit_lense"]},
+              "b": {"prompts": ["He is here", "She is here"], "answers": [[" is", "'s"], [" isn't", " isnot"]]}}}
+            """);
+        var e = Assert.Throws<InvalidInputException>(() => StudyValidation.Resolve(s, StudyTarget.Gpt2Small));
+        Assert.StartsWith("2 answer pairs are not single tokens under this model's tokenizer: group 'a', prompt 1 [", e.Message);
+        Assert.Contains("; group 'b', prompt 1 [", e.Message);
+        Assert.Contains("\" isn't\" is 2 tokens [2125 \" isn\", 470 \"'t\"] and \" isnot\" is 2 tokens", e.Message);
+        Assert.DoesNotContain("group 'a', prompt 0", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Theory]

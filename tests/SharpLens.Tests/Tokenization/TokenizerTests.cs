@@ -39,4 +39,14 @@ public class TokenizerTests
         Assert.Equal(3, batch.FinalPosition(0));
         Assert.Equal(50256, batch[0, 5]);
     }
+
+    [Fact]
+    public void Gpt2PrependsEndOfTextAsTransformerLensDoes()
+    {
+        Assert.False(_tok.TokenizerPrependsBos);
+        Assert.True(_tok.DefaultPrependBos);
+        Assert.Equal((50256, 50256, 50256), (_tok.BosTokenId, _tok.EosTokenId, _tok.PadTokenId));
+        // The BOS text prepended before tokenizing splits off as the special token: the prompt's tokens are unchanged.
+        Assert.Equal([50256, .. _tok.ToTokens(" hello world", prependBos: false)], _tok.ToTokens(" hello world"));
+    }
 }

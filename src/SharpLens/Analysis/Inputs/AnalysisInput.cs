@@ -8,23 +8,26 @@ namespace SharpLens.Analysis.Inputs;
 public sealed record AnalysisInputOptions
 {
     /// <summary>Tokenizer for prompts and answers given as text; null = only token ids are accepted.</summary>
-    public Gpt2Tokenizer? Tokenizer { get; init; }
+    public Tokenizer? Tokenizer { get; init; }
+    /// <summary>Why there is no <see cref="Tokenizer"/> (what was looked for), for the error on text input.</summary>
+    public string MissingTokenizer { get; init; } = "no tokenizer was given";
     /// <summary>Token ids must be below this (the model's d_vocab).</summary>
     public required int VocabSize { get; init; }
     /// <summary>Prompts (with BOS) may not be longer than this (the model's n_ctx).</summary>
     public required int ContextLength { get; init; }
-    /// <summary>Id the right padding of ragged batches uses.</summary>
-    public int PadId { get; init; } = Gpt2Tokenizer.EndOfText;
-    /// <summary>Prepend BOS to prompts given as text (token-id prompts are always used exactly as given).</summary>
-    public bool PrependBos { get; init; } = true;
+    /// <summary>Id the right padding of ragged batches uses; null = the tokenizer's pad token (0 without a tokenizer).</summary>
+    public int? PadId { get; init; }
+    /// <summary>Prepend BOS to prompts given as text (token-id prompts are always used exactly as given); null = the
+    /// tokenizer's default (TransformerLens' default_prepend_bos).</summary>
+    public bool? PrependBos { get; init; }
     /// <summary>Require every corrupted prompt to have the same number of tokens as its clean prompt (needed for position-wise patching).</summary>
     public bool RequireAlignedLengths { get; init; } = true;
 
     /// <summary>Options for <paramref name="model"/>: its tokenizer (if any), d_vocab, n_ctx and BOS as padding.</summary>
     public static AnalysisInputOptions For(HookedTransformer model, bool requireAlignedLengths = true) => new()
     {
-        Tokenizer = model.Tokenizer, VocabSize = model.Config.DVocab, ContextLength = model.Config.NCtx,
-        PadId = model.Config.BosTokenId, RequireAlignedLengths = requireAlignedLengths,
+        Tokenizer = model.Tokenizer, MissingTokenizer = model.MissingTokenizer ?? "", VocabSize = model.Config.DVocab,
+        ContextLength = model.Config.NCtx, PadId = model.Tokenizer?.PadTokenId ?? model.Config.BosTokenId, RequireAlignedLengths = requireAlignedLengths,
     };
 }
 
@@ -140,7 +143,7 @@ public sealed class AnalysisInput
             };
         }
 
-        private TokenBatch Batch(List<int[]> seqs) => new(seqs.Select(s => (IReadOnlyList<int>)s).ToList(), options.PadId);
+        private TokenBatch Batch(List<int[]> seqs) => new(seqs.Select(s => (IReadOnlyList<int>)s).ToList(), options.PadId ?? options.Tokenizer?.PadTokenId ?? 0);
 
         private string[] StrTokens(int[] ids) => options.Tokenizer is { } t && ids.All(id => id < t.VocabSize)
             ? t.ToStrTokens(ids) : ids.Select(id => id.ToString()).ToArray();
@@ -168,7 +171,7 @@ public sealed class AnalysisInput
                     text = item.GetString()!;
                     if (text.Length == 0) throw Error($"{where} is an empty string: give the prompt text");
                     var tok = options.Tokenizer ?? throw Error(
-                        $"{where} is text but this model has no GPT-2 tokenizer (vocabulary of {options.VocabSize}): give prompts as token-id lists");
+                        $"{where} is text but {options.MissingTokenizer}: give prompts as token-id lists");
                     seq = tok.ToTokens(text, options.PrependBos);
                 }
                 else if (item.ValueKind == JsonValueKind.Array)
@@ -212,7 +215,7 @@ public sealed class AnalysisInput
             if (e.ValueKind != JsonValueKind.String) return TokenId(e, where);
             string text = e.GetString()!;
             var tok = options.Tokenizer ?? throw Error(
-                $"{where} is text (\"{text}\") but this model has no GPT-2 tokenizer: give answers as token ids");
+                $"{where} is text (\"{text}\") but {options.MissingTokenizer}: give answers as token ids");
             int id;
             try { id = tok.ToSingleToken(text); }
             catch (InvalidInputException ex) { throw Error($"{where}: {ex.Message}"); }
