@@ -35,16 +35,17 @@ internal static class OvCommand
                 throw new InvalidInputException("give --tokens or --token-ids, not both");
             if ((parse.GetValue(pronouns) is null) != (parse.GetValue(answers) is null))
                 throw new InvalidInputException("--pronouns and --answers go together: e.g. --pronouns \" they\" --answers \"'re, are\"");
+            if (parse.GetValue(answers) is string a && SplitTokens(a).Length != 2)
+                throw new InvalidInputException($"--answers takes exactly two tokens, got {SplitTokens(a).Length}");
             int[] sources = [], bigramSources = [], answerIds = [];
             // Token texts are single tokens of the folder's tokenizer: checked before the weights load.
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw), tok =>
             {
                 int[] Texts(string? text, string option) =>
-                    text is null ? [] : SplitTokens(text).Select(tok.Require(option).ToSingleToken).ToArray();
+                    text is null ? [] : SplitTokens(text).Select(tok.Require(option, "--token-ids").ToSingleToken).ToArray();
                 sources = parse.GetValue(tokenIds) is string ids ? Cli.ParseIds(ids) : Texts(parse.GetValue(tokens), "--tokens");
                 bigramSources = Texts(parse.GetValue(pronouns), "--pronouns");
                 answerIds = Texts(parse.GetValue(answers), "--answers");
-                if (answerIds.Length is not (0 or 2)) throw new InvalidInputException($"--answers takes exactly two tokens, got {answerIds.Length}");
             });
             var (layer, index) = heads[0];
             var summary = HeadWeightSummary.Compute(lm, layer, index, sources, bigramSources,

@@ -153,7 +153,7 @@ public class AnalysisInputTests : IDisposable
     public void OtherShapeErrors()
     {
         var tiny = AnalysisInputOptions.For(Fixtures.Load("tiny-a", processed: true));
-        Fails(() => AnalysisInput.Parse("""{"clean": ["hello", "there"], "answers": [[1, 2], [1, 2]]}""", tiny), "clean[0] is text but ", "tiny-a has no tokenizer.json, tokenizer.model or vocab.json + merges.txt", "give prompts as token-id lists");
+        Fails(() => AnalysisInput.Parse("""{"clean": ["hello", "there"], "answers": [[1, 2], [1, 2]]}""", tiny), "clean[0] is text but ", "tiny-a has no tokenizer.json or tokenizer.model", "give prompts as token-id lists");
         Fails(() => AnalysisInput.Parse("""{"clean": [[1, 2], [2, 1], [3, 1]], "answers": [[3, 4], [3, 4], [3, 4]]}""", tiny), "even number", "3");
         Fails(() => AnalysisInput.Parse("""{"clean": [[1, 2]], "corrupted": "shuffle", "answers": [[3, 4]]}""", tiny), "\"shuffle\"");
         Fails(() => AnalysisInput.Parse("""{"clean": [[1, 2]], "corrupted": [[1, 2]], "answers": [[3, 4, 5]]}""", tiny), "answers[0]", "pair");
