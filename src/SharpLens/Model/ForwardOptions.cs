@@ -79,9 +79,20 @@ public sealed record ForwardOptions
     /// Where the pass takes activation memory from and gives dead activations back to. Every pass recycles within
     /// itself (a pool of its own when this is null, dropped at the end); a caller that runs many passes of one shape
     /// passes one pool so that later passes allocate nothing (the neuron index does). Thread-safe: concurrent passes may
-    /// share one. Nothing the pass returns, caches or shows to a keeping hook is ever given back.
+    /// share one. Nothing the pass returns, caches or shows to a keeping hook is ever given back. The logits are taken
+    /// from it too (unless <see cref="LogitsBuffer"/> is set), so a caller done with one call's logits may
+    /// <see cref="TensorPool.Give"/> their data back for the next call.
     /// </summary>
     public TensorPool? Pool { get; init; }
+
+    /// <summary>
+    /// A tensor to write the logits into and return, of exactly the shape the pass returns ([batch, pos, columns], or
+    /// [batch, columns] for final positions and query rows); null (the default) returns a new tensor each call. A loop
+    /// that is done with each call's logits before the next passes the same tensor every time: steady-state passes
+    /// then allocate no logits and take no page faults for them (GPT-2's 8 x 8 logits are 12.9 MB). The next call that
+    /// gets it overwrites it. Only for passes that return logits.
+    /// </summary>
+    public Tensor? LogitsBuffer { get; init; }
 
     /// <summary>
     /// Whether a hook may keep the tensor it is given after its call returns (default true: hook-based caches do).

@@ -137,6 +137,8 @@ public sealed class HookedTransformer
         // Final-position logits are query rows at the final positions: the same numbers, without the last block's
         // queries, attention output and MLP at every other position.
         if (queryRows is null && options.Logits == LogitsMode.Final && stop == nLayers && stopLayer < 0) queryRows = tokens.FinalPositions();
+        CheckLogitsBuffer(options, stopLayer < 0 && stop == nLayers && options.Logits != LogitsMode.None,
+            queryRows is null ? [batch, pos] : [batch]);
         if (options.StartQkv is not null && (start >= nLayers || options.StartQkv.Length != batch * pos * Blocks[start].Attn.Qkv.Width))
             throw new ShapeMismatchException("StartQkv must be [batch·pos, 3·n_heads·d_head] of a block the pass starts at");
 
@@ -176,14 +178,14 @@ public sealed class HookedTransformer
             var normalizedRows = rowsOnly
                 ? LnFinal.Forward(lastRanShort ? resid : SequenceRows.Gather(resid, queryRows), ForwardContext.None)
                 : SequenceRows.Gather(LnFinal.Forward(resid, ctx), queryRows);
-            return options.Logits == LogitsMode.None ? normalizedRows : Unembed(normalizedRows.Data, batch, options.UnembedColumns);
+            return options.Logits == LogitsMode.None ? normalizedRows : Unembed(normalizedRows.Data, options, ctx, batch);
         }
         var normalized = LnFinal.Forward(resid, ctx);
         return options.Logits switch
         {
             LogitsMode.None => normalized,
-            LogitsMode.Final => Unembed(GatherFinal(normalized, tokens), batch, options.UnembedColumns),
-            _ => Unembed(normalized.Data, batch * pos, options.UnembedColumns).Reshape(batch, pos, -1),
+            LogitsMode.Final => Unembed(GatherFinal(normalized, tokens), options, ctx, batch),
+            _ => Unembed(normalized.Data, options, ctx, batch, pos),
         };
     }
 
@@ -199,10 +201,29 @@ public sealed class HookedTransformer
         return (layer, stop);
     }
 
-    /// <summary>Logits [rows, columns] of ln_final.hook_normalized rows [rows, d_model]: every column, or the chosen ones.</summary>
-    private Tensor Unembed(ReadOnlySpan<float> normalizedRows, int rows, UnembedColumns? columns) => columns is null
-        ? new Tensor(UnembedLayer.Forward(normalizedRows, rows), rows, Config.DVocab)
-        : columns.Forward(normalizedRows, rows);
+    /// <summary>
+    /// Logits [..rowShape, columns] of ln_final.hook_normalized rows [rows, d_model]: every column, or the chosen ones;
+    /// written into <see cref="ForwardOptions.LogitsBuffer"/> when given, else into memory taken from the pass's pool.
+    /// </summary>
+    private Tensor Unembed(ReadOnlySpan<float> normalizedRows, ForwardOptions options, ForwardContext ctx, params int[] rowShape)
+    {
+        int rows = rowShape.Aggregate(1, (a, b) => a * b);
+        int columns = options.UnembedColumns?.Tokens.Count ?? Config.DVocab;
+        int[] shape = [.. rowShape, columns];
+        var logits = options.LogitsBuffer ?? ctx.Allocate(shape); // CheckLogitsBuffer vetted its shape
+        if (options.UnembedColumns is { } chosen) chosen.Forward(normalizedRows, rows, logits.Data);
+        else UnembedLayer.Forward(normalizedRows, rows, logits.Data);
+        return logits;
+    }
+
+    /// <summary>Refuses a <see cref="ForwardOptions.LogitsBuffer"/> that cannot take this pass's logits, before any work.</summary>
+    private void CheckLogitsBuffer(ForwardOptions options, bool returnsLogits, params int[] rowShape)
+    {
+        if (options.LogitsBuffer is not { } buffer) return;
+        if (!returnsLogits)
+            throw new InvalidInputException("LogitsBuffer is set but this pass returns no logits (LogitsMode.None, StopAtLayer or StopAfter): leave it unset");
+        buffer.RequireShape("LogitsBuffer (pass a tensor of the shape this pass returns)", [.. rowShape, options.UnembedColumns?.Tokens.Count ?? Config.DVocab]);
+    }
 
     /// <summary>Rows of <paramref name="x"/> [batch, pos, d] at each prompt's final real position: [batch, d].</summary>
     /// <param name="x">[batch, pos, d]</param>

@@ -27,6 +27,12 @@ internal static unsafe class GemmDriver
     /// strided B panel (row stride n*4 bytes, often a multiple of 4 KiB) aliases into few L1 sets.
     /// </summary>
     internal static int DirectBMaxRows = 32;
+    /// <summary>
+    /// Bytes of packed A a panel-major row block shares (see <see cref="Job.PackedPanelMajor"/>): 4 MiB sits in L3 and
+    /// is read once per B panel at a few bytes per cycle; bigger m runs several row blocks, streaming B once each.
+    /// A field so that tests can force several row blocks on small shapes.
+    /// </summary>
+    internal static int PanelMajorABytes = 4 << 20;
 
     /// <summary>
     /// B is either raw float32 (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
@@ -60,9 +66,9 @@ internal static unsafe class GemmDriver
         job.SplitColumns = colPanels >= rowTiles;
         parts = Math.Min(parts, job.SplitColumns ? colPanels : rowTiles);
         job.Parts = parts;
-        // Panel-major order (see PackedPanelMajor) needs pre-packed B, the shared packed A of a column
-        // split, and all rows in one row block; it also adds the bias while each panel's C is in L1.
-        job.PanelMajor = bPacked && job.SplitColumns && parts > 1 && m <= Math.Max(kernel.Mr, McTarget / kernel.Mr * kernel.Mr);
+        // Panel-major order (see PackedPanelMajor) needs pre-packed B and the shared packed A of a column split;
+        // it also adds the bias while each panel's C is in L1.
+        job.PanelMajor = bPacked && job.SplitColumns && parts > 1;
         job.Bias = job.PanelMajor ? bias : null;
         if (!job.PanelMajor && bias != null)
         {
@@ -78,31 +84,37 @@ internal static unsafe class GemmDriver
     {
         if (parts <= 1) { job.Execute(0); return; }
         if (!job.SplitColumns) { GemmThreadPool.Run(parts, job); return; }
-        int m = job.M, k = job.K;
-        var kernel = job.Kernel;
-        int rowTiles = (m + kernel.Mr - 1) / kernel.Mr;
-        int colPanels = (job.N + kernel.Nr - 1) / kernel.Nr;
+        int m = job.M, k = job.K, mr = job.Kernel.Mr;
+        int colPanels = (job.N + job.Kernel.Nr - 1) / job.Kernel.Nr;
+        // Panel-major: rows in blocks whose packed A fits PanelMajorABytes; otherwise all rows at once.
+        int rowBlock = job.PanelMajor ? Math.Max(mr, PanelMajorABytes / sizeof(float) / k / mr * mr) : m;
+        rowBlock = Math.Min(rowBlock, (m + mr - 1) / mr * mr);
 
-        // Column split: pack all of A once, shared, then let the threads claim column chunks.
+        // Column split: pack A (a row block of it) once, shared, then let the threads claim column chunks.
         // Claiming (instead of fixed halves) matters on a shared machine: when one core is
         // preempted the other finishes its chunks rather than idling at the join, and it costs
         // nothing extra because A is no longer packed per thread.
-        int mPad = rowTiles * kernel.Mr;
-        float[] shared = SharedA.Rent((long)mPad * k + 16);
+        float[] shared = SharedA.Rent((long)rowBlock * k + 16);
         try
         {
             fixed (float* sa = shared)
             {
                 job.SharedA = (float*)(((nint)sa + 63) & ~(nint)63);
-                job.MPad = mPad;
-                job.Phase = JobPhase.PackA;
-                GemmThreadPool.Run(parts, job);
                 // ~4 chunks per thread: enough to rebalance, few enough that each chunk's B micro-panels
                 // still get reused across all of m.
                 job.ChunkPanels = Math.Max(1, (colPanels + parts * 4 - 1) / (parts * 4));
                 job.Chunks = (colPanels + job.ChunkPanels - 1) / job.ChunkPanels;
-                job.Phase = JobPhase.Compute;
-                GemmThreadPool.Run(parts, job);
+                for (int r0 = 0; r0 < m; r0 += rowBlock)
+                {
+                    job.RowStart = r0;
+                    job.RowEnd = Math.Min(m, r0 + rowBlock);
+                    job.MPad = (job.RowEnd - r0 + mr - 1) / mr * mr;
+                    job.Phase = JobPhase.PackA;
+                    GemmThreadPool.Run(parts, job);
+                    job.NextChunk = 0;
+                    job.Phase = JobPhase.Compute;
+                    GemmThreadPool.Run(parts, job);
+                }
             }
         }
         finally
@@ -133,6 +145,8 @@ internal static unsafe class GemmDriver
         /// <summary>Raw float32 B, or packed panels in the kernel's storage type (hence bytes).</summary>
         public byte* B;
         public int M, K, N, Parts, MPad, ChunkPanels, Chunks;
+        /// <summary>The row block [RowStart, RowEnd) whose A the shared buffer holds (shared A only).</summary>
+        public int RowStart, RowEnd;
         public int NextChunk;
         public JobPhase Phase;
         public bool TransposeA, TransposeB, BPacked, Accumulate, SplitColumns, DirectB, PanelMajor;
@@ -144,14 +158,14 @@ internal static unsafe class GemmDriver
             int mr = Kernel.Mr, nr = Kernel.Nr;
             if (Phase == JobPhase.PackA)
             {
-                int tiles = (M + mr - 1) / mr;
+                int tiles = (RowEnd - RowStart + mr - 1) / mr;
                 int t0 = (int)((long)tiles * part / Parts), t1 = (int)((long)tiles * (part + 1) / Parts);
-                int r0 = t0 * mr, r1 = Math.Min(M, t1 * mr);
+                int r0 = t0 * mr, r1 = Math.Min(RowEnd - RowStart, t1 * mr); // relative to RowStart
                 if (r0 >= r1) return;
                 for (int pc = 0; pc < K; pc += Kc)
                 {
                     int kc = Math.Min(Kc, K - pc);
-                    GemmPacking.PackA(A, M, K, TransposeA, r0, r1 - r0, pc, kc, mr, SharedA + (nint)pc * MPad + (nint)r0 * kc);
+                    GemmPacking.PackA(A, M, K, TransposeA, RowStart + r0, r1 - r0, pc, kc, mr, SharedA + (nint)pc * MPad + (nint)r0 * kc);
                 }
                 return;
             }
@@ -161,7 +175,7 @@ internal static unsafe class GemmDriver
                 while ((chunk = Interlocked.Increment(ref NextChunk) - 1) < Chunks)
                 {
                     int c0 = chunk * ChunkPanels * nr;
-                    Block(0, M, c0, Math.Min(N, c0 + ChunkPanels * nr));
+                    Block(RowStart, RowEnd, c0, Math.Min(N, c0 + ChunkPanels * nr));
                 }
                 return;
             }
@@ -235,7 +249,7 @@ internal static unsafe class GemmDriver
                     {
                         int mcCur = Math.Min(mc, m1 - ic);
                         float* aBlock;
-                        if (SharedA != null) aBlock = SharedA + (nint)pc * MPad + (nint)ic * kc;
+                        if (SharedA != null) aBlock = SharedA + (nint)pc * MPad + (nint)(ic - RowStart) * kc;
                         else
                         {
                             GemmPacking.PackA(A, M, K, TransposeA, ic, mcCur, pc, kc, mr, aPack);
@@ -289,10 +303,10 @@ internal static unsafe class GemmDriver
         }
 
         /// <summary>
-        /// Pre-packed B with A already packed and all rows in one block (the unembedding: m = 64, n = 50257):
-        /// loop depth blocks inside each column panel, so a panel's C tiles (m x NR, 8 KiB at m = 64) stay in
-        /// L1 across the depth blocks instead of the whole chunk of C (MBs) being re-read and re-written from
-        /// L2/L3 once per depth block. B is streamed from memory exactly once either way.
+        /// Pre-packed B with a row block of A already packed (the unembedding: m = 64 or 1,024, n = 50,257): loop
+        /// depth blocks inside each column panel, so a panel's C strip (rows x NR: 8 KiB at 64 rows, 128 KiB at 1,024)
+        /// stays in L1/L2 across the depth blocks instead of the whole chunk of C (tens of MB at 1,024 rows) being
+        /// re-read and re-written from memory once per depth block. B is streamed once per row block.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackedPanelMajor(int m0, int m1, int n0, int n1, float* edge)
@@ -309,7 +323,7 @@ internal static unsafe class GemmDriver
                     int kc = Math.Min(Kc, K - pc);
                     bool add = Accumulate || pc > 0;
                     byte* bPanel = bPanelAllK + pc * ldb;
-                    float* aBlock = SharedA + (nint)pc * MPad + (nint)m0 * kc;
+                    float* aBlock = SharedA + (nint)pc * MPad + (nint)(m0 - RowStart) * kc;
                     for (int ir = m0; ir < m1; ir += mr)
                     {
                         int rows = Math.Min(mr, m1 - ir);

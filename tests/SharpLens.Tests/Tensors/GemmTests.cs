@@ -102,6 +102,45 @@ public class GemmTests
         AssertClose(expected, actual, k, "bias fused into the packed GEMM");
     }
 
+    // Panel-major row blocks: a small A budget splits m into several blocks (the last one ragged), each packed and
+    // swept over every column panel; with and without the fused bias, accumulating or not.
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void PanelMajorRowBlocks_MatchReference(int isa)
+    {
+        using var _ = Force((GemmIsa)isa);
+        int previous = GemmDriver.PanelMajorABytes;
+        GemmDriver.PanelMajorABytes = 64 << 10;
+        try
+        {
+            foreach (var (m, k, n) in new[] { (300, 260, 2000), (129, 700, 1100) })
+            {
+                var rng = new Random(m + k + n);
+                var a = Random(rng, m * k); var b = Random(rng, k * n); var bias = Random(rng, n);
+                var c0 = Random(rng, m * n);
+                var packed = PackedMatrix.Pack(b, k, n);
+                foreach (bool acc in new[] { false, true })
+                {
+                    var expected = (float[])c0.Clone();
+                    GemmReference.Multiply(a, b, expected, m, k, n, false, false, acc);
+                    var actual = (float[])c0.Clone();
+                    Gemm.Multiply(a, packed, actual, m, acc);
+                    AssertClose(expected, actual, k, $"row blocks {m}x{k}x{n} acc={acc}");
+                }
+                var withBias = new float[m * n];
+                GemmReference.Multiply(a, b, withBias, m, k, n, false, false, false);
+                Kernels.AddBiasRows(withBias, bias);
+                var fused = new float[m * n];
+                Gemm.MultiplyAddBias(a, packed, bias, fused, m);
+                AssertClose(withBias, fused, k, $"row blocks with bias {m}x{k}x{n}");
+            }
+        }
+        finally
+        {
+            GemmDriver.PanelMajorABytes = previous;
+        }
+    }
+
     [Fact]
     public void ZeroDepth_ClearsOrKeepsC()
     {

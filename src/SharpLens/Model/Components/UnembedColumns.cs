@@ -44,12 +44,21 @@ public sealed class UnembedColumns
     public Tensor Forward(ReadOnlySpan<float> x, int rows)
     {
         var logits = new float[rows * Tokens.Count];
-        Gemm.Multiply(x, _w, logits, rows);
-        Kernels.AddBiasRows(logits, _b);
+        Forward(x, rows, logits);
         return new Tensor(logits, rows, Tokens.Count);
     }
 
-    /// <summary>The backward step of <see cref="Forward"/>: d/dx = dLogits·W_colsᵀ, with exactly-zero gradient entries
+    /// <summary>Writes the logits of the chosen columns into <paramref name="logits"/>.</summary>
+    /// <param name="x">ln_final.hook_normalized rows [rows, d_model]</param>
+    /// <param name="rows">number of rows in <paramref name="x"/></param>
+    /// <param name="logits">[rows, Tokens.Count], overwritten</param>
+    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> logits)
+    {
+        Gemm.Multiply(x, _w, logits, rows);
+        Kernels.AddBiasRows(logits[..(rows * Tokens.Count)], _b);
+    }
+
+    /// <summary>The backward step of <see cref="Forward(ReadOnlySpan{float}, int)"/>: d/dx = dLogits·W_colsᵀ, with exactly-zero gradient entries
     /// skipped (a logit difference touches two columns per row).</summary>
     /// <param name="dLogits">d metric / d logits of the chosen columns [rows, Tokens.Count]</param>
     /// <param name="rows">number of rows</param>
