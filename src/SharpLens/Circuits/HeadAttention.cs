@@ -16,13 +16,11 @@ internal static class HeadAttention
         int stride = nHeads * dHead;
         ParallelRows.For(batch * nHeads, (long)batch * nHeads * pos * pos * dHead, (i0, i1) =>
         {
-            var scores = new float[pos * pos];
             for (int i = i0; i < i1; i++)
             {
                 int head = (i / nHeads * pos * nHeads + i % nHeads) * dHead;
-                CausalAttentionKernels.CausalScores(q.AsSpan(head), stride, pos, k.AsSpan(head), stride, dHead, 0, pos, invSqrt, scores, VectorWidthSelector.Best);
-                Kernels.SoftmaxRows(scores, pos);
-                CausalAttentionKernels.Mix(scores, pos, pos, v.AsSpan(head), stride, dHead, 0, false, z.AsSpan(head), stride, VectorWidthSelector.Best);
+                CausalAttentionKernels.Attend(q.AsSpan(head), stride, pos, k.AsSpan(head), stride, v.AsSpan(head), stride, dHead,
+                    0, 0, invSqrt, z.AsSpan(head), stride, VectorWidthSelector.Best);
             }
         });
         return z;

@@ -124,34 +124,55 @@ public sealed class Attention
             keys = kv.KeysArray(_layer); values = kv.ValuesArray(_layer); keyStride = kv.Capacity;
         }
 
-        var scores = ctx.Allocate(batch, _nHeads, nq, total);
         float invSqrt = 1f / MathF.Sqrt(_dHead);
         int hd = _nHeads * _dHead, block = nq * total;
-        ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
-            CausalAttentionKernels.CausalScores(q.AsSpan((b * nq * _nHeads + h) * _dHead), hd, nq,
-                keys.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), total, invSqrt,
-                scores.Data.AsSpan((b * _nHeads + h) * block, block), VectorWidthSelector.Best));
-        string scoresHook = HookNames.AttnScores(_layer);
-        Tensor pattern;
-        if (ctx.IsObserved(scoresHook))
-        {
-            scores = ctx.Apply(scoresHook, _layer, scores);
-            pattern = scores.Clone();
-        }
-        else pattern = scores;
-        ParallelRows.For(batch * _nHeads * nq, (long)pattern.Length * 4, (r0, r1) =>
-            Kernels.SoftmaxRows(pattern.Data.AsSpan(r0 * total, (r1 - r0) * total), total));
-        pattern = ctx.Apply(HookNames.Pattern(_layer), _layer, pattern);
-
-        // A hook on the scores or the pattern may have put weight past the causal prefix: then every key is mixed.
-        bool allKeys = ctx.HasHook(scoresHook) || ctx.HasHook(HookNames.Pattern(_layer));
+        string scoresHook = HookNames.AttnScores(_layer), patternHook = HookNames.Pattern(_layer);
         var z = ctx.Allocate(batch, nq, _nHeads, _dHead);
-        ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
-            CausalAttentionKernels.Mix(pattern.Data.AsSpan((b * _nHeads + h) * block, block), total, nq,
-                values.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), allKeys,
-                z.Data.AsSpan((b * nq * _nHeads + h) * _dHead), hd, VectorWidthSelector.Best));
-        if (!ReferenceEquals(scores, pattern)) ctx.Release(scores, scoresHook);
-        ctx.Release(pattern, HookNames.Pattern(_layer));
+        if (!ctx.IsObserved(scoresHook) && !ctx.IsObserved(patternHook))
+        {
+            // Nobody reads the scores or the pattern: scores, softmax and mixing per block of query rows, without the
+            // [batch, n_heads, queries, keys] tensors (402 MB per layer at 8 x 1,024 tokens). Same numbers as below.
+            ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
+                CausalAttentionKernels.Attend(q.AsSpan((b * nq * _nHeads + h) * _dHead), hd, nq,
+                    keys.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, values.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd,
+                    _dHead, past + (queryRows?[b] ?? 0), 0, invSqrt, z.Data.AsSpan((b * nq * _nHeads + h) * _dHead), hd, VectorWidthSelector.Best));
+        }
+        else
+        {
+            var scores = ctx.Allocate(batch, _nHeads, nq, total);
+            ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
+                CausalAttentionKernels.CausalScores(q.AsSpan((b * nq * _nHeads + h) * _dHead), hd, nq,
+                    keys.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), total, invSqrt,
+                    scores.Data.AsSpan((b * _nHeads + h) * block, block), VectorWidthSelector.Best));
+            Tensor pattern;
+            if (ctx.IsObserved(scoresHook))
+            {
+                scores = ctx.Apply(scoresHook, _layer, scores);
+                pattern = scores.Clone();
+            }
+            else pattern = scores;
+            // A hook on the scores may have unmasked keys past the causal prefix: then every key enters the softmax.
+            bool scoresHooked = ctx.HasHook(scoresHook);
+            ParallelRows.For(batch * _nHeads, (long)pattern.Length * 4, (i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    var rows = pattern.Data.AsSpan(i * block, block);
+                    if (scoresHooked) Kernels.SoftmaxRows(rows, total);
+                    else CausalAttentionKernels.CausalSoftmax(rows, total, nq, past + (queryRows?[i / _nHeads] ?? 0));
+                }
+            });
+            pattern = ctx.Apply(patternHook, _layer, pattern);
+
+            // A hook on the scores or the pattern may have put weight past the causal prefix: then every key is mixed.
+            bool allKeys = scoresHooked || ctx.HasHook(patternHook);
+            ForEachBatchHead(batch, nq * total * _dHead, (b, h) =>
+                CausalAttentionKernels.Mix(pattern.Data.AsSpan((b * _nHeads + h) * block, block), total, nq,
+                    values.AsSpan((b * keyStride * _nHeads + h) * _dHead), hd, _dHead, past + (queryRows?[b] ?? 0), allKeys,
+                    z.Data.AsSpan((b * nq * _nHeads + h) * _dHead), hd, VectorWidthSelector.Best));
+            if (!ReferenceEquals(scores, pattern)) ctx.Release(scores, scoresHook);
+            ctx.Release(pattern, patternHook);
+        }
         z = ctx.Apply(HookNames.Z(_layer), _layer, z);
 
         int outRows = batch * nq;
