@@ -87,8 +87,9 @@ internal static unsafe class GemmDriver
         int m = job.M, k = job.K, mr = job.Kernel.Mr;
         int colPanels = (job.N + job.Kernel.Nr - 1) / job.Kernel.Nr;
         // Panel-major: rows in blocks whose packed A fits PanelMajorABytes; otherwise all rows at once.
-        int rowBlock = job.PanelMajor ? Math.Max(mr, PanelMajorABytes / sizeof(float) / k / mr * mr) : m;
-        rowBlock = Math.Min(rowBlock, (m + mr - 1) / mr * mr);
+        // A multiple of MR: the packed A of a block is MPad (rows rounded up to MR) x k floats.
+        int allRows = (m + mr - 1) / mr * mr;
+        int rowBlock = job.PanelMajor ? Math.Min(allRows, Math.Max(mr, PanelMajorABytes / sizeof(float) / k / mr * mr)) : allRows;
 
         // Column split: pack A (a row block of it) once, shared, then let the threads claim column chunks.
         // Claiming (instead of fixed halves) matters on a shared machine: when one core is
