@@ -5,6 +5,7 @@
 //
 //   dotnet run examples/experiment1.cs                 # GPT-2 small from the Hugging Face cache (or $SHARPLENS_MODEL)
 //   dotnet run examples/experiment1.cs -- MODEL OUT    # any model folder or hub id; report folder OUT
+using SharpLens;
 using SharpLens.Analysis;
 using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Metrics;
@@ -12,9 +13,7 @@ using SharpLens.Analysis.Patching;
 using SharpLens.Analysis.Predictions;
 using SharpLens.Loading;
 using SharpLens.Model;
-using SharpLens.Model.Hooks;
 using SharpLens.Reports;
-using SharpLens.Tokenization;
 
 string modelName = args.Length > 0 ? args[0] : Environment.GetEnvironmentVariable("SHARPLENS_MODEL") ?? "gpt2";
 string outDir = args.Length > 1 ? args[1] : "reports/examples/experiment1";
@@ -54,23 +53,18 @@ report.AddFigure(LineFigure.FromGridRows(dla.LogitLens), "logit difference of th
 report.AddFigure(LineFigure.FromGridRows(dla.Layers), "direct logit attribution of each layer's attention and MLP output");
 
 // [3] Per-head direct logit attribution
-int headCount = cfg.NLayers * cfg.NHeads;
-var topHeads = Enumerable.Range(0, headCount).OrderByDescending(i => Math.Abs(dla.Heads.Values.Data[i])).Take(5).ToArray();
-Console.WriteLine("\n[3] Heads with the largest direct effect: " + string.Join(", ", topHeads.Select(i => $"L{i / cfg.NHeads}H{i % cfg.NHeads} {dla.Heads.Values.Data[i]:F3}")));
+var topHeads = dla.Heads.TopByMagnitude(5);   // cells of the [layer, head] grid, largest |value| first
+Console.WriteLine("\n[3] Heads with the largest direct effect: " + string.Join(", ", topHeads.Select(c => $"{new HeadId(c.Row, c.Col)} {c.Value:F3}")));
 report.AddFigure(HeatmapFigure.FromGrid(dla.Heads), "per-head direct logit attribution (mean over prompts)");
 
 // [4] Attention pattern of L7H11 (the study's head; the last head of the last layer on smaller models)
-int layer = Math.Min(7, cfg.NLayers - 1), head = Math.Min(11, cfg.NHeads - 1);
-var (_, patternCache) = model.RunWithCache(TokenBatch.Single(clean.Sequence(0)), [HookNames.Pattern(layer)], LogitsMode.None);
-var pattern = patternCache[HookNames.Pattern(layer)];
+var studyHead = new HeadId(Math.Min(7, cfg.NLayers - 1), Math.Min(11, cfg.NHeads - 1));
+var pattern = ComponentActivations.HeadPatterns(model, clean.Sequence(0), [studyHead])[0];   // [query_pos, key_pos]
 int pos = clean.Lengths[0];
-var values = new double[pos, pos];
-for (int q = 0; q < pos; q++)
-    for (int k = 0; k < pos; k++) values[q, k] = pattern[0, head, q, k];
 var strTokens = tok.ToStrTokens(clean.Sequence(0));
-int mostAttended = Enumerable.Range(0, pos).MaxBy(k => values[pos - 1, k]);
-Console.WriteLine($"\n[4] L{layer}H{head}: the final token attends most to |{strTokens[mostAttended]}| (position {mostAttended}, {values[pos - 1, mostAttended]:F3})");
-report.AddFigure(new AttentionFigure(strTokens).Add(new AttentionHead($"L{layer}H{head}", values)), "attention pattern on the first prompt");
+int mostAttended = Enumerable.Range(0, pos).MaxBy(k => pattern[pos - 1, k]);
+Console.WriteLine($"\n[4] {studyHead}: the final token attends most to |{strTokens[mostAttended]}| (position {mostAttended}, {pattern[pos - 1, mostAttended]:F3})");
+report.AddFigure(new AttentionFigure(strTokens).Add(new AttentionHead(studyHead, pattern)), "attention pattern on the first prompt");
 
 // [5] Activation patching (clean into corrupted), normalized: 1 = restores the clean logit difference
 var patcher = new ActivationPatcher(model, new PatchingInputs(clean, corrupted, new LogitDiffMetric(answers)),
@@ -84,25 +78,24 @@ foreach (var activation in new[] { "resid_pre", "attn_out", "mlp_out" })
     report.AddFigure(HeatmapFigure.FromGrid(grid), $"{activation} patching by layer and position");
 }
 var heads = patcher.Normalize(patcher.HeadsAllPositions(HeadActivation.Output));
-int bestHead = Enumerable.Range(0, heads.Values.Length).MaxBy(i => Math.Abs(heads.Values.Data[i]));
-Console.WriteLine($"    head outputs: largest effect L{bestHead / cfg.NHeads}H{bestHead % cfg.NHeads} ({heads.Values.Data[bestHead]:F3})");
+var bestHead = heads.TopByMagnitude(1)[0];
+Console.WriteLine($"    head outputs: largest effect {new HeadId(bestHead.Row, bestHead.Col)} ({bestHead.Value:F3})");
 report.AddFigure(HeatmapFigure.FromGrid(heads), "head output patching (all positions)");
 
 // [6] Neurons: patch every neuron of the study's layers (8 and 10 on GPT-2 small), then look at the strongest one
 var neuronLayers = PatchingSuite.DefaultNeuronLayers(cfg.NLayers);
 var neurons = patcher.Normalize(patcher.Neurons(neuronLayers));
-int bestNeuron = Enumerable.Range(0, neurons.Values.Length).MaxBy(i => Math.Abs(neurons.Values.Data[i]));
-int nLayer = neuronLayers[bestNeuron / cfg.DMlp], nIndex = bestNeuron % cfg.DMlp;
-Console.WriteLine($"\n[6] Neuron patching over layers {string.Join(",", neuronLayers)}: largest effect L{nLayer}N{nIndex} ({neurons.Values.Data[bestNeuron]:F3})");
+var bestNeuron = neurons.TopByMagnitude(1)[0];   // rows are neuronLayers, columns neuron indices
+var strongest = new NeuronId(neuronLayers[bestNeuron.Row], bestNeuron.Col);
+Console.WriteLine($"\n[6] Neuron patching over layers {string.Join(",", neuronLayers)}: largest effect {strongest} ({bestNeuron.Value:F3})");
 report.AddFigure(LineFigure.FromGridRows(neurons), "neuron patching (one line per layer)");
-var (_, postCache) = model.RunWithCache(clean, [HookNames.MlpPost(nLayer)], LogitsMode.None);
-var text = new NeuronTextFigure([$"L{nLayer}N{nIndex}"]) { Title = $"Activation of L{nLayer}N{nIndex}" };
+var activations = ComponentActivations.NeuronActivations(model, clean, [strongest])[0];   // [prompt][pos]
+var text = new NeuronTextFigure([strongest]) { Title = $"Activation of {strongest}" };
 for (int b = 0; b < clean.Batch; b++)
 {
-    var acts = new double[1, clean.Lengths[b]];
-    for (int p = 0; p < clean.Lengths[b]; p++) acts[0, p] = postCache[HookNames.MlpPost(nLayer)][b, p, nIndex];
-    text.Add(new NeuronTextPrompt(tok.ToStrTokens(clean.Sequence(b)), acts));
-    Console.WriteLine($"    prompt {b}: " + string.Join(" ", Enumerable.Range(0, clean.Lengths[b]).Select(p => $"|{tok.ToStrTokens(clean.Sequence(b))[p]}| {acts[0, p]:F2}")));
+    var promptTokens = tok.ToStrTokens(clean.Sequence(b));
+    text.Add(new NeuronTextPrompt(promptTokens, [activations[b]]));
+    Console.WriteLine($"    prompt {b}: " + string.Join(" ", promptTokens.Select((t, p) => $"|{t}| {activations[b][p]:F2}")));
 }
 report.AddFigure(text);
 

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Model.Backward;
 using SharpLens.Model.Hooks;
@@ -30,20 +31,24 @@ public class AttributionBenchmarks
         _model = Gpt2SmallRandom(seed: 1);
         (_clean, _corrupted, _metric) = Prompts(_model.Config, batch: 8, pos: 8, seed: 2);
         // Warm the backward weights (packed once per model) and the caches used by the Backward benchmark.
-        AttributionPatching.Run(_model, _clean, _corrupted, _metric);
+        AttributionAllHeadsAndNeurons();
         (var norm, _cache) = _model.RunWithCache(_corrupted, TransformerBackward.RequiredHooks(_model.Config.NLayers), LogitsMode.None);
         _dFinal = MetricGradient.ForFinalNormalized(_model, _metric, HookedTransformer.GatherFinal(norm, _corrupted), _corrupted.Batch);
     }
 
-    /// <summary>Two forwards + one backward + every attribution grid (neurons and heads by position included).</summary>
+    /// <summary>Two forwards + one backward + the grid of every named sweep (heads by position and every layer's neurons included).</summary>
     [Benchmark]
-    public int AttributionAllHeadsAndNeurons() => AttributionPatching.Run(_model, _clean, _corrupted, _metric).Grids.Count;
+    public int AttributionAllHeadsAndNeurons()
+    {
+        var engine = new AttributionPatcher(_model, new PatchingInputs(_clean, _corrupted, _metric));
+        return engine.RunEach(engine.Plan(SweepNames.All), normalize: false).Count();
+    }
 
     /// <summary>The backward pass alone, keeping only the gradients attribution reads.</summary>
     [Benchmark]
     public int BackwardOnly()
     {
-        var keep = new HashSet<string>(AttributionPatching.AttributedHooks(_model.Config.NLayers));
+        var keep = new HashSet<string>(AttributionRuns.AttributedHooks(_model.Config.NLayers));
         return TransformerBackward.FromFinalPositions(_model, _cache, _corrupted, _dFinal, keep.Contains).Keys.Count;
     }
 

@@ -14,10 +14,13 @@ internal sealed class SweepProgress(ProgressTask task)
     private int _current = -1;
     private long _before;
 
-    /// <summary>The sweeps to come, in order, with their number of patched runs.</summary>
+    /// <summary>The sweeps to come, in order, with their number of patched runs; planning again starts a new count
+    /// (the exact check after attribution patching).</summary>
     public void Plan(IReadOnlyList<(string Name, int Runs)> sweeps)
     {
         _plan = sweeps;
+        _current = -1;
+        _before = 0;
         task.MaxValue = Math.Max(1, sweeps.Sum(s => (long)s.Runs));
         task.Value = 0;
     }

@@ -1,3 +1,4 @@
+using SharpLens.Analysis.Attribution;
 using SharpLens.Model;
 using SharpLens.Neurons.Corpora;
 using SharpLens.Neurons.Indexing;
@@ -90,7 +91,7 @@ public static class NeuronIndexBuilder
                 if (options.DirectEffectTokens > 0)
                     foreach (int l in layers)
                     {
-                        var promoted = DirectLogitEffect.TopTokens(model, l, options.DirectEffectTokens, out var suppressed);
+                        var promoted = NeuronDirectEffect.TopTokens(model, l, options.DirectEffectTokens, out var suppressed);
                         store.SaveDirectLogits(l, promoted, suppressed);
                     }
             }

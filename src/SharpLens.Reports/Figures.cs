@@ -1,4 +1,5 @@
 using SharpLens.Analysis;
+using SharpLens.Analysis.Statistics;
 
 namespace SharpLens.Reports;
 
@@ -171,20 +172,13 @@ public sealed class BarFigure : Figure
 
     /// <summary>
     /// Mean of each category's samples with a normal-approximation interval mean ± z·sd/√n
-    /// (z = 1.96 for 95%).
+    /// (<see cref="Normal.MeanInterval"/>; z = 1.96 for 95%).
     /// </summary>
     public static BarFigure FromSamples(IReadOnlyList<string> categories, IReadOnlyList<IReadOnlyList<double>> samples, double z = 1.96)
     {
-        var mean = new double[samples.Count]; var lo = new double[samples.Count]; var hi = new double[samples.Count];
-        for (int i = 0; i < samples.Count; i++)
-        {
-            var s = samples[i];
-            double m = s.Count == 0 ? double.NaN : s.Average();
-            double sd = s.Count < 2 ? 0 : Math.Sqrt(s.Sum(v => (v - m) * (v - m)) / (s.Count - 1));
-            double half = s.Count == 0 ? 0 : z * sd / Math.Sqrt(s.Count);
-            mean[i] = m; lo[i] = m - half; hi[i] = m + half;
-        }
-        return new BarFigure(categories, mean, lo, hi);
+        var intervals = samples.Select(s => Normal.MeanInterval(s, z)).ToArray();
+        return new BarFigure(categories, intervals.Select(i => i.Mean).ToArray(), intervals.Select(i => i.Lower).ToArray(),
+            intervals.Select(i => i.Upper).ToArray());
     }
 
     /// <summary>Bars for one grid row (default the first), with 95% intervals from its per-prompt values when present.</summary>
@@ -255,7 +249,20 @@ public sealed class SmallMultiplesFigure : Figure
 }
 
 /// <summary>One head's attention pattern: <paramref name="Pattern"/> is [destination (query), source (key)].</summary>
-public sealed record AttentionHead(string Name, double[,] Pattern);
+public sealed record AttentionHead(string Name, double[,] Pattern)
+{
+    /// <summary>The head's canonical name (<c>L7H11</c>) and its pattern [query_pos, key_pos], as
+    /// <see cref="ComponentActivations.HeadPattern"/> returns it.</summary>
+    public AttentionHead(HeadId head, float[,] pattern) : this(head.ToString(), ToDouble(pattern)) { }
+
+    private static double[,] ToDouble(float[,] m)
+    {
+        var d = new double[m.GetLength(0), m.GetLength(1)];
+        for (int r = 0; r < m.GetLength(0); r++)
+            for (int c = 0; c < m.GetLength(1); c++) d[r, c] = m[r, c];
+        return d;
+    }
+}
 
 /// <summary>
 /// Attention patterns of chosen heads on one prompt (like CircuitsVis attention_heads): tokens on both axes,
@@ -291,7 +298,23 @@ public sealed class AttentionFigure : Figure
 }
 
 /// <summary>One prompt of a <see cref="NeuronTextFigure"/>: <paramref name="Activations"/> is [neuron, token].</summary>
-public sealed record NeuronTextPrompt(IReadOnlyList<string> Tokens, double[,] Activations);
+public sealed record NeuronTextPrompt(IReadOnlyList<string> Tokens, double[,] Activations)
+{
+    /// <summary>The prompt's tokens and each neuron's activations on them ([neuron] of [token], as
+    /// <c>ComponentActivations.NeuronActivations</c> returns them).</summary>
+    public NeuronTextPrompt(IReadOnlyList<string> tokens, IReadOnlyList<float[]> activations) : this(tokens, ToMatrix(activations, tokens.Count)) { }
+
+    private static double[,] ToMatrix(IReadOnlyList<float[]> rows, int tokens)
+    {
+        var m = new double[rows.Count, tokens];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            if (rows[r].Length != tokens) throw new ArgumentException($"neuron {r} has {rows[r].Length} activations for {tokens} tokens");
+            for (int c = 0; c < tokens; c++) m[r, c] = rows[r][c];
+        }
+        return m;
+    }
+}
 
 /// <summary>
 /// Text coloured by neuron activation (like CircuitsVis text_neuron_activations / basic_neuron_vis):
@@ -309,6 +332,10 @@ public sealed class NeuronTextFigure : Figure
     public double? Min { get; set; }
     /// <summary>Upper end of the fixed range (see <see cref="Min"/>).</summary>
     public double? Max { get; set; }
+
+    /// <summary>Activations of <paramref name="neurons"/> (labelled by their canonical names) on the given <paramref name="prompts"/>.</summary>
+    public NeuronTextFigure(IEnumerable<NeuronId> neurons, IEnumerable<NeuronTextPrompt>? prompts = null)
+        : this(neurons.Select(n => n.ToString()).ToArray(), prompts) { }
 
     /// <summary>Activations of <paramref name="neurons"/> on the given <paramref name="prompts"/>.</summary>
     public NeuronTextFigure(IReadOnlyList<string> neurons, IEnumerable<NeuronTextPrompt>? prompts = null)

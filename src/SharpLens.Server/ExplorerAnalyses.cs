@@ -44,14 +44,10 @@ internal static class ExplorerAnalyses
     {
         var data = request.Input(alignedLengths: false, corruptedOptional: true);
         var result = AnalysisResult.Attribute(model, data, topNeurons: 20, out var dla);
-        var heads = dla.Heads;
-        var top = Enumerable.Range(0, heads.Rows.Count * heads.Cols.Count)
-            .OrderByDescending(i => Math.Abs(heads.Values.Data[i])).Take(10)
-            .Select(i => (JsonNode?)new JsonObject
-            {
-                ["layer"] = i / heads.Cols.Count, ["head"] = i % heads.Cols.Count, ["name"] = $"L{i / heads.Cols.Count}H{i % heads.Cols.Count}",
-                ["value"] = heads.Values.Data[i],
-            }).ToArray();
+        var top = dla.Heads.TopByMagnitude(10).Select(c => (JsonNode?)new JsonObject
+        {
+            ["layer"] = c.Row, ["head"] = c.Col, ["name"] = new HeadId(c.Row, c.Col).ToString(), ["value"] = c.Value,
+        }).ToArray();
         result["top_heads"] = new JsonArray(top);
         result["figures"] = Figures(
             ("dla-logit-lens", GridFigure(dla.LogitLens)), ("dla-layers", GridFigure(dla.Layers)),
@@ -62,9 +58,10 @@ internal static class ExplorerAnalyses
     /// <summary>A head's attention pattern on the prompt (the reports' CircuitsVis-style view) and its OV summary.</summary>
     public static JsonObject Head(HookedTransformer model, ExplorerRequest request)
     {
-        var (layer, head) = request.Head();
+        var id = request.Head();
+        var (layer, head) = id;
         var ids = request.Prompt();
-        var figure = AttentionView(model, ids, layer, head);
+        var figure = AttentionView(model, ids, id);
         // The weights' view of the head (engineer H's FactoredMatrix API): OV and QK spectra, copying score, and what
         // the head writes when the final position attends to its most-attended token.
         var ov = HeadCircuits.OV(model, layer, head);
@@ -90,26 +87,20 @@ internal static class ExplorerAnalyses
         };
     }
 
-    /// <summary>The attention pattern (attn.hook_pattern) of head <paramref name="layer"/>.<paramref name="head"/> on one prompt.</summary>
-    public static AttentionFigure AttentionView(HookedTransformer model, int[] ids, int layer, int head)
+    /// <summary>The attention pattern (attn.hook_pattern) of <paramref name="head"/> on one prompt.</summary>
+    public static AttentionFigure AttentionView(HookedTransformer model, int[] ids, HeadId head)
     {
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), [HookNames.Pattern(layer)], LogitsMode.None);
-        var pattern = cache[HookNames.Pattern(layer)];
-        int pos = ids.Length;
-        var values = new double[pos, pos];
-        for (int q = 0; q < pos; q++)
-            for (int k = 0; k < pos; k++) values[q, k] = pattern[0, head, q, k];
-        string name = $"L{layer}H{head}";
-        var figure = new AttentionFigure(StrTokens(model, ids)) { Title = $"Attention pattern of {name}" };
-        return figure.Add(new AttentionHead(name, values));
+        var figure = new AttentionFigure(StrTokens(model, ids)) { Title = $"Attention pattern of {head}" };
+        return figure.Add(new AttentionHead(head, ComponentActivations.HeadPatterns(model, ids, [head])[0]));
     }
 
     /// <summary>One MLP neuron's activation (mlp.hook_post) at every position of the prompt.</summary>
     public static JsonObject Neuron(HookedTransformer model, ExplorerRequest request)
     {
-        var (layer, neuron) = request.Neuron();
+        var id = request.Neuron();
+        var (layer, neuron) = id;
         var ids = request.Prompt();
-        var figure = NeuronView(model, ids, layer, neuron);
+        var figure = NeuronView(model, ids, id);
         var values = figure.Prompts[0].Activations;
         return new JsonObject
         {
@@ -121,15 +112,11 @@ internal static class ExplorerAnalyses
     }
 
     /// <summary>Text coloured by one neuron's activation (mlp.hook_post) on one prompt.</summary>
-    public static NeuronTextFigure NeuronView(HookedTransformer model, int[] ids, int layer, int neuron)
+    public static NeuronTextFigure NeuronView(HookedTransformer model, int[] ids, NeuronId neuron)
     {
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), [HookNames.MlpPost(layer)], LogitsMode.None);
-        var post = cache[HookNames.MlpPost(layer)];
-        var values = new double[1, ids.Length];
-        for (int p = 0; p < ids.Length; p++) values[0, p] = post[0, p, neuron];
-        string name = $"L{layer}N{neuron}";
-        var figure = new NeuronTextFigure([name]) { Title = $"Activation of {name} (mlp.hook_post)" };
-        return figure.Add(new NeuronTextPrompt(StrTokens(model, ids), values));
+        var activations = ComponentActivations.NeuronActivations(model, TokenBatch.Single(ids), [neuron])[0][0];
+        var figure = new NeuronTextFigure([neuron]) { Title = $"Activation of {neuron} (mlp.hook_post)" };
+        return figure.Add(new NeuronTextPrompt(StrTokens(model, ids), [activations]));
     }
 
     /// <summary>A grid drawn as the reports draw it (a line for one row, else a heatmap).</summary>

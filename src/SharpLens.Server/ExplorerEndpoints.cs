@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using SharpLens.Analysis;
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 
 namespace SharpLens.Server;
@@ -34,7 +35,9 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
     {
         ["name"] = model.Config.ModelName, ["n_layers"] = model.Config.NLayers, ["n_heads"] = model.Config.NHeads,
         ["d_mlp"] = model.Config.DMlp, ["n_ctx"] = model.Config.NCtx, ["d_vocab"] = model.Config.DVocab,
-        ["tokenizer"] = model.Tokenizer is not null, ["neuron_index"] = neurons is not null, ["patch_kinds"] = new JsonArray(PatchRequest.KnownKinds.Select(k => (JsonNode?)k).ToArray()),
+        ["tokenizer"] = model.Tokenizer is not null, ["neuron_index"] = neurons is not null,
+        ["patch_kinds"] = new JsonArray(SweepNames.All.Select(k => (JsonNode?)k).ToArray()),
+        ["patch_default_kinds"] = new JsonArray(PatchRequest.DefaultKinds.Select(k => (JsonNode?)k).ToArray()),
     };
 
     /// <summary>Reads the body (size-limited), validates and runs <paramref name="analysis"/> off the request thread,
@@ -63,7 +66,7 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
     {
         var result = ExplorerAnalyses.Neuron(m, request);
         if (neurons is null) return result;
-        var id = new Neurons.NeuronId(result["layer"]!.GetValue<int>(), result["neuron"]!.GetValue<int>());
+        var id = new NeuronId(result["layer"]!.GetValue<int>(), result["neuron"]!.GetValue<int>());
         result["page"] = $"/neurons/{id}";
         result["figures"]!.AsArray().Add(new JsonObject { ["id"] = "neuron-page", ["kind"] = "neuron_page", ["html"] = neurons.Body(id) });
         return result;
@@ -72,7 +75,7 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
     IResult NeuronPage(string id)
     {
         if (neurons is null) return Error(StatusCodes.Status404NotFound, "no neuron index is loaded: start sharplens serve with --neurons-db INDEX");
-        try { return StaticAssets.Html(neurons.Page(Neurons.NeuronId.Parse(id))); }
+        try { return StaticAssets.Html(neurons.Page(NeuronId.Parse(id))); }
         catch (Exception e) when (ExplorerErrors.UserMessage(e) is string message) { return Error(StatusCodes.Status404NotFound, message); }
     }
 

@@ -67,23 +67,18 @@ internal sealed class ExplorerRequest(JsonObject body, HookedTransformer model)
         return value;
     }
 
-    /// <summary>A head "L.H" (or L7H11) that exists in this model.</summary>
-    public (int Layer, int Head) Head()
-    {
-        int layer = Int("layer", 0, int.MaxValue), head = Int("head", 0, int.MaxValue);
-        if (layer >= model.Config.NLayers || head >= model.Config.NHeads)
-            throw new InvalidInputException($"head {layer}.{head} does not exist: the model has layers 0..{model.Config.NLayers - 1} and heads 0..{model.Config.NHeads - 1}");
-        return (layer, head);
-    }
+    /// <summary>The head the body names, by "name" (any form <see cref="HeadId.Parse"/> reads, e.g. "L7H11") or by
+    /// "layer" and "head", checked against this model.</summary>
+    public HeadId Head() => (Body["name"] is JsonNode name ? HeadId.Parse(Text(name, "name"))
+        : new HeadId(Int("layer", 0, int.MaxValue), Int("head", 0, int.MaxValue))).RequireIn(model.Config);
 
-    /// <summary>A neuron that exists in this model.</summary>
-    public (int Layer, int Neuron) Neuron()
-    {
-        int layer = Int("layer", 0, int.MaxValue), neuron = Int("neuron", 0, int.MaxValue);
-        if (layer >= model.Config.NLayers || neuron >= model.Config.DMlp)
-            throw new InvalidInputException($"neuron L{layer}N{neuron} does not exist: the model has layers 0..{model.Config.NLayers - 1} and neurons 0..{model.Config.DMlp - 1}");
-        return (layer, neuron);
-    }
+    /// <summary>The neuron the body names, by "name" (any form <see cref="NeuronId.Parse"/> reads, e.g. "L8N2744") or by
+    /// "layer" and "neuron", checked against this model.</summary>
+    public NeuronId Neuron() => (Body["name"] is JsonNode name ? NeuronId.Parse(Text(name, "name"))
+        : new NeuronId(Int("layer", 0, int.MaxValue), Int("neuron", 0, int.MaxValue))).RequireIn(model.Config);
+
+    static string Text(JsonNode node, string key) =>
+        node is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidInputException($"\"{key}\" must be a string such as \"L7H11\"");
 
     /// <summary>A list of strings (absent: empty).</summary>
     public string[] Strings(string name) => Body[name] switch

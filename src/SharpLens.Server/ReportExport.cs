@@ -18,8 +18,15 @@ internal static class ReportExport
     {
         var data = request.Input(alignedLengths: false, corruptedOptional: true);
         var first = data.Clean.Sequence(0);
-        var head = request.Body["view_head"] is JsonObject h ? new ExplorerRequest(h, model).Head() : ((int, int)?)null;
-        var neuron = request.Body["view_neuron"] is JsonObject n ? new ExplorerRequest(n, model).Neuron() : ((int, int)?)null;
+        // A view is named as the explorer's own requests name it: {"name": "L7H11"} or {"layer": 7, "head": 11}, or the name alone.
+        ExplorerRequest? View(string key) => request.Body[key] switch
+        {
+            null => null,
+            JsonObject o => new ExplorerRequest(o, model),
+            var name => new ExplorerRequest(new JsonObject { ["name"] = name.DeepClone() }, model),
+        };
+        var head = View("view_head")?.Head();
+        var neuron = View("view_neuron")?.Neuron();
         JsonObject? patch = null;
         if (request.Body["job"] is JsonValue jv && jv.TryGetValue(out string? jobId))
             patch = (queue.Find(jobId) ?? throw new InvalidInputException($"patching job '{jobId}' is no longer kept: run the patching again, then export"))
@@ -41,8 +48,8 @@ internal static class ReportExport
         var report = GridPlotter.BuildReport(JsonNode.Parse(text)!.AsObject(), title);
         report.StaticImages = false;   // interactive figures now; sharplens plot result.json adds PNG/SVG copies
         report.Kind = "report";        // how the reports index (sharplens index) lists an export
-        if (head is var (hl, hh)) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, hl, hh), "attention pattern on the first prompt");
-        if (neuron is var (nl, nn)) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, nl, nn), "neuron activation on the first prompt");
+        if (head is HeadId viewHead) report.AddFigure(ExplorerAnalyses.AttentionView(model, first, viewHead), "attention pattern on the first prompt");
+        if (neuron is NeuronId viewNeuron) report.AddFigure(ExplorerAnalyses.NeuronView(model, first, viewNeuron), "neuron activation on the first prompt");
 
         string folder;
         lock (NameLock)

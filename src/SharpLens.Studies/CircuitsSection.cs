@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using SharpLens.Analysis.Metrics;
 using SharpLens.Analysis.Patching;
+using SharpLens.Analysis.Statistics;
 using SharpLens.Analysis.Weights;
 using SharpLens.Circuits;
 using SharpLens.Model;
@@ -40,7 +41,7 @@ public static class CircuitsSection
         var options = new CircuitSearchOptions { Method = s.Method, IgSteps = s.Steps, Edges = s.Edges };
         var sizes = s.Curve.Distinct().Order().ToArray();
         var receivers = s.Receivers.Select(graph.RequireDownstream).ToList();
-        (int Layer, int Head)? ovHead = s.OvHead is null ? null : CircuitsSettings.ParseHead(s.OvHead, graph);
+        HeadId? ovHead = s.OvHeadIn(graph);
 
         evaluatorFor ??= g => new CircuitEvaluator(model, Inputs(g));
         var scores = new Dictionary<string, EdgeScores>();
@@ -76,8 +77,8 @@ public static class CircuitsSection
             perGroup[names[j]] = own;
             for (int i = 0; i < k; i++)
             {
-                edgeOverlap[i, j] = Jaccard(circuits[names[i]].Edges.Select(e => e.Name), circuits[names[j]].Edges.Select(e => e.Name));
-                nodeOverlap[i, j] = Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
+                edgeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].Edges.Select(e => e.Name), circuits[names[j]].Edges.Select(e => e.Name));
+                nodeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
                 (cross[i, j], crossLo[i, j], crossHi[i, j]) = (column[i].Faithfulness, column[i].Interval.Lower, column[i].Interval.Upper);
             }
             Tick();
@@ -182,14 +183,6 @@ public static class CircuitsSection
     {
         ["edges"] = r.Edges, ["faithfulness"] = r.Faithfulness, ["ci_lower"] = r.Interval.Lower, ["ci_upper"] = r.Interval.Upper,
     };
-
-    private static double Jaccard(IEnumerable<string> a, IEnumerable<string> b)
-    {
-        var sa = a.ToHashSet(StringComparer.Ordinal);
-        var sb = b.ToHashSet(StringComparer.Ordinal);
-        int union = sa.Union(sb).Count();
-        return union == 0 ? 1 : (double)sa.Intersect(sb).Count() / union;
-    }
 
     private static JsonArray Arr(IEnumerable<string> xs) => new(xs.Select(x => (JsonNode?)x).ToArray());
 

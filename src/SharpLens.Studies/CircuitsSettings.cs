@@ -9,7 +9,7 @@ namespace SharpLens.Studies;
 /// <c>groups</c> (names; default: every group of <c>experiment</c>), <c>experiment</c> (2), <c>method</c>
 /// (<c>eap-ig</c> or <c>eap</c>), <c>steps</c> (5), <c>edges</c> (200), <c>curve</c> (circuit sizes), <c>resamples</c>
 /// (1000), <c>seed</c> (0), <c>path_group</c> (default: the first group of experiment 1, else the first circuit group),
-/// <c>receivers</c> (["a7.h11&lt;v&gt;", "a7.h11&lt;q&gt;"]), <c>ov_head</c> ("7.11"), <c>ov_tokens</c>,
+/// <c>receivers</c> (["a7.h11&lt;v&gt;", "a7.h11&lt;q&gt;"]), <c>ov_head</c> ("L7H11"), <c>ov_tokens</c>,
 /// <c>bigram_sources</c> and <c>bigram_answers</c> (two tokens).
 /// </summary>
 /// <param name="Groups">Groups named explicitly, or null for every group of <paramref name="Experiment"/>.</param>
@@ -22,7 +22,7 @@ namespace SharpLens.Studies;
 /// <param name="Seed">Bootstrap seed.</param>
 /// <param name="PathGroup">The group path patching runs on, or null for the default.</param>
 /// <param name="Receivers">Path patching receivers (EAP-IG input names such as <c>a7.h11&lt;v&gt;</c>).</param>
-/// <param name="OvHead">The head of the weights-based view ("LAYER.HEAD"), or null to skip it.</param>
+/// <param name="OvHead">The head of the weights-based view (a head name, e.g. "L7H11"), or null to skip it.</param>
 /// <param name="OvTokens">Attended tokens whose OV readout is shown.</param>
 /// <param name="BigramSources">Source tokens of the direct bigram path.</param>
 /// <param name="BigramAnswers">The (correct, wrong) answer pair of the bigram path.</param>
@@ -90,7 +90,7 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
         };
         return new CircuitsSettings(Strs("groups"), Int("experiment", 2), scoring, Int("steps", 5), Int("edges", 200), curve,
             Int("resamples", 1000), Int("seed", 0), Str("path_group"), Strs("receivers") ?? ["a7.h11<v>", "a7.h11<q>"],
-            c.ContainsKey("ov_head") ? Str("ov_head") : "7.11", Tokens("ov_tokens") ?? Texts("'re", "'s", " are", " is"),
+            c.ContainsKey("ov_head") ? Str("ov_head") : "L7H11", Tokens("ov_tokens") ?? Texts("'re", "'s", " are", " is"),
             Tokens("bigram_sources") ?? Texts(" they", " she", " he", " we"), Tokens("bigram_answers") ?? Texts("'re", " are"));
     }
 
@@ -128,7 +128,7 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
             catch (InvalidInputException e) { throw new InvalidInputException($"circuits.receivers: {e.Message}"); }
         if (OvHead is not null)
         {
-            ParseHead(OvHead, graph);
+            OvHeadIn(graph);
             if (BigramAnswers.Count != 2) throw new InvalidInputException($"circuits.bigram_answers must be two tokens [correct, wrong], got {BigramAnswers.Count}");
             foreach (var (list, key) in new[] { (OvTokens, "ov_tokens"), (BigramSources, "bigram_sources"), (BigramAnswers, "bigram_answers") })
                 foreach (var token in list) SingleToken(token, key, target);
@@ -136,15 +136,13 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
         return (chosen, path);
     }
 
-    /// <summary>"7.11" as (7, 11), checked against <paramref name="graph"/>.</summary>
-    public static (int Layer, int Head) ParseHead(string text, CircuitGraph graph)
+    /// <summary>The <c>ov_head</c> setting as a head (any name <see cref="HeadId.Parse"/> reads, e.g. "L7H11" or "7.11"),
+    /// checked against <paramref name="graph"/>; null when the setting is null.</summary>
+    public HeadId? OvHeadIn(CircuitGraph graph)
     {
-        var parts = text.Split('.');
-        if (parts.Length != 2 || !int.TryParse(parts[0], out int l) || !int.TryParse(parts[1], out int h))
-            throw new InvalidInputException($"circuits.ov_head '{text}' is not a head: write LAYER.HEAD, e.g. \"7.11\"");
-        try { graph.HeadForward(l, h); }
-        catch (InvalidInputException e) { throw new InvalidInputException($"circuits.ov_head '{text}': {e.Message}"); }
-        return (l, h);
+        if (OvHead is null) return null;
+        try { return HeadId.Parse(OvHead).RequireIn(graph.NLayers, graph.NHeads); }
+        catch (InvalidInputException e) { throw new InvalidInputException($"circuits.ov_head: {e.Message}"); }
     }
 
     /// <summary>The id of a one-token text or token id, or a one-line error naming the setting.</summary>

@@ -26,7 +26,8 @@ internal static class ClaimChecks
     /// <summary>Checks <paramref name="claim"/> on <paramref name="results"/>.</summary>
     public static ClaimCheck Check(StudyClaim claim, StudyResults results)
     {
-        string g = claim.Group, expect = string.Join(", ", claim.Expect);
+        var expected = Expected(claim);
+        string g = claim.Group, expect = string.Join(", ", expected);
         ClaimCheck NotComputed(string criterion, string what) => new(claim, "not computed", criterion, $"{what} was not computed for {g}");
         ClaimCheck Judge(bool held, string criterion, string observed) => new(claim, held ? "held" : "not held", criterion, observed);
         switch (claim.Kind)
@@ -40,7 +41,7 @@ internal static class ClaimChecks
                 if (grid is null) return NotComputed(criterion, patching ? "head output patching" : "head attribution");
                 var ranked = RankHeads(grid);
                 if (negative) ranked.Reverse();
-                return Judge(claim.Expect.Contains(ranked[0].Name), criterion, Listing(ranked, 2));
+                return Judge(expected.Contains(ranked[0].Name), criterion, Listing(ranked, 2));
             }
             case "head_rank":
             {
@@ -48,22 +49,22 @@ internal static class ClaimChecks
                 string criterion = $"{expect} is number {rank} of the heads by direct logit attribution";
                 if (results.GridAt(g, StudyAnalyses.HeadAttribution) is not Grid grid) return NotComputed(criterion, "head attribution");
                 var ranked = RankHeads(grid);
-                int at = ranked.FindIndex(h => h.Name == claim.Expect[0]) + 1;
-                return Judge(at == rank, criterion, $"{claim.Expect[0]} is number {at}; {Listing(ranked, rank + 1)}");
+                int at = ranked.FindIndex(h => h.Name == expected[0]) + 1;
+                return Judge(at == rank, criterion, $"{expected[0]} is number {at}; {Listing(ranked, rank + 1)}");
             }
             case "top_layer" or "top_components":
             {
-                int n = claim.Kind == "top_layer" ? 1 : claim.Expect.Count;
+                int n = claim.Kind == "top_layer" ? 1 : expected.Count;
                 string criterion = claim.Kind == "top_layer" ? $"the component with the largest direct attribution is {expect}"
                     : $"the {n} components with the largest direct attribution are {expect} (any order)";
                 if (results.GridAt(g, StudyAnalyses.LayerAttribution) is not Grid grid) return NotComputed(criterion, "layer attribution");
                 var ranked = RankCols(grid);
-                bool held = claim.Kind == "top_layer" ? claim.Expect.Contains(ranked[0].Name) : ranked.Take(n).All(c => claim.Expect.Contains(c.Name));
+                bool held = claim.Kind == "top_layer" ? expected.Contains(ranked[0].Name) : ranked.Take(n).All(c => expected.Contains(c.Name));
                 return Judge(held, criterion, Listing(ranked, n + 1));
             }
             case "value_over_pattern":
             {
-                string head = claim.Expect[0];
+                string head = expected[0];
                 string criterion = $"patching {head}'s values restores more than patching its attention pattern (value score > pattern score)";
                 var value = results.GridAt(g, "patching/head_v");
                 var pattern = results.GridAt(g, "patching/head_pattern");
@@ -77,13 +78,13 @@ internal static class ClaimChecks
                 if (results.GridAt(g, StudyAnalyses.NeuronPatching) is not Grid grid) return NotComputed(criterion, "neuron patching");
                 var parts = new List<string>();
                 bool held = true;
-                foreach (var name in claim.Expect)
+                foreach (var name in expected)
                 {
-                    var (layer, index) = ParseNeuron(name);
+                    var (layer, index) = NeuronId.Parse(name);
                     int row = grid.Rows.ToList().IndexOf(layer.ToString());
                     int col = grid.Cols.ToList().IndexOf(index.ToString());
                     if (row < 0 || col < 0) { held = false; parts.Add($"{name} not patched"); continue; }
-                    int k = claim.Expect.Count(e => ParseNeuron(e).Layer == layer);
+                    int k = expected.Count(e => NeuronId.Parse(e).Layer == layer);
                     float effect = grid[row, col];
                     int rank = 1 + Enumerable.Range(0, grid.Cols.Count).Count(c => MathF.Abs(grid[row, c]) > MathF.Abs(effect));
                     held &= rank <= k;
@@ -103,18 +104,21 @@ internal static class ClaimChecks
         }
     }
 
-    /// <summary>"L8N2744" as (8, 2744).</summary>
-    public static (int Layer, int Index) ParseNeuron(string name)
+    /// <summary>The claim's expected names in canonical form: heads (<c>L7H11</c>, also written 7.11, a7.h11, ...) for
+    /// the head kinds, neurons (<c>L8N2744</c>) for top_neurons, as written for the others; a bad name is the one
+    /// name error (<see cref="ComponentNames"/>).</summary>
+    public static IReadOnlyList<string> Expected(StudyClaim claim) => claim.Kind switch
     {
-        int n = name.IndexOf('N');
-        return name.StartsWith('L') && n > 1 && int.TryParse(name[1..n], out int l) && int.TryParse(name[(n + 1)..], out int i)
-            ? (l, i) : throw new InvalidInputException($"'{name}' is not a neuron name: write L{{layer}}N{{index}}, e.g. L8N2744");
-    }
+        "top_positive_head" or "top_negative_head" or "top_patching_head" or "head_rank" or "value_over_pattern"
+            => claim.Expect.Select(n => HeadId.Parse(n).ToString()).ToList(),
+        "top_neurons" => claim.Expect.Select(n => NeuronId.Parse(n).ToString()).ToList(),
+        _ => claim.Expect,
+    };
 
-    private static float HeadValue(Grid grid, string head)
+    private static float HeadValue(Grid grid, string name)
     {
-        int h = head.IndexOf('H');
-        int row = grid.Rows.ToList().IndexOf(head[1..h]), col = grid.Cols.ToList().IndexOf(head[(h + 1)..]);
+        var head = HeadId.Parse(name);
+        int row = grid.Rows.ToList().IndexOf(head.Layer.ToString()), col = grid.Cols.ToList().IndexOf(head.Head.ToString());
         return row < 0 || col < 0 ? float.NaN : grid[row, col];
     }
 

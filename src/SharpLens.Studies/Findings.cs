@@ -12,10 +12,10 @@ internal static class Findings
     /// <summary>Up to six decimals: small patching scores and deviations stay readable.</summary>
     public static string F6(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
 
-    /// <summary>Heads sorted by value (descending): "L7H11".</summary>
+    /// <summary>Heads of a [layer, head] grid sorted by value (descending): "L7H11".</summary>
     public static List<(string Name, float Value)> RankHeads(Grid heads) =>
         Enumerable.Range(0, heads.Rows.Count * heads.Cols.Count)
-            .Select(i => ($"L{heads.Rows[i / heads.Cols.Count]}H{heads.Cols[i % heads.Cols.Count]}", heads.Values.Data[i]))
+            .Select(i => (new HeadId(i / heads.Cols.Count, i % heads.Cols.Count).ToString(), heads.Values.Data[i]))
             .OrderByDescending(x => x.Item2).ToList();
 
     public static List<(string Name, float Value)> RankCols(Grid row) =>

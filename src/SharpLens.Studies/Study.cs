@@ -103,8 +103,6 @@ public sealed record Study
     public IReadOnlyList<StudyClaim> Claims { get; init; } = [];
     /// <summary>The circuits section's settings (the file's <c>"circuits"</c> block), or null when the study has none.</summary>
     public CircuitsSettings? Circuits { get; init; }
-    /// <summary>One line per deprecated name the file used (already translated to today's name), for the caller to show.</summary>
-    public IReadOnlyList<string> Deprecations { get; init; } = [];
     /// <summary>The study file's text, normalised to JSON (stored in results.json).</summary>
     public JsonNode? Source { get; init; }
 
@@ -127,10 +125,6 @@ public static class StudyAnalyses
     /// <summary>Every known analysis, in the order they run.</summary>
     public static readonly string[] All = [ModelCheck, LogitLens, LayerAttribution, HeadAttribution, AttentionPatterns,
         Patching, NeuronPatching, AttributionPatching, Comparisons];
-
-    /// <summary>Sweeps of the "patching" analysis: canonical names of <see cref="SharpLens.Analysis.Patching.SweepNames"/>
-    /// (old names such as "head_value" are translated when the file is read, with a deprecation message).</summary>
-    public static readonly string[] PatchingKinds = [.. SharpLens.Analysis.Patching.SweepNames.ByPosition, .. SharpLens.Analysis.Patching.SweepNames.Heads];
 
     /// <summary>The kinds of claim a study file may state (top_positive_head, head_rank, value_over_pattern ...).</summary>
     public static readonly string[] ClaimKinds = ["top_positive_head", "top_negative_head", "top_layer", "top_components",
@@ -194,18 +188,11 @@ public static class StudyFile
         return JsonValue.Create(v);
     }
 
-    /// <summary>Reads a study from parsed JSON, translating deprecated names (recorded in <see cref="Study.Deprecations"/>).</summary>
+    /// <summary>Reads a study from parsed JSON.</summary>
     public static Study FromNode(JsonNode? root, string source = "study") => new Reader(source).Read(root);
 
     private sealed class Reader(string source)
     {
-        private readonly List<string> _deprecations = [];
-
-        /// <summary>Today's name of a patching sweep; an old name is translated and noted in <see cref="Study.Deprecations"/>.</summary>
-        private string Sweep(string name) =>
-            SharpLens.Analysis.Patching.SweepNames.Deprecated.ContainsKey(name)
-                ? SharpLens.Analysis.Patching.SweepNames.Canonical(name, m => _deprecations.Add($"{source}: {m}")) : name;
-
         private InvalidInputException Error(string message) => new($"{source}: {message}");
 
         public Study Read(JsonNode? root)
@@ -220,7 +207,7 @@ public static class StudyFile
             if (obj["comparisons"] is JsonObject c)
                 comparisons = new ComparisonSettings
                 {
-                    Figures = c["figures"] is JsonNode f ? StrList(f, "comparisons.figures").Select(Sweep).ToList() : comparisons.Figures,
+                    Figures = c["figures"] is JsonNode f ? StrList(f, "comparisons.figures") : comparisons.Figures,
                     Threshold = Num(c, "threshold", comparisons.Threshold, "comparisons"),
                     Alpha = Num(c, "alpha", comparisons.Alpha, "comparisons"),
                     Permutations = (int)Num(c, "permutations", comparisons.Permutations, "comparisons"),
@@ -249,7 +236,7 @@ public static class StudyFile
                 Name = name, Title = Str(obj, "title", null), Description = Str(obj, "description", null), Model = Str(obj, "model", null),
                 PrependBos = obj["prepend_bos"] is JsonValue pb ? pb.GetValue<bool>() : null,
                 Questions = obj["questions"] is JsonNode q ? StrList(q, "questions") : [],
-                Groups = groups, Comparisons = comparisons, Claims = claims, Circuits = circuits, Source = obj.DeepClone(), Deprecations = _deprecations,
+                Groups = groups, Comparisons = comparisons, Claims = claims, Circuits = circuits, Source = obj.DeepClone(),
             };
         }
 
@@ -272,7 +259,7 @@ public static class StudyFile
             if (corr is JsonArray ca) corrupted = ca.Select((p, i) => Token(p, $"{where}, corrupted prompt {i}")).ToList();
             else if (corr is not null && !(corr is JsonValue cv && cv.GetValueKind() == JsonValueKind.String && cv.ToString() == "swap_pairs"))
                 throw Error($"{where}: \"corrupted\" must be a list of prompts or \"swap_pairs\", not {corr.ToJsonString()}");
-            var patching = Get("patching") is JsonNode pn ? StrList(pn, $"{where}.patching").Select(Sweep).ToList() : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern"];
+            var patching = Get("patching") is JsonNode pn ? StrList(pn, $"{where}.patching") : ["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern"];
             var layers = Get("neuron_layers") is JsonArray la
                 ? la.Select((l, i) => l is JsonValue lv && lv.TryGetValue(out int li) ? li : throw Error($"{where}: neuron_layers[{i}] must be an integer layer, not {l?.ToJsonString() ?? "null"}")).ToList()
                 : [];

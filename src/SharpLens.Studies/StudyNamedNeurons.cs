@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
+using SharpLens.Analysis;
 using SharpLens.Model;
-using SharpLens.Model.Hooks;
 
 namespace SharpLens.Studies;
 
@@ -17,17 +17,13 @@ internal static class StudyNamedNeurons
     /// <summary><c>{"neurons": [{"name", "layer", "index", "activations": [prompt][position]}]}</c> (real positions only).</summary>
     public static JsonObject Run(HookedTransformer model, ResolvedGroup g)
     {
-        var (_, cache) = model.RunWithCache(g.Clean, g.NamedNeurons.Select(n => HookNames.MlpPost(n.Layer)).Distinct(), LogitsMode.None);
-        int dMlp = model.Config.DMlp, pos = g.Clean.Pos;
+        var activations = ComponentActivations.NeuronActivations(model, g.Clean, g.NamedNeurons);
         var list = new JsonArray();
-        foreach (var (layer, index) in g.NamedNeurons)
+        for (int i = 0; i < g.NamedNeurons.Count; i++)
         {
-            var post = cache[HookNames.MlpPost(layer)]; // [batch, pos, d_mlp]
-            var acts = new JsonArray();
-            for (int b = 0; b < g.Clean.Batch; b++)
-                acts.Add(FiniteJson.Array(Enumerable.Range(0, g.Clean.Lengths[b]).Select(p => post.Data[(b * pos + p) * dMlp + index]),
-                    $"{g.Name}: activation of L{layer}N{index} on prompt {b}"));
-            list.Add(new JsonObject { ["name"] = $"L{layer}N{index}", ["layer"] = layer, ["index"] = index, ["activations"] = acts });
+            var neuron = g.NamedNeurons[i];
+            var acts = new JsonArray(activations[i].Select((perPrompt, b) => (JsonNode?)FiniteJson.Array(perPrompt, $"{g.Name}: activation of {neuron} on prompt {b}")).ToArray());
+            list.Add(new JsonObject { ["name"] = neuron.ToString(), ["layer"] = neuron.Layer, ["index"] = neuron.Neuron, ["activations"] = acts });
         }
         return new JsonObject { ["neurons"] = list };
     }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
+using SharpLens.Analysis.Patching;
 using SharpLens.Neurons;
 using SharpLens.Reports;
 using SharpLens.Tensors;
@@ -10,15 +11,6 @@ namespace SharpLens.Studies;
 /// <summary>index.html of a study run: the study's questions, every figure with a caption, and findings computed from the numbers.</summary>
 public static class StudyReport
 {
-    private static readonly Dictionary<string, string> SweepTitles = new()
-    {
-        ["resid_pre"] = "Logit Difference From Patched Residual Stream", ["resid_mid"] = "Logit Difference From Patched Residual Stream (mid)",
-        ["resid_post"] = "Logit Difference From Patched Residual Stream (post)", ["attn_out"] = "Logit Difference From Patched Attention Layer",
-        ["mlp_out"] = "Logit Difference From Patched MLP Layer", ["head_out"] = "Logit Difference From Patched Head Output",
-        ["head_v"] = "Logit Difference From Patched Head Value", ["head_q"] = "Logit Difference From Patched Head Query",
-        ["head_k"] = "Logit Difference From Patched Head Key", ["head_pattern"] = "Logit Difference From Patched Head Pattern",
-    };
-
     /// <summary>
     /// Writes the report into <paramref name="outDir"/>; returns its index.html. With <paramref name="neuronIndex"/> (built for
     /// the run's model), the page of every neuron the report names is written into <c>outDir/neurons/</c> and linked.
@@ -107,15 +99,15 @@ public static class StudyReport
                 fig.Add(new AttentionHead($"{h!["name"]} ({h["sign"]}, {F(h["dla"]!.GetValue<double>())})", Matrix((JsonArray)h["pattern"]!)));
             report.AddFigure(fig, "Attention patterns of the three most positive and three most negative heads by direct logit attribution.");
         }
-        foreach (var (sweep, title) in SweepTitles)
+        foreach (var sweep in SweepNames.All)
             if (results.GridAt(g, $"patching/{sweep}") is Grid grid)
-                report.AddFigure(Heatmap(grid, $"{g}: {title}", grid.ColTitle ?? "", "layer"),
+                report.AddFigure(Heatmap(grid, $"{g}: Logit Difference From Patched {SweepNames.Title(sweep)}", grid.ColTitle ?? "", grid.RowTitle ?? "layer"),
                     $"Activation patching of {sweep} (clean into corrupted), normalized: 0 = corrupted, 1 = clean.");
         foreach (var (other, what) in new[] { ("head_v", "value"), ("head_pattern", "attention") })
             if (results.GridAt(g, "patching/head_out") is Grid o && results.GridAt(g, $"patching/{other}") is Grid v)
             {
                 var sc = new ScatterFigure(Enumerable.Range(0, o.Values.Length).Select(i =>
-                    new ScatterPoint(v.Values.Data[i], o.Values.Data[i], $"L{o.Rows[i / o.Cols.Count]}H{o.Cols[i % o.Cols.Count]}", i / o.Cols.Count)))
+                    new ScatterPoint(v.Values.Data[i], o.Values.Data[i], new HeadId(i / o.Cols.Count, i % o.Cols.Count).ToString(), i / o.Cols.Count)))
                 { Title = $"{g}: Scatter plot of output patching vs {what} patching", XTitle = $"{what} patching", YTitle = "output patching", Diagonal = true };
                 report.AddFigure(sc, $"Each dot is a head: points on the diagonal are explained by their {what}.");
             }
@@ -157,7 +149,7 @@ public static class StudyReport
         foreach (var (figure, node) in figs)
         {
             string path = node!["path"]!.ToString();
-            var grids = groups.Select(g => KeyValuePair.Create(g, StudyRunner.Positional(results.GridAt(g, path)!))).ToList();
+            var grids = groups.Select(g => KeyValuePair.Create(g, StudyComparisons.Positional(results.GridAt(g, path)!))).ToList();
             if (grids[0].Value.Rows.Count == 1)
             {
                 var rows = grids.Select(x => x.Key).ToList();

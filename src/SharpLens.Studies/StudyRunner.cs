@@ -1,15 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using SharpLens.Analysis;
-using SharpLens.Analysis.Attribution;
-using SharpLens.Analysis.Metrics;
 using SharpLens.Analysis.Patching;
-using SharpLens.Analysis.Predictions;
-using SharpLens.Analysis.Statistics;
 using SharpLens.Model;
-using SharpLens.Model.Hooks;
-using SharpLens.Tensors;
-using SharpLens.Tokenization;
 
 namespace SharpLens.Studies;
 
@@ -56,8 +48,8 @@ public sealed class StudyRunner
     private readonly Study _study;
     private readonly IReadOnlyList<ResolvedGroup> _groups;
     private readonly StudyRunOptions _options;
-    private readonly Dictionary<string, LogitDiffAttribution> _dla = new();
-    private readonly Dictionary<string, ActivationPatcher> _patchers = new();
+    /// <summary>The group whose steps run now, with the state they share; one group at a time.</summary>
+    private StudyGroupRun? _current;
 
     /// <summary>Validates <paramref name="study"/> against <paramref name="model"/> (before any model run) and prepares the run.</summary>
     public StudyRunner(HookedTransformer model, Study study, StudyRunOptions options)
@@ -97,7 +89,7 @@ public sealed class StudyRunner
             _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 0, false));
             var sw = Stopwatch.StartNew();
             // Round-trip through JSON text: every stored number then reads back as any numeric type, as after a reload.
-            if (isComparison) results.Root["comparisons"] = Normalize(RunComparisons(results, stepProgress));
+            if (isComparison) results.Root["comparisons"] = Normalize(StudyComparisons.Run(_study, results, stepProgress));
             else { results.Set(steps[i].Group, steps[i].Path, Finite(Normalize(steps[i].Run(stepProgress)), name)); groupsChanged = true; }
             results.Timings[name] = Math.Round(sw.Elapsed.TotalSeconds, 3);
             results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
@@ -133,8 +125,12 @@ public sealed class StudyRunner
         return new StudyRunSummary(ran, skipped, watch.Elapsed, ResultsPath, report, PeakMemory.Bytes());
     }
 
-    /// <summary>Groups whose patcher or attribution the runner holds right now (tests: one group at a time).</summary>
-    internal IReadOnlyCollection<string> GroupsHeld => _patchers.Keys.Union(_dla.Keys).ToList();
+    /// <summary>Groups whose state (patcher, attribution) the runner holds right now (tests: one group at a time).</summary>
+    internal IReadOnlyCollection<string> GroupsHeld => _current is null ? [] : [_current.Group.Name];
+
+    /// <summary>The state of <paramref name="g"/>'s steps, made when its first step runs.</summary>
+    private StudyGroupRun Group(ResolvedGroup g) =>
+        _current?.Group.Name == g.Name ? _current : _current = new StudyGroupRun(_model, g, _options.Method);
 
     /// <summary>
     /// A group's patcher (its clean and corrupted activation caches, keys/values) and attribution are needed only by
@@ -142,9 +138,7 @@ public sealed class StudyRunner
     /// </summary>
     private void ReleaseGroup(string group)
     {
-        _patchers.Remove(group);
-        _relay.Remove(group);
-        _dla.Remove(group);
+        if (_current?.Group.Name == group) _current = null;
         StudyMemory.ReturnFreedMemory();
     }
 
@@ -210,7 +204,7 @@ public sealed class StudyRunner
         ["answers"] = string.Join(",", g.Answers.Select(a => $"{a.Correct}/{a.Wrong}")), ["layers"] = string.Join(",", g.Group.NeuronLayers),
         ["top"] = $"{g.Group.TopNeurons}/{g.Group.TopK}/{g.Group.Candidates}",
         ["named"] = g.NamedNeurons.Count + g.TestPrompts.Count == 0 ? null
-            : string.Join(",", g.NamedNeurons.Select(n => $"L{n.Layer}N{n.Index}").Concat(g.TestPrompts.Select(t => $"{string.Join(" ", t.Tokens)}/{t.Answer}"))),
+            : string.Join(",", g.NamedNeurons.Select(n => n.ToString()).Concat(g.TestPrompts.Select(t => $"{string.Join(" ", t.Tokens)}/{t.Answer}"))),
     });
 
     private List<Step> Plan()
@@ -219,236 +213,24 @@ public sealed class StudyRunner
         foreach (var g in _groups)
         {
             var grp = g.Group;
-            if (grp.Has(StudyAnalyses.ModelCheck)) steps.Add(new(g.Name, StudyAnalyses.ModelCheck, _ => ModelCheck(g)));
-            if (g.TestPrompts.Count > 0) steps.Add(new(g.Name, StudyTestPrompts.Path, _ => StudyTestPrompts.Run(_model, g)));
-            if (g.NamedNeurons.Count > 0) steps.Add(new(g.Name, StudyNamedNeurons.Path, _ => StudyNamedNeurons.Run(_model, g)));
-            if (grp.Has(StudyAnalyses.LogitLens)) steps.Add(new(g.Name, StudyAnalyses.LogitLens, _ => new JsonObject { ["grid"] = Dla(g).LogitLens.ToJson() }));
-            if (grp.Has(StudyAnalyses.LayerAttribution)) steps.Add(new(g.Name, StudyAnalyses.LayerAttribution, _ => new JsonObject
+            void Add(string path, Func<StudyGroupRun, IProgress<double>, JsonNode> run) => steps.Add(new(g.Name, path, p => run(Group(g), p)));
+            if (grp.Has(StudyAnalyses.ModelCheck)) Add(StudyAnalyses.ModelCheck, (r, _) => r.ModelCheck());
+            if (g.TestPrompts.Count > 0) Add(StudyTestPrompts.Path, (_, _) => StudyTestPrompts.Run(_model, g));
+            if (g.NamedNeurons.Count > 0) Add(StudyNamedNeurons.Path, (_, _) => StudyNamedNeurons.Run(_model, g));
+            if (grp.Has(StudyAnalyses.LogitLens)) Add(StudyAnalyses.LogitLens, (r, _) => new JsonObject { ["grid"] = r.Dla().LogitLens.ToJson() });
+            if (grp.Has(StudyAnalyses.LayerAttribution)) Add(StudyAnalyses.LayerAttribution, (r, _) => new JsonObject
             {
-                ["grid"] = Dla(g).Layers.ToJson(), ["top_neurons_dla"] = Dla(g).TopNeurons.ToJson(),
-                ["measured_logit_diff"] = Arr(Dla(g).MeasuredLogitDiff),
-            }));
-            if (grp.Has(StudyAnalyses.HeadAttribution)) steps.Add(new(g.Name, StudyAnalyses.HeadAttribution, _ => new JsonObject { ["grid"] = Dla(g).Heads.ToJson() }));
-            if (grp.Has(StudyAnalyses.AttentionPatterns)) steps.Add(new(g.Name, StudyAnalyses.AttentionPatterns, _ => AttentionPatterns(g)));
+                ["grid"] = r.Dla().Layers.ToJson(), ["top_neurons_dla"] = r.Dla().TopNeurons.ToJson(),
+                ["measured_logit_diff"] = Arr(r.Dla().MeasuredLogitDiff),
+            });
+            if (grp.Has(StudyAnalyses.HeadAttribution)) Add(StudyAnalyses.HeadAttribution, (r, _) => new JsonObject { ["grid"] = r.Dla().Heads.ToJson() });
+            if (grp.Has(StudyAnalyses.AttentionPatterns)) Add(StudyAnalyses.AttentionPatterns, (r, _) => r.AttentionPatterns());
             if (grp.Has(StudyAnalyses.Patching))
-                foreach (var sweep in grp.Patching) steps.Add(new(g.Name, $"patching/{sweep}", p => Patch(g, sweep, p)));
-            if (grp.Has(StudyAnalyses.NeuronPatching)) steps.Add(new(g.Name, StudyAnalyses.NeuronPatching, p => NeuronPatching(g, p)));
-            if (grp.Has(StudyAnalyses.AttributionPatching)) steps.Add(new(g.Name, StudyAnalyses.AttributionPatching, p => AttributionPatchingStep(g, p)));
+                foreach (var sweep in grp.Patching) Add($"patching/{sweep}", (r, p) => r.Patch(sweep, p));
+            if (grp.Has(StudyAnalyses.NeuronPatching)) Add(StudyAnalyses.NeuronPatching, (r, p) => r.NeuronPatching(p));
+            if (grp.Has(StudyAnalyses.AttributionPatching)) Add(StudyAnalyses.AttributionPatching, (r, p) => r.AttributionPatching(p));
         }
         return steps;
-    }
-
-    // ---- (1) model check ----
-    private JsonNode ModelCheck(ResolvedGroup g)
-    {
-        var clean = _model.Run(g.Clean, new ForwardOptions { Logits = LogitsMode.Final });
-        var corrupted = _model.Run(g.Corrupted, new ForwardOptions { Logits = LogitsMode.Final });
-        var cleanLd = LogitDiff.PerPrompt(clean, g.Answers);
-        var corrLd = LogitDiff.PerPrompt(corrupted, g.Answers);
-        int vocab = _model.Config.DVocab;
-        var predictions = new JsonArray();
-        for (int b = 0; b < g.Clean.Batch; b++)
-        {
-            var p = NextTokenPrediction.FromLogits(_model, g.Clean.Sequence(b), clean.Data.AsSpan(b * vocab, vocab).ToArray(), g.Group.TopK, g.Answers[b].Correct);
-            var json = p.ToJson();
-            json["prompt"] = g.CleanTexts[b];
-            predictions.Add(json);
-        }
-        return new JsonObject
-        {
-            ["clean_per_prompt"] = FiniteJson.Array(cleanLd, $"{g.Name}: clean logit difference per prompt"), ["clean_logit_diff"] = cleanLd.Average(),
-            ["corrupted_per_prompt"] = FiniteJson.Array(corrLd, $"{g.Name}: corrupted logit difference per prompt"), ["corrupted_logit_diff"] = corrLd.Average(),
-            ["predictions"] = predictions,
-        };
-    }
-
-    // ---- (2), (3) direct logit attribution ----
-    private LogitDiffAttribution Dla(ResolvedGroup g)
-    {
-        if (_dla.TryGetValue(g.Name, out var d)) return d;
-        var (_, cache) = _model.RunWithCache(g.Clean, DirectLogitAttribution.NeededHooks(_model.Config.NLayers), LogitsMode.None);
-        return _dla[g.Name] = DirectLogitAttribution.ForLogitDiff(_model, cache, g.Clean, g.Answers, 20);
-    }
-
-    private JsonNode AttentionPatterns(ResolvedGroup g)
-    {
-        var heads = Dla(g).Heads;
-        int H = _model.Config.NHeads;
-        var chosen = heads.Largest(3).Select(c => (i: c.Index, "positive")).Concat(heads.Smallest(3).Select(c => (i: c.Index, "negative")))
-            .DistinctBy(x => x.i).ToList();
-        var first = TokenBatch.Single(g.Clean.Sequence(0));
-        var layers = chosen.Select(c => c.i / H).Distinct().ToList();
-        var (_, cache) = _model.RunWithCache(first, layers.Select(HookNames.Pattern), LogitsMode.None);
-        int n = first.Pos;
-        var list = new JsonArray();
-        foreach (var (i, sign) in chosen)
-        {
-            int l = i / H, h = i % H;
-            var pattern = cache[HookNames.Pattern(l)]; // [1, head, q, k]
-            var rows = new JsonArray();
-            for (int q = 0; q < n; q++)
-                rows.Add(Arr(Enumerable.Range(0, n).Select(k => pattern.Data[(h * n + q) * n + k]).ToArray()));
-            list.Add(new JsonObject { ["name"] = $"L{l}H{h}", ["layer"] = l, ["head"] = h, ["sign"] = sign, ["dla"] = heads.Values.Data[i], ["pattern"] = rows });
-        }
-        return new JsonObject { ["prompt"] = g.CleanTexts[0], ["tokens"] = Arr(g.StrTokens[0]), ["heads"] = list };
-    }
-
-    // ---- (4) activation patching ----
-    private ActivationPatcher Patcher(ResolvedGroup g, IProgress<double>? progress)
-    {
-        if (!_patchers.TryGetValue(g.Name, out var p))
-        {
-            var inputs = new PatchingInputs(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers));
-            _patchers[g.Name] = p = new ActivationPatcher(_model, inputs, new PatchingOptions
-            {
-                Method = _options.Method, StrTokens = g.StrTokens[0], Progress = new ProgressRelay(this, g.Name),
-            });
-        }
-        _relay[g.Name] = progress;
-        return p;
-    }
-
-    private readonly Dictionary<string, IProgress<double>?> _relay = new();
-
-    private sealed class ProgressRelay(StudyRunner runner, string group) : IProgress<PatchingProgress>
-    {
-        public void Report(PatchingProgress value) => runner._relay.GetValueOrDefault(group)?.Report(value.Fraction);
-    }
-
-    private JsonNode Patch(ResolvedGroup g, string sweep, IProgress<double> progress)
-    {
-        var patcher = Patcher(g, progress);
-        var raw = patcher.Run(patcher.Sweep(sweep));
-        return PatchJson(patcher, raw);
-    }
-
-    private static JsonObject PatchJson(ActivationPatcher patcher, Grid raw) => new()
-    {
-        ["grid"] = patcher.Normalize(raw).ToJson(), ["raw"] = raw.ToJson(),
-        ["clean_baseline"] = patcher.CleanBaseline.Average(), ["corrupted_baseline"] = patcher.CorruptedBaseline.Average(),
-    };
-
-    // ---- (5) neurons ----
-    private JsonNode NeuronPatching(ResolvedGroup g, IProgress<double> progress)
-    {
-        var layers = g.Group.NeuronLayers;
-        var patcher = Patcher(g, progress);
-        var raw = patcher.Neurons(layers);
-        var norm = patcher.Normalize(raw);
-        var top = norm.TopByMagnitude(g.Group.TopNeurons);
-        var json = PatchJson(patcher, raw);
-        json["top"] = NeuronDetails(g, top.Select(c => (layers[c.Row], c.Col, c.Value)).ToList());
-        return json;
-    }
-
-    /// <summary>Activations (mlp.hook_post) of each neuron on every clean prompt and its direct effect on the answer tokens.</summary>
-    private JsonArray NeuronDetails(ResolvedGroup g, IReadOnlyList<(int Layer, int Index, float Effect)> neurons)
-    {
-        var result = new JsonArray();
-        if (neurons.Count == 0) return result;
-        var (_, cache) = _model.RunWithCache(g.Clean, neurons.Select(n => HookNames.MlpPost(n.Layer)).Distinct(), LogitsMode.None);
-        int dMlp = _model.Config.DMlp, pos = g.Clean.Pos;
-        var (a0, a1) = g.Answers[0];
-        foreach (var (l, n, effect) in neurons)
-        {
-            var post = cache[HookNames.MlpPost(l)];
-            var acts = new JsonArray();
-            for (int b = 0; b < g.Clean.Batch; b++)
-                acts.Add(Arr(Enumerable.Range(0, g.Clean.Lengths[b]).Select(p => post.Data[(b * pos + p) * dMlp + n]).ToArray()));
-            double direct = NeuronDirectEffect.OnLogitDiff(_model, l, n, a0, a1);
-            result.Add(new JsonObject
-            {
-                ["name"] = $"L{l}N{n}", ["layer"] = l, ["index"] = n, ["effect"] = effect,
-                ["direct_effect"] = Math.Round(direct, 6), ["direct_effect_answers"] = Arr([g.AnswerTexts[0].Correct, g.AnswerTexts[0].Wrong]),
-                ["activations"] = acts,
-            });
-        }
-        return result;
-    }
-
-    // ---- beyond the notebook: attribution patching, then exact patching of the top candidates ----
-    private JsonNode AttributionPatchingStep(ResolvedGroup g, IProgress<double> progress)
-    {
-        var metric = new LogitDiffMetric(g.Answers);
-        var attr = SharpLens.Analysis.Attribution.AttributionPatching.Run(_model, g.Clean, g.Corrupted, metric, new AttributionOptions { NeuronsByPosition = false, HeadsByPosition = false });
-        progress.Report(0.3);
-        var neurons = attr.Normalized("neurons");
-        var heads = attr.Normalized("head_out");
-        int k = g.Group.Candidates, dMlp = _model.Config.DMlp, H = _model.Config.NHeads;
-        var topN = neurons.TopByMagnitude(k).Select(c => c.Index).ToArray();
-        var topH = heads.TopByMagnitude(k).Select(c => c.Index).ToArray();
-        var patcher = Patcher(g, progress);
-        var names = topN.Select(i => $"L{i / dMlp}N{i % dMlp}").Concat(topH.Select(i => $"L{i / H}H{i % H}")).ToArray();
-        // The candidates are ordinary patch sites (every position), so the exact engine batches them.
-        var sites = topN.Select(i => PatchSite.Neuron(i / dMlp, i % dMlp)).Concat(topH.Select(i => PatchSite.Head("z", i / H, i % H))).ToArray();
-        // No later step of a study runs a backward pass on this group; the next group that does builds them again.
-        _model.ReleaseBackwardWeights();
-        var exactRaw = patcher.Run(PatchSweep.Of("attribution candidates", names, sites));
-        var exact = patcher.Normalize(exactRaw);
-        var candidates = new JsonArray();
-        for (int r = 0; r < names.Length; r++)
-        {
-            float a = r < topN.Length ? neurons.Values.Data[topN[r]] : heads.Values.Data[topH[r - topN.Length]];
-            candidates.Add(new JsonObject { ["name"] = names[r], ["kind"] = r < topN.Length ? "neuron" : "head", ["attribution"] = a, ["exact"] = exact.Values.Data[r] });
-        }
-        var attrGrid = new Grid(new Tensor(candidates.Select(c => c!["attribution"]!.GetValue<float>()).ToArray(), names.Length, 1), names, ["effect"]);
-        var agreement = AttributionAgreement.Compare(attrGrid, exact);
-        return new JsonObject
-        {
-            ["neurons"] = neurons.ToJson(), ["heads"] = heads.ToJson(), ["candidates"] = candidates,
-            ["agreement"] = new JsonObject { ["pearson"] = agreement.Pearson, ["spearman"] = agreement.Spearman, ["mean_abs_diff"] = agreement.MeanAbsDiff },
-        };
-    }
-
-    // ---- (6) comparisons across groups ----
-    private JsonNode RunComparisons(StudyResults results, IProgress<double> progress)
-    {
-        var set = _study.Comparisons;
-        var groups = _study.ComparedGroups.Select(g => g.Name).ToList();
-        var output = new JsonObject { ["groups"] = Arr(groups.ToArray()), ["threshold"] = set.Threshold, ["alpha"] = set.Alpha, ["correction"] = "holm", ["correction_scope"] = "the cells of one figure for one pair of groups (not across pairs or figures)", ["paired"] = false };
-        var figures = new JsonObject();
-        int pairs = groups.Count * (groups.Count - 1) / 2, done = 0, total = pairs * set.Figures.Count;
-        foreach (var figure in set.Figures)
-        {
-            string path = figure switch { "logit_lens" or "layer_attribution" or "head_attribution" => figure, _ => $"patching/{figure}" };
-            var grids = groups.Select(g => Positional(results.GridAt(g, path)
-                ?? throw new InvalidInputException($"comparisons: group '{g}' has no {path} result"))).ToList();
-            var pairList = new JsonArray();
-            for (int a = 0; a < groups.Count; a++)
-                for (int b = a + 1; b < groups.Count; b++)
-                {
-                    var cmp = GroupComparison.Compare(grids[a], grids[b], paired: false, Correction.Holm, set.Alpha, set.Permutations, set.Resamples, 0.95, set.Seed);
-                    var largest = cmp.Cells.OrderByDescending(c => MathF.Abs(c.Diff)).First();
-                    var small = cmp.Cells.Where(c => MathF.Abs(c.Diff) < set.Threshold).ToList();
-                    pairList.Add(new JsonObject
-                    {
-                        ["a"] = groups[a], ["b"] = groups[b],
-                        ["max_abs_diff"] = MathF.Abs(largest.Diff), ["max_cell"] = $"{largest.Row}/{largest.Col}",
-                        ["cells"] = cmp.Cells.Count, ["significant"] = cmp.Significant.Count(),
-                        ["below_threshold"] = small.Count, ["below_threshold_significant"] = small.Count(c => c.Significant),
-                        ["significant_cells"] = new JsonArray(cmp.Significant.Take(20).Select(c => (JsonNode?)CellJson(c)).ToArray()),
-                        ["largest_cells"] = new JsonArray(cmp.Cells.OrderByDescending(c => MathF.Abs(c.Diff)).Take(5).Select(c => (JsonNode?)CellJson(c)).ToArray()),
-                    });
-                    progress.Report(++done / (double)total);
-                }
-            figures[figure] = new JsonObject { ["path"] = path, ["pairs"] = pairList };
-        }
-        output["figures"] = figures;
-        return output;
-    }
-
-    private static JsonObject CellJson(CellComparison c) => new()
-    {
-        ["row"] = c.Row, ["col"] = c.Col, ["mean_a"] = c.MeanA, ["mean_b"] = c.MeanB, ["diff"] = c.Diff,
-        ["ci"] = new JsonArray(c.DiffLower, c.DiffUpper), ["p"] = c.PValue, ["p_adjusted"] = c.PAdjusted, ["significant"] = c.Significant,
-    };
-
-    /// <summary>Position columns "they_7" differ between groups: compare by index ("pos_7").</summary>
-    internal static Grid Positional(Grid g)
-    {
-        if (g.ColTitle != "position") return g;
-        var cols = g.Cols.Select((c, i) => $"pos_{i}").ToArray();
-        return new Grid(g.Values, g.Rows, cols, g.PerPrompt) { Title = g.Title, RowTitle = g.RowTitle, ColTitle = g.ColTitle };
     }
 
     internal static JsonArray Arr(IEnumerable<float> v) => FiniteJson.Array(v, "a per-prompt value");

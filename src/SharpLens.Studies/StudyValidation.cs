@@ -1,3 +1,4 @@
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Tokenization;
 
@@ -21,7 +22,7 @@ public sealed record ResolvedGroup
     /// <summary>Answer tokens as strings.</summary>
     public required (string Correct, string Wrong)[] AnswerTexts { get; init; }
     /// <summary>The study's named neurons (layer, index), in the order given.</summary>
-    public IReadOnlyList<(int Layer, int Index)> NamedNeurons { get; init; } = [];
+    public IReadOnlyList<NeuronId> NamedNeurons { get; init; } = [];
     /// <summary>test_prompt inputs: tokens (BOS as for the prompts), the answer's id and both as text.</summary>
     public IReadOnlyList<(string Prompt, int[] Tokens, int Answer)> TestPrompts { get; init; } = [];
     /// <summary>The group's name.</summary>
@@ -84,10 +85,10 @@ public static class StudyValidation
                 throw new InvalidInputException($"{where}: unknown analysis '{a}': known analyses are {string.Join(", ", StudyAnalyses.All)}");
         if (g.Has(StudyAnalyses.Patching))
         {
-            if (g.Patching.Count == 0) throw new InvalidInputException($"{where}: \"patching\" is an empty list: name at least one of {string.Join(", ", StudyAnalyses.PatchingKinds)}");
+            if (g.Patching.Count == 0) throw new InvalidInputException($"{where}: \"patching\" is an empty list: name at least one of {string.Join(", ", SweepNames.All)}");
             foreach (var p in g.Patching)
-                if (!StudyAnalyses.PatchingKinds.Contains(p))
-                    throw new InvalidInputException($"{where}: unknown patching sweep '{p}': known sweeps are {string.Join(", ", StudyAnalyses.PatchingKinds)}");
+                if (!SweepNames.All.Contains(p))
+                    throw new InvalidInputException($"{where}: unknown patching sweep '{p}': known sweeps are {string.Join(", ", SweepNames.All)}");
         }
         if (g.Has(StudyAnalyses.NeuronPatching) && g.NeuronLayers.Count == 0)
             throw new InvalidInputException($"{where}: neuron_patching needs \"neuron_layers\", e.g. [8, 10]");
@@ -144,15 +145,12 @@ public static class StudyValidation
         };
     }
 
-    /// <summary>"L8N2744" as (8, 2744), checked against the model's layers and MLP width.</summary>
-    private static (int Layer, int Index) NamedNeuron(string name, string where, StudyTarget target)
+    /// <summary>A named neuron (<c>L8N2744</c>, or any form <see cref="NeuronId.Parse"/> reads), checked against the
+    /// model's layers and MLP width.</summary>
+    private static NeuronId NamedNeuron(string name, string where, StudyTarget target)
     {
-        var m = System.Text.RegularExpressions.Regex.Match(name, @"^L(\d+)N(\d+)$");
-        if (!m.Success) throw new InvalidInputException($"{where}: '{name}' is not a neuron name: write L{{layer}}N{{index}}, e.g. L8N2744");
-        int layer = int.Parse(m.Groups[1].Value), index = int.Parse(m.Groups[2].Value);
-        if (layer >= target.NLayers) throw new InvalidInputException($"{where}: {name}: layer {layer} does not exist: the model has layers 0..{target.NLayers - 1}");
-        if (target.DMlp > 0 && index >= target.DMlp) throw new InvalidInputException($"{where}: {name}: neuron {index} does not exist: MLP layers have {target.DMlp} neurons");
-        return (layer, index);
+        try { return NeuronId.Parse(name).RequireIn(target.NLayers, target.DMlp); }
+        catch (InvalidInputException e) { throw new InvalidInputException($"{where}: {e.Message}"); }
     }
 
     /// <summary>
@@ -230,7 +228,9 @@ public static class StudyValidation
         var compared = study.ComparedGroups;
         if (compared.Count == 1)
             throw new InvalidInputException($"only group '{compared[0].Name}' asks for \"comparisons\": comparisons need at least two groups");
-        string[] known = ["logit_lens", "layer_attribution", "head_attribution", .. StudyAnalyses.PatchingKinds];
+        // Patching figures compare cell by cell when their labels do not depend on a group's tokens or neuron layers:
+        // by position (columns compared by index) and per head.
+        string[] known = ["logit_lens", "layer_attribution", "head_attribution", .. SweepNames.ByPosition, .. SweepNames.Heads];
         foreach (var f in study.Comparisons.Figures)
             if (!known.Contains(f))
                 throw new InvalidInputException($"comparisons: unknown figure '{f}': known ones are {string.Join(", ", known)}");
@@ -264,7 +264,8 @@ public static class StudyValidation
                 throw new InvalidInputException($"claims[{i}]: a {c.Kind} claim needs {(needsOne ? "exactly one" : "at least one")} name in \"expect\"");
             if (c.Kind == "head_rank" && c.Rank is not >= 1)
                 throw new InvalidInputException($"claims[{i}]: a head_rank claim needs \"rank\" (1 = the top head)");
-            if (c.Kind == "top_neurons") foreach (var n in c.Expect) ClaimChecks.ParseNeuron(n);
+            try { ClaimChecks.Expected(c); }
+            catch (InvalidInputException e) { throw new InvalidInputException($"claims[{i}]: {e.Message}"); }
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -31,7 +32,7 @@ internal static class BenchCommand
             {
                 ["model"] = parse.GetValue(model) ?? "random gpt2-small-shaped",
                 ["cores"] = Environment.ProcessorCount,
-                ["isa"] = Gemm.ActiveIsa.ToString(),
+                ["isa"] = GemmBenchmark.Isa,
             };
             foreach (var suite in wanted)
                 if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
@@ -56,23 +57,12 @@ internal static class BenchCommand
 
     private static void Core(HookedTransformer lm, int n, JsonObject results)
     {
-        var random = new Random(0);
         var batch = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm).Clean;
         results["forward_batch8x8_s"] = Median(n, () => lm.Forward(batch));
-
-        const int m = 512, k = 768, cols = 3072;
-        var a = new float[m * k];
-        var b = new float[k * cols];
-        for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextDouble() - 0.5f;
-        for (int i = 0; i < b.Length; i++) b[i] = (float)random.NextDouble() - 0.5f;
-        var packed = PackedMatrix.Pack(b, k, cols);
-        var c = new float[m * cols];
-        double seconds = Median(n * 3, () => Gemm.Multiply(a, packed, c, m));
-        results["sgemm_512x768x3072_gflops"] = Math.Round(2.0 * m * k * cols / seconds / 1e9, 1);
-        double unpacked = Median(n * 3, () => Gemm.Multiply(a, b, c, m, k, cols));
-        results["sgemm_512x768x3072_unpacked_gflops"] = Math.Round(2.0 * m * k * cols / unpacked / 1e9, 1);
-        var peaks = Enumerable.Range(0, 5).Select(_ => FmaPeak.MeasureGflops(TimeSpan.FromMilliseconds(200))).Order().ToArray();
-        results["fma_peak_gflops"] = Math.Round(peaks[peaks.Length / 2], 1);
+        var gemm = GemmBenchmark.Measure(n * 3);
+        results["sgemm_512x768x3072_gflops"] = gemm.PackedGflops;
+        results["sgemm_512x768x3072_unpacked_gflops"] = gemm.UnpackedGflops;
+        results["fma_peak_gflops"] = gemm.FmaPeakGflops;
     }
 
     /// <summary>The neuron-index pass on 48 windows of 128 tokens, next to SGEMM measured in the same run.</summary>
@@ -117,8 +107,14 @@ internal static class BenchCommand
     {
         var inputs = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm);
         // The first call also packs the transposed weights the backward pass needs (once per model).
-        results["attribution_first_call_s"] = Math.Round(Time(() => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric)), 3);
-        results["attribution_all_heads_neurons_s"] = Median(3, () => SharpLens.Analysis.Attribution.AttributionPatching.Run(lm, inputs.Clean, inputs.Corrupted, inputs.Metric));
+        // Every named sweep (heads by position and every layer's neurons included) through the attribution engine.
+        int EverySweep()
+        {
+            var engine = new SharpLens.Analysis.Attribution.AttributionPatcher(lm, inputs);
+            return engine.RunEach(engine.Plan(SweepNames.All), normalize: false).Count();
+        }
+        results["attribution_first_call_s"] = Math.Round(Time(() => EverySweep()), 3);
+        results["attribution_all_heads_neurons_s"] = Median(3, () => EverySweep());
     }
 
     // The study's group shape (8 prompts); every edge of the model's graph (32,491 for GPT-2 small). Each timing has a

@@ -14,7 +14,7 @@ internal static class OvCommand
     {
         var model = Cli.ModelOption();
         var raw = Cli.RawWeightsOption();
-        var head = new Option<string>("--head") { Description = "The head as LAYER.HEAD, e.g. 7.11", Required = true };
+        var head = new Option<string>("--head") { Description = "The head, e.g. L7H11 (also 7.11, a7.h11)", Required = true };
         var tokens = new Option<string?>("--tokens") { Description = "Attended tokens, comma-separated and spaces kept, e.g. \"'re,'s, are\"" };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Attended token ids, comma-separated (for models without GPT-2's vocabulary)" };
         var pronouns = new Option<string?>("--pronouns") { Description = "Bigram sources, comma-separated, e.g. \" they, we\" (needs --answers)" };
@@ -27,8 +27,8 @@ internal static class OvCommand
         command.SetAction(parse =>
         {
             // Everything that can be checked without weights is checked before loading them.
-            var heads = ViewCommand.ParseHeads(parse.GetValue(head)!);
-            if (heads.Count != 1) throw new InvalidInputException($"--head takes one head, got {heads.Count}: write LAYER.HEAD (e.g. 7.11)");
+            var heads = HeadId.ParseList(parse.GetValue(head)!);
+            if (heads.Count != 1) throw new InvalidInputException($"--head takes one head, got {heads.Count}: e.g. --head L7H11");
             int k = parse.GetValue(topK);
             if (k <= 0) throw new InvalidInputException($"--top-k must be positive, got {k}");
             if (parse.GetValue(tokens) is not null && parse.GetValue(tokenIds) is not null)
@@ -47,7 +47,7 @@ internal static class OvCommand
                 bigramSources = Texts(parse.GetValue(pronouns), "--pronouns");
                 answerIds = Texts(parse.GetValue(answers), "--answers");
             });
-            var (layer, index) = heads[0];
+            var (layer, index) = heads[0].RequireIn(lm.Config);
             var summary = HeadWeightSummary.Compute(lm, layer, index, sources, bigramSources,
                 answerIds.Length == 2 ? (answerIds[0], answerIds[1]) : null, k);
             Print(summary);
@@ -70,7 +70,7 @@ internal static class OvCommand
     private static void Print(HeadWeightSummary s)
     {
         var console = AnsiConsole.Console;
-        console.MarkupLine($"[bold]Head {s.Layer}.{s.Head}[/] of {Markup.Escape(s.Model)}: ‖OV‖ = {s.OvNorm:F3}, ‖QK‖ = {s.QkNorm:F3}");
+        console.MarkupLine($"[bold]Head {s.Id}[/] of {Markup.Escape(s.Model)}: ‖OV‖ = {s.OvNorm:F3}, ‖QK‖ = {s.QkNorm:F3}");
         console.MarkupLine($"OV singular values: {string.Join(", ", s.OvSingularValues.Take(5).Select(v => v.ToString("F3")))}{(s.OvSingularValues.Length > 5 ? ", ..." : "")}");
         console.MarkupLine($"Copying score (Re Σλ / Σ|λ| of the full OV circuit): [bold]{s.Copying.Score:F3}[/]; positive eigenvalues {s.Copying.PositiveFraction * 100:F0}%");
         foreach (var r in s.Readouts)
@@ -94,13 +94,13 @@ internal static class OvCommand
     }
 
     private static string Partners(IReadOnlyList<(int Layer, int Head, double Score)> list) =>
-        list.Count == 0 ? "-" : string.Join(", ", list.Take(5).Select(p => $"{p.Layer}.{p.Head} ({p.Score:F3})"));
+        list.Count == 0 ? "-" : string.Join(", ", list.Take(5).Select(p => $"{new HeadId(p.Layer, p.Head)} ({p.Score:F3})"));
 
     // One heatmap per composition kind (layer × head; earlier heads show their score into this head, later heads the
     // score of this head into them) and one bar chart per readout.
     private static string WriteFigures(HeadWeightSummary s, ModelConfig cfg, string dir)
     {
-        var panels = new SmallMultiplesFigure { Title = $"Composition scores around head {s.Layer}.{s.Head}", ColorbarTitle = "score", ZMin = 0 };
+        var panels = new SmallMultiplesFigure { Title = $"Composition scores around head {s.Id}", ColorbarTitle = "score", ZMin = 0 };
         foreach (var c in s.Composition)
         {
             var grid = new double[cfg.NLayers, cfg.NHeads];
@@ -109,18 +109,18 @@ internal static class OvCommand
                 Enumerable.Range(0, cfg.NHeads).Select(h => $"H{h}").ToArray()) { Title = $"{c.Kind}-composition", XTitle = "head", YTitle = "layer" });
         }
         const FigureFormats formats = FigureFormats.Html | FigureFormats.Svg | FigureFormats.Json;
-        var files = FigureWriter.Write(panels, dir, $"ov-{s.Layer}.{s.Head}-composition", formats);
+        var files = FigureWriter.Write(panels, dir, $"ov-{s.Id}-composition", formats);
         var written = new List<(Figure, FigureFiles)> { (panels, files) };
         foreach (var r in s.Readouts)
         {
             var bar = new BarFigure(r.Top.Select(t => t.Token ?? $"<{t.TokenId}>").ToArray(), r.Top.Select(t => t.Value).ToArray())
             {
-                Title = $"Head {s.Layer}.{s.Head} attending to {r.Source ?? $"<{r.SourceId}>"}: tokens its OV circuit boosts",
+                Title = $"Head {s.Id} attending to {r.Source ?? $"<{r.SourceId}>"}: tokens its OV circuit boosts",
                 YTitle = "direct logit",
             };
-            written.Add((bar, FigureWriter.Write(bar, dir, $"ov-{s.Layer}.{s.Head}-readout-{r.SourceId}", formats)));
+            written.Add((bar, FigureWriter.Write(bar, dir, $"ov-{s.Id}-readout-{r.SourceId}", formats)));
         }
-        RunManifest.ForFigures("ov", $"Head {s.Layer}.{s.Head}: composition and OV readouts", cfg.ModelName, written).Write(dir);
+        RunManifest.ForFigures("ov", $"Head {s.Id}: composition and OV readouts", cfg.ModelName, written).Write(dir);
         return files.Html!;
     }
 }

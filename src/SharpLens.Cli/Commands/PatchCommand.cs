@@ -64,18 +64,15 @@ internal static class PatchCommand
         return command;
     }
 
-    /// <summary>The canonical sweep names of a <c>--what</c> list; old names are translated with a deprecation
-    /// message on stderr, and <paramref name="byPosition"/> turns head sweeps into their <c>_by_pos</c> forms.</summary>
+    /// <summary>The canonical sweep names of a <c>--what</c> list; <paramref name="byPosition"/> turns head sweeps into
+    /// their <c>_by_pos</c> forms.</summary>
     internal static string[] Sweeps(string what, bool byPosition)
     {
         var names = new List<string>();
         foreach (var given in what.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            string name;
-            try { name = SweepNames.Canonical(given, m => Console.Error.WriteLine($"warning: --what: {m}")); }
-            catch (InvalidInputException) { throw new InvalidInputException($"unknown --what '{given}': use any of {string.Join(",", Kinds)}"); }
-            if (byPosition && SweepNames.Heads.Contains(name)) name += "_by_pos";
-            names.Add(name);
+            if (!SweepNames.All.Contains(given)) throw new InvalidInputException($"unknown --what '{given}': use any of {string.Join(",", Kinds)}");
+            names.Add(byPosition && SweepNames.Heads.Contains(given) ? given + "_by_pos" : given);
         }
         if (names.Count == 0) throw new InvalidInputException($"--what is empty: name at least one of {string.Join(",", Kinds)}");
         return names.Distinct().ToArray();
@@ -86,47 +83,13 @@ internal static class PatchCommand
 
     public static JsonObject Run(HookedTransformer model, AnalysisInput data, Request request)
     {
-        var metric = new LogitDiffMetric(data.Answers);
-        var grids = Sweeps(model, data, metric, request, out var clean, out var corrupted);
-        var result = AnalysisResult.Header(model, data, clean, corrupted);
-        foreach (var (key, grid) in grids) result[key] = grid.ToJson();
-        if (request.CompareExact)
-        {
-            // Both sides are in the same units (normalized score, or raw metric), so their difference is the estimate's error.
-            var exact = Sweeps(model, data, metric, request with { Method = "exact" }, out _, out _).ToDictionary(g => g.Item1, g => g.Item2);
-            var agreement = new JsonObject();
-            var table = new Table().AddColumns("result", "cells", "pearson", "spearman", "mean |attr - exact|", "largest disagreement");
-            foreach (var (key, estimate) in grids)
-            {
-                var report = AttributionAgreement.Compare(estimate, exact[key], top: 10);
-                agreement[key] = new JsonObject
-                {
-                    ["pearson"] = report.Pearson, ["spearman"] = report.Spearman, ["cells"] = report.Cells, ["mean_abs_diff"] = report.MeanAbsDiff,
-                    ["largest"] = new JsonArray(report.Largest.Select(d => (JsonNode?)new JsonObject
-                        { ["row"] = d.Row, ["col"] = d.Col, ["attribution"] = d.Attribution, ["exact"] = d.Exact, ["diff"] = d.Diff }).ToArray()),
-                };
-                var worst = report.Largest.FirstOrDefault();
-                table.AddRow(Markup.Escape(key), report.Cells.ToString(), report.Pearson.ToString("F3"), report.Spearman.ToString("F3"), report.MeanAbsDiff.ToString("F4"),
-                    worst is null ? "" : Markup.Escape($"{worst.Row}/{worst.Col}: {worst.Attribution:F3} vs {worst.Exact:F3}"));
-            }
-            result["agreement"] = agreement;
-            Cli.Err.Write(table);
-        }
-        return result;
-    }
-
-    /// <summary>Every requested sweep through one engine: exact or plain patching, or the attribution estimate
-    /// (same sites, labels and layout; raw metric or normalized score).</summary>
-    private static List<(string, Grid)> Sweeps(HookedTransformer model, AnalysisInput data, IMetric metric, Request request,
-        out float[] clean, out float[] corrupted)
-    {
-        var grids = new List<(string, Grid)>();
+        var inputs = new PatchingInputs(data.Clean, data.Corrupted, new LogitDiffMetric(data.Answers));
+        JsonObject result = [];
         var progressColumns = new ProgressColumn[] { new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn() };
-        float[] cleanBase = [], corruptedBase = [];
+        AttributionCheckResult? check = null;
         Cli.Err.Progress().Columns(progressColumns).Start(ctx =>
         {
-            var task = ctx.AddTask("patching", maxValue: 1);
-            var progress = new SweepProgress(task);
+            var progress = new SweepProgress(ctx.AddTask("patching", maxValue: 1));
             var options = new PatchingOptions
             {
                 Method = request.Method == "plain" ? PatchingMethod.Plain : PatchingMethod.Exact,
@@ -135,23 +98,44 @@ internal static class PatchCommand
                 StrTokens = data.CleanStrTokens[0],
                 Progress = new Cli.SyncProgress<PatchingProgress>(progress.Report),
             };
-            var inputs = new PatchingInputs(data.Clean, data.Corrupted, metric);
             IPatchingEngine engine = request.Method == "attribution" ? new AttributionPatcher(model, inputs, options) : new ActivationPatcher(model, inputs, options);
-            Grid Finish(Grid g) => request.Normalize ? engine.Normalize(g) : g;
+            var plan = engine.Plan(request.Kinds, request.NeuronLayers);
             // Every sweep is planned first, so that progress counts one total over all of them.
-            var sweeps = request.Kinds.SelectMany(kind => kind == SweepNames.Neurons
-                ? request.NeuronLayers.Select(l => ($"neurons_L{l}", engine.Sweep(kind, [l])))
-                : [(kind, engine.Sweep(kind))]).ToList();
-            progress.Plan(sweeps.Select(s => (s.Item1, s.Item2.Sites.Count)).ToList());
-            foreach (var (key, sweep) in sweeps)
-            {
-                progress.Next();
-                grids.Add((key, Finish(engine.Run(sweep))));
-            }
+            progress.Plan(plan.Select(s => (s.Key, s.Sweep.Sites.Count)).ToList());
+            var grids = engine.RunEach(plan, request.Normalize, starting: _ => progress.Next()).Select((g, i) => (plan[i], g.Grid)).ToList();
             progress.Complete();
-            cleanBase = engine.CleanBaseline; corruptedBase = engine.CorruptedBaseline;
+            result = AnalysisResult.Header(model, data, engine.CleanBaseline, engine.CorruptedBaseline);
+            foreach (var (sweep, grid) in grids) result[sweep.Key] = grid.ToJson();
+            if (!request.CompareExact) return;
+            // The exact check: every cell of every sweep, in the estimate's units, with its own progress.
+            var exact = new ActivationPatcher(model, inputs, options with { Method = PatchingMethod.Exact });
+            progress.Plan(plan.Select(s => (s.Key, s.Sweep.Sites.Count)).ToList());
+            check = AttributionCheck.Check(grids, exact, top: null, request.Normalize, starting: _ => progress.Next());
+            progress.Complete();
         });
-        clean = cleanBase; corrupted = corruptedBase;
-        return grids;
+        if (check is not null) result["agreement"] = Agreement(check);
+        return result;
+    }
+
+    /// <summary>Each sweep's agreement of the estimate with exact patching: JSON, and a table on stderr.</summary>
+    private static JsonObject Agreement(AttributionCheckResult check)
+    {
+        var agreement = new JsonObject();
+        var table = new Table().AddColumns("result", "cells", "pearson", "spearman", "mean |attr - exact|", "largest disagreement");
+        foreach (var key in check.Estimates.Keys)
+        {
+            var report = check.Agreement(key, top: 10);
+            agreement[key] = new JsonObject
+            {
+                ["pearson"] = report.Pearson, ["spearman"] = report.Spearman, ["cells"] = report.Cells, ["mean_abs_diff"] = report.MeanAbsDiff,
+                ["largest"] = new JsonArray(report.Largest.Select(d => (JsonNode?)new JsonObject
+                    { ["row"] = d.Row, ["col"] = d.Col, ["attribution"] = d.Attribution, ["exact"] = d.Exact, ["diff"] = d.Diff }).ToArray()),
+            };
+            var worst = report.Largest.FirstOrDefault();
+            table.AddRow(Markup.Escape(key), report.Cells.ToString(), report.Pearson.ToString("F3"), report.Spearman.ToString("F3"), report.MeanAbsDiff.ToString("F4"),
+                worst is null ? "" : Markup.Escape($"{worst.Row}/{worst.Col}: {worst.Attribution:F3} vs {worst.Exact:F3}"));
+        }
+        Cli.Err.Write(table);
+        return agreement;
     }
 }

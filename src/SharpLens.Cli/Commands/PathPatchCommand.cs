@@ -19,8 +19,8 @@ internal static class PathPatchCommand
         var raw = Cli.RawWeightsOption();
         var input = CircuitCommand.InputOption();
         var metric = CircuitCommand.MetricOption();
-        var senders = new Option<string?>("--senders") { Description = "Comma-separated senders, e.g. a5.h1,m4 (default: sweep every head and MLP one at a time)" };
-        var receivers = new Option<string>("--receivers") { Description = "Comma-separated receivers: a7.h11<v>, a7.h11<q>, a7.h11<k>, m8 or logits", Required = true };
+        var senders = new Option<string?>("--senders") { Description = "Comma-separated senders, e.g. a5.h1,m4 (heads also as L5H1; default: sweep every head and MLP one at a time)" };
+        var receivers = new Option<string>("--receivers") { Description = "Comma-separated receivers: a7.h11<v>, a7.h11<q>, a7.h11<k> (or L7H11<v>, ...), m8 or logits", Required = true };
         var freezeMlps = new Option<bool>("--freeze-mlps") { Description = "Freeze MLPs too, so only the direct sender->receiver edges count (without it MLPs are recomputed, as in IOI)" };
         var json = OutputPaths.File(new Option<string>("--json") { Description = "Where to write the results JSON", Required = true });
         var plot = OutputPaths.Folder(new Option<string?>("--plot") { Description = "Also render the sweep grid as a report into this folder" });
@@ -33,12 +33,10 @@ internal static class PathPatchCommand
             var kind = CircuitCommand.ParseMetric(parse.GetValue(metric)!);
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             var graph = CircuitGraph.For(lm);
-            string[] Split(string? s) => (s ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            // Names are checked against the graph before the model runs.
-            var receiverNodes = Split(parse.GetValue(receivers)).Select(graph.RequireDownstream).ToList();
+            // Names are checked against the graph before the model runs, and written back in EAP-IG's form.
+            var receiverNodes = ComponentNames.SplitList(parse.GetValue(receivers) ?? "").Select(graph.RequireDownstream).ToList();
             if (receiverNodes.Count == 0) throw new InvalidInputException("--receivers needs at least one receiver, e.g. 'a7.h11<v>' or logits");
-            var senderNames = Split(parse.GetValue(senders));
-            foreach (var s in senderNames) graph.RequireUpstream(s);
+            var senderNames = ComponentNames.SplitList(parse.GetValue(senders) ?? "").Select(s => graph.RequireUpstream(s).Name).ToArray();
             var inputs = CircuitCommand.LoadInputs(lm, parse.GetValue(input)!, kind);
             var patcher = new PathPatcher(lm, inputs.Patching);
             bool freeze = parse.GetValue(freezeMlps);

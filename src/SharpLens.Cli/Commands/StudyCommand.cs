@@ -38,7 +38,6 @@ internal static class StudyCommand
         command.SetAction(parse =>
         {
             var s = StudyFile.Load(parse.GetValue(study)!);
-            foreach (var deprecation in s.Deprecations) Console.Error.WriteLine($"warning: {deprecation}");
             bool useRandom = parse.GetValue(random);
             string? modelName = parse.GetValue(model);
             if (!useRandom && modelName is null) throw new InvalidInputException("--model is required: pass a model folder or a Hugging Face id such as gpt2, or --random-weights to try the study without weights");
@@ -100,7 +99,6 @@ internal static class StudyCommand
         command.SetAction(parse =>
         {
             var s = StudyFile.Load(parse.GetValue(study)!);
-            foreach (var deprecation in s.Deprecations) Console.Error.WriteLine($"warning: {deprecation}");
             var target = parse.GetValue(model) is string m ? StudyTarget.For(Cli.LoadModel(m, false)) : StudyTarget.Gpt2Small;
             var groups = StudyValidation.Resolve(s, target);
             Console.WriteLine($"{s.Name}: {groups.Count} groups, {groups.Sum(g => g.Clean.Batch)} prompts, {groups.Sum(g => g.Group.Analyses.Count)} analyses: valid");

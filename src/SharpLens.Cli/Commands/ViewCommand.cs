@@ -1,6 +1,6 @@
 using System.CommandLine;
+using SharpLens.Analysis;
 using SharpLens.Model;
-using SharpLens.Model.Hooks;
 using SharpLens.Neurons;
 using SharpLens.Reports;
 using SharpLens.Reports.Neurons;
@@ -27,7 +27,7 @@ internal static class ViewCommand
         var raw = Cli.RawWeightsOption();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS prepended, as TransformerLens does)" };
         var tokens = new Option<string?>("--tokens") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
-        var heads = new Option<string>("--heads") { Description = "Heads as LAYER.HEAD, e.g. 7.11,9.9", Required = true };
+        var heads = new Option<string>("--heads") { Description = "Heads, e.g. L7H11,L9H9 (also 7.11, a7.h11)", Required = true };
         var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the HTML view and its PNG, SVG, CSV and JSON files", Required = true });
         var command = new Command("attention", "Attention patterns of chosen heads on one prompt (tokens on both axes, hover a token)")
             { model, raw, prompt, tokens, heads, output };
@@ -35,22 +35,11 @@ internal static class ViewCommand
         {
             string? text = parse.GetValue(prompt);
             var given = PredictCommand.PromptIds(text, parse.GetValue(tokens), null);
-            var wanted = ParseHeads(parse.GetValue(heads)!);
+            var wanted = HeadId.ParseList(parse.GetValue(heads)!);
             var (lm, ids) = Cli.LoadModelForPrompt(parse.GetValue(model)!, parse.GetValue(raw), text, given);
-            foreach (var (l, h) in wanted)
-                if (l >= lm.Config.NLayers || h >= lm.Config.NHeads)
-                    throw new InvalidInputException($"head {l}.{h} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and heads 0..{lm.Config.NHeads - 1}");
-            var (_, cache) = lm.RunWithCache(TokenBatch.Single(ids), wanted.Select(w => HookNames.Pattern(w.Layer)).Distinct(), LogitsMode.None);
-            int pos = ids.Length;
-            var figure = new AttentionFigure(StrTokens(lm, ids)) { Title = "Attention patterns" };
-            foreach (var (l, h) in wanted)
-            {
-                var pattern = cache[HookNames.Pattern(l)];
-                var values = new double[pos, pos];
-                for (int q = 0; q < pos; q++)
-                    for (int k = 0; k < pos; k++) values[q, k] = pattern[0, h, q, k];
-                figure.Add(new AttentionHead($"L{l}H{h}", values));
-            }
+            foreach (var head in wanted) head.RequireIn(lm.Config);
+            var patterns = ComponentActivations.HeadPatterns(lm, ids, wanted);
+            var figure = new AttentionFigure(StrTokens(lm, ids), wanted.Select((h, i) => new AttentionHead(h, patterns[i]))) { Title = "Attention patterns" };
             string dir = parse.GetValue(output)!;
             var files = FigureWriter.Write(figure, dir, "attention");
             RunManifest.ForFigures("view attention", $"Attention patterns of {string.Join(", ", figure.Heads.Select(h => h.Name))}", lm.Config.ModelName, [(figure, files)]).Write(dir);
@@ -66,7 +55,7 @@ internal static class ViewCommand
         var raw = Cli.RawWeightsOption();
         var prompts = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (repeatable; BOS prepended, as TransformerLens does)" };
         var tokensFile = new Option<string?>("--tokens-file") { Description = "JSON file [[ids...], ...] used exactly as given" };
-        var neurons = new Option<string>("--neurons") { Description = "Neurons as LLAYERNINDEX, e.g. L8N2744,L10N1063", Required = true };
+        var neurons = new Option<string>("--neurons") { Description = "Neurons, e.g. L8N2744,L10N1063 (also 8.2744)", Required = true };
         var min = new Option<double?>("--min") { Description = "Fixed colour range minimum (default: symmetric, automatic)" };
         var max = new Option<double?>("--max") { Description = "Fixed colour range maximum (default: symmetric, automatic)" };
         var output = OutputPaths.Folder(new Option<string>("--out", "-o") { Description = "Output folder for the HTML view and its PNG, SVG, CSV and JSON files", Required = true });
@@ -79,30 +68,24 @@ internal static class ViewCommand
                 if (bound is double b && !double.IsFinite(b)) throw new InvalidInputException($"{name} {b} is not a finite number: give the colour range's end as a number");
             if (parse.GetValue(min) is double lo && parse.GetValue(max) is double hi && !(lo < hi))
                 throw new InvalidInputException($"--min {lo} must be below --max {hi}: the colour range runs from --min to --max");
-            var wanted = ParseNeurons(parse.GetValue(neurons)!);
-            using var index = NeuronsDb.Open(parse.GetValue(neuronsDb), wanted.Select(w => new NeuronId(w.Layer, w.Neuron)));
+            var wanted = NeuronId.ParseList(parse.GetValue(neurons)!);
+            using var index = NeuronsDb.Open(parse.GetValue(neuronsDb), wanted);
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             index?.RequireModel(lm);
-            foreach (var (l, n) in wanted)
-                if (l >= lm.Config.NLayers || n >= lm.Config.DMlp)
-                    throw new InvalidInputException($"neuron L{l}N{n} does not exist: the model has layers 0..{lm.Config.NLayers - 1} and neurons 0..{lm.Config.DMlp - 1}");
-            var figure = new NeuronTextFigure(wanted.Select(w => $"L{w.Layer}N{w.Neuron}").ToArray())
-                { Title = "Neuron activations", Min = parse.GetValue(min), Max = parse.GetValue(max) };
+            foreach (var neuron in wanted) neuron.RequireIn(lm.Config);
+            var figure = new NeuronTextFigure(wanted) { Title = "Neuron activations", Min = parse.GetValue(min), Max = parse.GetValue(max) };
             var texts = parse.GetValue(prompts) ?? [];
             string? file = parse.GetValue(tokensFile);
             if ((texts.Length > 0) == (file is not null)) throw new InvalidInputException("give --prompt (one or more) or --tokens-file, not both and not neither");
             var sequences = file is not null ? Cli.ReadTokensFile(file) : texts.Select(t => lm.RequireTokenizer().ToTokens(t)).ToArray();
             foreach (var ids in sequences)
             {
-                var (_, cache) = lm.RunWithCache(TokenBatch.Single(ids), wanted.Select(w => HookNames.MlpPost(w.Layer)).Distinct(), LogitsMode.None);
-                var values = new double[wanted.Count, ids.Length];
-                for (int i = 0; i < wanted.Count; i++)
-                    for (int p = 0; p < ids.Length; p++) values[i, p] = cache[HookNames.MlpPost(wanted[i].Layer)][0, p, wanted[i].Neuron];
-                figure.Add(new NeuronTextPrompt(StrTokens(lm, ids), values));
+                var activations = ComponentActivations.NeuronActivations(lm, TokenBatch.Single(ids), wanted);
+                figure.Add(new NeuronTextPrompt(StrTokens(lm, ids), activations.Select(perPrompt => perPrompt[0]).ToArray()));
             }
             string dir = parse.GetValue(output)!;
             var pages = index is null ? new Dictionary<string, string>()
-                : NeuronPages.Write(index, dir, wanted.Select(w => new NeuronId(w.Layer, w.Neuron))).ToDictionary(p => p.Key.ToString(), p => Path.GetFileName(p.Value));
+                : NeuronPages.Write(index, dir, wanted).ToDictionary(p => p.Key.ToString(), p => Path.GetFileName(p.Value));
             var files = FigureWriter.Write(figure, dir, "neurons", link: pages.GetValueOrDefault);
             RunManifest.ForFigures("view neurons", $"Neuron activations of {string.Join(", ", figure.Neurons)}", lm.Config.ModelName, [(figure, files)]).Write(dir);
             Cli.Err.MarkupLine($"wrote {Markup.Escape(files.Html ?? parse.GetValue(output)!)}");
@@ -112,20 +95,4 @@ internal static class ViewCommand
     }
 
     private static string[] StrTokens(HookedTransformer lm, int[] ids) => lm.Tokenizer?.ToStrTokens(ids) ?? ids.Select(i => $"<{i}>").ToArray();
-
-    internal static List<(int Layer, int Head)> ParseHeads(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(s =>
-        {
-            var parts = s.TrimStart('L', 'l').Split('.', 'H', 'h');
-            return parts.Length == 2 && int.TryParse(parts[0], out int l) && int.TryParse(parts[1], out int h) && l >= 0 && h >= 0
-                ? (l, h) : throw new InvalidInputException($"'{s}' is not a head: write LAYER.HEAD (e.g. 7.11) or L7H11");
-        }).ToList();
-
-    internal static List<(int Layer, int Neuron)> ParseNeurons(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(s =>
-        {
-            var parts = s.TrimStart('L', 'l').Split('N', 'n', '.');
-            return parts.Length == 2 && int.TryParse(parts[0], out int l) && int.TryParse(parts[1], out int n) && l >= 0 && n >= 0
-                ? (l, n) : throw new InvalidInputException($"'{s}' is not a neuron: write L8N2744 (layer 8, neuron 2744)");
-        }).ToList();
 }

@@ -1,3 +1,4 @@
+using SharpLens.Analysis;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
 using SharpLens.Tokenization;
@@ -41,15 +42,15 @@ public static class NeuronSearch
         var hits = new List<SearchHit>();
         foreach (int layer in layers)
         {
-            var post = cache[HookNames.MlpPost(layer)];
             var corpusMax = index.LayerMax(layer);
-            int dMlp = model.Config.DMlp;
-            for (int n = 0; n < dMlp; n++)
+            for (int n = 0; n < model.Config.DMlp; n++)
             {
+                var id = new NeuronId(layer, n);
+                var activations = cache.NeuronActivations(id);   // [pos]
                 float best = float.NegativeInfinity; int at = 1;
                 for (int p = 1; p < tokens.Length; p++)
-                    if (post[0, p, n] > best) { best = post[0, p, n]; at = p; }
-                hits.Add(new SearchHit(new NeuronId(layer, n), best, at, strings[at], best / corpusMax[n], 0));
+                    if (activations[p] > best) { best = activations[p]; at = p; }
+                hits.Add(new SearchHit(id, best, at, strings[at], best / corpusMax[n], 0));
             }
         }
         return hits.OrderByDescending(h => h.Activation).ThenBy(h => h.Id.Layer).ThenBy(h => h.Id.Neuron).Take(limit).ToList();

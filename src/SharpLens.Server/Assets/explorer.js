@@ -4,6 +4,7 @@
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var model = null, lastJob = null, doneJob = null, source = null;
+  // head and neuron: the canonical names the server answered with (e.g. "L7H11"); the server reads them back.
   var state = { head: null, neuron: null, patched: false };
 
   // ---- errors -------------------------------------------------------------------------------------------------
@@ -70,8 +71,8 @@
     if ($('answers').value.trim()) q.set('a', $('answers').value.trim());
     if ($('corrupted').value.trim()) q.set('c', $('corrupted').value.trim());
     if ($('swap').checked) q.set('swap', '1');
-    if (state.head) q.set('head', state.head.layer + '.' + state.head.head);
-    if (state.neuron) q.set('neuron', state.neuron.layer + '.' + state.neuron.neuron);
+    if (state.head) q.set('head', state.head);
+    if (state.neuron) q.set('neuron', state.neuron);
     q.set('kinds', kinds().join(','));
     if ($('neuron-layers').value.trim()) q.set('nl', $('neuron-layers').value.trim());
     q.set('method', $('method').value);
@@ -93,12 +94,8 @@
     }
     $('neuron-layers').value = q.get('nl') || '';
     if (q.get('method')) $('method').value = q.get('method');
-    function pair(text, a, b) {
-      var m = /^(\d+)\.(\d+)$/.exec(text || ''); if (!m) return null;
-      var o = {}; o[a] = +m[1]; o[b] = +m[2]; return o;
-    }
-    state.head = pair(q.get('head'), 'layer', 'head');
-    state.neuron = pair(q.get('neuron'), 'layer', 'neuron');
+    state.head = q.get('head');
+    state.neuron = q.get('neuron');
     return q;
   }
 
@@ -113,8 +110,8 @@
     var attributed = data.answers.length ? api('/api/attribute', { input: data }).then(showAttribution) : Promise.resolve();
     return Promise.all([predicted, attributed]).then(function () {
       var views = [];
-      if (state.head) views.push(showHead(state.head.layer, state.head.head));
-      if (state.neuron) views.push(showNeuron(state.neuron.layer, state.neuron.neuron));
+      if (state.head) views.push(showHead({ name: state.head }));
+      if (state.neuron) views.push(showNeuron({ name: state.neuron }));
       return Promise.all(views);
     }).catch(function (e) { showError(e.message); });
   }
@@ -141,12 +138,12 @@
     var chips = $('top-heads'); chips.innerHTML = 'Top heads: ';
     r.top_heads.forEach(function (h) {
       var b = document.createElement('button'); b.type = 'button'; b.id = 'top-head-' + h.name;
-      b.textContent = h.name + ' ' + h.value.toFixed(3); b.addEventListener('click', function () { showHead(h.layer, h.head); });
+      b.textContent = h.name + ' ' + h.value.toFixed(3); b.addEventListener('click', function () { showHead({ name: h.name }); });
       chips.appendChild(b);
     });
     renderFigures($('attribution-figures'), r.figures);
-    onClick('dla-heads', function (p) { showHead(+p.y, +p.x); });
-    onClick('dla-neurons', function (p) { var m = /^L(\d+)N(\d+)$/.exec(p.x); if (m) showNeuron(+m[1], +m[2]); });
+    onClick('dla-heads', function (p) { showHead({ layer: +p.y, head: +p.x }); });
+    onClick('dla-neurons', function (p) { showNeuron({ name: String(p.x) }); });
   }
 
   // ---- a head and a neuron ------------------------------------------------------------------------------------
@@ -159,9 +156,10 @@
     return api(path, body).then(draw).catch(function (e) { showError(e.message); });
   }
 
-  function showHead(layer, head) {
-    return view('/api/head', { layer: layer, head: head }, function (r) {
-      state.head = { layer: r.layer, head: r.head }; saveUrl();
+  // body: { name: "L7H11" } (any form the server reads) or { layer: 7, head: 11 }.
+  function showHead(body) {
+    return view('/api/head', body, function (r) {
+      state.head = r.name; saveUrl();
       $('head-view').hidden = false;
       $('head-title').textContent = 'Head ' + r.name;
       var sv = r.ov.singular_values.slice(0, 8).map(function (v) { return v.toFixed(4); }).join(', ');
@@ -178,9 +176,10 @@
     });
   }
 
-  function showNeuron(layer, neuron) {
-    return view('/api/neuron', { layer: layer, neuron: neuron }, function (r) {
-      state.neuron = { layer: r.layer, neuron: r.neuron }; saveUrl();
+  // body: { name: "L8N2744" } or { layer: 8, neuron: 2744 }.
+  function showNeuron(body) {
+    return view('/api/neuron', body, function (r) {
+      state.neuron = r.name; saveUrl();
       $('neuron-view').hidden = false;
       $('neuron-title').textContent = 'Neuron ' + r.name;
       var box = $('neuron-values'); box.innerHTML = '';
@@ -239,7 +238,7 @@
     wirePatchFigures(r.figures, grids);
   }
 
-  // The final result: every grid, drawn unless its partial already is (attribution patching sends no partials).
+  // The final result: every grid, drawn unless its partial already is.
   function showPatch(r) {
     var box = $('patch-figures');
     var missing = r.figures.filter(function (f) { return !box.querySelector('[data-figure="' + f.id + '"]'); });
@@ -252,17 +251,20 @@
       var key = f.id.substring('patch-'.length), grid = grids[key];
       onClick(f.id, function (p, gd) {
         var row = p.data && p.data.type === 'heatmap' ? p.y : (p.data ? p.data.name : p.y), col = p.x;
-        details(key, grid, String(row), String(col));
-        var m = /^neurons_L(\d+)$/.exec(key);
-        if (m) showNeuron(+m[1], +col);
-        else if (/^head_/.test(key)) showHead(+row, +col);
+        var cell = details(key, grid, String(row), String(col));
+        // The server says what each cell patches (grid.components: kind, each row's layer, each column's index).
+        var c = grid.components;
+        if (!cell || !c) return;
+        var layer = c.row_layers[cell.row], index = c.col_indices[cell.col];
+        if (c.kind === 'neuron') showNeuron({ layer: layer, neuron: index });
+        else if (c.kind === 'head') showHead({ layer: layer, head: index });
       });
     });
   }
 
   function details(key, grid, row, col) {
     var ri = grid.rows.indexOf(row), ci = grid.cols.indexOf(col);
-    if (ri < 0 || ci < 0) return;
+    if (ri < 0 || ci < 0) return null;
     var box = $('cell-details'); box.hidden = false; box.innerHTML = '';
     var title = document.createElement('div'); title.id = 'cell-title';
     title.textContent = key + ': ' + (grid.row_title || 'row') + ' ' + row + ', ' + (grid.col_title || 'col') + ' ' + col +
@@ -271,6 +273,7 @@
     (grid.per_prompt || []).forEach(function (pp, i) {
       var d = document.createElement('div'); d.className = 'ex-cell-prompt'; d.textContent = 'prompt ' + i + ': ' + pp[ri][ci].toFixed(4); box.appendChild(d);
     });
+    return { row: ri, col: ci };
   }
 
   function cancel() {
@@ -295,10 +298,10 @@
   function start(info) {
     model = info;
     $('model-name').textContent = info.name + ' \u00b7 ' + info.n_layers + ' layers \u00b7 ' + info.n_heads + ' heads';
-    var defaults = ['resid_pre', 'attn_out', 'mlp_out', 'head_out'];
+    // The kinds and which are ticked come from the server (SweepNames), never from a copy here.
     info.patch_kinds.forEach(function (k) {
       var l = document.createElement('label'), c = document.createElement('input');
-      c.type = 'checkbox'; c.value = k; c.id = 'kind-' + k; c.checked = defaults.indexOf(k) >= 0;
+      c.type = 'checkbox'; c.value = k; c.id = 'kind-' + k; c.checked = info.patch_default_kinds.indexOf(k) >= 0;
       l.appendChild(c); l.appendChild(document.createTextNode(' ' + k)); $('patch-kinds').appendChild(l);
     });
     $('input-form').addEventListener('submit', function (ev) { ev.preventDefault(); analyse(); });

@@ -102,9 +102,9 @@ internal static class ReferenceFigures
         return LabelledTable.FromGrid(grid, map.RowAxis, map.ColAxis);
     }
 
-    /// <summary>"L{layer}H{head}" for every cell of a layer x head grid, row-major (the scatters' hovertext).</summary>
+    /// <summary>The head name (L7H11) of every cell of a layer x head grid, row-major (the scatters' hovertext).</summary>
     public static string[] HeadNames(Grid grid) =>
-        grid.Rows.SelectMany(r => grid.Cols.Select(c => $"L{r}H{c}")).ToArray();
+        Enumerable.Range(0, grid.Rows.Count).SelectMany(r => Enumerable.Range(0, grid.Cols.Count).Select(c => new HeadId(r, c).ToString())).ToArray();
 
     internal static List<double> Nums(JsonNode? node, string where) => node is JsonArray a
         ? a.Select((v, i) => v is JsonValue jv && jv.TryGetValue(out double d) ? d

@@ -74,7 +74,7 @@ public sealed class CircuitGraph
         var up = new List<UpstreamNode> { new(0, "input", -1, -1) };
         for (int l = 0; l < nLayers; l++)
         {
-            for (int h = 0; h < nHeads; h++) up.Add(new(up.Count, $"a{l}.h{h}", l, h));
+            for (int h = 0; h < nHeads; h++) up.Add(new(up.Count, new HeadId(l, h).EapIgName, l, h));
             up.Add(new(up.Count, $"m{l}", l, -1));
         }
         var down = new List<DownstreamNode>();
@@ -82,7 +82,7 @@ public sealed class CircuitGraph
         {
             int before = 1 + l * (nHeads + 1);
             foreach (var c in new[] { HeadInput.Q, HeadInput.K, HeadInput.V })
-                for (int h = 0; h < nHeads; h++) down.Add(new(down.Count, $"a{l}.h{h}", l, h, c, before));
+                for (int h = 0; h < nHeads; h++) down.Add(new(down.Count, new HeadId(l, h).EapIgName, l, h, c, before));
             down.Add(new(down.Count, $"m{l}", l, -1, null, before + nHeads));
         }
         down.Add(new(down.Count, "logits", nLayers, -1, null, up.Count));
@@ -138,53 +138,80 @@ public sealed class CircuitGraph
     /// <summary>True when <paramref name="name"/> is one of the graph's node names.</summary>
     public bool HasNode(string name) => _nodeNames.Contains(name);
 
-    /// <summary>The edge called <paramref name="name"/>, or a one-line error naming the problem.</summary>
+    /// <summary>The edge called <paramref name="name"/> (EAP-IG's <c>parent-&gt;child</c>, the names circuit files use),
+    /// or a one-line error naming the problem.</summary>
     public Edge Edge(string name)
     {
         if (EdgeIndexByName.TryGetValue(name, out int i)) return Edges[i];
         int arrow = name.IndexOf("->", StringComparison.Ordinal);
         if (arrow < 0) throw new InvalidInputException($"'{name}' is not an edge name: write parent->child, e.g. 'a0.h1->a2.h3<v>' or 'm1->logits'");
         string parent = name[..arrow], child = name[(arrow + 2)..];
-        RequireUpstream(parent);
+        var from = RequireUpstream(parent);
         if (!_downstreamByInputName.ContainsKey(child))
         {
             string bare = child.EndsWith('>') && child.Contains('<') ? child[..child.IndexOf('<')] : child;
-            if (!_nodeNames.Contains(bare)) throw UnknownNode(bare);
+            if (!_nodeNames.Contains(bare)) throw new InvalidInputException(UnknownNodeMessage(bare));
             throw new InvalidInputException(bare.StartsWith('a')
                 ? $"edge '{name}': a head's input needs <q>, <k> or <v>, e.g. '{parent}->{bare}<v>'"
                 : $"edge '{name}': only heads take <q>/<k>/<v>; write '{parent}->{bare}'");
         }
+        if (from.Name != parent)
+            throw new InvalidInputException($"edge '{name}': edges use EAP-IG node names: write '{from.Name}->{child}'");
         throw new InvalidInputException($"'{name}' is not an edge: {parent} is not before {child} (a head reads only earlier layers; an MLP also reads its own layer's heads)");
     }
 
-    /// <summary>The upstream node called <paramref name="name"/>, or a one-line error.</summary>
-    public UpstreamNode RequireUpstream(string name) =>
-        _upstreamByName.TryGetValue(name, out var n) ? n
-        : name == "logits" ? throw new InvalidInputException("'logits' has no output: it can only be an edge's child")
-        : throw UnknownNode(name);
+    /// <summary>The upstream node called <paramref name="name"/>: <c>input</c>, <c>m{layer}</c>, or a head's output in
+    /// any form users type (<c>a7.h11</c>, <c>L7H11</c>, <c>7.11</c>: <see cref="ComponentNames"/>); otherwise a one-line error.</summary>
+    public UpstreamNode RequireUpstream(string name)
+    {
+        if (_upstreamByName.TryGetValue(name, out var n)) return n;
+        if (name == "logits") throw new InvalidInputException("'logits' has no output: it can only be an edge's child");
+        if (ComponentNames.TryParseHeadInput(name, out var head, out var input))
+        {
+            head.RequireIn(NLayers, NHeads);
+            if (input is not null) throw new InvalidInputException($"'{name}' is a head's input: a sender is the head's output, e.g. '{head.EapIgName}'");
+            return Upstream[HeadForward(head.Layer, head.Head)];
+        }
+        return Upstream[MlpForward(RequireMlpLayer(name))];
+    }
 
-    /// <summary>The downstream node whose input name (with &lt;q&gt;/&lt;k&gt;/&lt;v&gt; for heads) is <paramref name="inputName"/>.</summary>
-    public DownstreamNode RequireDownstream(string inputName) =>
-        _downstreamByInputName.TryGetValue(inputName, out var n) ? n
-        : throw new InvalidInputException(HasNode(inputName) && inputName.StartsWith('a')
-            ? $"'{inputName}' is a head: name its input, e.g. '{inputName}<v>'"
-            : UnknownNode(inputName.Split('<')[0]).Message);
+    /// <summary>The downstream node whose input is named <paramref name="inputName"/>: <c>logits</c>, <c>m{layer}</c>, or
+    /// a head's q, k or v input in any head form with EAP-IG's suffix (<c>a7.h11&lt;v&gt;</c>, <c>L7H11&lt;v&gt;</c>);
+    /// otherwise a one-line error.</summary>
+    public DownstreamNode RequireDownstream(string inputName)
+    {
+        if (_downstreamByInputName.TryGetValue(inputName, out var n)) return n;
+        if (ComponentNames.TryParseHeadInput(inputName, out var head, out var input))
+        {
+            head.RequireIn(NLayers, NHeads);
+            if (input is not char c) throw new InvalidInputException($"'{inputName}' is a head: name its input, e.g. '{head.EapIgName}<v>'");
+            var which = c switch { 'q' => HeadInput.Q, 'k' => HeadInput.K, _ => HeadInput.V };
+            return Downstream[HeadBackward(head.Layer, head.Head, which)];
+        }
+        return Downstream[MlpBackward(RequireMlpLayer(inputName))];
+    }
 
     /// <summary>The error message for a node name the graph lacks (layer/head out of range, or unknown).</summary>
-    internal string UnknownNodeMessage(string name) => UnknownNode(name).Message;
-
-    private InvalidInputException UnknownNode(string name)
+    internal string UnknownNodeMessage(string name)
     {
-        string hint = $"nodes are input, a{{layer}}.h{{head}} (layer 0-{NLayers - 1}, head 0-{NHeads - 1}), m{{layer}} and logits";
-        if (name.Length > 1 && (name[0] == 'a' || name[0] == 'm'))
+        try
         {
-            var parts = name[1..].Split(".h");
-            if (int.TryParse(parts[0], out int l) && (l < 0 || l >= NLayers))
-                return new InvalidInputException($"node '{name}': layer {l} is out of range for a {NLayers}-layer model ({hint})");
-            if (parts.Length == 2 && int.TryParse(parts[1], out int h) && (h < 0 || h >= NHeads))
-                return new InvalidInputException($"node '{name}': head {h} is out of range for {NHeads} heads per layer ({hint})");
+            if (ComponentNames.TryParseHeadInput(name, out var head, out _)) head.RequireIn(NLayers, NHeads);
+            else RequireMlpLayer(name);
         }
-        return new InvalidInputException($"unknown node '{name}': {hint}");
+        catch (InvalidInputException e) { return e.Message; }
+        return $"unknown node '{name}': {NodeHint}";
+    }
+
+    private string NodeHint => $"nodes are input, a{{layer}}.h{{head}} (a0.h0 to a{NLayers - 1}.h{NHeads - 1}; also written L7H11), m{{layer}} (m0 to m{NLayers - 1}) and logits";
+
+    /// <summary>The layer of an MLP node name <c>m{layer}</c> of this graph, or a one-line error.</summary>
+    private int RequireMlpLayer(string name)
+    {
+        if (name.Length < 2 || name[0] != 'm' || !int.TryParse(name.AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int layer))
+            throw new InvalidInputException($"unknown node '{name}': {NodeHint}");
+        if (layer >= NLayers) throw new InvalidInputException($"node '{name}': layer {layer} does not exist: the model has {NLayers} layers (m0 to m{NLayers - 1})");
+        return layer;
     }
 
     private void CheckLayer(int layer)

@@ -91,13 +91,24 @@ internal static partial class Kernels
     public static void SoftmaxRows(Span<float> x, int width)
     {
         KernelChecks.Rows(x.Length, width, nameof(x));
-        for (int off = 0; off < x.Length; off += width)
-        {
-            var row = x.Slice(off, width);
-            float max = TensorPrimitives.Max(row);
-            TensorPrimitives.Subtract(row, max, row);
-            TensorPrimitives.Exp(row, row);
-            TensorPrimitives.Divide(row, TensorPrimitives.Sum(row), row);
-        }
+        for (int off = 0; off < x.Length; off += width) Softmax(x.Slice(off, width), x.Slice(off, width));
+    }
+
+    /// <summary>Effectively computes <c>y[i] = exp(x[i] - max(x)) / Σ_j exp(x[j] - max(x))</c>: the softmax of one
+    /// row, shifted by its maximum so that large logits stay finite (<c>TensorPrimitives.SoftMax</c> does not shift).
+    /// -inf entries get probability 0; a row of only -inf, or one holding NaN or +inf, gives NaN.</summary>
+    /// <param name="x">[width], width ≥ 1</param>
+    /// <param name="y">[width] the probabilities; may be <paramref name="x"/> itself, but must not partly overlap it.</param>
+    /// <exception cref="ArgumentException">x is empty, y is shorter than x, or the spans partly overlap.</exception>
+    public static void Softmax(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.IsEmpty) throw new ArgumentException("Softmax of an empty row is undefined; pass at least one value.", nameof(x));
+        if (y.Length < x.Length) throw new ArgumentException($"y has {y.Length} elements but x has {x.Length}", nameof(y));
+        y = y[..x.Length];
+        if (x.Overlaps(y, out int offset) && offset != 0) throw new ArgumentException("x and y partly overlap; pass the same span or separate ones.", nameof(y));
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        TensorPrimitives.Divide(y, TensorPrimitives.Sum(y), y);
     }
 }

@@ -1,17 +1,20 @@
 namespace SharpLens.Tensors;
 
 /// <summary>
-/// Splits row-wise (non-GEMM) work — bias adds, GELU, attention over (batch, head) — into equal static
-/// shares on <see cref="GemmThreadPool"/>'s dedicated threads. Between the GEMMs of a forward pass this
-/// work ran on one core while the other idled; Parallel.For was unreliable here (both halves sometimes
-/// ran on one pool thread), while the GEMM pool's workers are already spinning from the previous GEMM.
+/// Splits row-wise (non-GEMM) work — bias adds, GELU, attention over (batch, head), the neuron index's statistics —
+/// into equal static shares on the GEMM's dedicated threads. Between the GEMMs of a forward pass this work ran on one
+/// core while the other idled; Parallel.For was unreliable here (both halves sometimes ran on one pool thread), while
+/// the GEMM pool's workers are already spinning from the previous GEMM.
 /// </summary>
-internal static class ParallelRows
+public static class ParallelRows
 {
     /// <summary>Below this much work (elements touched) waking a second thread costs more than it saves.</summary>
-    public const long MinWork = 1 << 15;
+    internal const long MinWork = 1 << 15;
 
     /// <summary>Runs body(start, end) over [0, count) in contiguous shares, one per core when the work is big enough.</summary>
+    /// <param name="count">rows (or any units) to split</param>
+    /// <param name="totalWork">elements the whole loop touches: below 32K it runs on the calling thread alone</param>
+    /// <param name="body">the work on rows [start, end); shares run at once and must not write the same memory</param>
     public static void For(int count, long totalWork, Action<int, int> body)
     {
         int parts = totalWork < MinWork ? 1 : Math.Min(count, GemmThreadPool.Parallelism);
@@ -29,7 +32,7 @@ internal static class ParallelRows
     }
 
     /// <summary><see cref="Kernels.AddBiasRows"/> over both cores.</summary>
-    public static void AddBiasRows(float[] x, float[] bias, int length = -1)
+    internal static void AddBiasRows(float[] x, float[] bias, int length = -1)
     {
         if (length < 0) length = x.Length;
         int width = bias.Length, rows = length / width;

@@ -196,4 +196,31 @@ public class StatisticsTests
         // Zero differences: every flip ties the observed statistic.
         Assert.Equal(1.0, PermutationTest.Paired(ones, ones).PValue);
     }
+
+    [Fact]
+    public void NormalMeanIntervalIsMeanPlusMinusZTimesTheStandardError()
+    {
+        double[] x = [1.0, 1.5, 0.8, 1.2];
+        double mean = 1.125, sd = Math.Sqrt(((-0.125 * -0.125) + (0.375 * 0.375) + (-0.325 * -0.325) + (0.075 * 0.075)) / 3);
+        var (m, lo, hi) = SharpLens.Analysis.Statistics.Normal.MeanInterval(x);
+        Assert.Equal(mean, m, 12);
+        Assert.Equal(mean - 1.96 * sd / 2, lo, 12);
+        Assert.Equal(mean + 1.96 * sd / 2, hi, 12);
+        Assert.Equal((2.0, 2.0, 2.0), SharpLens.Analysis.Statistics.Normal.MeanInterval([2.0]));
+        Assert.True(double.IsNaN(SharpLens.Analysis.Statistics.Normal.MeanInterval([]).Mean));
+        var (_, lo99, hi99) = SharpLens.Analysis.Statistics.Normal.MeanInterval(x, z: 2.576);
+        Assert.True(lo99 < lo && hi99 > hi);
+    }
+
+    [Fact]
+    public void JaccardCountsDistinctElementsAndCallsTwoEmptySetsEqual()
+    {
+        Assert.Equal(1.0 / 3, SetOverlap.Jaccard(["a", "b"], ["b", "c"]), 12);
+        Assert.Equal(1.0 / 3, SetOverlap.Jaccard(["a", "b", "b", "a"], ["c", "b"]), 12);
+        Assert.Equal(0.0, SetOverlap.Jaccard(["a"], ["b"]));
+        Assert.Equal(1.0, SetOverlap.Jaccard(["a", "b"], ["b", "a"]));
+        Assert.Equal(1.0, SetOverlap.Jaccard(Array.Empty<string>(), []));
+        Assert.Equal(0.0, SetOverlap.Jaccard(["a"], []));
+        Assert.Equal(1.0, SetOverlap.Jaccard(["A", "b"], ["a", "B"], StringComparer.OrdinalIgnoreCase));
+    }
 }

@@ -79,8 +79,8 @@ public class CircuitSelectionTests
 
     [Theory]
     [InlineData("{\"cfg\":{\"n_layers\":12,\"n_heads\":12,\"d_model\":768},\"nodes\":{},\"edges\":{}}", "12 layers x 12 heads")]
-    [InlineData("{\"cfg\":{\"n_layers\":3,\"n_heads\":4,\"d_model\":16},\"nodes\":{},\"edges\":{\"a0.h7->logits\":{\"score\":1,\"in_graph\":true}}}", "head 7 is out of range")]
-    [InlineData("{\"cfg\":{\"n_layers\":3,\"n_heads\":4,\"d_model\":16},\"nodes\":{\"a9.h0\":true},\"edges\":{}}", "layer 9 is out of range")]
+    [InlineData("{\"cfg\":{\"n_layers\":3,\"n_heads\":4,\"d_model\":16},\"nodes\":{},\"edges\":{\"a0.h7->logits\":{\"score\":1,\"in_graph\":true}}}", "head L0H7 does not exist")]
+    [InlineData("{\"cfg\":{\"n_layers\":3,\"n_heads\":4,\"d_model\":16},\"nodes\":{\"a9.h0\":true},\"edges\":{}}", "head L9H0 does not exist")]
     [InlineData("{\"cfg\":{\"n_layers\":3,\"n_heads\":4,\"d_model\":16},\"nodes\":{},\"edges\":{\"q->logits\":{\"score\":1,\"in_graph\":true}}}", "unknown node 'q'")]
     [InlineData("{\"nodes\":{}}", "no \"cfg\"")]
     [InlineData("[1,", "not valid JSON")]

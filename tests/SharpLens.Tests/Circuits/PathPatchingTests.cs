@@ -76,7 +76,7 @@ public class PathPatchingTests
     }
 
     [Theory]
-    [InlineData("a9.h0", "logits", "layer 9 is out of range")]
+    [InlineData("a9.h0", "logits", "head L9H0 does not exist")]
     [InlineData("a0.h0", "a1.h1", "name its input")]
     [InlineData("input", "logits", "cannot be a path-patching sender")]
     [InlineData("a0.h0", "zz", "unknown node 'zz'")]

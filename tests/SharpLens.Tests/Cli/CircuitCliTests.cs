@@ -79,7 +79,7 @@ public class CircuitCliTests
         CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", empty, "--model", Tiny, "--input", input), "empty circuit");
         string badEdge = Path.Combine(dir, "bad.json");
         File.WriteAllText(badEdge, "{\"cfg\":{\"n_layers\":3,\"n_heads\":3,\"d_model\":48},\"nodes\":{},\"edges\":{\"a1.h5->logits\":{\"score\":1,\"in_graph\":true}}}");
-        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", badEdge, "--model", Tiny, "--input", input), "head 5 is out of range");
+        CliRunner.AssertOneLineError(CliRunner.Run("circuit", "evaluate", badEdge, "--model", Tiny, "--input", input), "head L1H5 does not exist");
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public class CircuitCliTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.NotNull(JsonNode.Parse(File.ReadAllText(json))!["normalized"]);
         string json2 = Path.Combine(dir, "pp2.json");
-        CliRunner.AssertOneLineError(CliRunner.Run("path-patch", "--model", Tiny, "--input", input, "--receivers", "a7.h0<v>", "--json", json2), "layer 7 is out of range");
+        CliRunner.AssertOneLineError(CliRunner.Run("path-patch", "--model", Tiny, "--input", input, "--receivers", "a7.h0<v>", "--json", json2), "head L7H0 does not exist");
         Assert.False(File.Exists(json2));
     }
 }

@@ -122,14 +122,15 @@ public class CliTests
     }
 
     [Fact]
-    public void AttributionPatchingAlignsOnTheFinalTokenAndOldSweepNamesStillWork()
+    public void AttributionPatchingAlignsOnTheFinalTokenAndUnknownSweepNamesAreOneLineErrors()
     {
         string dir = CliRunner.TempDir(), input = RaggedInput(dir), output = Path.Combine(dir, "attr.json");
-        var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre,head_value", "--align", "end",
+        CliRunner.AssertOneLineError(CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre,head_value", "--json", output),
+            "unknown --what 'head_value'");
+        Assert.False(File.Exists(output));
+        var r = CliRunner.Run("patch", "--model", Tiny, "--input", input, "--what", "resid_pre,head_v", "--align", "end",
             "--method", "attribution", "--direction", "noise", "--compare-exact", "--json", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains("'head_value' is deprecated", r.Stderr);
-        Assert.Contains("use 'head_v'", r.Stderr);
         var json = JsonNode.Parse(File.ReadAllText(output))!;
         Assert.Equal(["6_-5", "7_-4", "8_-3", "9_-2", "10_-1"], json["resid_pre"]!["cols"]!.AsArray().Select(c => c!.GetValue<string>()));
         Assert.NotNull(json["head_v"]);
@@ -151,7 +152,7 @@ public class CliTests
         r = CliRunner.Run("view", "neurons", "--model", Tiny, "--tokens-file", tokens, "--neurons", "L1N3,L2N190", "--out", dir);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.True(File.Exists(Path.Combine(dir, "neurons.html")));
-        CliRunner.AssertOneLineError(CliRunner.Run("view", "attention", "--model", Tiny, "--tokens", "119,5", "--heads", "3.0", "--out", dir), "3.0");
+        CliRunner.AssertOneLineError(CliRunner.Run("view", "attention", "--model", Tiny, "--tokens", "119,5", "--heads", "3.0", "--out", dir), "head L3H0 does not exist");
         CliRunner.AssertOneLineError(CliRunner.Run("view", "neurons", "--model", Tiny, "--tokens-file", tokens, "--neurons", "L1N999", "--out", dir), "L1N999");
     }
 

@@ -18,7 +18,7 @@ public class OvCommandTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("Copying score", r.Stdout);
         var result = JsonNode.Parse(File.ReadAllText(json))!;
-        Assert.Equal("1.2", result["head"]!.GetValue<string>());
+        Assert.Equal("L1H2", result["head"]!.GetValue<string>());
         using var views = SafetensorsFile.Open(Path.Combine(Tiny, "weights_views.safetensors"));
         float expected = views.ReadTensor("full_ov.copying")[1, 2];
         Assert.Equal(expected, result["copying"]!["score"]!.GetValue<double>(), 4);
@@ -29,16 +29,16 @@ public class OvCommandTests
         var q = result["composition"]!["Q"]!;
         Assert.Equal(3, q["senders"]!.AsArray().Count);
         var sender = q["senders"]![0]!;
-        var (l, h) = (int.Parse(sender["head"]!.GetValue<string>().Split('.')[0]), int.Parse(sender["head"]!.GetValue<string>().Split('.')[1]));
+        var (l, h) = HeadId.Parse(sender["head"]!.GetValue<string>());
         Assert.Equal(views.ReadTensor("comp.Q")[l, h, 1, 2], sender["score"]!.GetValue<double>(), 4);
         Assert.Equal(3, result["composition"]!["V"]!["receivers"]!.AsArray().Count);
-        Assert.True(File.Exists(Path.Combine(plots, "ov-1.2-composition.html")));
-        Assert.True(File.Exists(Path.Combine(plots, "ov-1.2-readout-3.svg")));
+        Assert.True(File.Exists(Path.Combine(plots, "ov-L1H2-composition.html")));
+        Assert.True(File.Exists(Path.Combine(plots, "ov-L1H2-readout-3.svg")));
     }
 
     [Theory]
     [InlineData("3.0", "does not exist")]
-    [InlineData("1.7", "heads 0..2")]
+    [InlineData("1.7", "head L1H7 does not exist")]
     [InlineData("seven", "is not a head")]
     public void BadHeadIsOneLineErrorAndWritesNothing(string head, string needle)
     {

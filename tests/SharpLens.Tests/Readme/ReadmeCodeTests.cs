@@ -42,9 +42,10 @@ public class ReadmeCodeTests
         // ---- checks appended by ReadmeCodeTests.SampleChecks ----
         if (!z7.Shape.SequenceEqual(new[] { clean.Batch, clean.Pos, model.Config.NHeads, model.Config.DHead }))
             throw new Exception($"z7 has shape [{string.Join(", ", z7.Shape)}]");
-        if (logits.Data.SequenceEqual(ablated.Data)) throw new Exception("zero-ablating head 7.11 changed no logit");
+        if (logits.Data.SequenceEqual(ablated.Data)) throw new Exception("zero-ablating head L7H11 changed no logit");
         if (resid.Rows.Count != model.Config.NLayers) throw new Exception($"resid_pre patching has {resid.Rows.Count} rows");
-        if (estimate["head_out"].Rows.Count != model.Config.NLayers) throw new Exception($"the head estimate has {estimate["head_out"].Rows.Count} rows");
+        if (heads.Rows.Count != model.Config.NLayers || heads.Cols.Count != model.Config.NHeads)
+            throw new Exception($"the head estimate is [{heads.Rows.Count}, {heads.Cols.Count}]");
         """;
 
     private static string WithChecks(string block) => block.Contains("Tensor z7 =", StringComparison.Ordinal) ? block + SampleChecks : block;

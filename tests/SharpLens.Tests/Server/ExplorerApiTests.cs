@@ -113,7 +113,7 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
     [Theory]
     [InlineData("/api/predict", """{"prompt": "We're here", "answers": [" helping you"]}""", "is 2 tokens")]
     [InlineData("/api/predict", """{"prompt": ""}""", "the prompt is empty")]
-    [InlineData("/api/head", """{"prompt": "We're here", "layer": 1, "head": 9}""", "head 1.9 does not exist")]
+    [InlineData("/api/head", """{"prompt": "We're here", "layer": 1, "head": 9}""", "head L1H9 does not exist")]
     [InlineData("/api/neuron", """{"prompt": "We're here", "layer": 5, "neuron": 1}""", "neuron L5N1 does not exist")]
     [InlineData("/api/attribute", """{"input": {"clean": ["We're here"], "answers": [["'re", " are"], [" are", "'re"]]}}""", "2 answer pairs for 1 prompts")]
     [InlineData("/api/patch", """{"input": {"clean": ["We're here", "We are here now"], "corrupted": "swap_pairs", "answers": [["'re", " are"], [" are", "'re"]]}, "kinds": ["resid_pre"]}""", "position-aligned patching needs equal lengths")]
@@ -242,7 +242,10 @@ public class ExplorerApiTests(ExplorerFixture fx) : IClassFixture<ExplorerFixtur
         Assert.Fail($"{job} never reached state {state}");
     }
 
-    async Task<List<(string Name, JsonObject Data)>> ReadEvents(string job)
+    Task<List<(string Name, JsonObject Data)>> ReadEvents(string job) => ReadEvents(fx, job);
+
+    /// <summary>Every server-sent event of a job until its stream ends (the job finished).</summary>
+    internal static async Task<List<(string Name, JsonObject Data)>> ReadEvents(ExplorerFixture fx, string job)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var stream = await fx.Http.GetStreamAsync($"/api/jobs/{job}/events", cts.Token);

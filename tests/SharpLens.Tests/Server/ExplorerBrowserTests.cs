@@ -125,8 +125,8 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
 
         // the shared URL reproduces the view in a fresh page (prompts, head, neuron, and the patching re-run)
         string share = await page.Locator("#share").GetAttributeAsync("href") ?? "";
-        Assert.Contains("head=0.3", share);
-        Assert.Contains("neuron=1.7", share);
+        Assert.Contains("head=L0H3", share);
+        Assert.Contains("neuron=L1N7", share);
         await using (var again = await Open(share.TrimStart('/')))
         {
             await WaitText(again.Page, "#head-title", "L0H3");

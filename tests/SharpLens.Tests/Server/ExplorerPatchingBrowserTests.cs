@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Playwright;
+using SharpLens.Analysis;
 using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Inputs;
 using SharpLens.Analysis.Metrics;
@@ -11,7 +12,7 @@ namespace SharpLens.Tests.Server;
 
 /// <summary>
 /// Patching from the explorer's page in Chromium beyond the exact engine: attribution patching (every heatmap equal to
-/// the library's <see cref="AttributionPatching"/>), and a full queue answered with a clear message in the page.
+/// the library's <see cref="AttributionPatcher"/>), and a full queue answered with a clear message in the page.
 /// </summary>
 [Collection(SerialTests.Name)]
 public class ExplorerPatchingBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFixture>
@@ -40,10 +41,11 @@ public class ExplorerPatchingBrowserTests(ExplorerFixture fx) : IClassFixture<Ex
         await page.WaitForSelectorAsync("#patch-neurons_L1 .main-svg", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached });
 
         var data = AnalysisInput.Parse(JsonSerializer.Serialize(ExplorerApiTests.Input), AnalysisInputOptions.For(fx.Model));
-        var expected = AttributionPatching.Run(fx.Model, data.Clean, data.Corrupted, new LogitDiffMetric(data.Answers));
+        var engine = new AttributionPatcher(fx.Model, new PatchingInputs(data.Clean, data.Corrupted, new LogitDiffMetric(data.Answers)));
+        Grid Expected(string name, int? layer = null) => engine.Normalize(engine.Run(engine.Sweep(name, layer is int l ? [l] : null)));
         foreach (var key in new[] { "resid_pre", "attn_out", "mlp_out", "head_out" })
         {
-            var grid = expected.Normalized(key);
+            var grid = Expected(key);
             var z = await ExplorerBrowser.Z(page, $"patch-{key}");
             Assert.Equal(grid.Rows.Count, z.Length);
             for (int r = 0; r < grid.Rows.Count; r++)
@@ -51,7 +53,7 @@ public class ExplorerPatchingBrowserTests(ExplorerFixture fx) : IClassFixture<Ex
         }
         foreach (int layer in new[] { 0, 1 })
         {
-            var grid = expected.Normalized($"neurons_L{layer}");
+            var grid = Expected("neurons", layer);
             var y = await page.EvaluateAsync<double[]>($"() => document.getElementById('patch-neurons_L{layer}').data[0].y");
             Assert.Equal(grid.Cols.Count, y.Length);
             for (int n = 0; n < y.Length; n++) Assert.True(Math.Abs(grid[0, n] - y[n]) < 1e-4, $"neurons_L{layer} {n}");
@@ -59,7 +61,7 @@ public class ExplorerPatchingBrowserTests(ExplorerFixture fx) : IClassFixture<Ex
         // A cell's details give the same number, and the URL keeps the method.
         await ExplorerBrowser.ClickCell(page, "patch-head_out", 1, 2);
         await ExplorerBrowser.WaitText(page, "#cell-title", "head_out");
-        Assert.Contains(expected.Normalized("head_out")[1, 2].ToString("F4"), await page.Locator("#cell-title").TextContentAsync() ?? "");
+        Assert.Contains(Expected("head_out")[1, 2].ToString("F4"), await page.Locator("#cell-title").TextContentAsync() ?? "");
         Assert.Contains("method=attribution", await page.Locator("#share").GetAttributeAsync("href") ?? "");
         Assert.Empty(s.Errors);
         Assert.Empty(s.Foreign);

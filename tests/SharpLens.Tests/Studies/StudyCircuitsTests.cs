@@ -81,7 +81,7 @@ public class StudyCircuitsTests : IDisposable
         Assert.Equal("a", section["settings"]!["path_group"]!.ToString());
         foreach (var receiver in new[] { "a2.h1<v>", "a2.h1<q>" })
             Assert.Equal(3, SharpLens.Analysis.Grid.FromJson(section["path_patching"]![receiver]!).Rows.Count);
-        Assert.Equal("2.1", section["ov"]!["head"]!.ToString());
+        Assert.Equal("L2H1", section["ov"]!["head"]!.ToString());
         Assert.Equal(4, section["ov"]!["bigrams"]!.AsArray().Count);     // 2 sources x (embedding, effective embedding)
 
         // The report has the section, and the findings sentence is built from these numbers.
@@ -109,9 +109,9 @@ public class StudyCircuitsTests : IDisposable
     [Theory]
     [InlineData("\"groups\": [\"a\", \"b\"]", "\"groups\": [\"a\", \"zz\"]", "unknown group 'zz'")]
     [InlineData("\"edges\": 20", "\"edges\": 20, \"colour\": 1", "colour is not a setting")]
-    [InlineData("a2.h1<v>", "a9.h1<v>", "layer 9 is out of range")]
+    [InlineData("a2.h1<v>", "a9.h1<v>", "head L9H1 does not exist")]
     [InlineData("a2.h1<q>", "a2.h1", "name its input")]
-    [InlineData("\"ov_head\": \"2.1\"", "\"ov_head\": \"2.7\"", "head 7 is out of range")]
+    [InlineData("\"ov_head\": \"2.1\"", "\"ov_head\": \"2.7\"", "head L2H7 does not exist")]
     [InlineData("\"edges\": 20", "\"edges\": 0", "--edges must be between 1")]
     [InlineData("\"steps\": 3", "\"steps\": \"many\"", "steps must be an integer")]
     [InlineData("\"curve\": [5, 10, 40]", "\"curve\": [5, 0]", "curve must list circuit sizes")]
@@ -132,7 +132,7 @@ public class StudyCircuitsTests : IDisposable
         string outDir = Path.Combine(_dir, "bad");
         var r = CliRunner.Run("study", "run", StudyPath(Block.Replace("a2.h1<v>", "a2.h9<v>"), "bad.json"), "--model", Fixtures.Folder("tiny-b"), "--out", outDir);
         Assert.Equal(2, r.ExitCode);
-        CliRunner.AssertOneLineError(r, "head 9 is out of range");
+        CliRunner.AssertOneLineError(r, "head L2H9 does not exist");
         Assert.False(File.Exists(Path.Combine(outDir, "results.json")));
     }
 

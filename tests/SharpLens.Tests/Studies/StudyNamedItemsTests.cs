@@ -69,7 +69,7 @@ public sealed class StudyNamedItemsTests : IDisposable
     {
         var study = StudyFile.ParseJson(Json.Replace("L2N190", "L2N192"));
         var e = Assert.Throws<InvalidInputException>(() => new StudyRunner(Fixtures.Load("tiny-b", processed: true), study, new StudyRunOptions { OutDir = _dir }));
-        Assert.Contains("L2N192: neuron 192 does not exist: MLP layers have 192 neurons", e.Message);
+        Assert.Contains("neuron L2N192 does not exist: the model has 3 layers of 192 neurons (L0N0 to L2N191)", e.Message);
         Assert.False(File.Exists(Path.Combine(_dir, "results.json")));
     }
 

@@ -159,4 +159,27 @@ public class KernelTests
             }
         }
     }
+
+    [Fact]
+    public void SoftmaxOfOneRowMatchesNaiveDoubleAndStaysFiniteForLargeLogits()
+    {
+        var random = new Random(16);
+        for (int width = 1; width <= MaxLength; width++)
+        {
+            // Logits near 1000: exp overflows float unless the row is shifted by its maximum first.
+            var x = RandomVector(random, width, 10f).Select(v => v + 1000f).ToArray();
+            var y = new float[width];
+            Kernels.Softmax(x, y);
+            var row = x.Select(v => (double)v).ToArray();
+            double max = row.Max(), sum = row.Sum(v => Math.Exp(v - max));
+            for (int c = 0; c < width; c++)
+            {
+                double expected = Math.Exp(row[c] - max) / sum;
+                AssertClose(expected, y[c], expected, 1e-7, 1e-5, $"softmax width={width} [{c}]");
+            }
+        }
+        var masked = new float[] { 0f, float.NegativeInfinity, 0f };
+        Kernels.Softmax(masked, masked);
+        Assert.Equal([0.5f, 0f, 0.5f], masked);
+    }
 }

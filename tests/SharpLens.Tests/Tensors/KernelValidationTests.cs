@@ -63,6 +63,17 @@ public class KernelValidationTests
     }
 
     [Fact]
+    public void SoftmaxRejectsEmptyRowsShortDestinationAndPartialOverlap()
+    {
+        Assert.Throws<ArgumentException>(() => Kernels.Softmax([], new float[1]));
+        Assert.Throws<ArgumentException>(() => Kernels.Softmax(new float[8], new float[7]));
+        var buffer = new float[10];
+        Assert.Throws<ArgumentException>(() => Kernels.Softmax(buffer.AsSpan(0, 8), buffer.AsSpan(1, 8)));
+        Kernels.Softmax(buffer.AsSpan(0, 8), buffer.AsSpan(0, 8)); // in place is allowed
+        Assert.All(buffer[..8], p => Assert.Equal(0.125f, p));
+    }
+
+    [Fact]
     public void GeluNewRejectsShortDestinationAndPartialOverlap()
     {
         Assert.Throws<ArgumentException>(() => Kernels.GeluNew(new float[8], new float[7]));

@@ -80,14 +80,19 @@ internal sealed class AttributionRuns
     public required float[] SourceMetric { get; init; }
     public required float[] TargetMetric { get; init; }
 
-    /// <summary>Two forwards (source, target caching <see cref="AttributionPatching.AttributedHooks"/>) and one backward on the target.</summary>
+    /// <summary>Hooks whose source and target values attribution patching reads: every patchable activation of every layer
+    /// (<see cref="PatchSite.Activations"/>).</summary>
+    public static IReadOnlyList<string> AttributedHooks(int nLayers) =>
+        Enumerable.Range(0, nLayers).SelectMany(l => PatchSite.Activations.Select(a => HookNames.GetActName(a, l))).ToList();
+
+    /// <summary>Two forwards (source, target caching <see cref="AttributedHooks"/>) and one backward on the target.</summary>
     public static AttributionRuns Run(HookedTransformer model, TokenBatch source, TokenBatch target, Metrics.IMetric metric,
         MetricGradient.LogitGradient? logitGradient, bool keepAllGradients)
     {
         if (source.Batch != target.Batch || source.Pos != target.Pos || !source.Lengths.SequenceEqual(target.Lengths))
             throw new InvalidInputException($"clean [{source.Batch}, {source.Pos}] and corrupted [{target.Batch}, {target.Pos}] prompts must have the same shape and lengths for attribution patching");
         int L = model.Config.NLayers, batch = target.Batch;
-        var attributed = AttributionPatching.AttributedHooks(L);
+        var attributed = AttributedHooks(L);
         var sourceNames = new HashSet<string>(attributed, StringComparer.Ordinal);
         var targetNames = new HashSet<string>(attributed.Concat(TransformerBackward.RequiredHooks(L)), StringComparer.Ordinal);
 

@@ -102,7 +102,7 @@ public static class DirectLogitAttribution
                 Enumerable.Range(0, n).Select(l => l.ToString()).ToArray(), Enumerable.Range(0, heads).Select(h => h.ToString()).ToArray(),
                 "Direct logit attribution per head", "layer", "head"),
             TopNeurons = Titled(new Tensor(topPerPrompt, batch, 1, top.Length), ["logit_diff"],
-                top.Select(i => $"L{i / dMlp}N{i % dMlp}").ToArray(), $"Top {top.Length} neurons by |mean direct logit attribution|", null, "neuron"),
+                top.Select(i => new NeuronId(i / dMlp, i % dMlp).ToString()).ToArray(), $"Top {top.Length} neurons by |mean direct logit attribution|", null, "neuron"),
         };
     }
 

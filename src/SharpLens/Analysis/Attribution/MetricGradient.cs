@@ -49,7 +49,7 @@ public static class MetricGradient
                 for (int b = 0; b < batch; b++)
                 {
                     var row = g.Data.AsSpan(b * vocab, vocab);
-                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    Kernels.Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(row, -1f / batch, row);
                     row[lp.AnswerIds[b]] += 1f / batch;
                 }
@@ -58,7 +58,7 @@ public static class MetricGradient
                 for (int b = 0; b < batch; b++)
                 {
                     var row = g.Data.AsSpan(b * vocab, vocab);
-                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    Kernels.Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
                     float pa = row[pm.AnswerIds[b]];
                     System.Numerics.Tensors.TensorPrimitives.Multiply(row, -pa / batch, row);
                     row[pm.AnswerIds[b]] += pa / batch;
@@ -70,8 +70,8 @@ public static class MetricGradient
                 for (int b = 0; b < batch; b++)
                 {
                     var row = g.Data.AsSpan(b * vocab, vocab);
-                    Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
-                    Softmax(kl.CleanFinalLogits.Data.AsSpan(b * vocab, vocab), p);
+                    Kernels.Softmax(fullFinalLogits.Data.AsSpan(b * vocab, vocab), row);
+                    Kernels.Softmax(kl.CleanFinalLogits.Data.AsSpan(b * vocab, vocab), p);
                     System.Numerics.Tensors.TensorPrimitives.Subtract(row, p, row);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1f / batch, row);
                 }
@@ -117,13 +117,5 @@ public static class MetricGradient
         var result = new float[batch * d];
         Gemm.Multiply(g.Data, model.Weights.W_U.Data, result, batch, vocab, d, transposeB: true);
         return result;
-    }
-
-    private static void Softmax(ReadOnlySpan<float> x, Span<float> y)
-    {
-        float max = System.Numerics.Tensors.TensorPrimitives.Max(x);
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++) { y[i] = MathF.Exp(x[i] - max); sum += y[i]; }
-        System.Numerics.Tensors.TensorPrimitives.Multiply(y, (float)(1 / sum), y);
     }
 }

@@ -95,7 +95,7 @@ public static class ResidualDecomposition
         var labels = new List<string>(count);
         for (int l = 0; l < upTo; l++)
         {
-            for (int h = 0; h < heads; h++) labels.Add($"L{l}H{h}");
+            for (int h = 0; h < heads; h++) labels.Add(new HeadId(l, h).ToString());
             if (cache.TryGet(HookNames.Result(l), out var result))
             {
                 RequireBatch(result, batch, HookNames.Result(l));
@@ -149,7 +149,7 @@ public static class ResidualDecomposition
             for (int i = 0; i < selected.Length; i++)
             {
                 int nIdx = selected[i];
-                labels.Add($"L{l}N{nIdx}");
+                labels.Add(new NeuronId(l, nIdx).ToString());
                 for (int b = 0; b < batch; b++)
                     TensorPrimitives.Multiply(wOut.Data.AsSpan(nIdx * d, d), post.Data[(b * post.Dim(1) + positions[b]) * dMlp + nIdx],
                         values.Data.AsSpan(((l * selected.Length + i) * batch + b) * d, d));

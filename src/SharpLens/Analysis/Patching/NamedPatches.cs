@@ -21,10 +21,6 @@ public sealed partial class ActivationPatcher
 
     /// <summary>TransformerLens get_act_patch_resid_pre: [n_layers, pos].</summary>
     public Grid ResidPreByPosition() => ByPosition("resid_pre");
-    /// <summary>get_act_patch_resid_mid: [n_layers, pos].</summary>
-    public Grid ResidMidByPosition() => ByPosition("resid_mid");
-    /// <summary>get_act_patch_resid_post (block outputs): [n_layers, pos].</summary>
-    public Grid ResidPostByPosition() => ByPosition("resid_post");
     /// <summary>get_act_patch_attn_out: [n_layers, pos].</summary>
     public Grid AttnOutByPosition() => ByPosition("attn_out");
     /// <summary>get_act_patch_mlp_out: [n_layers, pos].</summary>
@@ -45,33 +41,12 @@ public sealed partial class ActivationPatcher
     /// <returns>[n_layers, n_heads]: rows layers, cols heads "0".."n-1".</returns>
     public Grid HeadsAllPositions(HeadActivation which) => Run(Sweep(HeadSweepName(which)));
 
-    /// <summary>get_act_patch_attn_head_out_all_pos: [n_layers, n_heads].</summary>
-    public Grid AttnHeadOutAllPositions() => HeadsAllPositions(HeadActivation.Output);
-    /// <summary>get_act_patch_attn_head_v_all_pos: [n_layers, n_heads].</summary>
-    public Grid AttnHeadValueAllPositions() => HeadsAllPositions(HeadActivation.Value);
-    /// <summary>get_act_patch_attn_head_pattern_all_pos: [n_layers, n_heads].</summary>
-    public Grid AttnHeadPatternAllPositions() => HeadsAllPositions(HeadActivation.Pattern);
-
     /// <summary>Patches one head's z/q/k/v at one position (get_act_patch_attn_head_{out,q,k,v}_by_pos), or its attention
     /// pattern at one destination (query) position (get_act_patch_attn_head_pattern_by_pos: the row of where that
     /// position attends); sweep "head_out_by_pos", "head_q_by_pos", ...</summary>
     /// <returns>TransformerLens' [n_layers, pos, n_heads] flattened to rows = layer x position, labelled
     /// "{layer}/{position label}" (layer-major), cols heads.</returns>
     public Grid HeadsByPosition(HeadActivation which) => Run(Sweep(HeadSweepName(which) + "_by_pos"));
-
-    /// <summary>get_act_patch_block_every: resid_pre, attn_out and mlp_out by position, each [n_layers, pos].</summary>
-    public IReadOnlyDictionary<string, Grid> BlockEvery() => new Dictionary<string, Grid>
-    {
-        ["resid_pre"] = ByPosition("resid_pre"), ["attn_out"] = ByPosition("attn_out"), ["mlp_out"] = ByPosition("mlp_out"),
-    };
-
-    /// <summary>get_act_patch_attn_head_all_pos_every: output, query, key, value and pattern, each [n_layers, n_heads].</summary>
-    public IReadOnlyDictionary<string, Grid> HeadEvery() => new Dictionary<string, Grid>
-    {
-        ["output"] = HeadsAllPositions(HeadActivation.Output), ["query"] = HeadsAllPositions(HeadActivation.Query),
-        ["key"] = HeadsAllPositions(HeadActivation.Key), ["value"] = HeadsAllPositions(HeadActivation.Value),
-        ["pattern"] = HeadsAllPositions(HeadActivation.Pattern),
-    };
 
     /// <summary>Patches single MLP neurons (mlp.hook_post [batch, pos, d_mlp]) of <paramref name="layers"/>, at every
     /// position or only at <paramref name="position"/> (absolute, or a negative offset from the final token); sweep "neurons".</summary>

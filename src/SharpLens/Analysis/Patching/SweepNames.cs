@@ -25,24 +25,33 @@ public static class SweepNames
     /// <summary>Every canonical name.</summary>
     public static readonly IReadOnlyList<string> All = [.. ByPosition, .. Heads, .. HeadsByPosition, Neurons];
 
-    /// <summary>Names of earlier releases and what they mean now; still accepted, with a deprecation message, for
-    /// one release.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Deprecated = new Dictionary<string, string>
-    {
-        ["head_output"] = "head_out", ["head_query"] = "head_q", ["head_key"] = "head_k", ["head_value"] = "head_v",
-    };
+    /// <summary>The canonical form of <paramref name="name"/> (names are case-sensitive, as in TransformerLens); an
+    /// unknown name is an <see cref="InvalidInputException"/> listing every sweep.</summary>
+    public static string Canonical(string name) => All.Contains(name) ? name
+        : throw new InvalidInputException($"unknown patching sweep '{name}': use any of {string.Join(", ", All)}");
 
-    /// <summary>The canonical form of <paramref name="name"/>; an old name is translated and reported through
-    /// <paramref name="deprecated"/> (a one-line message); an unknown name is an <see cref="InvalidInputException"/>.</summary>
-    public static string Canonical(string name, Action<string>? deprecated = null)
+    /// <summary>The key a sweep's grid is stored under in results (<c>sharplens patch</c>'s JSON, the explorer's
+    /// grids): the sweep's name, and for <see cref="Neurons"/> run one layer at a time, <c>neurons_L{layer}</c>.</summary>
+    /// <param name="name">a canonical sweep name</param>
+    /// <param name="neuronLayer">the one layer of a <see cref="Neurons"/> sweep, or null for a sweep of several layers</param>
+    public static string Key(string name, int? neuronLayer = null) =>
+        neuronLayer is int l ? (name == Neurons ? $"{Neurons}_L{l}" : throw new ArgumentException($"only '{Neurons}' is keyed by layer, not '{name}'", nameof(name))) : Canonical(name);
+
+    /// <summary>What a sweep patches, in words for figure titles: "Residual Stream", "Attention Layer", "Head Output",
+    /// "Head Value by Position", "Neurons in MLP Layers"...</summary>
+    public static string Title(string name)
     {
-        if (All.Contains(name)) return name;
-        if (Deprecated.TryGetValue(name, out var now))
+        name = Canonical(name);
+        if (name == Neurons) return "Neurons in MLP Layers";
+        string head = name.Replace("_by_pos", "", StringComparison.Ordinal);
+        string what = head switch
         {
-            deprecated?.Invoke($"patching sweep '{name}' is deprecated and will be removed in the next release: use '{now}'");
-            return now;
-        }
-        throw new InvalidInputException($"unknown patching sweep '{name}': use any of {string.Join(", ", All)}");
+            "resid_pre" => "Residual Stream", "resid_mid" => "Residual Stream (mid)", "resid_post" => "Residual Stream (post)",
+            "attn_out" => "Attention Layer", "mlp_out" => "MLP Layer",
+            "head_out" => "Head Output", "head_q" => "Head Query", "head_k" => "Head Key", "head_v" => "Head Value", "head_pattern" => "Head Pattern",
+            _ => throw new InvalidOperationException($"sweep '{name}' has no title: give it one here, next to its name"),
+        };
+        return head == name ? what : what + " by Position";
     }
 
     /// <summary>The site activation (<see cref="PatchSite.Activation"/>) a head sweep patches: out → z, q, k, v, pattern.</summary>
@@ -55,7 +64,7 @@ public static class SweepNames
     /// <summary>
     /// The sites of the named sweep, laid out as TransformerLens lays out its result.
     /// </summary>
-    /// <param name="name">a canonical or deprecated name (see <see cref="All"/>)</param>
+    /// <param name="name">a canonical name (see <see cref="All"/>)</param>
     /// <param name="config">the model's shape</param>
     /// <param name="positions">[columns] position of each position column (absolute, or negative from the final
     /// token), used by by-position sweeps</param>

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using SharpLens.Model;
 using SharpLens.Tokenization;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using SharpLens.Tensors;
 
 namespace SharpLens.Analysis.Predictions;
 
@@ -35,7 +35,7 @@ public sealed record NextTokenPrediction(int[] Tokens, string[] StrTokens, IRead
     public static NextTokenPrediction FromLogits(HookedTransformer model, int[] tokens, float[] logits, int topK, int? answerId)
     {
         var probs = new float[logits.Length];
-        TensorPrimitives.SoftMax(logits, probs);
+        Kernels.Softmax(logits, probs);
         string Str(int id) => model.Tokenizer?.ToStrTokens([id])[0] ?? $"<{id}>";
         var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).Take(Math.Min(topK, logits.Length));
         var top = order.Select(i => new TokenPrediction(i, Str(i), logits[i], probs[i])).ToList();

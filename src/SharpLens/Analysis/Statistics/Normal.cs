@@ -1,10 +1,28 @@
 namespace SharpLens.Analysis.Statistics;
 
-/// <summary>Standard normal CDF and quantile function (double precision approximations).</summary>
-internal static class Normal
+/// <summary>The normal approximation: the interval of a sample mean, and the standard normal CDF and quantile
+/// function behind the permutation tests and bootstrap intervals (double precision approximations).</summary>
+public static class Normal
 {
+    /// <summary>
+    /// The sample mean with the normal-approximation interval mean ± z·sd/√n (sd with n - 1; z = 1.96 for 95%). One
+    /// sample gives a zero-width interval, none gives NaN; the percentile bootstrap (<see cref="Bootstrap"/>) needs no
+    /// normality and is what the analyses report, this is the quick interval of a figure's error bars.
+    /// </summary>
+    /// <param name="samples">[n] the values, e.g. one per prompt</param>
+    /// <param name="z">the normal quantile of the two-sided level (1.96 for 95%, 2.576 for 99%)</param>
+    public static (double Mean, double Lower, double Upper) MeanInterval(IReadOnlyList<double> samples, double z = 1.96)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (samples.Count == 0) return (double.NaN, double.NaN, double.NaN);
+        double mean = samples.Average();
+        double sd = samples.Count < 2 ? 0 : Math.Sqrt(samples.Sum(v => (v - mean) * (v - mean)) / (samples.Count - 1));
+        double half = z * sd / Math.Sqrt(samples.Count);
+        return (mean, mean - half, mean + half);
+    }
+
     /// <summary>Phi(x), via the complementary error function (W. J. Cody-style rational approximation, |err| &lt; 1.2e-7).</summary>
-    public static double Cdf(double x) => 0.5 * Erfc(-x / Math.Sqrt(2));
+    internal static double Cdf(double x) => 0.5 * Erfc(-x / Math.Sqrt(2));
 
     private static double Erfc(double x)
     {
@@ -17,7 +35,7 @@ internal static class Normal
     }
 
     /// <summary>Phi^-1(p) by Acklam's rational approximation.</summary>
-    public static double InverseCdf(double p)
+    internal static double InverseCdf(double p)
     {
         if (p <= 0) return double.NegativeInfinity;
         if (p >= 1) return double.PositiveInfinity;

@@ -24,6 +24,9 @@ public sealed record HeadWeightSummary(string Model, int Layer, int Head, double
     double OvNorm, double QkNorm, CopyingScore Copying, IReadOnlyList<OvReadout> Readouts, IReadOnlyList<HeadComposition> Composition,
     IReadOnlyList<BigramPreference> Bigrams)
 {
+    /// <summary>The head, <c>L7H11</c>.</summary>
+    public HeadId Id => new(Layer, Head);
+
     /// <summary>Computes the summary; all inputs are validated before any vocabulary-sized work.</summary>
     /// <param name="model">the model</param>
     /// <param name="layer">the head's layer</param>
@@ -61,11 +64,11 @@ public sealed record HeadWeightSummary(string Model, int Layer, int Head, double
         static JsonArray Tokens(IEnumerable<TokenValue> values) => new(values.Select(t =>
             (JsonNode?)new JsonObject { ["id"] = t.TokenId, ["token"] = t.Token, ["value"] = t.Value }).ToArray());
         static JsonArray Partners(IEnumerable<(int Layer, int Head, double Score)> values) => new(values.Select(p =>
-            (JsonNode?)new JsonObject { ["head"] = $"{p.Layer}.{p.Head}", ["score"] = p.Score }).ToArray());
+            (JsonNode?)new JsonObject { ["head"] = new HeadId(p.Layer, p.Head).ToString(), ["score"] = p.Score }).ToArray());
         return new JsonObject
         {
             ["model"] = Model,
-            ["head"] = $"{Layer}.{Head}",
+            ["head"] = Id.ToString(),
             ["ov"] = new JsonObject { ["singular_values"] = Numbers(OvSingularValues), ["norm"] = OvNorm },
             ["qk"] = new JsonObject { ["singular_values"] = Numbers(QkSingularValues), ["norm"] = QkNorm },
             ["copying"] = new JsonObject

@@ -41,9 +41,7 @@ internal static class WeightMatrices
     /// <summary>Checks a head index against the model and says how to fix it.</summary>
     public static void RequireHead(HookedTransformer model, int layer, int head)
     {
-        var cfg = model.Config;
-        if ((uint)layer >= (uint)cfg.NLayers || (uint)head >= (uint)cfg.NHeads)
-            throw new InvalidInputException($"head {layer}.{head} does not exist: this model has layers 0..{cfg.NLayers - 1} and heads 0..{cfg.NHeads - 1}");
+        new HeadId(layer, head).RequireIn(model.Config);
     }
 
     /// <summary>Checks a token id against the vocabulary.</summary>

@@ -1,6 +1,7 @@
 using SharpLens.Analysis;
 using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Metrics;
+using SharpLens.Analysis.Patching;
 using SharpLens.Model;
 using SharpLens.Model.Backward;
 using SharpLens.Model.Hooks;
@@ -116,10 +117,11 @@ public class AttributionPatchingTests(ITestOutputHelper output)
     {
         var model = Fixtures.Load(fixture, processed: true);
         var tokens = Fixtures.Tokens(fixture);
-        var result = AttributionPatching.Run(model, tokens.CleanBatch, tokens.CorruptedBatch, new LogitDiffMetric(tokens.AnswerPairs));
+        var engine = new AttributionPatcher(model, new PatchingInputs(tokens.CleanBatch, tokens.CorruptedBatch, new LogitDiffMetric(tokens.AnswerPairs)));
+        Grid Change(string name, IReadOnlyList<int>? layers = null, int? position = null) => engine.Change(engine.Sweep(name, layers, position));
         using var golden = Fixtures.Golden(fixture, processed: true);
-        Assert.Equal(golden.ReadTensor("metric.corrupted").Data[0], result.CorruptedMetric, 1e-4f);
-        Assert.Equal(golden.ReadTensor("metric.clean").Data[0], result.CleanMetric, 1e-4f);
+        Assert.Equal(golden.ReadTensor("metric.corrupted").Data[0], engine.CorruptedBaseline.Average(), 1e-4f);
+        Assert.Equal(golden.ReadTensor("metric.clean").Data[0], engine.CleanBaseline.Average(), 1e-4f);
 
         // resid_pre at layer 1, position 2 (the corrupted position): Σ_b Σ_d (clean - corrupted)·grad.
         int layer = 1, pos = 2;
@@ -135,14 +137,14 @@ public class AttributionPatchingTests(ITestOutputHelper output)
                 double term = (c.Data[at] - k.Data[at]) * (double)g.Data[at];
                 sum += term; perPrompt[b] += B * term;
             }
-        var grid = result["resid_pre"];
+        var grid = Change("resid_pre");
         Assert.Equal(sum, grid[layer, pos], 1e-4);
         for (int b = 0; b < B; b++) Assert.Equal(perPrompt[b], grid.PerPrompt!.Data[(b * grid.Rows.Count + layer) * P + pos], 1e-4);
         Assert.Equal(["0", "1", .. Enumerable.Range(2, model.Config.NLayers - 2).Select(i => i.ToString())], grid.Rows);
-        Assert.Equal($"{tokens.Clean[0][0]}_0", grid.Cols[0]);
+        Assert.Equal("pos_0", grid.Cols[0]);   // the patching engines' labels when no token strings are given
 
         // Every head (z, all positions) against the reference gradient.
-        var heads = result["head_out"];
+        var heads = Change("head_out");
         for (int l = 0; l < model.Config.NLayers; l++)
         {
             var cz = golden.ReadTensor(HookNames.Z(l)); var kz = golden.ReadTensor("corrupted." + HookNames.Z(l));
@@ -163,15 +165,16 @@ public class AttributionPatchingTests(ITestOutputHelper output)
         }
 
         // Neurons summed over positions equal the layer's neuron grid, and before position 2 nothing changes.
-        var n0 = result["neurons_L0"];
-        var byPos = result["neurons_by_pos_L0"];
+        var n0 = Change("neurons", [0]);
+        var all = Change("neurons");
+        var byPos = Enumerable.Range(0, P).Select(p => Change("neurons", [0], position: p)).ToArray();
         for (int n = 0; n < model.Config.DMlp; n += 7)
         {
             double s = 0;
-            for (int p = 0; p < P; p++) s += byPos[p, n];
+            for (int p = 0; p < P; p++) s += byPos[p][0, n];
             Assert.Equal(s, n0[0, n], 1e-5);
-            Assert.Equal(n0[0, n], result["neurons"][0, n], 1e-6);
-            Assert.Equal(0f, byPos[1, n]);
+            Assert.Equal(n0[0, n], all[0, n], 1e-6);
+            Assert.Equal(0f, byPos[1][0, n]);
         }
     }
 
@@ -182,16 +185,18 @@ public class AttributionPatchingTests(ITestOutputHelper output)
     {
         var model = Fixtures.Load(fixture, processed: true);
         var tokens = Fixtures.Tokens(fixture);
-        var result = AttributionPatching.Run(model, tokens.CleanBatch, tokens.CorruptedBatch, new LogitDiffMetric(tokens.AnswerPairs));
+        var engine = new AttributionPatcher(model, new PatchingInputs(tokens.CleanBatch, tokens.CorruptedBatch, new LogitDiffMetric(tokens.AnswerPairs)));
         using var golden = Fixtures.Golden(fixture, processed: true);
         int L = model.Config.NLayers;
+        var plan = engine.Plan(["resid_pre", "attn_out", "mlp_out", "head_out", "head_v", "head_pattern", "neurons"], [0, L - 1]).ToDictionary(s => s.Key, s => s.Sweep);
         foreach (var (exactKey, attrKey) in new[] { ("resid_pre", "resid_pre"), ("attn_out", "attn_out"), ("mlp_out", "mlp_out"),
                      ("head_z", "head_out"), ("head_v", "head_v"), ("head_pattern", "head_pattern"), ("neurons_L0", "neurons_L0"),
                      ($"neurons_L{L - 1}", $"neurons_L{L - 1}") })
         {
-            var attr = result[attrKey];
+            var attr = engine.Change(plan[attrKey]);
             var exact = golden.ReadTensor("patch." + exactKey);
-            var exactGrid = result.ExactChange(new Grid(exact.Reshape(attr.Rows.Count, attr.Cols.Count), attr.Rows, attr.Cols));
+            var exactGrid = AttributionAgreement.ExactChange(new Grid(exact.Reshape(attr.Rows.Count, attr.Cols.Count), attr.Rows, attr.Cols),
+                engine.CorruptedBaseline.Average(), engine.CorruptedBaseline);
             var report = AttributionAgreement.Compare(attr, exactGrid, top: 3);
             var w = report.Largest[0];
             output.WriteLine($"{fixture} {attrKey}: pearson {report.Pearson:F3} spearman {report.Spearman:F3} mean|diff| {report.MeanAbsDiff:F4} worst ({w.Row},{w.Col}) attr {w.Attribution:F4} exact {w.Exact:F4}");
@@ -240,12 +245,11 @@ public class AttributionPatchingTests(ITestOutputHelper output)
         var model = RandomModel.Create(TinyRandom, seed: 3);
         var tokens = new TokenBatch([[1, 2, 3], [4, 5, 6]], padId: 0);
         var metric = new DelegateMetric(l => Enumerable.Range(0, l.Dim(0)).Select(b => l.Data[b * l.Dim(1)]).ToArray());
-        Assert.Throws<InvalidInputException>(() => AttributionPatching.Run(model, tokens, tokens, metric));
+        var inputs = new PatchingInputs(tokens, tokens, metric);
+        Assert.Throws<InvalidInputException>(() => new AttributionPatcher(model, inputs));
         // With the gradient given: d mean(logit[0]) / d logits = e_0 / batch. Identical prompts: all estimates 0.
-        var result = AttributionPatching.Run(model, tokens, tokens, metric, new AttributionOptions
-        {
-            LogitGradient = l => { var g = Tensor.Zeros(l.Shape); for (int b = 0; b < l.Dim(0); b++) g.Data[b * l.Dim(1)] = 1f / l.Dim(0); return g; },
-        });
-        Assert.All(result["resid_pre"].Values.Data, v => Assert.Equal(0f, v));
+        var engine = new AttributionPatcher(model, inputs, logitGradient:
+            l => { var g = Tensor.Zeros(l.Shape); for (int b = 0; b < l.Dim(0); b++) g.Data[b * l.Dim(1)] = 1f / l.Dim(0); return g; });
+        Assert.All(engine.Change(engine.Sweep("resid_pre")).Values.Data, v => Assert.Equal(0f, v));
     }
 }

@@ -48,16 +48,14 @@ public class PatchSiteTests
     }
 
     [Fact]
-    public void OldSweepNamesTranslateWithADeprecationMessage()
+    public void UnknownSweepNamesAreOneErrorListingTheKnownOnes()
     {
-        var messages = new List<string>();
-        Assert.Equal("head_v", SweepNames.Canonical("head_value", messages.Add));
-        Assert.Equal("head_q", SweepNames.Canonical("head_query", messages.Add));
-        Assert.Equal("head_out", SweepNames.Canonical("head_out", messages.Add));
-        Assert.Equal(2, messages.Count);
-        Assert.Contains("deprecated", messages[0]);
-        Assert.Contains("'head_v'", messages[0]);
-        Assert.Throws<InvalidInputException>(() => SweepNames.Canonical("head_vee"));
+        Assert.Equal("head_v", SweepNames.Canonical("head_v"));
+        var e = Assert.Throws<InvalidInputException>(() => SweepNames.Canonical("head_value"));
+        Assert.Contains("use any of resid_pre, resid_mid", e.Message);
+        Assert.Equal("neurons_L8", SweepNames.Key(SweepNames.Neurons, 8));
+        Assert.Equal("head_q_by_pos", SweepNames.Key("head_q_by_pos"));
+        Assert.Throws<ArgumentException>(() => SweepNames.Key("head_q", 8));
     }
 
     [Fact]
@@ -73,7 +71,7 @@ public class PatchSiteTests
         Assert.Equal("blocks.1.hook_resid_mid[:, 2]", resid.Sites[1 * 3 + 2].Name);
         var neurons = SweepNames.Build("neurons", cfg, [], [], neuronLayers: [1], neuronPosition: -1);
         Assert.Equal(PatchSite.Neuron(1, 5, -1), neurons.Sites[5]);
-        Assert.Equal("z", SweepNames.Build("head_output", cfg, [], []).Sites[0].Activation);
+        Assert.Equal("z", SweepNames.Build("head_out", cfg, [], []).Sites[0].Activation);
     }
 
     [Fact]

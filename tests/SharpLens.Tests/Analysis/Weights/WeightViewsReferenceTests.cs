@@ -146,7 +146,7 @@ public class WeightViewsReferenceTests
     {
         var model = Fixtures.Load("tiny-a", processed: true);
         var e = Assert.Throws<InvalidInputException>(() => HeadCircuits.OV(model, 2, 0));
-        Assert.Contains("layers 0..1", e.Message);
+        Assert.Contains("head L2H0 does not exist: tiny-a has 2 layers of", e.Message);
         Assert.Throws<InvalidInputException>(() => HeadCircuits.QK(model, 0, 4));
         Assert.Throws<InvalidInputException>(() => OvReadout.For(model, 0, 0, [96]));
         Assert.Throws<InvalidInputException>(() => BigramPath.Compare(model, [1], 96, 2));
