@@ -65,7 +65,7 @@ public class CircuitSelectionTests
                 var root = doc.RootElement;
                 Assert.Equal(3, root.GetProperty("cfg").GetProperty("n_layers").GetInt32());
                 Assert.False(root.GetProperty("cfg").GetProperty("parallel_attn_mlp").GetBoolean());
-                Assert.True(root.GetProperty("nodes").GetProperty("logits").GetBoolean());
+                Assert.True(root.GetProperty("nodes").GetProperty("logits").GetProperty("in_graph").GetBoolean());
                 Assert.Equal(g.Edges.Count, root.GetProperty("edges").EnumerateObject().Count());
                 var e = root.GetProperty("edges").GetProperty(g.Edges[5].Name);
                 Assert.Equal(circuit.Scores![g.Edges[5]], e.GetProperty("score").GetSingle());
