@@ -1,4 +1,5 @@
 #:project ../src/SharpLens.Reports/SharpLens.Reports.csproj
+#:property Configuration=Release
 // A circuit for one pairing ("We're" vs "We are"): score every edge of the EAP-IG graph with EAP-IG, grow circuits
 // greedily from the logits, measure how faithful each size is with exact edge patching, and save the smallest
 // circuit that recovers most of the behaviour as EAP-IG graph JSON.

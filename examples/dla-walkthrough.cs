@@ -1,4 +1,5 @@
 #:project ../src/SharpLens.Reports/SharpLens.Reports.csproj
+#:property Configuration=Release
 // Direct logit attribution from first principles: the answer direction in the residual stream, the final LayerNorm's
 // scale, the residual stream decomposed into its components, and the check that the parts add up to the logit
 // difference the model actually produces. Then the same numbers from the one-call library function.

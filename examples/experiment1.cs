@@ -1,4 +1,5 @@
 #:project ../src/SharpLens.Reports/SharpLens.Reports.csproj
+#:property Configuration=Release
 // The contraction study's experiment 1, step by step as the notebook did it: prediction, logit lens, per-head direct
 // logit attribution, the attention of L7H11, activation patching, and neurons. Each block prints what the notebook
 // cell showed; the figures go into one report.

@@ -1,4 +1,5 @@
 #:project ../src/SharpLens.Reports/SharpLens.Reports.csproj
+#:property Configuration=Release
 // A Neuroscope-style neuron index from code: run the model over a corpus and keep, for every MLP neuron, its top
 // windows and activation statistics in SQLite; then read neurons the way the study read L8N2744 (its top examples with
 // each token's activation, its statistics, the tokens its output weight promotes), find neurons by token and by prompt,

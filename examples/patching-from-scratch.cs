@@ -1,4 +1,5 @@
 #:project ../src/SharpLens.Reports/SharpLens.Reports.csproj
+#:property Configuration=Release
 // Activation patching with nothing but hooks: cache the clean run, then for every layer and position rerun the
 // corrupted prompt with one hook that pastes the clean residual stream in, and score the logit difference. Then the
 // library's ActivationPatcher (the fast exact engine) is checked against the hand-written loop.

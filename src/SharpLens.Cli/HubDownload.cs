@@ -9,21 +9,25 @@ internal static class HubDownload
     public static string Resolve(string modelId)
     {
         var options = HubOptions.FromEnvironment();
-        using var client = new HubClient(options);
-        if (client.TryGetCachedModel(modelId, out _) is string cached) return cached;
+        using (var client = new HubClient(options))
+            if (client.TryGetCachedModel(modelId, out _) is string cached) return cached;
         string folder = "";
         Cli.Err.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
             .Start(ctx =>
             {
                 var tasks = new Dictionary<string, ProgressTask>();
+                ProgressTask Task(string file, long total) => tasks.TryGetValue(file, out var t) ? t : tasks[file] = ctx.AddTask(Markup.Escape(file), maxValue: Math.Max(1, total));
                 var progress = new Cli.SyncProgress<(string file, long done, long total)>(p =>
                 {
-                    if (!tasks.TryGetValue(p.file, out var task)) tasks[p.file] = task = ctx.AddTask(p.file, maxValue: Math.Max(1, p.total));
+                    var task = Task(p.file, p.total);
                     if (p.total > 0) task.MaxValue = p.total;
                     task.Value = p.done;
+                    task.Description = Markup.Escape(p.file);
                 });
-                folder = ModelResolver.ResolveModelFolder(modelId, options, progress);
+                // A stall or a dropped connection says so on the file's line instead of sitting at the same percentage.
+                var retrying = options with { Retrying = r => Task(r.File, 0).Description = Markup.Escape(r.ToString()) };
+                folder = ModelResolver.ResolveModelFolder(modelId, retrying, progress);
             });
         return folder;
     }

@@ -7,8 +7,8 @@ namespace SharpLens.Cli;
 /// <summary>
 /// The output paths of every command, declared where the option is made (<see cref="File"/>, <see cref="Folder"/>)
 /// and checked by <see cref="Cli.Invoke"/> before the command runs, so that a path that cannot be written fails in a
-/// second with a message saying what to do, not after the model has loaded and the work is done. Output folders
-/// are also locked for the run (<see cref="OutputFolderLock"/>).
+/// second with a message saying what to do (<see cref="OutputLocation"/>), not after the model has loaded and the work
+/// is done. Output folders are also locked for the run (<see cref="OutputFolderLock"/>).
 /// </summary>
 internal static class OutputPaths
 {
@@ -42,8 +42,8 @@ internal static class OutputPaths
             };
             if (string.IsNullOrEmpty(path)) continue;
             string name = symbol is Option o2 ? o2.Name : symbol.Name;
-            if (kind.Value == Kind.File) CheckFile(name, path);
-            else { CheckFolder(name, path); folders.Add(Path.GetFullPath(path)); }
+            if (kind.Value == Kind.File) OutputLocation.RequireWritableFile(name, path);
+            else { OutputLocation.RequireWritableFolder(name, path); folders.Add(Path.GetFullPath(path)); }
         }
         var locks = new List<OutputFolderLock>();
         try
@@ -56,43 +56,5 @@ internal static class OutputPaths
             throw;
         }
         return locks;
-    }
-
-    private static void CheckFile(string option, string path)
-    {
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
-            throw new InvalidInputException($"{option} {path} is a folder, not a file: give the path of the file to write (for example a new file inside that folder)");
-        CheckWritable(option, path, Path.GetDirectoryName(full)!);
-    }
-
-    private static void CheckFolder(string option, string path)
-    {
-        string full = Path.GetFullPath(path);
-        if (System.IO.File.Exists(full))
-            throw new InvalidInputException($"{option} {path} is a file, not a folder: name a folder to write into (it is created when missing)");
-        CheckWritable(option, path, full);
-    }
-
-    /// <summary>The nearest existing folder at or above <paramref name="folder"/> must be a folder we can create files in.</summary>
-    private static void CheckWritable(string option, string path, string folder)
-    {
-        string existing = folder;
-        while (!Directory.Exists(existing))
-        {
-            if (System.IO.File.Exists(existing))
-                throw new InvalidInputException($"{option} {path} cannot be written: {existing} is a file, not a folder; choose a path inside a folder");
-            existing = Path.GetDirectoryName(existing) ?? throw new InvalidInputException($"{option} {path} cannot be written: no folder on its path exists");
-        }
-        string probe = Path.Combine(existing, $".sharplens-write-check-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try
-        {
-            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            string reason = e is UnauthorizedAccessException ? "permission denied" : "the file system refuses new files there";
-            throw new InvalidInputException($"{option} {path} cannot be written: SharpLens cannot create files in {existing} ({reason}); choose a folder you can write to");
-        }
     }
 }

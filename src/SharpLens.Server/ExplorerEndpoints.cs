@@ -38,6 +38,7 @@ internal sealed class ExplorerEndpoints(HookedTransformer model, ExplorerOptions
         ["tokenizer"] = model.Tokenizer is not null, ["neuron_index"] = neurons is not null,
         ["patch_kinds"] = new JsonArray(SweepNames.All.Select(k => (JsonNode?)k).ToArray()),
         ["patch_default_kinds"] = new JsonArray(PatchRequest.DefaultKinds.Select(k => (JsonNode?)k).ToArray()),
+        ["example"] = options.Example?.DeepClone(),
     };
 
     /// <summary>Reads the body (size-limited), validates and runs <paramref name="analysis"/> off the request thread,

@@ -11,6 +11,7 @@ internal static class ExplorerErrors
         SharpLensException s => s.Message,
         AggregateException { InnerExceptions.Count: 1 } a => UserMessage(a.InnerException!),
         JsonException j => $"invalid JSON: {j.Message.Split('.')[0]}",
+        IOException or UnauthorizedAccessException => FileErrors.Describe(e, "--reports"),   // a full disk while exporting, say
         _ => null,
     };
 

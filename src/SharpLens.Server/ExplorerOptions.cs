@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace SharpLens.Server;
 
 /// <summary>How <see cref="ExplorerServer"/> listens and what it allows.</summary>
@@ -7,8 +9,22 @@ public sealed record ExplorerOptions
     public int Port { get; init; } = 8765;
     /// <summary>A neuron index (<c>sharplens neurons index</c>) built from this model: neuron views then link its pages.</summary>
     public string? NeuronsDb { get; init; }
-    /// <summary>Folder under which "export" writes report folders.</summary>
+    /// <summary>Folder under which "export" writes report folders (checked at start-up: it must be creatable and writable).</summary>
     public string ReportsDir { get; init; } = "reports";
+    /// <summary>
+    /// The example the page's form holds on a first visit (no state in the URL), as an analysis input: "clean" prompts,
+    /// "answers" pairs and "corrupted" ("swap_pairs" or prompts). By default the contractions study's first pairing
+    /// (studies/contractions.json); null opens an empty form. Only shown for models with GPT-2's tokenizer (text prompts).
+    /// </summary>
+    public JsonObject? Example { get; init; } = ContractionsExample();
+
+    /// <summary>The contractions study's first pairing: each prompt's expansion is the other's corrupted prompt.</summary>
+    public static JsonObject ContractionsExample() => new()
+    {
+        ["clean"] = new JsonArray("We're helping our friend when they", "We are helping our friend when they"),
+        ["corrupted"] = "swap_pairs",
+        ["answers"] = new JsonArray(new JsonArray("'re", " are"), new JsonArray(" are", "'re")),
+    };
     /// <summary>Largest request body accepted (413 above it).</summary>
     public long MaxRequestBytes { get; init; } = 256 * 1024;
     /// <summary>Patching jobs that may wait behind the running one (429 above it).</summary>

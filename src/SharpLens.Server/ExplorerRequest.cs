@@ -32,7 +32,13 @@ internal sealed class ExplorerRequest(JsonObject body, HookedTransformer model)
         else if (Body["prompt"] is JsonValue pv && pv.TryGetValue(out string? text))
         {
             if (text.Length == 0) throw new InvalidInputException("the prompt is empty: type a prompt");
-            ids = (model.Tokenizer ?? throw model.NoTokenizerError("a prompt text")).ToTokens(text);
+            var tokenizer = model.Tokenizer ?? throw model.NoTokenizerError("a prompt text");
+            // A text of more characters than n_ctx of the vocabulary's longest tokens cannot fit: refused at once, without
+            // tokenizing it (a pasted 200 KB text took 20 s to tokenize only to be refused).
+            long mostChars = (long)model.Config.NCtx * tokenizer.MaxTokenChars;
+            if (text.Length > mostChars)
+                throw new InvalidInputException($"the prompt is {text.Length:N0} characters, more than the model's context of {model.Config.NCtx} tokens can hold (at most {mostChars:N0} characters): shorten it");
+            ids = tokenizer.ToTokens(text);
         }
         else throw new InvalidInputException("give \"prompt\" (text) or \"tokens\" (ids)");
         if (ids.Length == 0) throw new InvalidInputException("the prompt has no tokens: give at least one");

@@ -35,6 +35,7 @@ public sealed class ExplorerServer : IAsyncDisposable
     {
         options ??= new ExplorerOptions();
         // A wrong or missing index is the user's mistake: say so before binding the port.
+        Reports.OutputLocation.RequireWritableFolder("--reports", options.ReportsDir);   // not when Export is first pressed
         var neurons = options.NeuronsDb is string db ? ExplorerNeuronIndex.Open(db, model) : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

@@ -6,7 +6,7 @@ namespace SharpLens.Studies;
 
 /// <summary>
 /// Compares a run's results.json with a reference in the notebook JSON format (<c>{groups, notebook_printed,
-/// figures: [{group, title, traces}]}</c>, e.g. tests/SharpLens.Tests/fixtures/reference/contraction-notebook.json), and
+/// figures: [{group, title, traces}]}</c>, e.g. studies/reference/contraction-notebook.json), and
 /// checks the study's claims on the run's numbers. Per group: the prompts and answers must be the reference's. Per
 /// figure: structure first (shape, row and column labels: token positions, components, head names), then every value
 /// within <c>atol + rtol · max|reference|</c> of the figure (<see cref="VerifyTolerance"/>), the worst cell named. Every

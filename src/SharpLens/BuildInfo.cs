@@ -20,6 +20,23 @@ public static class BuildInfo
     /// </summary>
     public static bool Optimized { get; } = IsOptimized(typeof(BuildInfo).Assembly);
 
+    /// <summary>
+    /// What <see cref="Loading.ModelLoader.Load"/> writes (once per process, to <see cref="Loading.LoadOptions.Warn"/> or
+    /// else stderr) when SharpLens is not <see cref="Optimized"/>.
+    /// </summary>
+    public const string UnoptimizedWarning = "SharpLens was compiled without optimizations (a Debug build) and runs several times slower: " +
+        "build it in Release (dotnet run -c Release; in a file-based app, #:property Configuration=Release and a ProjectReference SetConfiguration, as examples/ does)";
+
+    private static int _warned;
+
+    /// <summary>Writes <see cref="UnoptimizedWarning"/> through <paramref name="warn"/> (stderr when null), once per process, when not <see cref="Optimized"/>.</summary>
+    internal static void WarnIfUnoptimized(Action<string>? warn)
+    {
+        if (Optimized || Interlocked.Exchange(ref _warned, 1) != 0) return;
+        if (warn is not null) warn(UnoptimizedWarning);
+        else Console.Error.WriteLine($"warning: {UnoptimizedWarning}");
+    }
+
     /// <summary>Whether <paramref name="assembly"/> was compiled with optimizations (its JIT optimizer is not disabled).</summary>
     public static bool IsOptimized(Assembly assembly) =>
         assembly.GetCustomAttribute<DebuggableAttribute>() is not { IsJITOptimizerDisabled: true };

@@ -22,6 +22,7 @@ internal static class ServeCommand
         {
             int p = parse.GetValue(port);
             if (p is < 0 or > 65535) throw new InvalidInputException($"--port {p} is not a port: use 1..65535 (or 0 for any free port)");
+            SharpLens.Reports.OutputLocation.RequireWritableFolder("--reports", parse.GetValue(reports)!);   // before the model loads
             // A missing or unreadable index is refused before the (slow) model load; the model check needs the model.
             if (parse.GetValue(neuronsDb) is string db) Neurons.NeuronIndex.Open(db).Dispose();
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));

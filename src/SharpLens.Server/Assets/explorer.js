@@ -46,16 +46,34 @@
   // ---- input --------------------------------------------------------------------------------------------------
   function lines(id) { return $(id).value.split('\n').map(function (l) { return l.replace(/\r$/, ''); }).filter(function (l) { return l.trim().length > 0; }); }
 
+  // An answer line as users type it: two quoted tokens ("'re", " are" or "'re" " are"), or, unquoted, two tokens
+  // split at the one comma with every space kept ('re, are is "'re" and " are", as the CLI's comma lists read).
+  function answerPair(line, i) {
+    var where = 'answers line ' + (i + 1) + ' (' + line.trim() + ')';
+    if (/^\s*"/.test(line)) {
+      var quoted = line.match(/"(?:[^"\\]|\\.)*"/g) || [], rest = line.replace(/"(?:[^"\\]|\\.)*"/g, '');
+      if (quoted.length !== 2 || /[^\s,]/.test(rest)) throw new Error(where + ' must be two quoted tokens, "correct", "wrong": e.g. "\'re", " are"');
+      return quoted.map(function (q) { return JSON.parse(q); });
+    }
+    var parts = line.split(',');
+    if (parts.length !== 2 || parts[0].length === 0 || parts[1].length === 0)
+      throw new Error(where + ' must be correct,wrong with one comma (spaces count: \'re, are is "\'re" and " are"), or two quoted tokens: "\'re", " are"');
+    return parts;
+  }
+
+  // Shows how each answer line is read: tokens in brackets, a leading space as a visible dot.
+  function showAnswerFormat() {
+    var shown = lines('answers').map(function (line, i) {
+      try { return answerPair(line, i).map(function (t) { return '[' + t.replace(/ /g, '\u00b7') + ']'; }).join(' vs '); }
+      catch (e) { return e.message; }
+    });
+    $('answers-read').textContent = shown.length ? 'read as: ' + shown.join('; ') : '';
+  }
+
   function input() {
     var prompts = lines('prompts');
     if (prompts.length === 0) throw new Error('type a prompt first');
-    var answers = lines('answers').map(function (line, i) {
-      var pair;
-      try { pair = JSON.parse('[' + line + ']'); } catch (e) { throw new Error('answers line ' + (i + 1) + ' is not "correct", "wrong": write e.g. "\'re", " are"'); }
-      if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string')
-        throw new Error('answers line ' + (i + 1) + ' must be two quoted tokens: "correct", "wrong"');
-      return pair;
-    });
+    var answers = lines('answers').map(answerPair);
     var data = { clean: prompts, answers: answers };
     if ($('swap').checked) data.corrupted = 'swap_pairs';
     else if (lines('corrupted').length > 0) data.corrupted = lines('corrupted');
@@ -309,6 +327,15 @@
     $('patch-cancel').addEventListener('click', cancel);
     $('export').addEventListener('click', exportReport);
     var q = loadUrl();
+    // A first visit opens with the study's example (the server's), so the form shows what it expects.
+    if (!location.search && info.example && info.tokenizer) {
+      $('prompts').value = info.example.clean.join('\n');
+      $('answers').value = info.example.answers.map(function (a) { return JSON.stringify(a[0]) + ', ' + JSON.stringify(a[1]); }).join('\n');
+      if (info.example.corrupted === 'swap_pairs') $('swap').checked = true;
+      else $('corrupted').value = (info.example.corrupted || []).join('\n');
+    }
+    $('answers').addEventListener('input', showAnswerFormat);
+    showAnswerFormat();
     $('share').href = stateUrl();
     var ready = $('prompts').value.trim() ? analyse() : Promise.resolve();
     ready.then(function () { if (q.get('patch') === '1') patch(); document.body.dataset.ready = '1'; });

@@ -39,7 +39,9 @@ public sealed partial class HubClient
             catch (TransientDownloadException e)
             {
                 if (attempt >= maxAttempts) throw FinalError(repoId, filename, attempt, e);
-                await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
+                var delay = RetryDelay(attempt);
+                Options.Retrying?.Invoke(new HubRetry(filename, e.Message, attempt + 1, maxAttempts, delay));
+                await Task.Delay(delay, ct).ConfigureAwait(false);
             }
         }
     }

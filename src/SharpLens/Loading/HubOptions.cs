@@ -28,6 +28,11 @@ public sealed record HubOptions
     public int MaxAttempts { get; init; } = 5;
     /// <summary>Wait before the first retry; it doubles for each further retry.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Told before every retry what went wrong and which attempt follows (the CLI shows it on the file's progress line),
+    /// so a stalled download says that it is retrying instead of showing the same percentage for minutes.
+    /// </summary>
+    public Action<HubRetry>? Retrying { get; init; }
 
     /// <summary>
     /// Options from environment variables, read through <paramref name="getEnv"/> (default: the process
@@ -73,3 +78,16 @@ public sealed record HubOptions
     }
 }
 
+
+/// <summary>One attempt to download a file failed and another follows (<see cref="HubOptions.Retrying"/>).</summary>
+/// <param name="File">The file, e.g. model.safetensors.</param>
+/// <param name="Reason">What went wrong, in one line, e.g. "no data for 30 s (SHARPLENS_HUB_TIMEOUT) after 65536 of 548105171 bytes from ...".</param>
+/// <param name="NextAttempt">The attempt about to start: 2 for the first retry.</param>
+/// <param name="MaxAttempts">Attempts allowed in all (<see cref="HubOptions.MaxAttempts"/>).</param>
+/// <param name="Delay">The wait before it.</param>
+public sealed record HubRetry(string File, string Reason, int NextAttempt, int MaxAttempts, TimeSpan Delay)
+{
+    /// <summary>"FILE: REASON, retrying (2 of 5) in 1 s".</summary>
+    public override string ToString() =>
+        $"{File}: {Reason}, retrying ({NextAttempt} of {MaxAttempts}) in {Delay.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} s";
+}

@@ -9,7 +9,8 @@ public sealed record LoadOptions
     /// <summary>Which of TransformerLens' weight processing steps to apply (fold LayerNorm, center writing weights and
     /// unembed, fold value biases); <see cref="WeightProcessingOptions.Default"/> is TransformerLens' default.</summary>
     public WeightProcessingOptions Processing { get; init; } = WeightProcessingOptions.Default;
-    /// <summary>Called with one-line warnings (e.g. NaN in weights).</summary>
+    /// <summary>Called with one-line warnings (e.g. NaN in weights); when null they are dropped, except that a Debug
+    /// build of SharpLens says so on stderr (<see cref="BuildInfo.UnoptimizedWarning"/>).</summary>
     public Action<string>? Warn { get; init; }
     /// <summary>Resolves hub ids to a local folder: by default the Hugging Face cache, downloading what is missing
     /// (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE); null = local folders only.</summary>
@@ -32,6 +33,7 @@ public static class ModelLoader
     public static HookedTransformer Load(string modelIdOrPath, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        BuildInfo.WarnIfUnoptimized(options.Warn);
         string folder = Directory.Exists(modelIdOrPath) ? modelIdOrPath
             : options.ResolveHubId is not null ? options.ResolveHubId(modelIdOrPath)
             : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");

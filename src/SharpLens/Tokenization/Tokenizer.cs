@@ -58,6 +58,15 @@ public abstract class Tokenizer
     /// Every id is below <see cref="VocabSize"/>.</summary>
     private protected abstract string DecodeIds(IReadOnlyList<int> ids);
 
+    /// <summary>
+    /// At least as many characters as any one token stands for in a decoded text: the longest token decoded alone, plus
+    /// one for a leading space a decoder may drop from a lone token. A text of n characters therefore has at least
+    /// n / MaxTokenChars tokens (a character split over several tokens decodes, token by token, to at least as many
+    /// characters), so a text too long for a context can be refused without tokenizing it.
+    /// </summary>
+    public int MaxTokenChars => _maxTokenChars ??= Enumerable.Range(0, VocabSize).Max(id => DecodeIds([id]).Length) + 1;
+    private int? _maxTokenChars;
+
     /// <summary>TransformerLens' <c>to_tokens</c> of one text: its token ids, BOS first when <paramref name="prependBos"/>
     /// (default <see cref="DefaultPrependBos"/>) is true, never twice.</summary>
     public int[] ToTokens(string text, bool? prependBos = null)

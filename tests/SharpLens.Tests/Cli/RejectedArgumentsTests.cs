@@ -4,8 +4,8 @@ namespace SharpLens.Tests.Cli;
 
 /// <summary>
 /// Arguments that once were accepted silently (a colour range upside down, negative counts and intervals, two model
-/// sources at once, an analysis input given to plot): each is one line on stderr naming the option, exit 2, before
-/// any work, and nothing is written.
+/// sources at once, an analysis input given to plot, a reports folder Export could not write): each is one line on
+/// stderr naming the option, exit 2, before any work (the model given does not exist), and nothing is written.
 /// </summary>
 public class RejectedArgumentsTests
 {
@@ -20,6 +20,7 @@ public class RejectedArgumentsTests
         { "neurons show --layer-pages -3", "--layer-pages -3 must be 0" },
         { "study run --model X --random-weights", "--random-weights runs random weights shaped like GPT-2 small instead of a model" },
         { "plot INPUT", "is an analysis input" },
+        { "serve --reports (under a file)", "cannot be written" },
     };
 
     [Theory]
@@ -39,6 +40,7 @@ public class RejectedArgumentsTests
             "neurons show --layer-pages -3" => ["neurons", "show", "L0", "--db", Path.Combine(dir, "n.db"), "--out", output, "--layer-pages", "-3"],
             "study run --model X --random-weights" => ["study", "run", StudyFile(), "--model", NoModel, "--random-weights", "--out", output],
             "plot INPUT" => ["plot", input, "--out", output],
+            "serve --reports (under a file)" => ["serve", "-m", NoModel, "--port", "0", "--reports", Path.Combine(input, "reports")],
             _ => throw new ArgumentException(what),
         };
         var r = CliRunner.Run(args);
@@ -49,5 +51,5 @@ public class RejectedArgumentsTests
         Assert.Equal(["corpus.txt", "input.json"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order());
     }
 
-    private static string StudyFile() => Path.Combine(Neurons.NeuronIndexIntegrityTests.RepoRoot(), "studies", "contractions.json");
+    private static string StudyFile() => Path.Combine(Readme.ReadmeDocument.RepoRoot, "studies", "contractions.json");
 }

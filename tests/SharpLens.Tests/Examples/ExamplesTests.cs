@@ -4,9 +4,12 @@ using SharpLens.Tests.Support;
 namespace SharpLens.Tests.Examples;
 
 /// <summary>
-/// Every file-based app in examples/ runs (<c>dotnet run examples/NAME.cs -- MODEL OUT</c>) on a random GPT-2-shaped
-/// checkpoint, prints its notebook-style cells and writes its report, so an example can never rot. The apps run one
-/// after another in one test: the library projects they reference are built once and reused by the rest.
+/// Every file-based app in examples/ runs exactly as its header and the README say (<c>dotnet run examples/NAME.cs --
+/// MODEL OUT</c>, no <c>-c Release</c>) on a random GPT-2-shaped checkpoint, prints its notebook-style cells and writes
+/// its report, so an example can never rot; and the library it runs is an optimized build (its own
+/// <c>#:property Configuration=Release</c> and examples/Directory.Build.props, which passes the configuration to the
+/// projects it references), since a Debug SharpLens runs the examples several times slower. The apps run one after
+/// another in one test: the library projects they reference are built once and reused by the rest.
 /// </summary>
 [Collection(SerialTests.Name)]
 public class ExamplesTests
@@ -42,8 +45,12 @@ public class ExamplesTests
         foreach (var file in files)
         {
             string outDir = Path.Combine(outRoot, Path.GetFileNameWithoutExtension(file!));
+            string source = File.ReadAllText(Path.Combine(examples, file!));
+            Assert.Contains("#:property Configuration=Release", source);
+            // The header's usage line is the command run here.
+            Assert.Matches($@"//\s+dotnet run examples/{System.Text.RegularExpressions.Regex.Escape(file!)} \[?-- MODEL OUT", source);
             var info = new ProcessStartInfo("dotnet") { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "run", "-c", "Release", Path.Combine("examples", file!), "--", model, outDir }) info.ArgumentList.Add(a);
+            foreach (var a in new[] { "run", $"examples/{file}", "--", model, outDir }) info.ArgumentList.Add(a);
             info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
             info.Environment["DOTNET_NOLOGO"] = "1";
             info.Environment["HF_HUB_OFFLINE"] = "1";
@@ -55,6 +62,7 @@ public class ExamplesTests
             catch (OperationCanceledException) { process.Kill(true); Assert.Fail($"{file} did not finish in 5 minutes"); }
             string output = await stdout, errors = await stderr;
             Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}:\n{output}\n{errors}");
+            Assert.DoesNotContain(BuildInfo.UnoptimizedWarning, errors);   // the documented command runs an optimized SharpLens
             foreach (var line in Expected[file!]) Assert.Contains(line, output);
             Assert.True(File.Exists(Path.Combine(outDir, "index.html")), $"{file} wrote no report into {outDir}");
             if (file == "circuit.cs") Assert.True(File.Exists(Path.Combine(outDir, "circuit.json")), "circuit.cs wrote no circuit.json");

@@ -120,6 +120,39 @@ public class HubFaultTests
     }
 
     [Fact]
+    public void EachRetrySaysWhatWentWrongAndWhichAttemptFollows()
+    {
+        using var scene = new Scene();
+        scene.Hub.Inject(FaultKind.StallAfterBytes, Weights, 65536, count: 2);
+        var retries = new List<HubRetry>();
+        string folder = Resolve(scene.Fast() with { Retrying = r => { lock (retries) retries.Add(r); } });
+        Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
+        Assert.Equal([2, 3], retries.Select(r => r.NextAttempt));
+        Assert.All(retries, r =>
+        {
+            Assert.Equal(Weights, r.File);
+            Assert.Equal(4, r.MaxAttempts);
+            Assert.StartsWith("no data for 0.4 s", r.Reason);
+        });
+        Assert.StartsWith("model.safetensors: no data for 0.4 s", retries[0].ToString());
+        Assert.Contains(", retrying (2 of 4) in ", retries[0].ToString());
+    }
+
+    [Fact]
+    public void TheCliShowsAStalledDownloadRetrying()
+    {
+        using var scene = new Scene();
+        scene.Hub.Inject(FaultKind.StallAfterBytes, Weights, 65536);
+        var r = SharpLens.Tests.Support.CliRunner.Run(new Dictionary<string, string?>
+        {
+            ["HF_ENDPOINT"] = scene.Hub.Endpoint, ["HF_HUB_CACHE"] = scene.Cache.Path, ["HF_HUB_OFFLINE"] = null, ["SHARPLENS_HUB_TIMEOUT"] = "0.5",
+        }, "predict", "--model", "gpt2", "--tokens", "1,2");
+        Assert.Contains("model.safetensors: no data for 0.5 s (SHARPLENS_HUB_TIMEOUT) after 65536 of", r.Stderr);
+        Assert.Contains(", retrying (2 of 5) in 1 s", r.Stderr);
+        Assert.True(File.Exists(Path.Combine(scene.Blobs, FakeHub.Sha256Hex(scene.Weights))), r.Stderr);   // and the retry completed it
+    }
+
+    [Fact]
     public void PersistentServerErrorsStopAfterTheBoundWithAOneLineError()
     {
         using var scene = new Scene();

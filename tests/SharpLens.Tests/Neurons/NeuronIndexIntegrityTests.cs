@@ -110,16 +110,9 @@ public class NeuronIndexIntegrityTests
     [Fact]
     public void The_recorded_version_is_the_package_version_of_Directory_Build_props()
     {
-        string props = File.ReadAllText(Path.Combine(RepoRoot(), "Directory.Build.props"));
+        string props = File.ReadAllText(Path.Combine(Readme.ReadmeDocument.RepoRoot, "Directory.Build.props"));
         string version = Regex.Match(props, "<Version>([^<]+)</Version>").Groups[1].Value;
         Assert.NotEmpty(version);
         Assert.Matches($"^{Regex.Escape(version)}(\\+[0-9a-f]+)?$", BuildInfo.Version);
-    }
-
-    internal static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "SharpLens.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root (SharpLens.sln) not found above the test binaries");
     }
 }

@@ -7,13 +7,19 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => Run(new Dictionary<string, string?>(), args);
+
+    /// <summary>Runs with <paramref name="environment"/> over the defaults (offline, an empty Hugging Face cache); a null value unsets a variable.</summary>
+    public static Result Run(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharpLens.Cli.dll"));
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["HF_HUB_OFFLINE"] = "1";
         info.Environment["HF_HUB_CACHE"] = Path.Combine(Path.GetTempPath(), "sharplens-tests-empty-hf-cache");
+        foreach (var (name, value) in environment)
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

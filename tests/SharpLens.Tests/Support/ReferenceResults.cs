@@ -10,7 +10,7 @@ namespace SharpLens.Tests.Support;
 /// </summary>
 public static class ReferenceResults
 {
-    /// <summary>The committed copy of the study's published data (tests/SharpLens.Tests/fixtures/reference).</summary>
+    /// <summary>The committed copy of the study's published data (studies/reference, copied to the test output's fixtures/reference).</summary>
     public static JsonObject Reference => RealGpt2.Notebook.AsObject();
 
     /// <summary>The repository's studies/contractions.json.</summary>
