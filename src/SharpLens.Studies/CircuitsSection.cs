@@ -47,8 +47,11 @@ public static class CircuitsSection
         var scores = new Dictionary<string, EdgeScores>();
         var circuits = new Dictionary<string, Circuit>();
         var perGroup = new JsonObject();
-        int step = 0, steps = groups.Count * 2 + 1 + receivers.Count + 1;
-        void Tick() => progress?.Report((double)++step / steps);
+        // Progress by work (StudyWork), as the runner counts this section: scoring and evaluating a group, path patching
+        // into a receiver; the rest is small.
+        var phases = StudyWork.Circuits(s, groups.Count, graph);
+        double total = phases.Total(groups, pathGroup, receivers.Count), done = 0;
+        void Advance(double work) => progress?.Report(total > 0 ? Math.Min(1, (done += work) / total) : 1);
         string circuitDir = Path.Combine(outDir, "circuits");
         Directory.CreateDirectory(circuitDir);
         // Memory: an evaluator holds both runs' outputs of every node (~77 MB for 8 prompts of GPT-2 small) and the edge
@@ -59,7 +62,7 @@ public static class CircuitsSection
         foreach (var g in groups)
         {
             (scores[g.Group.Name], circuits[g.Group.Name]) = ScoreEdges(model, s, g, evaluatorFor, options);
-            Tick();
+            Advance(StudyWork.Tokens(g) * phases.Scoring);
         }
         model.ReleaseBackwardWeights();
 
@@ -81,17 +84,16 @@ public static class CircuitsSection
                 nodeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
                 (cross[i, j], crossLo[i, j], crossHi[i, j]) = (column[i].Faithfulness, column[i].Interval.Lower, column[i].Interval.Upper);
             }
-            Tick();
+            Advance(StudyWork.Tokens(groups[j]) * phases.Evaluation);
         }
         StudyMemory.ReturnFreedMemory();
-        Tick();
 
         var path = new JsonObject();
         var patcher = new PathPatcher(model, new PatchingInputs(pathGroup.Clean, pathGroup.Corrupted, new LogitDiffMetric(pathGroup.Answers)));
         foreach (var r in receivers)
         {
             path[r.InputName] = patcher.SweepSenders([r]).ToJson();
-            Tick();
+            Advance(StudyWork.Tokens(pathGroup) * phases.PathPatching);
         }
 
         var result = new JsonObject
@@ -118,7 +120,7 @@ public static class CircuitsSection
             result["ov"] = HeadWeightSummary.Compute(model, head.Layer, head.Head, Ids(s.OvTokens, "ov_tokens"), Ids(s.BigramSources, "bigram_sources"),
                 (answers[0], answers[1]), 10).ToJson();
         }
-        Tick();
+        progress?.Report(1);
         return result;
     }
 

@@ -144,7 +144,8 @@ internal sealed class StudyGroupRun(HookedTransformer model, ResolvedGroup g, Pa
         progress.Report(0.3);
         // No later step of a study runs a backward pass on this group; the next group that does builds them again.
         model.ReleaseBackwardWeights();
-        var check = AttributionCheck.Check(estimates, Patcher(progress), top: g.Group.Candidates);
+        // The exact check is the rest of the step (0.3 to 1), so the step's progress never moves back.
+        var check = AttributionCheck.Check(estimates, Patcher(new StudyRunner.Progress(f => progress.Report(0.3 + 0.7 * f))), top: g.Group.Candidates);
         var agreement = check.Agreement();
         return new JsonObject
         {

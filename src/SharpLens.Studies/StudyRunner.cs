@@ -5,8 +5,12 @@ using SharpLens.Model;
 
 namespace SharpLens.Studies;
 
-/// <summary>Where a run is: step <see cref="Step"/> of <see cref="Steps"/> ("group/analysis"), and how far into it.</summary>
-public readonly record struct StudyProgress(int Step, int Steps, string Name, double Fraction, bool Skipped);
+/// <summary>
+/// Where a run is: step <see cref="Step"/> of <see cref="Steps"/> ("group/analysis"), how far into it, and how much of
+/// the whole run's estimated work is done (<see cref="Done"/> of <see cref="Total"/>, in tokens through the model:
+/// <see cref="StudyWork"/>), which is what a progress bar should show: steps differ in size a hundredfold.
+/// </summary>
+public readonly record struct StudyProgress(int Step, int Steps, string Name, double Fraction, bool Skipped, double Done, double Total);
 
 /// <summary>How a study runs: where it writes, whether it recomputes, which patching engine, progress and report outputs.</summary>
 public sealed record StudyRunOptions
@@ -61,7 +65,8 @@ public sealed class StudyRunner
     /// <summary>Path of the run's results.json.</summary>
     public string ResultsPath => Path.Combine(_options.OutDir, "results.json");
 
-    private sealed record Step(string Group, string Path, Func<IProgress<double>, JsonNode> Run);
+    /// <summary>One analysis of one group; <paramref name="Work"/> is its estimated size (<see cref="StudyWork"/>).</summary>
+    private sealed record Step(string Group, string Path, double Work, Func<IProgress<double>, JsonNode> Run);
 
     /// <summary>Runs every analysis not yet in results.json (all when forced), saving after each, then writes the report.</summary>
     public StudyRunSummary Run()
@@ -71,22 +76,30 @@ public sealed class StudyRunner
         var steps = Plan();
         int ran = 0, skipped = 0;
         bool groupsChanged = false;
+        // Progress counts work, not steps: the comparisons and circuits come after every group's steps.
+        double comparisonsWork = ComparisonsWork(), circuitsWork = CircuitsWork();
+        int stepCount = steps.Count + (_study.ComparedGroups.Count >= 2 ? 1 : 0) + (_study.Circuits is null ? 0 : 1);
+        double totalWork = steps.Sum(s => s.Work) + comparisonsWork + circuitsWork, doneWork = 0;
+        void Report(int step, int count, string name, double fraction, bool wasDone, double work) =>
+            _options.Progress?.Report(new StudyProgress(step, count, name, fraction, wasDone, doneWork + fraction * work, totalWork));
         for (int i = 0; i < steps.Count + 1; i++)
         {
             bool isComparison = i == steps.Count;
             if (i > 0 && (isComparison || steps[i].Group != steps[i - 1].Group)) ReleaseGroup(steps[i - 1].Group);
             if (isComparison && _study.ComparedGroups.Count < 2) break;
             string name = isComparison ? "comparisons" : $"{steps[i].Group}/{steps[i].Path}";
+            double work = isComparison ? comparisonsWork : steps[i].Work;
             bool done = isComparison ? results.Root["comparisons"] is JsonObject co && co.Count > 0 && !groupsChanged
                 : results.Has(steps[i].Group, steps[i].Path);
             if (done && !_options.Force)
             {
                 skipped++;
-                _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 1, true));
+                Report(i, stepCount, name, 1, true, work);
+                doneWork += work;
                 continue;
             }
-            var stepProgress = new Progress(p => _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, p, false)));
-            _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 0, false));
+            var stepProgress = new Progress(p => Report(i, stepCount, name, p, false, work));
+            Report(i, stepCount, name, 0, false, work);
             var sw = Stopwatch.StartNew();
             // Round-trip through JSON text: every stored number then reads back as any numeric type, as after a reload.
             if (isComparison) results.Root["comparisons"] = Normalize(StudyComparisons.Run(_study, results, stepProgress));
@@ -97,27 +110,29 @@ public sealed class StudyRunner
             results.Root["peak_memory_bytes"] = Math.Max(PeakMemory.Bytes(), results.Root["peak_memory_bytes"]?.GetValue<long>() ?? 0);
             results.Save(ResultsPath);
             ran++;
-            _options.Progress?.Report(new StudyProgress(i, steps.Count + 1, name, 1, false));
+            Report(i, stepCount, name, 1, false, work);
+            doneWork += work;
         }
         if (_study.Circuits is { } circuitSettings)
         {
             // Circuits: one step after everything else; redone when a group or the circuits block changed.
-            int at = steps.Count + 1, total = steps.Count + 2;
+            int at = stepCount - 1, total = stepCount;
             if (results.Root[CircuitsSection.Key]?["settings"]?["hash"]?.ToString() == circuitSettings.Hash() && !groupsChanged && !_options.Force)
             {
                 skipped++;
-                _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, 1, true));
+                Report(at, total, CircuitsSection.Key, 1, true, circuitsWork);
             }
             else
             {
                 var sw = Stopwatch.StartNew();
-                var progress = new Progress(p => _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, p, false)));
+                var progress = new Progress(p => Report(at, total, CircuitsSection.Key, p, false, circuitsWork));
+                progress.Report(0);
                 results.Root[CircuitsSection.Key] = Finite(Normalize(CircuitsSection.Run(_model, circuitSettings, _groups, _options.OutDir, progress)), CircuitsSection.Key);
                 results.Timings[CircuitsSection.Key] = Math.Round(sw.Elapsed.TotalSeconds, 3);
                 results.Root["elapsed_s"] = Math.Round(results.Timings.Sum(t => t.Value!.GetValue<double>()), 3);
                 results.Save(ResultsPath);
                 ran++;
-                _options.Progress?.Report(new StudyProgress(at, total, CircuitsSection.Key, 1, false));
+                Report(at, total, CircuitsSection.Key, 1, false, circuitsWork);
             }
         }
         results.Save(ResultsPath);
@@ -149,7 +164,8 @@ public sealed class StudyRunner
         ? throw new SharpLensException($"{step}: {at} is not a finite number: the model produced NaN or infinity (check the weights, e.g. with `sharplens predict`); nothing was saved for this analysis")
         : node;
 
-    private sealed class Progress(Action<double> report) : IProgress<double>
+    /// <summary>Reports synchronously on the calling thread (System.Progress posts to the thread pool, out of order).</summary>
+    internal sealed class Progress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
     }
@@ -210,27 +226,68 @@ public sealed class StudyRunner
     private List<Step> Plan()
     {
         var steps = new List<Step>();
+        var cfg = _model.Config;
         foreach (var g in _groups)
         {
             var grp = g.Group;
-            void Add(string path, Func<StudyGroupRun, IProgress<double>, JsonNode> run) => steps.Add(new(g.Name, path, p => run(Group(g), p)));
-            if (grp.Has(StudyAnalyses.ModelCheck)) Add(StudyAnalyses.ModelCheck, (r, _) => r.ModelCheck());
-            if (g.TestPrompts.Count > 0) Add(StudyTestPrompts.Path, (_, _) => StudyTestPrompts.Run(_model, g));
-            if (g.NamedNeurons.Count > 0) Add(StudyNamedNeurons.Path, (_, _) => StudyNamedNeurons.Run(_model, g));
-            if (grp.Has(StudyAnalyses.LogitLens)) Add(StudyAnalyses.LogitLens, (r, _) => new JsonObject { ["grid"] = r.Dla().LogitLens.ToJson() });
-            if (grp.Has(StudyAnalyses.LayerAttribution)) Add(StudyAnalyses.LayerAttribution, (r, _) => new JsonObject
+            // Work in tokens through the model: passes (StudyWork) times the group's tokens.
+            double tokens = StudyWork.Tokens(g), pass = tokens, prompt = tokens / g.Clean.Batch;
+            void Add(string path, double work, Func<StudyGroupRun, IProgress<double>, JsonNode> run) => steps.Add(new(g.Name, path, work, p => run(Group(g), p)));
+            if (grp.Has(StudyAnalyses.ModelCheck)) Add(StudyAnalyses.ModelCheck, 2 * pass, (r, _) => r.ModelCheck());
+            if (g.TestPrompts.Count > 0) Add(StudyTestPrompts.Path, g.TestPrompts.Count * prompt, (_, _) => StudyTestPrompts.Run(_model, g));
+            if (g.NamedNeurons.Count > 0) Add(StudyNamedNeurons.Path, pass, (_, _) => StudyNamedNeurons.Run(_model, g));
+            // The three attribution views share one cached run (whichever comes first computes it).
+            if (grp.Has(StudyAnalyses.LogitLens)) Add(StudyAnalyses.LogitLens, pass / 3, (r, _) => new JsonObject { ["grid"] = r.Dla().LogitLens.ToJson() });
+            if (grp.Has(StudyAnalyses.LayerAttribution)) Add(StudyAnalyses.LayerAttribution, pass / 3, (r, _) => new JsonObject
             {
                 ["grid"] = r.Dla().Layers.ToJson(), ["top_neurons_dla"] = r.Dla().TopNeurons.ToJson(),
                 ["measured_logit_diff"] = Arr(r.Dla().MeasuredLogitDiff),
             });
-            if (grp.Has(StudyAnalyses.HeadAttribution)) Add(StudyAnalyses.HeadAttribution, (r, _) => new JsonObject { ["grid"] = r.Dla().Heads.ToJson() });
-            if (grp.Has(StudyAnalyses.AttentionPatterns)) Add(StudyAnalyses.AttentionPatterns, (r, _) => r.AttentionPatterns());
+            if (grp.Has(StudyAnalyses.HeadAttribution)) Add(StudyAnalyses.HeadAttribution, pass / 3, (r, _) => new JsonObject { ["grid"] = r.Dla().Heads.ToJson() });
+            if (grp.Has(StudyAnalyses.AttentionPatterns)) Add(StudyAnalyses.AttentionPatterns, prompt, (r, _) => r.AttentionPatterns());
             if (grp.Has(StudyAnalyses.Patching))
-                foreach (var sweep in grp.Patching) Add($"patching/{sweep}", (r, p) => r.Patch(sweep, p));
-            if (grp.Has(StudyAnalyses.NeuronPatching)) Add(StudyAnalyses.NeuronPatching, (r, p) => r.NeuronPatching(p));
-            if (grp.Has(StudyAnalyses.AttributionPatching)) Add(StudyAnalyses.AttributionPatching, (r, p) => r.AttributionPatching(p));
+                foreach (var sweep in grp.Patching) Add($"patching/{sweep}", StudyWork.Sweep(sweep, cfg, g.Clean.Pos) * pass, (r, p) => r.Patch(sweep, p));
+            if (grp.Has(StudyAnalyses.NeuronPatching))
+                Add(StudyAnalyses.NeuronPatching, StudyWork.Sweep(SweepNames.Neurons, cfg, g.Clean.Pos, grp.NeuronLayers) * pass, (r, p) => r.NeuronPatching(p));
+            if (grp.Has(StudyAnalyses.AttributionPatching))
+                Add(StudyAnalyses.AttributionPatching, StudyWork.AttributionPatching(cfg, g.Clean.Pos, grp.Candidates) * pass, (r, p) => r.AttributionPatching(p));
         }
         return steps;
+    }
+
+    /// <summary>Every step the run has (done before or not) with its estimated work, in the order they run, the
+    /// comparisons and circuits last (tests: the progress a run reports).</summary>
+    internal IReadOnlyList<(string Name, double Work)> PlannedWork()
+    {
+        var planned = Plan().Select(s => ($"{s.Group}/{s.Path}", s.Work)).ToList();
+        if (_study.ComparedGroups.Count >= 2) planned.Add(("comparisons", ComparisonsWork()));
+        if (_study.Circuits is not null) planned.Add((CircuitsSection.Key, CircuitsWork()));
+        return planned;
+    }
+
+    /// <summary>The comparisons' work (0 when fewer than two groups are compared).</summary>
+    private double ComparisonsWork()
+    {
+        var set = _study.Comparisons;
+        var compared = _groups.Where(g => _study.ComparedGroups.Any(c => c.Name == g.Name)).ToList();
+        if (compared.Count < 2) return 0;
+        var cfg = _model.Config;
+        int positions = compared.Max(g => g.Clean.Pos), prompts = compared.Max(g => g.Clean.Batch);
+        var cells = set.Figures.Select(f => f switch
+        {
+            StudyAnalyses.HeadAttribution => cfg.NLayers * cfg.NHeads,
+            StudyAnalyses.LayerAttribution or StudyAnalyses.LogitLens => 2 * cfg.NLayers + 2,
+            _ => SweepNames.All.Contains(f) ? SweepNames.Build(f, cfg, [.. Enumerable.Range(0, positions)], [.. Enumerable.Range(0, positions).Select(p => p.ToString())]).Sites.Count : 0,
+        });
+        return StudyWork.Comparisons(compared.Count, cells, prompts, set.Permutations, set.Resamples);
+    }
+
+    /// <summary>The circuits section's work (0 without a circuits block), as <see cref="CircuitsSection"/> reports it.</summary>
+    private double CircuitsWork()
+    {
+        if (_study.Circuits is not { } s) return 0;
+        var (groups, pathGroup) = s.Resolve(_groups, StudyTarget.For(_model));
+        return StudyWork.Circuits(s, groups.Count, Circuits.CircuitGraph.For(_model)).Total(groups, pathGroup, s.Receivers.Count);
     }
 
     internal static JsonArray Arr(IEnumerable<float> v) => FiniteJson.Array(v, "a per-prompt value");

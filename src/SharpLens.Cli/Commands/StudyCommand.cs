@@ -64,11 +64,12 @@ internal static class StudyCommand
                     var task = ctx.AddTask(Markup.Escape(s.Name), maxValue: 1);
                     var runner = new StudyRunner(lm, s, options with
                     {
+                        // The bar shows the estimated work done, not the steps done: steps differ in size a hundredfold.
                         Progress = new Cli.SyncProgress<StudyProgress>(p =>
                         {
-                            task.MaxValue = p.Steps;
-                            task.Value = p.Step + p.Fraction;
-                            task.Description = Markup.Escape($"{p.Name}{(p.Skipped ? " (done before)" : "")}");
+                            task.MaxValue = Math.Max(p.Total, double.Epsilon);
+                            task.Value = p.Done;
+                            task.Description = Markup.Escape($"{p.Name}{(p.Skipped ? " (done before)" : "")}, step {p.Step + 1} of {p.Steps}");
                         }),
                     });
                     summary = runner.Run();
