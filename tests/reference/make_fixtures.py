@@ -345,6 +345,44 @@ def metric_gradients(W, cfg, corrupted, answers):
 
 
 # --------------------------------------------------------------------------------------
+# Parameter gradients of the language-model loss on the raw weights (training)
+# --------------------------------------------------------------------------------------
+def lm_loss(logits, tokens):
+    """TransformerLens lm_cross_entropy_loss (per_token=False): mean over batch and the first pos-1
+    positions of -log p(tokens[:, p+1] | tokens[:, :p+1])."""
+    logp = logits[:, :-1].log_softmax(-1)
+    return -logp.gather(-1, tokens[:, 1:, None]).mean()
+
+
+def param_gradients(W, cfg, tokens):
+    """d lm_loss / d every raw TL parameter. W_E and W_U are separate parameters, as in a TransformerLens model
+    (the gradient of a tied Hugging Face embedding is grad W_E + grad W_U^T)."""
+    Wg = {k: v.clone().requires_grad_(True) for k, v in W.items()}
+    loss = lm_loss(forward(Wg, tokens, cfg["n_layer"]), tokens)
+    loss.backward()
+    return loss.item(), {k: v.grad.detach().clone() for k, v in Wg.items()}
+
+
+def check_param_gradients(W, cfg, tokens, loss, grads):
+    """Every parameter gradient against a central finite difference along a random direction (float64)."""
+    g = torch.Generator().manual_seed(98)
+    with torch.no_grad():
+        assert abs(lm_loss(forward(W, tokens, cfg["n_layer"]), tokens).item() - loss) < 1e-12
+        for name in sorted(grads):
+            direction = torch.randn(grads[name].shape, generator=g, dtype=F64)
+            h = 1e-5
+
+            def run(s):
+                W2 = dict(W)
+                W2[name] = W[name] + s * direction
+                return lm_loss(forward(W2, tokens, cfg["n_layer"]), tokens).item()
+
+            fd = (run(h) - run(-h)) / (2 * h)
+            an = (grads[name] * direction).sum().item()
+            assert abs(fd - an) < 1e-6 * max(1.0, abs(an)), (name, fd, an)
+
+
+# --------------------------------------------------------------------------------------
 # Self checks (float64 -> tight tolerances)
 # --------------------------------------------------------------------------------------
 def self_check(cfg, Wraw, Wproc, clean, corrupted, answers, raw_cache, proc_cache, corr_cache, grads, patches):
@@ -442,8 +480,12 @@ def write_model(cfg):
     m_clean = logit_diff(proc_cache["logits"], answers).item()
     patches = activation_patching(Wproc, cfg, corrupted, answers, proc_cache)
     self_check(cfg, Wraw, Wproc, clean, corrupted, answers, raw_cache, proc_cache, corr_cache, grads, patches)
+    loss, param_grads = param_gradients(Wraw, cfg, clean)
+    check_param_gradients(Wraw, cfg, clean, loss, param_grads)
 
     raw_out = dict(raw_cache)
+    raw_out.update({"param_grad." + k: v for k, v in param_grads.items()})
+    raw_out["lm_loss"] = torch.tensor([loss], dtype=F64)
     proc_out = dict(proc_cache)
     proc_out.update(tl_weight_tensors(Wproc))
     proc_out.update({"grad." + k: v for k, v in grads.items()})

@@ -44,6 +44,35 @@ public class ReferenceParityTests
             TensorAssert.Close(golden.ReadTensor("weights." + name), tensor, name, 1e-5f);
     }
 
+    [Theory]
+    [MemberData(nameof(RawFixtures))]
+    public void RawGoldenHasALossGradientForEveryRawWeightAndTheLossOfItsLogits(string fixture)
+    {
+        var model = Fixtures.Load(fixture, processed: false);
+        using var golden = Fixtures.Golden(fixture, processed: false);
+        var weights = model.Weights.Named().ToList();
+        foreach (var (name, tensor) in weights)
+            Assert.Equal(tensor.Shape, golden.GetShape("param_grad." + name));
+        Assert.Equal(weights.Count, golden.Names.Count(n => n.StartsWith("param_grad.", StringComparison.Ordinal)));
+        // lm_loss is the mean next-token cross-entropy of the stored clean logits.
+        var logits = golden.ReadTensor("logits");
+        var clean = Fixtures.Tokens(fixture).Clean;
+        int pos = logits.Dim(1), vocab = logits.Dim(2);
+        double sum = 0;
+        for (int b = 0; b < clean.Length; b++)
+            for (int p = 0; p + 1 < pos; p++)
+            {
+                var row = logits.Data.AsSpan((b * pos + p) * vocab, vocab);
+                double max = double.NegativeInfinity, z = 0;
+                foreach (float x in row) max = Math.Max(max, x);
+                foreach (float x in row) z += Math.Exp(x - max);
+                sum += max + Math.Log(z) - row[clean[b][p + 1]];
+            }
+        Assert.InRange(golden.ReadTensor("lm_loss").Data[0] - sum / (clean.Length * (pos - 1)), -1e-5, 1e-5);
+    }
+
+    public static TheoryData<string> RawFixtures() => new(Fixtures.Models);
+
     [Fact]
     public void ProcessedAndRawAgreeUpToPerPositionConstant()
     {
