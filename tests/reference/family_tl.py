@@ -14,6 +14,8 @@ from typing import Optional
 
 import torch
 
+from make_fixtures import HookCtx  # {name: fn} hooks and a cache of every hook value
+
 F64 = torch.float64
 
 
@@ -182,18 +184,6 @@ def process_weights(W, a):
 # --------------------------------------------------------------------------------------
 # Hooked forward. `hooks`: {name: fn(x) -> x}; `cache`: filled with every hook value (after its hook ran).
 # --------------------------------------------------------------------------------------
-class HookCtx:
-    def __init__(self, hooks=None, cache=None):
-        self.hooks, self.cache = hooks or {}, cache
-
-    def __call__(self, name, x):
-        if name in self.hooks:
-            x = self.hooks[name](x)
-        if self.cache is not None:
-            self.cache[name] = x
-        return x
-
-
 def norm(x, name, W, a, hk):
     """TL LayerNorm / LayerNormPre / RMSNorm / RMSNormPre (the Pre forms when the weights are folded).
     LayerNorm's hook_normalized is after w and b; RMSNorm's is before w (as in TransformerLens)."""

@@ -87,18 +87,6 @@ def param_gradients(W, a, tokens):
     return loss.item(), {k: t.grad.detach().clone() for k, t in Wg.items()}
 
 
-def check_finite_differences(grads, run, seed):
-    """Each gradient against a central finite difference along a random direction; run(name, offset) -> scalar."""
-    g = torch.Generator().manual_seed(seed)
-    for name in sorted(grads):
-        direction = torch.randn(grads[name].shape, generator=g, dtype=F64)
-        h = 1e-5
-        with torch.no_grad():
-            fd = (run(name, h * direction) - run(name, -h * direction)) / (2 * h)
-        an = (grads[name] * direction).sum().item()
-        assert abs(fd - an) < 1e-6 * max(1.0, abs(an)), (name, fd, an)
-
-
 # --------------------------------------------------------------------------------------
 # Self checks: the two forwards agree, processing keeps the model, the family's features matter
 # --------------------------------------------------------------------------------------
@@ -235,8 +223,8 @@ def write_variant(v):
     def with_hook(name, offset):
         return mf.logit_diff(tl.forward(Wproc, a, corrupted, hooks={name: lambda x: x + offset}), answers).item()
 
-    check_finite_differences(param_grads, with_param, seed=98)
-    check_finite_differences({k: g for k, g in grads.items() if k != "logits"}, with_hook, seed=99)
+    mf.check_finite_differences(param_grads, with_param, seed=98)
+    mf.check_finite_differences({k: g for k, g in grads.items() if k != "logits"}, with_hook, seed=99)
 
     raw_out = dict(raw_cache)
     raw_out.update({"param_grad." + k: g for k, g in param_grads.items()})

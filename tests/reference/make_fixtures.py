@@ -363,23 +363,25 @@ def param_gradients(W, cfg, tokens):
     return loss.item(), {k: v.grad.detach().clone() for k, v in Wg.items()}
 
 
+def check_finite_differences(grads, run, seed):
+    """Each gradient against a central finite difference along a random direction (float64);
+    run(name, offset) is the scalar with `offset` added to the tensor `name`."""
+    g = torch.Generator().manual_seed(seed)
+    for name in sorted(grads):
+        direction = torch.randn(grads[name].shape, generator=g, dtype=F64)
+        h = 1e-5
+        with torch.no_grad():
+            fd = (run(name, h * direction) - run(name, -h * direction)) / (2 * h)
+        an = (grads[name] * direction).sum().item()
+        assert abs(fd - an) < 1e-6 * max(1.0, abs(an)), (name, fd, an)
+
+
 def check_param_gradients(W, cfg, tokens, loss, grads):
-    """Every parameter gradient against a central finite difference along a random direction (float64)."""
-    g = torch.Generator().manual_seed(98)
     with torch.no_grad():
         assert abs(lm_loss(forward(W, tokens, cfg["n_layer"]), tokens).item() - loss) < 1e-12
-        for name in sorted(grads):
-            direction = torch.randn(grads[name].shape, generator=g, dtype=F64)
-            h = 1e-5
-
-            def run(s):
-                W2 = dict(W)
-                W2[name] = W[name] + s * direction
-                return lm_loss(forward(W2, tokens, cfg["n_layer"]), tokens).item()
-
-            fd = (run(h) - run(-h)) / (2 * h)
-            an = (grads[name] * direction).sum().item()
-            assert abs(fd - an) < 1e-6 * max(1.0, abs(an)), (name, fd, an)
+    check_finite_differences(
+        grads, lambda name, offset: lm_loss(forward({**W, name: W[name] + offset}, tokens, cfg["n_layer"]), tokens).item(),
+        seed=98)
 
 
 # --------------------------------------------------------------------------------------
@@ -406,21 +408,10 @@ def self_check(cfg, Wraw, Wproc, clean, corrupted, answers, raw_cache, proc_cach
         m_all = patch_metric(Wproc, cfg, corrupted, answers, proc_cache, f"blocks.{l}.hook_resid_pre", (S,))
         assert abs(m_all - m_clean) < 1e-9
     # gradients: central finite differences along a random direction, for every hook
-    g = torch.Generator().manual_seed(99)
-    for name, grad in grads.items():
-        if name == "logits":
-            continue
-        direction = torch.randn(grad.shape, generator=g, dtype=F64)
-        h = 1e-5
-
-        def run(s):
-            hooks = {name: lambda x: x + s * direction}
-            with torch.no_grad():
-                return logit_diff(forward(Wproc, corrupted, L, hooks=hooks), answers).item()
-
-        fd = (run(h) - run(-h)) / (2 * h)
-        an = (grad * direction).sum().item()
-        assert abs(fd - an) < 1e-6 * max(1.0, abs(an)), (name, fd, an)
+    check_finite_differences(
+        {k: g for k, g in grads.items() if k != "logits"},
+        lambda name, offset: logit_diff(forward(Wproc, corrupted, L, hooks={name: lambda x: x + offset}), answers).item(),
+        seed=99)
 
 
 # --------------------------------------------------------------------------------------
