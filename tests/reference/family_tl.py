@@ -65,6 +65,8 @@ def tl_arch(c):
     llama3 = scaling if scaling and scaling.get("rope_type", scaling.get("type")) == "llama3" else None
     if scaling and not llama3:
         raise ValueError(f"unsupported rope_scaling {scaling}")
+    if c.get("attention_bias") or c.get("mlp_bias"):
+        raise ValueError("attention_bias / mlp_bias are not part of these fixtures (qwen2's q/k/v biases are implied)")
     window = c.get("sliding_window") if mt == "mistral" else None  # qwen2/qwen3 only with use_sliding_window
     if mt in ("qwen2", "qwen3") and c.get("use_sliding_window"):
         raise ValueError("use_sliding_window is not part of these fixtures")

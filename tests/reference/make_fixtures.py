@@ -7,7 +7,8 @@ Run (Debian python with python3-torch / python3-numpy):
 
 For each tiny random GPT-2 it writes tests/SharpLens.Tests/fixtures/<name>/:
   config.json, model.safetensors (Hugging Face layout), tokens.json,
-  golden_raw.safetensors (unprocessed weights), golden_processed.safetensors
+  golden_raw.safetensors (unprocessed weights, and the parameter gradients of the LM loss),
+  golden_processed.safetensors
   (TransformerLens from_pretrained default processing, plus processed weights,
   gradients for attribution patching, corrupted activations and exact
   activation-patching results).
