@@ -152,13 +152,14 @@ def make_hf_weights(v):
     return {k: random_tensor(shape, kind, g).to(v["dtype"]) for k, shape, kind in tensor_specs(v["config"])}
 
 
-def shard(hf, n_shards=2):
-    """Split the state dict (in module order) into shards of about equal bytes, as save_pretrained's
-    max_shard_size does; the cut may fall inside a layer. Returns [(file name, {key: tensor})]."""
-    total = sum(t.numel() * t.element_size() for t in hf.values())
+def shard(hf, max_fraction=0.6):
+    """Split the state dict (in module order) as save_pretrained's max_shard_size does, with the limit at
+    `max_fraction` of the total bytes: a shard is closed before the tensor that would overflow it. At 0.6 the
+    llama2 variant's cut falls inside layer 1. Returns [(file name, {key: tensor})]."""
+    limit = max_fraction * sum(t.numel() * t.element_size() for t in hf.values())
     shards, current, size = [], {}, 0
     for k, t in hf.items():
-        if current and size + t.numel() * t.element_size() > total / n_shards and len(shards) < n_shards - 1:
+        if current and size + t.numel() * t.element_size() > limit:
             shards.append(current)
             current, size = {}, 0
         current[k] = t

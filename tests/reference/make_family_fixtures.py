@@ -169,7 +169,11 @@ def write_checkpoint(out, v, hf):
         mf.save_safetensors(out / "model.safetensors", hf, metadata={"format": "pt"})
         return
     weight_map = {}
-    for fname, part in ck.shard(hf):
+    parts = ck.shard(hf)
+    layers_split = {k.split(".")[2] for k in parts[0][1] if k.startswith("model.layers.")} & \
+                   {k.split(".")[2] for k in parts[1][1] if k.startswith("model.layers.")}
+    assert len(parts) == 2 and layers_split, "the shard cut falls inside a layer"
+    for fname, part in parts:
         mf.save_safetensors(out / fname, part, metadata={"format": "pt"})
         weight_map.update({k: fname for k in part})
     total = sum(t.numel() * t.element_size() for t in hf.values())
