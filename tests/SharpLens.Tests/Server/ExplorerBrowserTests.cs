@@ -151,6 +151,7 @@ public class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<ExplorerFi
         var page = s.Page;
         await page.FillAsync("#prompts", Prompt1);
         await page.FillAsync("#answers", "\" helping you\", \" are\"");
+        await page.UncheckAsync("#swap");   // the form opens with the study's example, whose pairs are swapped
         await page.ClickAsync("#run");
         await page.WaitForSelectorAsync("#error:not([hidden])");
         var message = await page.Locator("#error").TextContentAsync() ?? "";
