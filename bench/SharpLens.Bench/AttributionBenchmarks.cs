@@ -32,7 +32,7 @@ public class AttributionBenchmarks
         (_clean, _corrupted, _metric) = Prompts(_model.Config, batch: 8, pos: 8, seed: 2);
         // Warm the backward weights (packed once per model) and the caches used by the Backward benchmark.
         AttributionAllHeadsAndNeurons();
-        (var norm, _cache) = _model.RunWithCache(_corrupted, TransformerBackward.RequiredHooks(_model.Config.NLayers), LogitsMode.None);
+        (var norm, _cache) = _model.RunWithCache(_corrupted, _model.BackwardHooks(), LogitsMode.None);
         _dFinal = MetricGradient.ForFinalNormalized(_model, _metric, HookedTransformer.GatherFinal(norm, _corrupted), _corrupted.Batch);
     }
 

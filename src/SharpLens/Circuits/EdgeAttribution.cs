@@ -2,6 +2,7 @@ using SharpLens.Analysis.Attribution;
 using SharpLens.Analysis.Metrics;
 using SharpLens.Model;
 using SharpLens.Model.Backward;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -16,7 +17,7 @@ namespace SharpLens.Circuits;
 /// The metric is the mean over prompts, so a score estimates how much the mean metric moves when that one edge carries
 /// its corrupted value. (EAP-IG additionally divides by the number of prompts; scores differ by that constant only.)
 /// The input of a head's q/k/v is its own copy of the residual stream before ln1, so its gradient is
-/// ln1ᵀ(∂metric/∂q_h · W_Q[h]ᵀ); the backward pass is the model's hand-written one (<see cref="TransformerBackward"/>).
+/// ln1ᵀ(∂metric/∂q_h · W_Q[h]ᵀ); the backward pass is the model's, written against its components (<see cref="TransformerBackward"/>).
 /// </summary>
 public static class EdgeAttribution
 {
@@ -90,7 +91,7 @@ public static class EdgeAttribution
             new(HookNames.ResidPre(0), (x, _) => new Tensor((float[])inputOverride.Clone(), x.Shape)),
         };
         var cache = new ActivationCache(model);
-        var required = new HashSet<string>(TransformerBackward.RequiredHooks(cfg.NLayers), StringComparer.Ordinal);
+        var required = new HashSet<string>(model.BackwardHooks(), StringComparer.Ordinal);
         if (nodeOutputs) required.UnionWith(NodeOutputs.RequiredHooks(cfg.NLayers));
         var normalized = model.Run(tokens, new ForwardOptions { Hooks = hooks, Cache = cache, CacheFilter = required.Contains, Logits = LogitsMode.None });
         var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
@@ -104,24 +105,21 @@ public static class EdgeAttribution
         var dNormalized = new float[rd];
         for (int l = 0; l < cfg.NLayers; l++)
         {
-            var w = model.Weights.Blocks[l];
+            var block = model.Blocks[l];
             var residPre = cache[HookNames.ResidPre(l)].Data;
             Tensor[] dQkv = [grads[HookNames.Q(l)], grads[HookNames.K(l)], grads[HookNames.V(l)]];
-            Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
             for (int c = 0; c < 3; c++)
                 for (int h = 0; h < H; h++)
                 {
-                    for (int r = 0; r < rows; r++) dQkv[c].Data.AsSpan((r * H + h) * dh, dh).CopyTo(dHead.AsSpan(r * dh));
-                    // ∂/∂ln1 output of this head's copy = ∂q_h · W_Q[h]ᵀ; W_Q[h] is [d_model, d_head] = the transposed operand [n, k].
-                    Gemm.Multiply(dHead, mats[c].Data.AsSpan(h * d * dh, d * dh), dNormalized, rows, dh, d, transposeB: true);
-                    int n = graph.HeadBackward(l, h, (HeadInput)c);
-                    ComponentBackward.LayerNorm(residPre, w.Ln1W?.Data, cfg.LayerNormEps, dNormalized, gradients.AsSpan(n * rd, rd), default, d);
+                    // ∂/∂(this head's own ln1 output) = ∂q_h · W_Q[h]ᵀ, then back through ln1 into its input copy.
+                    block.Attn.HeadInputGradient(dQkv[c].Data, (QkvPart)c, h, dHead, dNormalized);
+                    block.Ln1.Backward(residPre, dNormalized, gradients.AsSpan(graph.HeadBackward(l, h, (HeadInput)c) * rd, rd), default);
                 }
-            ComponentBackward.LayerNorm(cache[HookNames.ResidMid(l)].Data, w.Ln2W?.Data, cfg.LayerNormEps,
-                grads[HookNames.Ln2Normalized(l)].Data, gradients.AsSpan(graph.MlpBackward(l) * rd, rd), default, d);
+            block.Ln2.BackwardFromHook(cache[HookNames.ResidMid(l)].Data, grads[block.Ln2.NormalizedHook].Data,
+                gradients.AsSpan(graph.MlpBackward(l) * rd, rd), default);
         }
-        ComponentBackward.LayerNorm(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, model.Weights.LnFinalW?.Data, cfg.LayerNormEps,
-            grads[HookNames.LnFinalNormalized].Data, gradients.AsSpan(graph.LogitsBackward * rd, rd), default, d);
+        model.LnFinal.BackwardFromHook(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, grads[HookNames.LnFinalNormalized].Data,
+            gradients.AsSpan(graph.LogitsBackward * rd, rd), default);
         return nodeOutputs ? NodeOutputs.FromCache(graph, cache) : null;
     }
 }

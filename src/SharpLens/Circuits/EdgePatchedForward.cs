@@ -1,4 +1,5 @@
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
@@ -13,8 +14,8 @@ namespace SharpLens.Circuits;
 /// + the biases b_O / b_out already added before it — exactly EAP-IG's evaluate_graph and ACDC's edge intervention.
 /// A head's q, k and v inputs are three separate copies (TransformerLens' use_split_qkv_input), each through its own
 /// ln1, so patching a{0}.h{1}->a{2}.h{3}&lt;v&gt; changes only head 2.3's values.
-/// Implemented by composing the model's weights and components (embedding, LayerNorm, MLP, unembedding) with a per-head
-/// attention core. A downstream node's patch delta costs one vector operation per edge on the cheaper side: its patched
+/// Written against the model's components: the block's ln1, each head's own projection and the attention core
+/// (<see cref="Attention"/>), the MLP sub-block, ln_final and the unembedding. A downstream node's patch delta costs one vector operation per edge on the cheaper side: its patched
 /// edges, or (when most are patched) the running sum of all upstream differences minus its clean edges.
 /// </summary>
 public static class EdgePatchedForward
@@ -65,34 +66,31 @@ public static class EdgePatchedForward
         if (clean is not null && firstPatchedLayer > 0) Produced(0, clean.Node(0));
         else
         {
-            var embed = model.EmbedLayer.Forward(tokens.Ids, batch, pos);
-            var posEmbed = model.PosEmbedLayer.Forward(batch, pos, 0);
-            TensorPrimitives.Add(embed.Data, posEmbed.Data, current!);
+            model.EmbedRows(tokens, current!);
             Produced(0, current);
         }
 
+        var qkv = new float[3][];
+        for (int c = 0; c < 3; c++) qkv[c] = new float[rows * H * dh];
+        var projected = new float[rows * dh];
+        var delta = new float[rd];
+        var headOut = new float[rd];
         for (int l = 0; l < cfg.NLayers; l++)
         {
             var block = model.Blocks[l];
-            var w = block.Weights;
+            var attn = block.Attn;
             bool copy = clean is not null && l < firstPatchedLayer;
             if (copy)
             {
                 for (int h = 0; h < H; h++) Produced(graph.HeadForward(l, h), clean!.Node(graph.HeadForward(l, h)));
-                TensorPrimitives.Add(resid, Broadcast(w.b_O.Data, rows), resid);
+                AddRowBias(resid, attn.OutputBias);
                 Produced(graph.MlpForward(l), clean!.Node(graph.MlpForward(l)));
                 continue;
             }
 
             // Heads: each of q, k, v reads resid + its own patch delta, through its own ln1.
             int upstream = graph.Downstream[graph.HeadBackward(l, 0, HeadInput.Q)].UpstreamCount;
-            var sharedLn = LayerNormRows(block.Ln1, resid, batch, pos, d);
-            var qkv = new float[3][];
-            for (int c = 0; c < 3; c++) qkv[c] = new float[rows * H * dh];
-            Tensor[] mats = [w.W_Q, w.W_K, w.W_V];
-            Tensor[] biases = [w.b_Q, w.b_K, w.b_V];
-            var projected = new float[rows * dh];
-            var delta = new float[rd];
+            var sharedLn = Normalize(block.Ln1, resid, batch, pos, d);
             for (int c = 0; c < 3; c++)
                 for (int h = 0; h < H; h++)
                 {
@@ -100,30 +98,25 @@ public static class EdgePatchedForward
                     if (Delta(corruptedWeight, nF, graph.HeadBackward(l, h, (HeadInput)c), upstream, diff, diffSum, rd, delta))
                     {
                         TensorPrimitives.Add(delta, resid, delta);
-                        ln = LayerNormRows(block.Ln1, delta, batch, pos, d);
+                        ln = Normalize(block.Ln1, delta, batch, pos, d);
                     }
-                    Gemm.Multiply(ln, mats[c].Data.AsSpan(h * d * dh, d * dh), projected, rows, d, dh);
-                    Kernels.AddBiasRows(projected, biases[c].Data.AsSpan(h * dh, dh));
+                    attn.ProjectHead(ln, (QkvPart)c, h, projected);
                     for (int r = 0; r < rows; r++) projected.AsSpan(r * dh, dh).CopyTo(qkv[c].AsSpan((r * H + h) * dh));
                 }
-            var z = HeadAttention.Z(qkv[0], qkv[1], qkv[2], batch, pos, H, dh);
-            var headOut = new float[rd];
-            var zHead = new float[rows * dh];
+            var z = attn.ZFromProjections(qkv[0], qkv[1], qkv[2], batch, pos);
             for (int h = 0; h < H; h++)
             {
-                for (int r = 0; r < rows; r++) z.AsSpan((r * H + h) * dh, dh).CopyTo(zHead.AsSpan(r * dh));
-                Gemm.Multiply(zHead, w.W_O.Data.AsSpan(h * dh * d, dh * d), headOut, rows, dh, d);
+                attn.HeadResult(z, h, projected, headOut);
                 Produced(graph.HeadForward(l, h), headOut);
             }
-            TensorPrimitives.Add(resid, Broadcast(w.b_O.Data, rows), resid);
+            AddRowBias(resid, attn.OutputBias);
 
             // MLP: reads resid (which now includes this layer's heads) + its patch delta.
             int mlpRow = graph.MlpBackward(l);
             var mlpIn = new float[rd];
             if (Delta(corruptedWeight, nF, mlpRow, graph.Downstream[mlpRow].UpstreamCount, diff, diffSum, rd, mlpIn)) TensorPrimitives.Add(mlpIn, resid, mlpIn);
             else resid.CopyTo(mlpIn, 0);
-            var mlpOut = block.Mlp.Forward(block.Ln2.Forward(new Tensor(mlpIn, batch, pos, d), ForwardContext.None), ForwardContext.None);
-            Produced(graph.MlpForward(l), mlpOut.Data);
+            Produced(graph.MlpForward(l), block.MlpBranch(new Tensor(mlpIn, batch, pos, d)).Data);
         }
 
         var logitsDelta = new float[rd];
@@ -165,13 +158,13 @@ public static class EdgePatchedForward
         return false;
     }
 
-    private static float[] LayerNormRows(Model.Components.LayerNorm ln, float[] x, int batch, int pos, int d) =>
-        ln.Forward(new Tensor(x, batch, pos, d), ForwardContext.None).Data;
+    private static float[] Normalize(Normalization norm, float[] x, int batch, int pos, int d) =>
+        norm.Forward(new Tensor(x, batch, pos, d), ForwardContext.None).Data;
 
-    private static float[] Broadcast(float[] bias, int rows)
+    // x[r, :] += bias for every row r of the residual stream.
+    private static void AddRowBias(float[] x, ReadOnlySpan<float> bias)
     {
-        var result = new float[rows * bias.Length];
-        for (int r = 0; r < rows; r++) bias.CopyTo(result.AsSpan(r * bias.Length));
-        return result;
+        for (int off = 0; off < x.Length; off += bias.Length)
+            TensorPrimitives.Add(x.AsSpan(off, bias.Length), bias, x.AsSpan(off, bias.Length));
     }
 }

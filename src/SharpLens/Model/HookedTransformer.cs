@@ -6,12 +6,13 @@ using SharpLens.Tokenization;
 namespace SharpLens.Model;
 
 /// <summary>
-/// GPT-2 with a hook point on every intermediate activation, named as in TransformerLens.
-/// The model only composes its components; loading, weight processing, tokens and analyses live elsewhere.
+/// A transformer language model with a hook point on every intermediate activation, named as in TransformerLens.
+/// The model only composes its components (docs/architecture.md, "Components"); loading, weight processing, tokens
+/// and analyses live elsewhere.
 /// </summary>
 public sealed class HookedTransformer
 {
-    private readonly HashSet<string> _hookNames;
+    private readonly Dictionary<string, HookDeclaration> _declarations;
     private readonly string[] _lastBlockHooks; // hook points of the last block and ln_final (query rows shorten them)
 
     /// <summary>A model of <paramref name="config"/>'s shape over <paramref name="weights"/> (not copied);
@@ -26,11 +27,15 @@ public sealed class HookedTransformer
         Tokenizer = tokenizer;
         EmbedLayer = new Embed(weights.W_E);
         PosEmbedLayer = new PosEmbed(weights.W_pos);
-        Blocks = weights.Blocks.Select((w, l) => new TransformerBlock(w, l, config.LayerNormEps)).ToArray();
-        LnFinal = new LayerNorm(weights.LnFinalW, weights.LnFinalB, config.LayerNormEps, HookNames.LnFinalScale, HookNames.LnFinalNormalized, null);
+        Blocks = weights.Blocks.Select((w, l) => new TransformerBlock(config, w, l)).ToArray();
+        LnFinal = new LayerNorm("ln_final", null, config.DModel, weights.LnFinalW, weights.LnFinalB, config.LayerNormEps);
         UnembedLayer = new Unembed(weights.W_U, weights.b_U);
-        HookPointNames = HookNames.All(config.NLayers);
-        _hookNames = new HashSet<string>(HookPointNames, StringComparer.Ordinal);
+        // The ordered hook list is what the components declare, in the order the forward pass reaches them.
+        var declared = new List<HookDeclaration> { Embed.HookPoint, PosEmbed.HookPoint };
+        foreach (var block in Blocks) declared.AddRange(block.HookPoints());
+        declared.AddRange(LnFinal.HookPoints());
+        _declarations = declared.ToDictionary(h => h.Name, StringComparer.Ordinal);
+        HookPointNames = declared.Select(h => h.Name).ToArray();
         string lastBlock = $"blocks.{config.NLayers - 1}.";
         _lastBlockHooks = HookPointNames.Where(n => n.StartsWith(lastBlock, StringComparison.Ordinal) || n.StartsWith("ln_final.", StringComparison.Ordinal)).ToArray();
     }
@@ -57,19 +62,56 @@ public sealed class HookedTransformer
     public PosEmbed PosEmbedLayer { get; }
     /// <summary>The transformer blocks, blocks.0 to blocks.{n_layers-1}.</summary>
     public TransformerBlock[] Blocks { get; }
-    /// <summary>The final LayerNorm (ln_final), before the unembedding.</summary>
-    public LayerNorm LnFinal { get; }
+    /// <summary>The final normalization (ln_final), before the unembedding.</summary>
+    public Normalization LnFinal { get; }
     /// <summary>The unembedding (unembed, W_U and b_U).</summary>
     public Unembed UnembedLayer { get; }
-    /// <summary>Every hook point, in the order the forward pass reaches them.</summary>
+    /// <summary>Every hook point, in the order the forward pass reaches them (as the components declare them).</summary>
     public IReadOnlyList<string> HookPointNames { get; }
+
+    /// <summary>The axes of a hook point's activation in TransformerLens' names, e.g. <c>[batch, pos, d_model]</c> or
+    /// <c>[batch, head_index, query_pos, key_pos]</c> (key_pos counts cached earlier positions too).</summary>
+    /// <param name="hookName">a hook point of this model (full name or short alias)</param>
+    public IReadOnlyList<string> HookShape(string hookName) => _declarations[ValidateHookName(hookName)].Axes;
+
+    /// <summary>The concrete shape of a hook point's activation for a forward pass of <paramref name="batch"/> prompts
+    /// of <paramref name="pos"/> positions after <paramref name="past"/> cached positions (key_pos = past + pos).</summary>
+    /// <param name="hookName">a hook point of this model</param>
+    /// <param name="batch">prompts in the pass</param>
+    /// <param name="pos">positions in the pass</param>
+    /// <param name="past">cached positions before them</param>
+    public int[] HookShape(string hookName, int batch, int pos, int past = 0) => HookShape(hookName).Select(axis => axis switch
+    {
+        "batch" => batch, "pos" or "query_pos" => pos, "key_pos" => past + pos, "d_model" => Config.DModel,
+        "head_index" => Config.NHeads, "d_head" => Config.DHead, "d_mlp" => Config.DMlp, "1" => 1,
+        _ => throw new InvalidOperationException($"unknown axis {axis}"),
+    }).ToArray();
+
+    /// <summary>The forward activations the backward pass reads (cache them, e.g. with <see cref="ForwardOptions.CacheFilter"/>,
+    /// before calling it): with <paramref name="parameters"/> also what parameter gradients read.</summary>
+    /// <param name="parameters">whether parameter gradients will be asked for</param>
+    internal IReadOnlyList<string> BackwardHooks(bool parameters = false)
+    {
+        var names = Blocks.SelectMany(b => b.BackwardHooks(parameters)).Append(HookNames.ResidPost(Config.NLayers - 1));
+        if (parameters) names = names.Append(HookNames.LnFinalNormalized);
+        return names.Distinct().ToArray();
+    }
+
+    /// <summary>Packs every block's transposed backward weights (blocks in parallel) unless they are held.</summary>
+    internal void PrepareBackward() => Parallel.For(0, Blocks.Length, l => Blocks[l].PrepareBackward());
+
+    /// <summary>Whether any block holds backward weights (tests).</summary>
+    internal bool HoldsBackwardWeights => Blocks.Any(b => b.HoldsBackwardWeights);
 
     /// <summary>
     /// The backward pass (attribution patching, EAP edge scores) packs transposed copies of the weights on its first
     /// use (~0.35 GB for GPT-2 small) and keeps them for later passes. Call this when no more backward passes are
     /// coming to give that memory back; a later backward pass builds them again.
     /// </summary>
-    public void ReleaseBackwardWeights() => Backward.BackwardWeights.Release(this);
+    public void ReleaseBackwardWeights()
+    {
+        foreach (var block in Blocks) block.ReleaseBackwardWeights();
+    }
 
     /// <summary>The tokenizer, or an <see cref="InvalidInputException"/> saying what is missing and to give token ids.</summary>
     public Tokenizer RequireTokenizer() => Tokenizer ?? throw NoTokenizerError("text input");
@@ -189,6 +231,16 @@ public sealed class HookedTransformer
         };
     }
 
+    /// <summary>hook_embed + hook_pos_embed (= blocks.0.hook_resid_pre) of <paramref name="tokens"/>, without hooks.</summary>
+    /// <param name="tokens">[batch, pos] token ids (positions from 0)</param>
+    /// <param name="destination">[batch·pos·d_model] written</param>
+    internal void EmbedRows(TokenBatch tokens, Span<float> destination)
+    {
+        var embed = EmbedLayer.Forward(tokens.Ids, tokens.Batch, tokens.Pos);
+        var posEmbed = PosEmbedLayer.Forward(tokens.Batch, tokens.Pos, 0);
+        System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, destination);
+    }
+
     /// <summary>The block and point where <see cref="ForwardOptions.StopAfter"/> ends the pass, or (-1, None) without it.</summary>
     private (int Layer, BlockStop Stop) StopAfterPoint(ForwardOptions options, int start)
     {
@@ -235,11 +287,11 @@ public sealed class HookedTransformer
     /// <summary>Accepts full names and short aliases; an unknown name is an error listing close matches.</summary>
     public string ValidateHookName(string name)
     {
-        if (_hookNames.Contains(name)) return name;
+        if (_declarations.ContainsKey(name)) return name;
         try
         {
             string full = HookNames.GetActName(name);
-            if (_hookNames.Contains(full)) return full;
+            if (_declarations.ContainsKey(full)) return full;
         }
         catch (InvalidInputException) { }
         var close = HookPointNames.OrderBy(n => Levenshtein(n, name)).Take(3);

@@ -31,6 +31,8 @@ public sealed class KvCache
 
     /// <summary>Number of sequences.</summary>
     public int Batch { get; }
+    /// <summary>Floats per position of one layer's keys (and values): n_heads·d_head.</summary>
+    internal int Width => _width;
     /// <summary>Positions the buffers hold at most.</summary>
     public int Capacity { get; }
     /// <summary>Positions stored so far (equal for every layer once a forward finishes).</summary>

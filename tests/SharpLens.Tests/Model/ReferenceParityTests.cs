@@ -111,14 +111,14 @@ public class ReferenceParityTests
             ("blocks.0.mlp.hook_pre", "batch,pos,d_mlp"), ("blocks.0.mlp.hook_post", "batch,pos,d_mlp"),
             ("blocks.0.hook_mlp_out", "batch,pos,d_model"), ("blocks.0.hook_resid_post", "batch,pos,d_model"),
         ];
-        Assert.Equal(firstBlock, names.Take(20).Select(n => (n, string.Join(",", HookNames.Shape(n)))));
+        Assert.Equal(firstBlock, names.Take(20).Select(n => (n, string.Join(",", model.HookShape(n)))));
         Assert.Equal([("ln_final.hook_scale", "batch,pos,1"), ("ln_final.hook_normalized", "batch,pos,d_model")],
-            names.TakeLast(2).Select(n => (n, string.Join(",", HookNames.Shape(n)))));
+            names.TakeLast(2).Select(n => (n, string.Join(",", model.HookShape(n)))));
         // The declared shapes are the shapes a forward pass produces, for every hook point.
         var tokens = Fixtures.Tokens("tiny-a").CleanBatch;
         var (_, cache) = model.RunWithCache(tokens);
         foreach (var name in names)
-            Assert.Equal(HookNames.Shape(name, model.Config, tokens.Batch, tokens.Pos), cache[name].Shape);
-        Assert.Throws<InvalidInputException>(() => HookNames.Shape("blocks.0.hook_nothing"));
+            Assert.Equal(model.HookShape(name, tokens.Batch, tokens.Pos), cache[name].Shape);
+        Assert.Throws<InvalidInputException>(() => model.HookShape("blocks.0.hook_nothing"));
     }
 }

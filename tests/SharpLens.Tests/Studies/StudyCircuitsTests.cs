@@ -163,7 +163,7 @@ public class StudyCircuitsTests : IDisposable
             GC.WaitForPendingFinalizers();
             GC.Collect();
             aliveAtBuild.Add(built.Count(b => b.Evaluator.IsAlive));
-            backwardHeldAtBuild.Add(SharpLens.Model.Backward.BackwardWeights.Held(model));
+            backwardHeldAtBuild.Add(model.HoldsBackwardWeights);
             var evaluator = new CircuitEvaluator(model, new PatchingInputs(g.Clean, g.Corrupted, new LogitDiffMetric(g.Answers)));
             built.Add((g.Name, new WeakReference(evaluator)));
             return evaluator;
@@ -175,6 +175,6 @@ public class StudyCircuitsTests : IDisposable
         Assert.All(aliveAtBuild, alive => Assert.Equal(0, alive));
         // The transposed backward weights serve every group's edge scoring, then go before the forward-only rest.
         Assert.Equal([false, true, false, false], backwardHeldAtBuild);
-        Assert.False(SharpLens.Model.Backward.BackwardWeights.Held(model), "the transposed backward weights outlived the edge scoring");
+        Assert.False(model.HoldsBackwardWeights, "the transposed backward weights outlived the edge scoring");
     }
 }

@@ -94,7 +94,7 @@ internal sealed class AttributionRuns
         int L = model.Config.NLayers, batch = target.Batch;
         var attributed = AttributedHooks(L);
         var sourceNames = new HashSet<string>(attributed, StringComparer.Ordinal);
-        var targetNames = new HashSet<string>(attributed.Concat(TransformerBackward.RequiredHooks(L)), StringComparer.Ordinal);
+        var targetNames = new HashSet<string>(attributed.Concat(model.BackwardHooks()), StringComparer.Ordinal);
 
         var sourceCache = new ActivationCache(model);
         var sourceNorm = model.Run(source, new ForwardOptions { Cache = sourceCache, CacheFilter = sourceNames.Contains, Logits = LogitsMode.None });

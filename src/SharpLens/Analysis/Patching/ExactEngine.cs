@@ -53,9 +53,9 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         int prompts = runs.Target.Batch, lastStart = runs.Target.Lengths.Min() - 1;
         int perPass = Math.Max(1, options.MaxRowsPerPass / prompts);
         // Patches that skip their block (5) share a pass only with patches entering the same way (resid_post or resid_mid).
-        foreach (var family in pending.GroupBy(p => (p.Patch.Layer, p.Patch.FeedsResidualAfterBlock, p.Patch.FeedsResidualMid)))
+        foreach (var family in pending.GroupBy(p => (p.Patch.Layer, Entry: p.Patch.EntryIn(model))))
         {
-            int startLayer = family.Key.Layer + (family.Key.FeedsResidualAfterBlock || family.Key.FeedsResidualMid ? 1 : 0);
+            int startLayer = family.Key.Layer + (family.Key.Entry == ResidualEntry.Inside ? 0 : 1);
             var byStart = family.GroupBy(p => Math.Min(p.Start, lastStart)).OrderBy(g => g.Key)
                 .Select(g => (Start: g.Key, Patches: g.Select(p => p.Patch).ToList()));
             foreach (var (start, patches) in PassPlan.Merge(byStart, runs.Target.Pos, prompts, options.ThinPassTokens))
@@ -102,16 +102,16 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         {
             // (5) The change joins the residual stream after the block (resid_post) or inside it (resid_mid, then the
             // block's ln2 and MLP run again at the changed positions only: attention comes before it and is unchanged).
-            bool viaMid = patches[0].FeedsResidualMid;
+            var block = model.Blocks[layer - 1];
+            bool viaMid = patches[0].EntryIn(model) == ResidualEntry.ResidMid;
             var entry = viaMid ? TargetRows(HookNames.ResidMid(layer - 1), rows, start) : resid!;
-            var block = model.Weights.Blocks[layer - 1];
             for (int i = 0; i < patches.Count; i++)
             {
                 Tensor source = runs.SourceCache[patches[i].HookName], targetAct = runs.TargetCache[patches[i].HookName];
-                var projection = patches[i].ResidualProjection(block);
+                var projection = block.ResidualProjection(patches[i].HookName);
                 for (int b = 0; b < prompts; b++) patches[i].AddResidualDelta(entry, i * prompts + b, b, start, source, targetAct, projection);
             }
-            if (viaMid) ThroughMlp(model.Blocks[layer - 1], patches, entry, resid!, start);
+            if (viaMid) ThroughMlp(block, patches, entry, resid!, start);
         }
         else foreach (var group in Enumerable.Range(0, patches.Count).GroupBy(i => patches[i].HookName))
         {
@@ -172,7 +172,7 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
         if (changed.Count == 0) return;
         var x = Tensor.Uninitialized(changed.Count, 1, d);
         for (int j = 0; j < changed.Count; j++) mid.Data.AsSpan(changed[j] * d, d).CopyTo(x.Data.AsSpan(j * d));
-        var mlpOut = block.Mlp.Forward(block.Ln2.Forward(x, ForwardContext.None), ForwardContext.None);
+        var mlpOut = block.MlpBranch(x);
         for (int j = 0; j < changed.Count; j++)
             System.Numerics.Tensors.TensorPrimitives.Add(x.Data.AsSpan(j * d, d), mlpOut.Data.AsSpan(j * d, d), resid.Data.AsSpan(changed[j] * d, d));
     }
@@ -213,7 +213,7 @@ internal sealed class ExactEngine(HookedTransformer model, PatchingRuns runs, Pa
             if (_prefixCaches.Count >= 2) _prefixCaches.Clear();
             _prefixCaches[rows] = kv = new KvCache(model.Config, rows, target.Capacity);
         }
-        int width = model.Config.NHeads * model.Config.DHead, cap = target.Capacity, prompts = target.Batch;
+        int width = target.Width, cap = target.Capacity, prompts = target.Batch;
         for (int l = layer; l < model.Config.NLayers; l++)
         {
             float[] sk = target.KeysArray(l), sv = target.ValuesArray(l), dk = kv.KeysArray(l), dv = kv.ValuesArray(l);

@@ -1,4 +1,5 @@
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
@@ -7,11 +8,12 @@ namespace SharpLens.Analysis.Patching;
 
 /// <summary>
 /// The Q/K/V projection of the block after a single-neuron patch, without its GEMM. The patch adds a·w to the
-/// target's residual stream (w = W_out[n] of the patched layer, a = Δpost of neuron n at that position), so ln1's
-/// centred input is x_c + a·w_c and
-///     ln1(x + a·w)·W + b = ((x_c∘γ)·W + a·(w_c∘γ)·W) / s' + β·W + b,
-/// with s' the patched row's own LayerNorm scale (W = [W_Q | W_K | W_V], γ/β ln1's weight and bias, 1/0 when
-/// folded). (x_c∘γ)·W is computed once per target row and (w_c∘γ)·W once per neuron; a patched row then costs one
+/// target's residual stream (w = W_out[n] of the patched layer, a = Δpost of neuron n at that position). ln1 is
+/// P(x)/s(x)∘γ + β with P linear (centring for LayerNorm, the identity for RMSNorm: <see cref="Normalization.Statistic"/>),
+/// so ln1's projected input is P(x) + a·P(w) and
+///     ln1(x + a·w)·W + b = ((P(x)∘γ)·W + a·(P(w)∘γ)·W) / s' + β·W + b,
+/// with s' the patched row's own scale (W = [W_Q | W_K | W_V], γ/β ln1's weight and bias, 1/0 when folded or absent).
+/// (P(x)∘γ)·W is computed once per target row and (P(w)∘γ)·W once per neuron; a patched row then costs one
 /// axpy instead of a d_model x 3·n_heads·d_head product. Same numbers up to float rounding.
 /// </summary>
 internal sealed class NeuronQkv
@@ -19,7 +21,7 @@ internal sealed class NeuronQkv
     private readonly float[] _target;  // [prompts·pos, 3·hd]: (x_c∘γ)·W of the target's resid_pre of Block
     private readonly float[] _neurons; // [d_mlp, 3·hd]: (w_c∘γ)·W per neuron of block Block - 1
     private readonly float[] _bias;    // [3·hd]: β·W + b
-    private readonly float _eps;
+    private readonly Normalization _ln1;
     private readonly int _dModel, _width, _pos;
 
     /// <param name="model">the model</param>
@@ -29,8 +31,8 @@ internal sealed class NeuronQkv
     {
         Block = block;
         var b = model.Blocks[block];
-        float[]? gamma = b.Ln1.W?.Data, beta = b.Ln1.B?.Data;
-        _eps = b.Ln1.Eps;
+        _ln1 = b.Ln1;
+        float[]? gamma = _ln1.W?.Data, beta = _ln1.B?.Data;
         _dModel = model.Config.DModel;
         _width = b.Attn.Qkv.Width;
         _pos = runs.Target.Pos;
@@ -38,7 +40,7 @@ internal sealed class NeuronQkv
         var x = runs.TargetCache[HookNames.ResidPost(block - 1)]; // [prompts, pos, d_model] = resid_pre of block
         var qkv = b.Attn.Qkv;
         _target = qkv.Project(CentredScaled(x.Data, gamma), x.Length / _dModel, addBias: false);
-        var wOut = model.Weights.Blocks[block - 1].W_out; // [d_mlp, d_model]
+        var wOut = model.Blocks[block - 1].Mlp.W_out; // [d_mlp, d_model]
         _neurons = qkv.Project(CentredScaled(wOut.Data, gamma), wOut.Dim(0), addBias: false);
         _bias = qkv.Bias.ToArray();
         if (beta is not null) TensorPrimitives.Add(_bias, qkv.Project(beta, 1, addBias: false), _bias);
@@ -67,7 +69,7 @@ internal sealed class NeuronQkv
                 {
                     int row = (i * prompts + b) * newPos + j, p = start + j;
                     var x = resid.Data.AsSpan(row * d, d);
-                    float s = Kernels.CentreAndScale(x, centred, _eps);
+                    float s = _ln1.Statistic(x, centred);
                     var dst = qkv.AsSpan(row * w, w);
                     var projected = _target.AsSpan((b * _pos + p) * w, w);
                     float a = patch.NeuronDelta(b, p, source, target);
@@ -80,7 +82,7 @@ internal sealed class NeuronQkv
         return qkv;
     }
 
-    /// <summary>Each d_model row of <paramref name="rows"/> minus its mean, times γ (when present).</summary>
+    /// <summary>P of each d_model row of <paramref name="rows"/> (centred for LayerNorm), times γ (when present).</summary>
     private float[] CentredScaled(float[] rows, float[]? gamma)
     {
         var result = new float[rows.Length];
@@ -88,7 +90,7 @@ internal sealed class NeuronQkv
         {
             var src = rows.AsSpan(r * _dModel, _dModel);
             var dst = result.AsSpan(r * _dModel, _dModel);
-            Kernels.Centre(src, dst);
+            _ln1.Statistic(src, dst);
             if (gamma is not null) TensorPrimitives.Multiply(dst, gamma, dst);
         }
         return result;

@@ -1,3 +1,4 @@
+using SharpLens.Model.Components;
 using SharpLens.Tensors;
 
 namespace SharpLens.Analysis.Patching;
@@ -50,30 +51,11 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
     public static SlicePatch PatternHead(int cell, string hook, int layer, int head, int[]? positions = null) =>
         new(cell, hook, layer, SliceLayout.Pattern, positions, 0, -1, head);
 
-    /// <summary>
-    /// True for hooks whose change reaches the rest of the model only through the block's output
-    /// (hook_resid_post, hook_mlp_out, mlp.hook_post): an exact run may then skip the block and start at the next
-    /// one from the target's resid_post plus <see cref="AddResidualDelta"/>.
-    /// </summary>
-    public bool FeedsResidualAfterBlock => layout == SliceLayout.PositionMajor &&
-        (HookName.EndsWith(".hook_resid_post", StringComparison.Ordinal) || HookName.EndsWith(".hook_mlp_out", StringComparison.Ordinal)
-         || HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal));
-
-    /// <summary>
-    /// True for hooks whose change reaches the rest of the model only through the block's resid_mid, as an addition
-    /// (hook_resid_mid, hook_attn_out, and a head's attn.hook_z: Δz·W_O[h]): nothing before them in the block depends
-    /// on them, so an exact run recomputes only ln2 and the MLP at the changed positions and starts at the next block.
-    /// </summary>
-    public bool FeedsResidualMid => layout == SliceLayout.PositionMajor &&
-        (HookName.EndsWith(".hook_resid_mid", StringComparison.Ordinal) || HookName.EndsWith(".hook_attn_out", StringComparison.Ordinal)
-         || HookName.EndsWith(".attn.hook_z", StringComparison.Ordinal));
-
-    /// <summary>The weight rows a unit of this patch's slice is multiplied by before it joins the residual stream:
-    /// W_out [d_mlp, d_model] for mlp.hook_post, W_O [n_heads·d_head, d_model] for attn.hook_z; null when the slice is
-    /// itself residual-wide (resid_*, attn_out, mlp_out).</summary>
-    public Tensor? ResidualProjection(Model.BlockWeights block) =>
-        HookName.EndsWith(".mlp.hook_post", StringComparison.Ordinal) ? block.W_out
-        : HookName.EndsWith(".attn.hook_z", StringComparison.Ordinal) ? block.W_O : null;
+    /// <summary>How this patch's change reaches the rest of the model (<see cref="TransformerBlock.EntryOf"/>): only
+    /// whole positions of a block's hook point can enter through the residual stream; pattern rows never do.</summary>
+    public ResidualEntry EntryIn(Model.HookedTransformer model) =>
+        layout == SliceLayout.PositionMajor && HookName.StartsWith("blocks.", StringComparison.Ordinal)
+            ? model.Blocks[Layer].EntryOf(HookName) : ResidualEntry.Inside;
 
     /// <summary>Absolute positions [From, To) of prompt <paramref name="prompt"/> this patch changes in a pass whose
     /// positions are [<paramref name="offset"/>, offset + <paramref name="newPos"/>) (empty when it changes none there).</summary>
@@ -86,8 +68,8 @@ internal sealed class SlicePatch(int cell, string hookName, int layer, SliceLayo
     /// <summary>
     /// Adds what the patch changes where it enters the residual stream to <paramref name="resid"/> [rows, newPos,
     /// d_model] (row <paramref name="row"/>, first position <paramref name="offset"/>): source - target for the
-    /// residual-wide hooks, Σ_f (source - target)[f]·projection[f, :] otherwise (<see cref="ResidualProjection"/>: neurons
-    /// of mlp.hook_post through W_out, a head's z through W_O).
+    /// residual-wide hooks, Σ_f (source - target)[f]·projection[f, :] otherwise (<see cref="TransformerBlock.ResidualProjection"/>:
+    /// neurons of mlp.hook_post through W_out, a head's z through W_O).
     /// </summary>
     public void AddResidualDelta(Tensor resid, int row, int prompt, int offset, Tensor source, Tensor target, Tensor? projection)
     {

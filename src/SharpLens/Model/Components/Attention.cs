@@ -8,9 +8,10 @@ namespace SharpLens.Model.Components;
 /// Causal multi-head self-attention. q, k, v = x·W_{Q,K,V} + b; scores = q·kᵀ/√d_head (future masked to -inf);
 /// pattern = softmax(scores); z = pattern·v; attn_out = Σ_h z_h·W_O[h] + b_O.
 /// W_Q, W_K, W_V are fused (<see cref="FusedQkv"/>) so q, k and v take one GEMM. One attention core serves every
-/// caller: the full forward is the query-rows evaluation with every row a query row.
+/// caller: the full forward is the query-rows evaluation with every row a query row. The backward step and the
+/// per-head pieces the circuits' edge-patched forward composes live in <c>Attention.Backward.cs</c>.
 /// </summary>
-public sealed class Attention
+public sealed partial class Attention
 {
     private readonly BlockWeights _w;
     private readonly int _layer, _nHeads, _dHead, _dModel;
@@ -27,6 +28,19 @@ public sealed class Attention
         _qkv = new FusedQkv(w);
         _nHeads = _qkv.NHeads; _dModel = _qkv.DModel; _dHead = _qkv.DHead;
         _wO = PackedMatrix.Pack(w.W_O.Data, _nHeads * _dHead, _dModel);
+    }
+
+    /// <summary>The attention's hook points, in forward order, with their shapes.</summary>
+    internal IEnumerable<HookDeclaration> HookPoints()
+    {
+        string[] perHead = ["batch", "pos", "head_index", "d_head"], pattern = ["batch", "head_index", "query_pos", "key_pos"];
+        yield return new(HookNames.Q(_layer), _layer, perHead);
+        yield return new(HookNames.K(_layer), _layer, perHead);
+        yield return new(HookNames.V(_layer), _layer, perHead);
+        yield return new(HookNames.AttnScores(_layer), _layer, pattern);
+        yield return new(HookNames.Pattern(_layer), _layer, pattern);
+        yield return new(HookNames.Z(_layer), _layer, perHead);
+        yield return new(HookNames.Result(_layer), _layer, ["batch", "pos", "head_index", "d_model"]);
     }
 
     /// <summary>The block's weights.</summary>

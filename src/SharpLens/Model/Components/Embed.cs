@@ -1,4 +1,7 @@
+using SharpLens.Model.Backward;
+using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
+using SharpLens.Tokenization;
 
 namespace SharpLens.Model.Components;
 
@@ -7,6 +10,9 @@ public sealed class Embed(Tensor W_E)
 {
     /// <summary>[d_vocab, d_model]</summary>
     public Tensor W_E { get; } = W_E;
+
+    /// <summary>hook_embed, with its shape.</summary>
+    internal static HookDeclaration HookPoint => new(HookNames.Embed, null, ["batch", "pos", "d_model"]);
 
     /// <param name="tokens">[batch, pos] flattened</param>
     /// <param name="batch">Number of sequences.</param>
@@ -24,5 +30,23 @@ public sealed class Embed(Tensor W_E)
             W_E.Data.AsSpan(id * d, d).CopyTo(output.Data.AsSpan(i * d, d));
         }
         return output;
+    }
+
+    /// <summary>Reports d/d hook_embed and, when wanted, adds each row's gradient to its token's row of embed.W_E.</summary>
+    /// <param name="pass">the backward pass</param>
+    /// <param name="dEmbed">d/d hook_embed [batch, pos, d_model]</param>
+    /// <param name="tokens">the ids the forward embedded (needed only for W_E's gradient)</param>
+    internal void Backward(BackwardPass pass, Tensor dEmbed, TokenBatch? tokens)
+    {
+        pass.Put(HookNames.Embed, dEmbed);
+        int d = W_E.Dim(1);
+        if (pass.Parameter("embed.W_E", W_E.Dim(0), d) is not { } acc) return;
+        if (tokens is null || tokens.Ids.Length * d != dEmbed.Length)
+            throw new InvalidInputException("embed.W_E's gradient needs the token ids the forward pass embedded: pass the batch to the backward pass");
+        for (int i = 0; i < tokens.Ids.Length; i++)
+        {
+            var row = acc.Data.AsSpan(tokens.Ids[i] * d, d);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, dEmbed.Data.AsSpan(i * d, d), row);
+        }
     }
 }

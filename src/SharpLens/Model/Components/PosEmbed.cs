@@ -1,3 +1,5 @@
+using SharpLens.Model.Backward;
+using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 
 namespace SharpLens.Model.Components;
@@ -7,6 +9,9 @@ public sealed class PosEmbed(Tensor W_pos)
 {
     /// <summary>[n_ctx, d_model]</summary>
     public Tensor W_pos { get; } = W_pos;
+
+    /// <summary>hook_pos_embed, with its shape.</summary>
+    internal static HookDeclaration HookPoint => new(HookNames.PosEmbed, null, ["batch", "pos", "d_model"]);
 
     /// <returns>[batch, pos, d_model]</returns>
     public Tensor Forward(int batch, int pos, int offset = 0)
@@ -18,5 +23,19 @@ public sealed class PosEmbed(Tensor W_pos)
         var rows = W_pos.Data.AsSpan(offset * d, pos * d);
         for (int b = 0; b < batch; b++) rows.CopyTo(output.Data.AsSpan(b * pos * d));
         return output;
+    }
+
+    /// <summary>Reports d/d hook_pos_embed and, when wanted, adds the gradient summed over the batch to pos_embed.W_pos
+    /// (positions from 0).</summary>
+    /// <param name="pass">the backward pass</param>
+    /// <param name="dPosEmbed">d/d hook_pos_embed [batch, pos, d_model]</param>
+    internal void Backward(BackwardPass pass, Tensor dPosEmbed)
+    {
+        pass.Put(HookNames.PosEmbed, dPosEmbed);
+        int d = W_pos.Dim(1), width = dPosEmbed.Dim(1) * d;
+        if (pass.Parameter("pos_embed.W_pos", W_pos.Dim(0), d) is not { } acc) return;
+        var used = acc.Data.AsSpan(0, width);
+        for (int off = 0; off < dPosEmbed.Length; off += width)
+            System.Numerics.Tensors.TensorPrimitives.Add(used, dPosEmbed.Data.AsSpan(off, width), used);
     }
 }

@@ -1,19 +1,40 @@
+using SharpLens.Model.Backward;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 
 namespace SharpLens.Model.Components;
 
-/// <summary>A pre-LayerNorm GPT-2 block: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).</summary>
+/// <summary>How an edit of one of a block's hook points reaches the rest of the model (what lets the exact patching
+/// engine skip work: docs/architecture.md, step 5).</summary>
+internal enum ResidualEntry
+{
+    /// <summary>Through the block's own computation (q, k, v, pattern, the norms, mlp.hook_pre ...): nothing can be skipped.</summary>
+    Inside,
+    /// <summary>Only through hook_resid_mid, as an addition at its own positions (sequential blocks: resid_mid,
+    /// attn_out, z): the block's attention never sees it.</summary>
+    ResidMid,
+    /// <summary>Only through hook_resid_post, as an addition at its own positions (resid_post, mlp_out, mlp.hook_post;
+    /// with a parallel residual also attn_out and z).</summary>
+    ResidPost,
+}
+
+/// <summary>
+/// A pre-norm transformer block composed of its components: ln1, attention, ln2 and the MLP, wired sequentially
+/// (resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid))). The block owns the
+/// wiring; everything inside a component stays inside it, and every engine (forward, backward, exact patching,
+/// edge patching) goes through the block and its components.
+/// </summary>
 public sealed class TransformerBlock
 {
-    /// <summary>Block <paramref name="layer"/> over weights <paramref name="w"/>; <paramref name="eps"/> is the LayerNorm epsilon.</summary>
-    public TransformerBlock(BlockWeights w, int layer, float eps)
+    /// <summary>Block <paramref name="layer"/> of a model shaped by <paramref name="config"/> over weights <paramref name="w"/>.</summary>
+    public TransformerBlock(ModelConfig config, BlockWeights w, int layer)
     {
+        ArgumentNullException.ThrowIfNull(config);
         Layer = layer;
         Weights = w;
-        Ln1 = new LayerNorm(w.Ln1W, w.Ln1B, eps, HookNames.Ln1Scale(layer), HookNames.Ln1Normalized(layer), layer);
+        Ln1 = new LayerNorm($"blocks.{layer}.ln1", layer, config.DModel, w.Ln1W, w.Ln1B, config.LayerNormEps);
         Attn = new Attention(w, layer);
-        Ln2 = new LayerNorm(w.Ln2W, w.Ln2B, eps, HookNames.Ln2Scale(layer), HookNames.Ln2Normalized(layer), layer);
+        Ln2 = new LayerNorm($"blocks.{layer}.ln2", layer, config.DModel, w.Ln2W, w.Ln2B, config.LayerNormEps);
         Mlp = new Mlp(w, layer);
     }
 
@@ -22,13 +43,28 @@ public sealed class TransformerBlock
     /// <summary>The block's parameters (shared with the model's <see cref="TransformerWeights"/>).</summary>
     public BlockWeights Weights { get; }
     /// <summary>ln1, before attention.</summary>
-    public LayerNorm Ln1 { get; }
+    public Normalization Ln1 { get; }
     /// <summary>The block's multi-head attention (blocks.l.attn).</summary>
     public Attention Attn { get; }
     /// <summary>ln2, before the MLP.</summary>
-    public LayerNorm Ln2 { get; }
+    public Normalization Ln2 { get; }
     /// <summary>The block's MLP (blocks.l.mlp).</summary>
     public Mlp Mlp { get; }
+
+    /// <summary>The block's hook points in the order its forward reaches them, with their shapes.</summary>
+    internal IEnumerable<HookDeclaration> HookPoints()
+    {
+        string[] residual = ["batch", "pos", "d_model"];
+        yield return new(HookNames.ResidPre(Layer), Layer, residual);
+        foreach (var h in Ln1.HookPoints()) yield return h;
+        foreach (var h in Attn.HookPoints()) yield return h;
+        yield return new(HookNames.AttnOut(Layer), Layer, residual);
+        yield return new(HookNames.ResidMid(Layer), Layer, residual);
+        foreach (var h in Ln2.HookPoints()) yield return h;
+        foreach (var h in Mlp.HookPoints()) yield return h;
+        yield return new(HookNames.MlpOut(Layer), Layer, residual);
+        yield return new(HookNames.ResidPost(Layer), Layer, residual);
+    }
 
     /// <param name="residPre">[batch, pos, d_model]</param>
     /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
@@ -57,17 +93,17 @@ public sealed class TransformerBlock
         if (stop == BlockStop.ResidPre) return residPre;
         var normalized = qkv is null ? Ln1.Forward(residPre, ctx) : null;
         var attnOut = ctx.Apply(HookNames.AttnOut(Layer), Layer, Attn.Forward(normalized, qkv, batch, pos, ctx, kv, queryRows));
-        if (normalized is not null) ctx.Release(normalized, HookNames.Ln1Normalized(Layer));
+        if (normalized is not null) ctx.Release(normalized, Ln1.NormalizedHook);
         var residRows = queryRows is null ? residPre : SequenceRows.Gather(residPre, queryRows);
         // Each residual sum goes into the branch output's memory when nobody can hold that output.
         var residMid = ctx.Apply(HookNames.ResidMid(Layer), Layer, Add(residRows, attnOut, ctx, HookNames.AttnOut(Layer)));
         if (stop == BlockStop.ResidMid) return residMid;
         var ln2 = Ln2.Forward(residMid, ctx);
         var hidden = Mlp.Hidden(ln2, ctx, stopAfterPre: stop == BlockStop.MlpPre);
-        ctx.Release(ln2, HookNames.Ln2Normalized(Layer));
+        ctx.Release(ln2, Ln2.NormalizedHook);
         if (stop is BlockStop.MlpPre or BlockStop.MlpPost) return hidden;
         var mlpOut = ctx.Apply(HookNames.MlpOut(Layer), Layer, Mlp.Output(hidden, ctx));
-        ctx.Release(hidden, HookNames.MlpPost(Layer));
+        ctx.Release(hidden, Mlp.PostHook);
         if (stop == BlockStop.MlpOut) return mlpOut;
         var residPost = Add(residMid, mlpOut, ctx, HookNames.MlpOut(Layer));
         ctx.Release(residMid, HookNames.ResidMid(Layer), HookNames.AttnOut(Layer));
@@ -83,5 +119,77 @@ public sealed class TransformerBlock
         ParallelRows.For(length, length, (i0, i1) =>
             System.Numerics.Tensors.TensorPrimitives.Add(a.Data.AsSpan(i0, i1 - i0), b.Data.AsSpan(i0, i1 - i0), sum.Data.AsSpan(i0, i1 - i0)));
         return sum;
+    }
+
+    /// <summary>The MLP sub-block from its residual input, without hooks: mlp(ln2(<paramref name="input"/>)).</summary>
+    /// <param name="input">resid_mid rows [batch, pos, d_model]</param>
+    /// <returns>hook_mlp_out [batch, pos, d_model]</returns>
+    internal Tensor MlpBranch(Tensor input) => Mlp.Forward(Ln2.Forward(input, ForwardContext.None), ForwardContext.None);
+
+    /// <summary>How an edit of <paramref name="hookName"/> (one of this block's hook points, whole positions) reaches
+    /// the rest of the model.</summary>
+    internal ResidualEntry EntryOf(string hookName)
+    {
+        if (hookName == HookNames.ResidPost(Layer) || hookName == HookNames.MlpOut(Layer) || hookName == Mlp.PostHook)
+            return ResidualEntry.ResidPost;
+        if (hookName == HookNames.ResidMid(Layer) || hookName == HookNames.AttnOut(Layer) || hookName == HookNames.Z(Layer))
+            return ResidualEntry.ResidMid;
+        return ResidualEntry.Inside;
+    }
+
+    /// <summary>The rows a unit of <paramref name="hookName"/>'s features is multiplied by before it joins the residual
+    /// stream: W_out [d_mlp, d_model] for mlp.hook_post, W_O [n_heads·d_head, d_model] for attn.hook_z; null when the
+    /// hook point is itself residual-wide (resid_*, attn_out, mlp_out).</summary>
+    internal Tensor? ResidualProjection(string hookName) =>
+        hookName == Mlp.PostHook ? Mlp.W_out : hookName == HookNames.Z(Layer) ? Attn.W_O : null;
+
+    /// <summary>The forward activations <see cref="Backward"/> reads from the cache.</summary>
+    /// <param name="parameters">whether parameter gradients are wanted (they also read the components' inputs and outputs)</param>
+    internal IEnumerable<string> BackwardHooks(bool parameters) =>
+        new[] { HookNames.ResidPre(Layer), HookNames.ResidMid(Layer) }
+            .Concat(Attn.BackwardHooks(Ln1.NormalizedHook, parameters))
+            .Concat(Mlp.BackwardHooks(Ln2.NormalizedHook, parameters));
+
+    /// <summary>
+    /// The block backwards: from d/d hook_resid_post to d/d hook_resid_pre, through the MLP, ln2, attention and ln1,
+    /// reporting every hook gradient the pass keeps and accumulating the parameter gradients it wants.
+    /// Gradients of hook points that carry the same value (resid_post and mlp_out; resid_mid and attn_out) share one tensor.
+    /// </summary>
+    /// <param name="pass">the backward pass</param>
+    /// <param name="dResidPost">d/d hook_resid_post [batch, pos, d_model]</param>
+    /// <returns>d/d hook_resid_pre [batch, pos, d_model]</returns>
+    internal Tensor Backward(BackwardPass pass, Tensor dResidPost)
+    {
+        pass.Put(HookNames.ResidPost(Layer), dResidPost);
+        pass.Put(HookNames.MlpOut(Layer), dResidPost);
+        var dLn2 = Mlp.Backward(pass, dResidPost, () => Ln2.OutputOf(pass.Require(Ln2.NormalizedHook)));
+        // resid_post = resid_mid + mlp(ln2(resid_mid))
+        var dMid = dResidPost.Clone();
+        Ln2.Backward(pass, HookNames.ResidMid(Layer), dLn2, dMid);
+        pass.Put(HookNames.ResidMid(Layer), dMid);
+        pass.Put(HookNames.AttnOut(Layer), dMid);
+        var dLn1 = Attn.Backward(pass, dMid, () => Ln1.OutputOf(pass.Require(Ln1.NormalizedHook)));
+        // resid_mid = resid_pre + attn(ln1(resid_pre))
+        var dPre = dMid.Clone();
+        Ln1.Backward(pass, HookNames.ResidPre(Layer), dLn1, dPre);
+        pass.Put(HookNames.ResidPre(Layer), dPre);
+        return dPre;
+    }
+
+    /// <summary>Packs the components' transposed weights for the backward pass (if not held yet).</summary>
+    internal void PrepareBackward()
+    {
+        Attn.BackwardWeights();
+        Mlp.BackwardWeights();
+    }
+
+    /// <summary>Whether the components hold backward weights.</summary>
+    internal bool HoldsBackwardWeights => Attn.HoldsBackwardWeights || Mlp.HoldsBackwardWeights;
+
+    /// <summary>Drops the components' backward weights.</summary>
+    internal void ReleaseBackwardWeights()
+    {
+        Attn.ReleaseBackwardWeights();
+        Mlp.ReleaseBackwardWeights();
     }
 }

@@ -1,8 +1,10 @@
 namespace SharpLens.Model.Hooks;
 
 /// <summary>
-/// TransformerLens hook-point names for GPT-2, built once per model, each with its activation's shape
-/// (<see cref="Shape(string)"/>), plus <see cref="GetActName"/>, the equivalent of <c>transformer_lens.utils.get_act_name</c>.
+/// TransformerLens hook-point names (the one vocabulary every component, engine and analysis uses), plus
+/// <see cref="GetActName"/>, the equivalent of <c>transformer_lens.utils.get_act_name</c>. Which hook points a model
+/// has, in which order and with which shapes, its components declare (<see cref="HookedTransformer.HookPointNames"/>,
+/// <see cref="HookedTransformer.HookShape(string)"/>).
 /// </summary>
 public static class HookNames
 {
@@ -51,53 +53,6 @@ public static class HookNames
     public static string MlpPre(int layer) => $"blocks.{layer}.mlp.hook_pre";
     /// <summary>MLP activations gelu_new(pre) [batch, pos, d_mlp].</summary>
     public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";
-
-    /// <summary>
-    /// The shape of a hook point's activation in TransformerLens' axis names, e.g. <c>[batch, pos, d_model]</c>,
-    /// <c>[batch, head_index, query_pos, key_pos]</c> (key_pos counts cached earlier positions too).
-    /// </summary>
-    /// <exception cref="InvalidInputException">the name is not a GPT-2 hook point.</exception>
-    public static IReadOnlyList<string> Shape(string hookName)
-    {
-        string suffix = hookName[(hookName.LastIndexOf('.') + 1)..];
-        return suffix switch
-        {
-            "hook_embed" or "hook_pos_embed" or "hook_resid_pre" or "hook_resid_mid" or "hook_resid_post" or "hook_attn_out"
-                or "hook_mlp_out" or "hook_normalized" => ["batch", "pos", "d_model"],
-            "hook_scale" => ["batch", "pos", "1"],
-            "hook_q" or "hook_k" or "hook_v" or "hook_z" => ["batch", "pos", "head_index", "d_head"],
-            "hook_attn_scores" or "hook_pattern" => ["batch", "head_index", "query_pos", "key_pos"],
-            "hook_result" => ["batch", "pos", "head_index", "d_model"],
-            "hook_pre" or "hook_post" => ["batch", "pos", "d_mlp"],
-            _ => throw new InvalidInputException($"'{hookName}' is not a GPT-2 hook point: see HookNames.All for the names"),
-        };
-    }
-
-    /// <summary>The concrete shape of a hook's activation for a forward pass of <paramref name="batch"/> prompts of
-    /// <paramref name="pos"/> positions, after <paramref name="past"/> cached positions (key_pos = past + pos).</summary>
-    public static int[] Shape(string hookName, ModelConfig config, int batch, int pos, int past = 0) =>
-        Shape(hookName).Select(axis => axis switch
-        {
-            "batch" => batch, "pos" or "query_pos" => pos, "key_pos" => past + pos, "d_model" => config.DModel,
-            "head_index" => config.NHeads, "d_head" => config.DHead, "d_mlp" => config.DMlp, "1" => 1,
-            _ => throw new InvalidOperationException($"unknown axis {axis}"),
-        }).ToArray();
-
-    /// <summary>Every hook point of an <paramref name="nLayers"/>-layer GPT-2, in the order the forward pass reaches them.</summary>
-    public static IReadOnlyList<string> All(int nLayers)
-    {
-        var names = new List<string> { Embed, PosEmbed };
-        for (int l = 0; l < nLayers; l++)
-            names.AddRange(
-            [
-                ResidPre(l), Ln1Scale(l), Ln1Normalized(l), Q(l), K(l), V(l), AttnScores(l), Pattern(l), Z(l),
-                Result(l), AttnOut(l), ResidMid(l), Ln2Scale(l), Ln2Normalized(l), MlpPre(l), MlpPost(l), MlpOut(l),
-                ResidPost(l),
-            ]);
-        names.Add(LnFinalScale);
-        names.Add(LnFinalNormalized);
-        return names;
-    }
 
     private static readonly Dictionary<string, string> ShortNames = new()
     {

@@ -1,6 +1,7 @@
 using SharpLens.Analysis.Metrics;
 using SharpLens.Analysis.Patching;
 using SharpLens.Model;
+using SharpLens.Model.Components;
 using SharpLens.Model.Hooks;
 using SharpLens.Tensors;
 using SharpLens.Tests.Support;
@@ -59,7 +60,7 @@ public class ExactEnginePreconditionTests
                 _ => PatchSite.Residual(activation, layer),
             };
             var slice = SlicePatch.At(0, site, cfg, _ => []);
-            Assert.Equal(activation is "resid_post" or "mlp_out" or "post", slice.FeedsResidualAfterBlock);
+            Assert.Equal(activation is "resid_post" or "mlp_out" or "post", slice.EntryIn(model) == ResidualEntry.ResidPost);
         }
         string post = HookNames.ResidPost(layer);
         var (_, baseline) = model.RunWithCache(inputs.Corrupted, [post], LogitsMode.None);
@@ -97,7 +98,7 @@ public class ExactEnginePreconditionTests
                 "post" => PatchSite.Neuron(layer, 5),
                 _ => PatchSite.Residual(activation, layer),
             };
-            Assert.Equal(activation is "resid_mid" or "attn_out" or "z", SlicePatch.At(0, site, cfg, _ => []).FeedsResidualMid);
+            Assert.Equal(activation is "resid_mid" or "attn_out" or "z", SlicePatch.At(0, site, cfg, _ => []).EntryIn(model) == ResidualEntry.ResidMid);
         }
         string mid = HookNames.ResidMid(layer), post = HookNames.ResidPost(layer);
         var (_, baseline) = model.RunWithCache(inputs.Corrupted, [mid, post], LogitsMode.None);
