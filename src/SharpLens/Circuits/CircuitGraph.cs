@@ -101,7 +101,16 @@ public sealed class CircuitGraph
     }
 
     /// <summary>The graph of <paramref name="model"/>.</summary>
-    public static CircuitGraph For(HookedTransformer model) => new(model.Config.NLayers, model.Config.NHeads, model.Config.DModel);
+    public static CircuitGraph For(HookedTransformer model)
+    {
+        var cfg = model.Config;
+        // The graph's m{l} reads layer l's heads (sequential blocks); EAP-IG drops those edges for a parallel residual and
+        // has no m{l} for attention-only models. Until the graph does too, such models are refused rather than given
+        // edges that do not exist.
+        if (cfg.ParallelAttnMlp || cfg.AttnOnly)
+            throw new InvalidInputException($"circuit discovery does not support {(cfg.AttnOnly ? "attention-only models" : "parallel attention and MLP (parallel_attn_mlp)")} yet: {cfg.ModelName}'s edge graph would include edges that do not exist");
+        return new(cfg.NLayers, cfg.NHeads, cfg.DModel);
+    }
 
     /// <summary>Number of layers.</summary>
     public int NLayers { get; }

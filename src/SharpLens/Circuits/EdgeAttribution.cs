@@ -85,6 +85,11 @@ public static class EdgeAttribution
         float[]? inputOverride, float[] gradients, bool nodeOutputs)
     {
         var cfg = model.Config;
+        // With grouped-query attention each query head's key and value input is its own copy (TransformerLens' ungrouped
+        // view, as EAP-IG's graph has a k and v input per query head); its gradient needs the key/value gradient per query
+        // head before the group's sum, which the backward pass does not report yet.
+        if (cfg.KeyValueHeads != cfg.NHeads)
+            throw new InvalidInputException($"edge attribution (EAP, EAP-IG) does not support grouped-query attention yet ({cfg.NHeads} query heads share {cfg.KeyValueHeads} key/value heads): use exact edge patching");
         int batch = tokens.Batch, pos = tokens.Pos, d = cfg.DModel, H = cfg.NHeads, dh = cfg.DHead, rows = batch * pos, rd = rows * d;
         var hooks = inputOverride is null ? null : new List<Hook>
         {
@@ -115,7 +120,7 @@ public static class EdgeAttribution
                     block.Attn.HeadInputGradient(dQkv[c].Data, (QkvPart)c, h, dHead, dNormalized);
                     block.Ln1.Backward(residPre, dNormalized, gradients.AsSpan(graph.HeadBackward(l, h, (HeadInput)c) * rd, rd), default);
                 }
-            block.Ln2.BackwardFromHook(cache[HookNames.ResidMid(l)].Data, grads[block.Ln2.NormalizedHook].Data,
+            block.Ln2!.BackwardFromHook(cache[HookNames.ResidMid(l)].Data, grads[block.Ln2.NormalizedHook].Data,
                 gradients.AsSpan(graph.MlpBackward(l) * rd, rd), default);
         }
         model.LnFinal.BackwardFromHook(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, grads[HookNames.LnFinalNormalized].Data,

@@ -43,7 +43,7 @@ public static class ModelLoader
         var tokenizer = TokenizerLoader.Load(folder, new TokenizerLoadOptions { ModelVocabSize = vocab, BundledGpt2Fallback = true });
         options.BeforeWeights?.Invoke(tokenizer);
         var (config, raw) = LoadRawWeights(folder, options.Warn);
-        var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true) : raw;
+        var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true, config, options.Warn) : raw;
         if (tokenizer.Tokenizer is { } t) config = config with { BosTokenId = t.BosTokenId };
         return new HookedTransformer(config, weights, options.Processing.Any, tokenizer.Tokenizer) { MissingTokenizer = tokenizer.Missing };
     }
@@ -53,12 +53,11 @@ public static class ModelLoader
     {
         string configPath = Path.Combine(folder, "config.json");
         var hf = Gpt2Config.Load(configPath);
-        if (hf.ActivationFunction is not ("gelu_new" or "gelu_pytorch_tanh"))
-            throw new InvalidCheckpointException($"activation '{hf.ActivationFunction}' in {configPath} is not supported: SharpLens implements GPT-2's gelu_new");
         var config = new ModelConfig
         {
             NLayers = hf.NLayer, DModel = hf.NEmbd, NHeads = hf.NHead, DHead = hf.DHead, DMlp = hf.DMlp,
-            DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon,
+            DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon, ActFn = hf.ActivationFunction,
+            OriginalArchitecture = hf.Architectures[0],
             BosTokenId = hf.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : hf.VocabSize - 1,
         };
         config = WithSource(config, folder);

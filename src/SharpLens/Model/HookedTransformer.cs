@@ -26,12 +26,17 @@ public sealed class HookedTransformer
         WeightsProcessed = weightsProcessed;
         Tokenizer = tokenizer;
         EmbedLayer = new Embed(weights.W_E);
-        PosEmbedLayer = new PosEmbed(weights.W_pos);
-        Blocks = weights.Blocks.Select((w, l) => new TransformerBlock(config, w, l)).ToArray();
-        LnFinal = new LayerNorm("ln_final", null, config.DModel, weights.LnFinalW, weights.LnFinalB, config.LayerNormEps);
+        if (config.IsRotary != (weights.W_pos is null))
+            throw new InvalidCheckpointException(config.IsRotary ? "a rotary model has no pos_embed.W_pos: drop it from the weights"
+                : "pos_embed.W_pos is missing: a model with positional_embedding_type standard needs learned positions");
+        PosEmbedLayer = weights.W_pos is null ? null : new PosEmbed(weights.W_pos);
+        var rotary = config.IsRotary ? new RotaryEmbedding(config) : null;   // one table of angles for every block
+        Blocks = weights.Blocks.Select((w, l) => new TransformerBlock(config, w, l, rotary)).ToArray();
+        LnFinal = Normalization.Create(config, "ln_final", null, weights.LnFinalW, weights.LnFinalB, rms: config.FinalRms);
         UnembedLayer = new Unembed(weights.W_U, weights.b_U);
         // The ordered hook list is what the components declare, in the order the forward pass reaches them.
-        var declared = new List<HookDeclaration> { Embed.HookPoint, PosEmbed.HookPoint };
+        var declared = new List<HookDeclaration> { Embed.HookPoint };
+        if (PosEmbedLayer is not null) declared.Add(PosEmbed.HookPoint);
         foreach (var block in Blocks) declared.AddRange(block.HookPoints());
         declared.AddRange(LnFinal.HookPoints());
         _declarations = declared.ToDictionary(h => h.Name, StringComparer.Ordinal);
@@ -58,8 +63,8 @@ public sealed class HookedTransformer
     private readonly string? _missingTokenizer;
     /// <summary>Token embedding (embed, W_E).</summary>
     public Embed EmbedLayer { get; }
-    /// <summary>Learned positional embedding (pos_embed, W_pos).</summary>
-    public PosEmbed PosEmbedLayer { get; }
+    /// <summary>Learned positional embedding (pos_embed, W_pos), or null for rotary models.</summary>
+    public PosEmbed? PosEmbedLayer { get; }
     /// <summary>The transformer blocks, blocks.0 to blocks.{n_layers-1}.</summary>
     public TransformerBlock[] Blocks { get; }
     /// <summary>The final normalization (ln_final), before the unembedding.</summary>
@@ -83,7 +88,7 @@ public sealed class HookedTransformer
     public int[] HookShape(string hookName, int batch, int pos, int past = 0) => HookShape(hookName).Select(axis => axis switch
     {
         "batch" => batch, "pos" or "query_pos" => pos, "key_pos" => past + pos, "d_model" => Config.DModel,
-        "head_index" => Config.NHeads, "d_head" => Config.DHead, "d_mlp" => Config.DMlp, "1" => 1,
+        "head_index" => Config.NHeads, "kv_head_index" => Config.KeyValueHeads, "d_head" => Config.DHead, "d_mlp" => Config.DMlp, "1" => 1,
         _ => throw new InvalidOperationException($"unknown axis {axis}"),
     }).ToArray();
 
@@ -112,6 +117,11 @@ public sealed class HookedTransformer
     {
         foreach (var block in Blocks) block.ReleaseBackwardWeights();
     }
+
+    /// <summary>Block <paramref name="layer"/>'s MLP, or a clear error for attn_only models (which have no neurons).</summary>
+    /// <param name="layer">the block</param>
+    public Mlp RequireMlp(int layer) => Blocks[layer].Mlp
+        ?? throw new InvalidInputException($"block {layer} of {Config.ModelName} has no MLP (attn_only model): neuron analyses need MLP layers");
 
     /// <summary>The tokenizer, or an <see cref="InvalidInputException"/> saying what is missing and to give token ids.</summary>
     public Tokenizer RequireTokenizer() => Tokenizer ?? throw NoTokenizerError("text input");
@@ -193,9 +203,13 @@ public sealed class HookedTransformer
         else
         {
             var embed = ctx.Apply(HookNames.Embed, null, EmbedLayer.Forward(tokens.Ids, batch, pos));
-            var posEmbed = ctx.Apply(HookNames.PosEmbed, null, PosEmbedLayer.Forward(batch, pos, offset));
-            resid = ctx.Allocate(batch, pos, Config.DModel);
-            System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, resid.Data);
+            if (PosEmbedLayer is null) resid = embed; // rotary: the residual stream starts as the token embeddings
+            else
+            {
+                var posEmbed = ctx.Apply(HookNames.PosEmbed, null, PosEmbedLayer.Forward(batch, pos, offset));
+                resid = ctx.Allocate(batch, pos, Config.DModel);
+                System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, resid.Data);
+            }
         }
 
         // Query rows shorten the last block and ln_final unless something observes them there.
@@ -231,14 +245,15 @@ public sealed class HookedTransformer
         };
     }
 
-    /// <summary>hook_embed + hook_pos_embed (= blocks.0.hook_resid_pre) of <paramref name="tokens"/>, without hooks.</summary>
+    /// <summary>hook_embed + hook_pos_embed (= blocks.0.hook_resid_pre; hook_embed alone for rotary models) of
+    /// <paramref name="tokens"/>, without hooks.</summary>
     /// <param name="tokens">[batch, pos] token ids (positions from 0)</param>
     /// <param name="destination">[batch·pos·d_model] written</param>
     internal void EmbedRows(TokenBatch tokens, Span<float> destination)
     {
         var embed = EmbedLayer.Forward(tokens.Ids, tokens.Batch, tokens.Pos);
-        var posEmbed = PosEmbedLayer.Forward(tokens.Batch, tokens.Pos, 0);
-        System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, posEmbed.Data, destination);
+        if (PosEmbedLayer is null) embed.Data.CopyTo(destination);
+        else System.Numerics.Tensors.TensorPrimitives.Add(embed.Data, PosEmbedLayer.Forward(tokens.Batch, tokens.Pos, 0).Data, destination);
     }
 
     /// <summary>The block and point where <see cref="ForwardOptions.StopAfter"/> ends the pass, or (-1, None) without it.</summary>

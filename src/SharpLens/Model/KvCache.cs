@@ -3,7 +3,7 @@ namespace SharpLens.Model;
 /// <summary>
 /// Keys and values of the positions already processed, per layer, so a later call only computes new
 /// positions: used by generation and by patching (which resumes a run from the first position a patch changes).
-/// Layout per layer: [batch, pos, n_heads * d_head].
+/// Layout per layer: [batch, pos, n_key_value_heads * d_head].
 /// </summary>
 public sealed class KvCache
 {
@@ -17,7 +17,7 @@ public sealed class KvCache
     {
         Batch = batch;
         Capacity = capacity;
-        _width = config.NHeads * config.DHead;
+        _width = config.KeyValueHeads * config.DHead;
         // A layer's buffers are allocated when it is first used: a patched run that starts at a late block (the exact
         // patching engine's prefix caches) never touches the earlier ones, which would otherwise be most of the cache.
         _keys = new float[config.NLayers][];
@@ -31,23 +31,23 @@ public sealed class KvCache
 
     /// <summary>Number of sequences.</summary>
     public int Batch { get; }
-    /// <summary>Floats per position of one layer's keys (and values): n_heads·d_head.</summary>
+    /// <summary>Floats per position of one layer's keys (and values): n_key_value_heads·d_head (keys after any q/k norm and rotation).</summary>
     internal int Width => _width;
     /// <summary>Positions the buffers hold at most.</summary>
     public int Capacity { get; }
     /// <summary>Positions stored so far (equal for every layer once a forward finishes).</summary>
     public int Length { get; internal set; }
 
-    /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
+    /// <summary>[batch, capacity, n_key_value_heads*d_head]; positions [0, Length) are valid.</summary>
     public Span<float> Keys(int layer) => Layer(_keys, layer);
-    /// <summary>[batch, capacity, n_heads*d_head]; positions [0, Length) are valid.</summary>
+    /// <summary>[batch, capacity, n_key_value_heads*d_head]; positions [0, Length) are valid.</summary>
     public Span<float> Values(int layer) => Layer(_values, layer);
     internal float[] KeysArray(int layer) => Layer(_keys, layer);
     internal float[] ValuesArray(int layer) => Layer(_values, layer);
 
     /// <summary>Stores <paramref name="count"/> new positions starting at <paramref name="start"/>.</summary>
-    /// <param name="k">[batch, count, n_heads*d_head]</param>
-    /// <param name="v">[batch, count, n_heads*d_head]</param>
+    /// <param name="k">[batch, count, n_key_value_heads*d_head]</param>
+    /// <param name="v">[batch, count, n_key_value_heads*d_head]</param>
     /// <param name="layer">The layer whose keys and values these are.</param>
     /// <param name="start">The first position written.</param>
     /// <param name="count">Number of positions written.</param>

@@ -3,15 +3,19 @@ using SharpLens.Tensors;
 namespace SharpLens.Model;
 
 /// <summary>
-/// Randomly initialised weights of any shape (normal · std, LayerNorm near 1), for tests and benchmarks
-/// on GPT-2-small-shaped models when the real weights are not at hand.
+/// Randomly initialised weights of any configuration (normal · std, norm weights near 1), for tests, benchmarks and
+/// training from scratch when real weights are not at hand: learned or rotary positions, LayerNorm or RMSNorm,
+/// multi-head or grouped-query attention with or without q/k norm, plain or gated MLPs, or none (attn_only).
 /// </summary>
 public static class RandomWeights
 {
     /// <summary>Weights of <paramref name="cfg"/>'s shape drawn from N(0, <paramref name="std"/>²) with a fixed
-    /// <paramref name="seed"/>, so the same arguments give the same model.</summary>
+    /// <paramref name="seed"/>, so the same arguments give the same model. For a GPT-2 configuration the draws are
+    /// those of earlier releases (same seed, same weights).</summary>
     public static TransformerWeights Create(ModelConfig cfg, int seed = 0, float std = 0.02f)
     {
+        ArgumentNullException.ThrowIfNull(cfg);
+        cfg.Validate();
         var random = new Random(seed);
         Tensor Normal(float scale, params int[] shape)
         {
@@ -27,26 +31,37 @@ public static class RandomWeights
             return t;
         }
         Tensor Ones(int n) { var t = Normal(0.05f, n); for (int i = 0; i < n; i++) t.Data[i] += 1; return t; }
+        bool rms = cfg.UsesRmsNorm, normWeights = cfg.NormalizationType is "LN" or "RMS";
+        Tensor? NormW(int n) => normWeights ? Ones(n) : null;
+        Tensor? NormB(int n) => normWeights && !rms ? Normal(std, n) : null;
 
-        int d = cfg.DModel, h = cfg.NHeads, dh = cfg.DHead;
+        int d = cfg.DModel, h = cfg.NHeads, kv = cfg.KeyValueHeads, dh = cfg.DHead;
         var wte = Normal(std, cfg.DVocab, d);
-        var blocks = Enumerable.Range(0, cfg.NLayers).Select(_ => new BlockWeights
+        var blocks = Enumerable.Range(0, cfg.NLayers).Select(_ =>
         {
-            Ln1W = Ones(d), Ln1B = Normal(std, d),
-            W_Q = Normal(std, h, d, dh), W_K = Normal(std, h, d, dh), W_V = Normal(std, h, d, dh),
-            b_Q = Normal(std, h, dh), b_K = Normal(std, h, dh), b_V = Normal(std, h, dh),
-            W_O = Normal(std, h, dh, d), b_O = Normal(std, d),
-            Ln2W = Ones(d), Ln2B = Normal(std, d),
-            W_in = Normal(std, d, cfg.DMlp), b_in = Normal(std, cfg.DMlp),
-            W_out = Normal(std, cfg.DMlp, d), b_out = Normal(std, d),
+            var block = new BlockWeights
+            {
+                Ln1W = NormW(d), Ln1B = NormB(d),
+                W_Q = Normal(std, h, d, dh), W_K = Normal(std, kv, d, dh), W_V = Normal(std, kv, d, dh),
+                b_Q = Normal(std, h, dh), b_K = Normal(std, kv, dh), b_V = Normal(std, kv, dh),
+                W_O = Normal(std, h, dh, d), b_O = Normal(std, d),
+            };
+            if (cfg.UseQkNorm) { block.QNormW = Ones(dh); block.KNormW = Ones(dh); }
+            if (cfg.AttnOnly) return block;
+            block.Ln2W = NormW(d); block.Ln2B = NormB(d);
+            block.W_in = Normal(std, d, cfg.DMlp);
+            if (cfg.GatedMlp) block.W_gate = Normal(std, d, cfg.DMlp);
+            block.b_in = Normal(std, cfg.DMlp);
+            block.W_out = Normal(std, cfg.DMlp, d); block.b_out = Normal(std, d);
+            return block;
         }).ToArray();
         var wU = Tensor.ZerosLongLived(d, cfg.DVocab);
         for (int v = 0; v < cfg.DVocab; v++)
             for (int i = 0; i < d; i++) wU.Data[i * cfg.DVocab + v] = wte.Data[v * d + i];
         return new TransformerWeights
         {
-            W_E = wte, W_pos = Normal(std, cfg.NCtx, d), Blocks = blocks,
-            LnFinalW = Ones(d), LnFinalB = Normal(std, d), W_U = wU, b_U = Tensor.ZerosLongLived(cfg.DVocab),
+            W_E = wte, W_pos = cfg.IsRotary ? null : Normal(std, cfg.NCtx, d), Blocks = blocks,
+            LnFinalW = NormW(d), LnFinalB = cfg.FinalRms ? null : NormB(d), W_U = wU, b_U = Tensor.ZerosLongLived(cfg.DVocab),
         };
     }
 
@@ -54,7 +69,7 @@ public static class RandomWeights
     public static HookedTransformer CreateModel(ModelConfig cfg, int seed = 0, bool processed = true, Tokenization.Tokenizer? tokenizer = null)
     {
         var raw = Create(cfg, seed);
-        var weights = processed ? WeightProcessing.Process(raw, WeightProcessingOptions.Default, inPlace: true) : raw;
+        var weights = processed ? WeightProcessing.Process(raw, WeightProcessingOptions.Default, inPlace: true, cfg) : raw;
         return new HookedTransformer(cfg, weights, processed, tokenizer);
     }
 }

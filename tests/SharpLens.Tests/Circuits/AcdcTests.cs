@@ -188,7 +188,7 @@ public class AcdcTests
             }));
             hooks.Add(new(HookNames.ResidMid(l), (x, _) => { residMid[layer] = x.Clone(); return null; }));
             hooks.Add(new(HookNames.Ln2Normalized(l), (x, _) =>
-                Delta(g.MlpBackward(layer)) is { } delta ? model.Blocks[layer].Ln2.Forward(Plus(residMid[layer], delta), ForwardContext.None) : null));
+                Delta(g.MlpBackward(layer)) is { } delta ? model.Blocks[layer].Ln2!.Forward(Plus(residMid[layer], delta), ForwardContext.None) : null));
             hooks.Add(new(HookNames.MlpOut(l), (x, _) => { current[g.MlpForward(layer)] = (float[])x.Data.Clone(); return null; }));
         }
         hooks.Add(new(HookNames.ResidPost(L - 1), (x, _) => { residPost = x.Clone(); return null; }));

@@ -78,7 +78,7 @@ public sealed class StudyNamedItemsTests : IDisposable
     {
         var tiny = Fixtures.Load("tiny-b", processed: true);
         var weights = tiny.Weights.Clone();
-        weights.Blocks[0].W_in.Data.AsSpan().Fill(float.NaN); // before the model packs its weights
+        weights.Blocks[0].W_in!.Data.AsSpan().Fill(float.NaN); // before the model packs its weights
         var model = new HookedTransformer(tiny.Config, weights, weightsProcessed: true);
         var e = Assert.Throws<SharpLensException>(() =>
             new StudyRunner(model, StudyFile.ParseJson(Json), new StudyRunOptions { OutDir = _dir, WriteReport = false }).Run());

@@ -20,7 +20,7 @@ public static class RandomCheckpoint
         var cfg = config ?? Tiny;
         var w = RandomWeights.Create(cfg, seed, std);
         int d = cfg.DModel, h = cfg.NHeads, dh = cfg.DHead;
-        var tensors = new List<(string, Tensor)> { ("transformer.wte.weight", w.W_E), ("transformer.wpe.weight", w.W_pos) };
+        var tensors = new List<(string, Tensor)> { ("transformer.wte.weight", w.W_E), ("transformer.wpe.weight", w.W_pos!) };
         for (int l = 0; l < cfg.NLayers; l++)
         {
             var b = w.Blocks[l];
@@ -39,8 +39,8 @@ public static class RandomCheckpoint
             tensors.AddRange([
                 (p + "ln_1.weight", b.Ln1W!), (p + "ln_1.bias", b.Ln1B!), (p + "attn.c_attn.weight", cAttn), (p + "attn.c_attn.bias", cAttnBias),
                 (p + "attn.c_proj.weight", new Tensor(b.W_O.Data, d, d)), (p + "attn.c_proj.bias", b.b_O),
-                (p + "ln_2.weight", b.Ln2W!), (p + "ln_2.bias", b.Ln2B!), (p + "mlp.c_fc.weight", b.W_in), (p + "mlp.c_fc.bias", b.b_in),
-                (p + "mlp.c_proj.weight", b.W_out), (p + "mlp.c_proj.bias", b.b_out)]);
+                (p + "ln_2.weight", b.Ln2W!), (p + "ln_2.bias", b.Ln2B!), (p + "mlp.c_fc.weight", b.W_in!), (p + "mlp.c_fc.bias", b.b_in!),
+                (p + "mlp.c_proj.weight", b.W_out!), (p + "mlp.c_proj.bias", b.b_out!)]);
         }
         tensors.Add(("transformer.ln_f.weight", w.LnFinalW!));
         tensors.Add(("transformer.ln_f.bias", w.LnFinalB!));

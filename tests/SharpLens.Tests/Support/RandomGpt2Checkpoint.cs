@@ -82,7 +82,7 @@ public static class RandomGpt2Checkpoint
     {
         int d = cfg.DModel;
         yield return ("wte.weight", w.W_E);
-        yield return ("wpe.weight", w.W_pos);
+        yield return ("wpe.weight", w.W_pos!);
         for (int l = 0; l < cfg.NLayers; l++)
         {
             var b = w.Blocks[l];
@@ -109,10 +109,10 @@ public static class RandomGpt2Checkpoint
             yield return (p + "attn.c_proj.bias", b.b_O);
             yield return (p + "ln_2.weight", b.Ln2W!);
             yield return (p + "ln_2.bias", b.Ln2B!);
-            yield return (p + "mlp.c_fc.weight", b.W_in);
-            yield return (p + "mlp.c_fc.bias", b.b_in);
-            yield return (p + "mlp.c_proj.weight", b.W_out);
-            yield return (p + "mlp.c_proj.bias", b.b_out);
+            yield return (p + "mlp.c_fc.weight", b.W_in!);
+            yield return (p + "mlp.c_fc.bias", b.b_in!);
+            yield return (p + "mlp.c_proj.weight", b.W_out!);
+            yield return (p + "mlp.c_proj.bias", b.b_out!);
         }
         yield return ("ln_f.weight", w.LnFinalW!);
         yield return ("ln_f.bias", w.LnFinalB!);

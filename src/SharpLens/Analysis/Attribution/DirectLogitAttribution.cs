@@ -131,7 +131,7 @@ public static class DirectLogitAttribution
         for (int l = 0; l < n; l++)
         {
             var post = cache[HookNames.MlpPost(l)];
-            var wOut = cache.Model.Weights.Blocks[l].W_out;
+            var wOut = cache.Model.RequireMlp(l).W_out;
             for (int i = 0; i < dMlp; i++)
             {
                 var row = wOut.Data.AsSpan(i * d, d);

@@ -18,7 +18,7 @@ public static class NeuronDirectEffect
         foreach (int t in new[] { correct, wrong })
             if (t < 0 || t >= cfg.DVocab) throw new InvalidInputException($"token id {t} is outside the vocabulary (0..{cfg.DVocab - 1})");
         int d = cfg.DModel, vocab = cfg.DVocab;
-        var wOut = model.Weights.Blocks[layer].W_out.Data.AsSpan(neuron * d, d);
+        var wOut = model.RequireMlp(layer).W_out.Data.AsSpan(neuron * d, d);
         var wU = model.Weights.W_U.Data;
         double direct = 0;
         for (int i = 0; i < d; i++) direct += wOut[i] * ((double)wU[i * vocab + correct] - wU[i * vocab + wrong]);
@@ -41,7 +41,7 @@ public static class NeuronDirectEffect
         ArgumentNullException.ThrowIfNull(model);
         new NeuronId(layer, 0).RequireIn(model.Config);
         if (count < 1) throw new InvalidInputException($"the number of tokens per neuron must be at least 1, got {count}");
-        var wOut = model.Weights.Blocks[layer].W_out; // [d_mlp, d_model]
+        var wOut = model.RequireMlp(layer).W_out; // [d_mlp, d_model]
         int dMlp = wOut.Dim(0), dModel = wOut.Dim(1), vocab = model.Config.DVocab;
         count = Math.Min(count, vocab);
         var packedU = PackedMatrix.Pack(model.Weights.W_U.Data, dModel, vocab);

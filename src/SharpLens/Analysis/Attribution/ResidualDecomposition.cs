@@ -145,7 +145,7 @@ public static class ResidualDecomposition
         {
             var post = cache[HookNames.MlpPost(l)];
             RequireBatch(post, batch, HookNames.MlpPost(l));
-            var wOut = cache.Model.Weights.Blocks[l].W_out;
+            var wOut = cache.Model.RequireMlp(l).W_out;
             for (int i = 0; i < selected.Length; i++)
             {
                 int nIdx = selected[i];

@@ -40,7 +40,7 @@ internal sealed class NeuronQkv
         var x = runs.TargetCache[HookNames.ResidPost(block - 1)]; // [prompts, pos, d_model] = resid_pre of block
         var qkv = b.Attn.Qkv;
         _target = qkv.Project(CentredScaled(x.Data, gamma), x.Length / _dModel, addBias: false);
-        var wOut = model.Blocks[block - 1].Mlp.W_out; // [d_mlp, d_model]
+        var wOut = model.RequireMlp(block - 1).W_out; // [d_mlp, d_model]
         _neurons = qkv.Project(CentredScaled(wOut.Data, gamma), wOut.Dim(0), addBias: false);
         _bias = qkv.Bias.ToArray();
         if (beta is not null) TensorPrimitives.Add(_bias, qkv.Project(beta, 1, addBias: false), _bias);

@@ -96,8 +96,9 @@ public sealed record PatchSite
     {
         if (Layer >= config.NLayers)
             throw new InvalidInputException($"patch site {Name}: layer {Layer} does not exist, the model has layers 0..{config.NLayers - 1}");
-        if (HeadIndex >= config.NHeads)
-            throw new InvalidInputException($"patch site {Name}: head {HeadIndex} does not exist, the model has heads 0..{config.NHeads - 1}");
+        int heads = Activation is "k" or "v" ? config.KeyValueHeads : config.NHeads;   // hook_k/v have the key/value heads
+        if (HeadIndex >= heads)
+            throw new InvalidInputException($"patch site {Name}: head {HeadIndex} does not exist, the model has {(heads < config.NHeads ? "key/value " : "")}heads 0..{heads - 1}");
         if (NeuronIndex >= config.DMlp)
             throw new InvalidInputException($"patch site {Name}: neuron {NeuronIndex} does not exist, the model has neurons 0..{config.DMlp - 1}");
     }

@@ -97,6 +97,7 @@ public static class SweepNames
             return new PatchSweep(name, layers.Select(l => l.ToString()).ToArray(), Labels(config.DMlp), sites, "layer", "neuron");
         }
         string activation = HeadActivationName(name);
+        if (activation is "k" or "v") H = config.KeyValueHeads;   // grouped-query attention: hook_k/v have the key/value heads
         if (Heads.Contains(name))
         {
             for (int l = 0; l < L; l++)

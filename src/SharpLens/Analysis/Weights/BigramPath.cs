@@ -1,4 +1,6 @@
 using SharpLens.Model;
+using SharpLens.Model.Hooks;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using SharpLens.Tensors;
 
 namespace SharpLens.Analysis.Weights;
@@ -49,14 +51,7 @@ public static class BigramPath
     {
         WeightMatrices.RequireToken(model, source);
         var x = SourceVector(model, source, via);
-        if (applyFinalLayerNorm)
-        {
-            var normalized = new float[x.Length];
-            var w = model.Weights;
-            Kernels.LayerNorm(x, x.Length, model.Config.LayerNormEps, new float[1], normalized,
-                w.LnFinalW?.Data ?? default, w.LnFinalB?.Data ?? default);
-            x = normalized;
-        }
+        if (applyFinalLayerNorm) x = model.LnFinal.Forward(new Tensor(x, 1, 1, x.Length), ForwardContext.None).Data;
         var logits = OvReadout.Unembed(model, x.Select(v => (double)v).ToArray());
         if (applyFinalLayerNorm)
             for (int t = 0; t < logits.Length; t++) logits[t] += model.Weights.b_U.Data[t];
@@ -92,18 +87,9 @@ public static class BigramPath
         int d = model.Config.DModel;
         var x = model.Weights.W_E.Data.AsSpan(source * d, d).ToArray();
         if (via == BigramSource.Embedding) return x;
-        var block = model.Weights.Blocks[0];
-        int dMlp = block.W_in.Dim(1);
-        var normalized = new float[d];
-        Kernels.LayerNorm(x, d, model.Config.LayerNormEps, new float[1], normalized, block.Ln2W?.Data ?? default, block.Ln2B?.Data ?? default);
-        var pre = new float[dMlp];
-        Gemm.Multiply(normalized, block.W_in.Data, pre, 1, d, dMlp);
-        Kernels.AddBiasRows(pre, block.b_in.Data);
-        var post = new float[dMlp];
-        Kernels.GeluNew(pre, post);
-        var output = new float[d];
-        Gemm.Multiply(post, block.W_out.Data, output, 1, dMlp, d);
-        for (int i = 0; i < d; i++) x[i] += output[i] + block.b_out.Data[i];
+        // The effective embedding: W_E[source] plus what block 0's MLP writes reading it alone (its ln2, its MLP).
+        var mlpOut = model.Blocks[0].MlpBranch(new Tensor((float[])x.Clone(), 1, 1, d));
+        TensorPrimitives.Add(x, mlpOut.Data, x);
         return x;
     }
 }

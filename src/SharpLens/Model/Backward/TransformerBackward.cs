@@ -31,8 +31,8 @@ public sealed class GradientCache
 }
 
 /// <summary>
-/// The backward pass of <see cref="HookedTransformer"/>, written once against its components: from d/d
-/// ln_final.hook_normalized (or from d/d logits) back through ln_final and every block (each block through its
+/// The backward pass of <see cref="HookedTransformer"/>, written once against its components: from d/d ln_final's
+/// output (what the unembedding reads: ln_final.hook_normalized for LayerNorm, that ∘ w for RMSNorm) or from d/d logits back through ln_final and every block (each block through its
 /// components' backward steps) to hook_embed, reporting the hook gradients asked for and, when a
 /// <see cref="ParameterGradients"/> is given, accumulating the gradients of the parameters it wants.
 /// Needs a forward cache holding <see cref="HookedTransformer.BackwardHooks"/>. Gradients of hook points that carry
@@ -45,7 +45,7 @@ internal static class TransformerBackward
     /// <param name="model">The model whose weights are used.</param>
     /// <param name="cache">The forward pass's activations (every hook the backward reads).</param>
     /// <param name="tokens">The batch the cache was computed from (its final positions).</param>
-    /// <param name="dFinalNormalized">d metric / d ln_final.hook_normalized at each prompt's final position [batch, d_model]</param>
+    /// <param name="dFinalNormalized">d metric / d ln_final's output at each prompt's final position [batch, d_model]</param>
     /// <param name="keep">which hook gradients to return (null = every hook except attn_scores); hook_result is only built when kept.</param>
     /// <param name="parameters">where parameter gradients accumulate, or null for none.</param>
     public static GradientCache FromFinalPositions(HookedTransformer model, ActivationCache cache, TokenBatch tokens,
@@ -74,13 +74,13 @@ internal static class TransformerBackward
     {
         var pass = new BackwardPass(cache, new GradientCache(), keep ?? (_ => true), parameters);
         dLogits.RequireShape("d logits", tokens.Batch, tokens.Pos, model.Config.DVocab);
-        return RunPass(model, pass, tokens, model.UnembedLayer.Backward(pass, dLogits));
+        return RunPass(model, pass, tokens, model.UnembedLayer.Backward(pass, dLogits, model.LnFinal));
     }
 
-    /// <summary>Backward from d metric / d ln_final.hook_normalized [batch, pos, d_model].</summary>
+    /// <summary>Backward from d metric / d ln_final's output [batch, pos, d_model] (ln_final.hook_normalized for LayerNorm).</summary>
     /// <param name="model">The model whose weights are used.</param>
     /// <param name="cache">The forward pass's activations (every hook the backward reads).</param>
-    /// <param name="dLnFinalNormalized">d metric / d ln_final.hook_normalized [batch, pos, d_model]</param>
+    /// <param name="dLnFinalNormalized">d metric / d ln_final's output [batch, pos, d_model]</param>
     /// <param name="keep">which hook gradients to return (null = all).</param>
     /// <param name="parameters">where parameter gradients accumulate, or null for none.</param>
     /// <param name="tokens">The batch the cache was computed from; needed only for W_E's gradient.</param>

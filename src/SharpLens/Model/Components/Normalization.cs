@@ -15,6 +15,9 @@ namespace SharpLens.Model.Components;
 /// </summary>
 public abstract class Normalization
 {
+    private readonly IReadOnlyList<string> _leadingAxes;
+    private readonly string _widthAxis;
+
     /// <summary>A normalization named <paramref name="name"/> (its hook points are <c>{name}.hook_scale</c> and
     /// <c>{name}.hook_normalized</c>) over rows of <paramref name="width"/>.</summary>
     /// <param name="name">The module's TransformerLens path: <c>blocks.0.ln1</c>, <c>ln_final</c>.</param>
@@ -23,13 +26,34 @@ public abstract class Normalization
     /// <param name="w">[width] the scale, or null after fold_ln.</param>
     /// <param name="b">[width] the shift, or null (always null for RMSNorm).</param>
     /// <param name="eps">Added to the mean square before the square root.</param>
-    private protected Normalization(string name, int? layer, int width, Tensor? w, Tensor? b, float eps)
+    /// <param name="leadingAxes">The hook points' axes before the normalized one (default batch, pos).</param>
+    /// <param name="widthAxis">The name of the normalized axis (default d_model).</param>
+    private protected Normalization(string name, int? layer, int width, Tensor? w, Tensor? b, float eps,
+        IReadOnlyList<string>? leadingAxes, string widthAxis)
     {
         Name = name; Layer = layer; Width = width; W = w; B = b; Eps = eps;
+        _leadingAxes = leadingAxes ?? ["batch", "pos"];
+        _widthAxis = widthAxis;
         ScaleHook = name + ".hook_scale";
         NormalizedHook = name + ".hook_normalized";
         w?.RequireShape($"{name}.w", width);
         b?.RequireShape($"{name}.b", width);
+    }
+
+    /// <summary>The model's normalization at <paramref name="name"/>: RMSNorm when the config's normalization_type is RMS
+    /// or RMSPre (or <paramref name="rms"/>, e.g. final_rms), LayerNorm otherwise; LNPre / RMSPre when
+    /// <paramref name="w"/> is null (folded).</summary>
+    /// <param name="config">The model's configuration (normalization_type, eps, d_model).</param>
+    /// <param name="name">The module's TransformerLens path.</param>
+    /// <param name="layer">The block, or null for ln_final.</param>
+    /// <param name="w">[d_model] or null.</param>
+    /// <param name="b">[d_model] or null (must be null for RMSNorm).</param>
+    /// <param name="rms">Force RMSNorm (final_rms).</param>
+    internal static Normalization Create(ModelConfig config, string name, int? layer, Tensor? w, Tensor? b, bool rms = false)
+    {
+        if (!(rms || config.UsesRmsNorm)) return new LayerNorm(name, layer, config.DModel, w, b, config.LayerNormEps);
+        if (b is not null) throw new InvalidCheckpointException($"{name} is an RMSNorm but has a bias ({name}.b): RMSNorm has only a weight");
+        return new RmsNorm(name, layer, config.DModel, w, config.LayerNormEps);
     }
 
     /// <summary>The module's TransformerLens path (<c>blocks.0.ln1</c>, <c>ln_final</c>); parameters are <c>{Name}.w</c>, <c>{Name}.b</c>.</summary>
@@ -58,8 +82,8 @@ public abstract class Normalization
     /// <summary>The two hook points, in forward order, with their shapes.</summary>
     internal IEnumerable<HookDeclaration> HookPoints()
     {
-        yield return new(ScaleHook, Layer, ["batch", "pos", "1"]);
-        yield return new(NormalizedHook, Layer, ["batch", "pos", "d_model"]);
+        yield return new(ScaleHook, Layer, [.. _leadingAxes, "1"]);
+        yield return new(NormalizedHook, Layer, [.. _leadingAxes, _widthAxis]);
     }
 
     /// <summary>The row statistic every forward, backward and patching shortcut uses: writes P(x) (the centred row, or
@@ -73,18 +97,19 @@ public abstract class Normalization
         return MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + Eps);
     }
 
-    /// <param name="x">[batch, pos, d_model]</param>
+    /// <param name="x">[batch, pos, d_model] (any leading axes; the last one is normalized)</param>
     /// <param name="ctx">The forward call: its hooks and the activation cache it fills.</param>
-    /// <returns>the output x̂ ∘ w + b [batch, pos, d_model] (for LayerNorm: hook_normalized)</returns>
+    /// <returns>the output x̂ ∘ w + b, shaped like <paramref name="x"/> (for LayerNorm: hook_normalized)</returns>
     public Tensor Forward(Tensor x, ForwardContext ctx)
     {
-        int batch = x.Dim(0), pos = x.Dim(1), d = Width;
-        x.RequireShape(Name + " input", batch, pos, d);
-        var scale = Tensor.Uninitialized(batch, pos, 1);
-        var normalized = ctx.Allocate(batch, pos, d);
+        int d = Width;
+        if (x.Dim(-1) != d) throw new ShapeMismatchException($"{Name} normalizes rows of {d}, got input {x.ShapeString}");
+        int rows = x.Length / d;
+        var scale = Tensor.Uninitialized(ScaleShape(x));
+        var normalized = ctx.Allocate(x.Shape);
         bool affineNow = HookAfterAffine;
         // Rows are independent: split them over both cores like the other row-wise work between GEMMs.
-        ParallelRows.For(batch * pos, (long)x.Length * 4, (r0, r1) =>
+        ParallelRows.For(rows, (long)x.Length * 4, (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
             {
@@ -111,14 +136,22 @@ public abstract class Normalization
         normalized = ctx.Apply(NormalizedHook, Layer, normalized);
         if (affineNow || W is null) return normalized;
         // RMSNorm: the hook showed x̂; the output is x̂ ∘ w, in place when nobody can hold hook_normalized.
-        var output = ctx.IsScratch(normalized, NormalizedHook) ? normalized : ctx.Allocate(batch, pos, d);
-        ParallelRows.For(batch * pos, (long)x.Length, (r0, r1) =>
+        var output = ctx.IsScratch(normalized, NormalizedHook) ? normalized : ctx.Allocate(x.Shape);
+        ParallelRows.For(rows, (long)x.Length, (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
                 TensorPrimitives.Multiply(normalized.Data.AsSpan(r * d, d), W.Data, output.Data.AsSpan(r * d, d));
         });
         if (!ReferenceEquals(output, normalized)) ctx.Release(normalized, NormalizedHook);
         return output;
+    }
+
+    // The shape of hook_scale for an input of x's shape: the normalized axis becomes 1.
+    private static int[] ScaleShape(Tensor x)
+    {
+        var shape = x.Shape.ToArray();
+        shape[^1] = 1;
+        return shape;
     }
 
     // row = row ∘ w + b (the reference's order).
@@ -212,7 +245,7 @@ public abstract class Normalization
                 pass.Put(NormalizedHook, dHook);
             }
         }
-        var dScale = Tensor.Zeros(dInput.Dim(0), dInput.Dim(1), 1);
+        var dScale = Tensor.Zeros(ScaleShape(dInput));
         Backward(pass.Require(inputHook).Data, dOutput.Data, dInput.Data, dScale.Data, pass.Parameters);
         pass.Put(ScaleHook, dScale);
     }
@@ -230,7 +263,7 @@ public sealed class LayerNorm : Normalization
     /// <param name="w">[d_model] or null.</param>
     /// <param name="b">[d_model] or null.</param>
     /// <param name="eps">layer_norm_epsilon.</param>
-    public LayerNorm(string name, int? layer, int width, Tensor? w, Tensor? b, float eps) : base(name, layer, width, w, b, eps) { }
+    public LayerNorm(string name, int? layer, int width, Tensor? w, Tensor? b, float eps) : base(name, layer, width, w, b, eps, null, "d_model") { }
 
     /// <inheritdoc/>
     public override bool Centres => true;
@@ -247,7 +280,10 @@ public sealed class RmsNorm : Normalization
     /// <param name="width">The normalized width.</param>
     /// <param name="w">[width] or null.</param>
     /// <param name="eps">The epsilon added to the mean square.</param>
-    public RmsNorm(string name, int? layer, int width, Tensor? w, float eps) : base(name, layer, width, w, null, eps) { }
+    /// <param name="leadingAxes">The hook points' axes before the normalized one: null for [batch, pos] over d_model;
+    /// given (e.g. batch, pos, head_index) the normalized axis is d_head (Qwen3's per-head q_norm / k_norm).</param>
+    public RmsNorm(string name, int? layer, int width, Tensor? w, float eps, IReadOnlyList<string>? leadingAxes = null)
+        : base(name, layer, width, w, null, eps, leadingAxes, leadingAxes is null ? "d_model" : "d_head") { }
 
     /// <inheritdoc/>
     public override bool Centres => false;

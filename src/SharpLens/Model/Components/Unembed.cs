@@ -51,18 +51,19 @@ public sealed class Unembed
         }
     }
 
-    /// <summary>The unembedding's backward step: d/d ln_final.hook_normalized = dLogits·W_Uᵀ; accumulates
-    /// unembed.W_U (reads ln_final.hook_normalized from the cache) and unembed.b_U when wanted.</summary>
+    /// <summary>The unembedding's backward step: d/d ln_final's output = dLogits·W_Uᵀ; accumulates unembed.W_U (reads
+    /// ln_final.hook_normalized from the cache: ln_final's output is that, ∘ w for an RMSNorm) and unembed.b_U when wanted.</summary>
     /// <param name="pass">the backward pass</param>
     /// <param name="dLogits">d loss / d logits [batch, pos, d_vocab]</param>
-    /// <returns>d loss / d ln_final.hook_normalized [batch, pos, d_model]</returns>
-    internal Tensor Backward(BackwardPass pass, Tensor dLogits)
+    /// <param name="lnFinal">the final normalization, whose output the unembedding reads</param>
+    /// <returns>d loss / d ln_final's output [batch, pos, d_model] (= d/d ln_final.hook_normalized for LayerNorm)</returns>
+    internal Tensor Backward(BackwardPass pass, Tensor dLogits, Normalization lnFinal)
     {
         int d = W_U.Dim(0), vocab = W_U.Dim(1), batch = dLogits.Dim(0), pos = dLogits.Dim(1), rows = batch * pos;
         var dNormalized = Tensor.Zeros(batch, pos, d);
         Gemm.Multiply(dLogits.Data, W_U.Data, dNormalized.Data, rows, vocab, d, transposeB: true);   // W_U [d, vocab] = [n, k]
         if (pass.Parameter("unembed.W_U", d, vocab) is { } dW)
-            BackwardPass.AddWeightGradient(pass.Require(HookNames.LnFinalNormalized).Data, dLogits.Data, dW.Data, rows);
+            BackwardPass.AddWeightGradient(lnFinal.OutputOf(pass.Require(HookNames.LnFinalNormalized)).Data, dLogits.Data, dW.Data, rows);
         if (pass.Parameter("unembed.b_U", vocab) is { } dB) BackwardPass.AddColumnSums(dLogits.Data, dB.Data);
         return dNormalized;
     }

@@ -37,10 +37,14 @@ public static class HookNames
     public static string Ln2Normalized(int layer) => $"blocks.{layer}.ln2.hook_normalized";
     /// <summary>Queries [batch, pos, head_index, d_head].</summary>
     public static string Q(int layer) => $"blocks.{layer}.attn.hook_q";
-    /// <summary>Keys [batch, pos, head_index, d_head].</summary>
+    /// <summary>Keys [batch, pos, kv_head_index, d_head] (kv_head_index = head_index without grouped-query attention).</summary>
     public static string K(int layer) => $"blocks.{layer}.attn.hook_k";
-    /// <summary>Values [batch, pos, head_index, d_head].</summary>
+    /// <summary>Values [batch, pos, kv_head_index, d_head].</summary>
     public static string V(int layer) => $"blocks.{layer}.attn.hook_v";
+    /// <summary>Queries after the rotation (rotary models) [batch, pos, head_index, d_head].</summary>
+    public static string RotQ(int layer) => $"blocks.{layer}.attn.hook_rot_q";
+    /// <summary>Keys after the rotation (rotary models) [batch, pos, kv_head_index, d_head].</summary>
+    public static string RotK(int layer) => $"blocks.{layer}.attn.hook_rot_k";
     /// <summary>Each head's attention-weighted values [batch, pos, head_index, d_head].</summary>
     public static string Z(int layer) => $"blocks.{layer}.attn.hook_z";
     /// <summary>Attention scores q·k/√d_head, -inf above the diagonal [batch, head_index, query_pos, key_pos].</summary>
@@ -51,7 +55,9 @@ public static class HookNames
     public static string Result(int layer) => $"blocks.{layer}.attn.hook_result";
     /// <summary>MLP pre-activations x·W_in + b_in [batch, pos, d_mlp].</summary>
     public static string MlpPre(int layer) => $"blocks.{layer}.mlp.hook_pre";
-    /// <summary>MLP activations gelu_new(pre) [batch, pos, d_mlp].</summary>
+    /// <summary>A gated MLP's linear branch x·W_in [batch, pos, d_mlp] (its hook_pre is the gate x·W_gate).</summary>
+    public static string MlpPreLinear(int layer) => $"blocks.{layer}.mlp.hook_pre_linear";
+    /// <summary>MLP activations act(pre) (gated: act(pre)·pre_linear + b_in) [batch, pos, d_mlp].</summary>
     public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";
 
     private static readonly Dictionary<string, string> ShortNames = new()
@@ -63,6 +69,7 @@ public static class HookNames
         ["result"] = "attn.hook_result", ["attn_scores"] = "attn.hook_attn_scores", ["scores"] = "attn.hook_attn_scores",
         ["pattern"] = "attn.hook_pattern", ["attn"] = "attn.hook_pattern",
         ["pre"] = "mlp.hook_pre", ["post"] = "mlp.hook_post", ["mlp_pre"] = "mlp.hook_pre", ["mlp_post"] = "mlp.hook_post",
+        ["pre_linear"] = "mlp.hook_pre_linear", ["rot_q"] = "attn.hook_rot_q", ["rot_k"] = "attn.hook_rot_k",
         ["scale"] = "hook_scale", ["normalized"] = "hook_normalized",
     };
 

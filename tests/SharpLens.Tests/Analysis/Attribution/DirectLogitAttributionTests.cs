@@ -165,7 +165,7 @@ public class DirectLogitAttributionTests
         var mlpAttrs = r.Cache.LogitAttrs(r.Cache.DecomposeResid(pos, mode: DecomposeMode.Mlp, inclEmbeds: false), r.Correct, r.Wrong);
         for (int l = 0; l < n; l++)
         {
-            var sum = BiasAttr(r, r.Model.Weights.Blocks[l].b_out, stack.Positions);
+            var sum = BiasAttr(r, r.Model.Weights.Blocks[l].b_out!, stack.Positions);
             for (int i = 0; i < dMlp; i++) for (int b = 0; b < batch; b++) sum[b] += attrs.Data[(l * dMlp + i) * batch + b];
             TensorAssert.Close(mlpAttrs.Data.AsSpan(l * batch, batch), sum, $"layer {l}: Σ neurons + b_out", 2e-4f, 1e-4f);
         }

@@ -76,7 +76,7 @@ public class ExactEnginePreconditionTests
             var expected = baseline[post].Data.ToArray();
             if (width == d) expected[pos * d + 3] += 1f;
             else
-                for (int i = 0; i < d; i++) expected[pos * d + i] += model.Weights.Blocks[layer].W_out.Data[neuron * d + i];
+                for (int i = 0; i < d; i++) expected[pos * d + i] += model.Weights.Blocks[layer].W_out!.Data[neuron * d + i];
             TensorAssert.Close(expected, cache[post].Data, $"{hook} reaches resid_post additively", atol: 1e-5f);
         }
     }
@@ -119,7 +119,7 @@ public class ExactEnginePreconditionTests
 
             var x = new Tensor(row.ToArray(), 1, 1, d);
             var block = model.Blocks[layer];
-            var mlpOut = block.Mlp.Forward(block.Ln2.Forward(x, ForwardContext.None), ForwardContext.None);
+            var mlpOut = block.Mlp!.Forward(block.Ln2!.Forward(x, ForwardContext.None), ForwardContext.None);
             var expectedPost = baseline[post].Clone();
             System.Numerics.Tensors.TensorPrimitives.Add(x.Data, mlpOut.Data, expectedPost.Data.AsSpan(pos * d, d));
             TensorAssert.Close(expectedPost.Data, cache[post].Data, $"{hook} reaches resid_post through ln2 and the MLP at its position", atol: 1e-5f);
