@@ -1,3 +1,4 @@
+using SharpLens.Families;
 using SharpLens.Model;
 using SharpLens.Tokenization;
 
@@ -20,7 +21,8 @@ public sealed record LoadOptions
     public Action<TokenizerLoadResult>? BeforeWeights { get; init; }
 }
 
-/// <summary>Loads a GPT-2-family checkpoint folder (config.json + safetensors) into a <see cref="HookedTransformer"/>.</summary>
+/// <summary>Loads a Hugging Face checkpoint folder (config.json + safetensors) of any supported family (gpt2, gpt_neox,
+/// llama, mistral, qwen2, qwen3) into a <see cref="HookedTransformer"/>.</summary>
 public static class ModelLoader
 {
     /// <summary>
@@ -37,41 +39,43 @@ public static class ModelLoader
         string folder = Directory.Exists(modelIdOrPath) ? modelIdOrPath
             : options.ResolveHubId is not null ? options.ResolveHubId(modelIdOrPath)
             : throw new ModelNotFoundException($"model folder '{modelIdOrPath}' does not exist: pass a folder with config.json and model.safetensors");
+        var (hf, family, config) = ReadConfig(folder);
         // The folder's own tokenizer files first; GPT-2's bundled byte-level BPE serves a GPT-2 folder without them when
         // the vocabulary contains GPT-2's (50257, or padded like nanoGPT's 50304); smaller vocabularies take token ids only.
-        int vocab = Gpt2Config.Load(Path.Combine(folder, "config.json")).VocabSize;
-        var tokenizer = TokenizerLoader.Load(folder, new TokenizerLoadOptions { ModelVocabSize = vocab, BundledGpt2Fallback = true });
+        var tokenizer = TokenizerLoader.Load(folder, new TokenizerLoadOptions { ModelVocabSize = config.DVocab, BundledGpt2Fallback = family is Families.Gpt2.Gpt2Family });
         options.BeforeWeights?.Invoke(tokenizer);
-        var (config, raw) = LoadRawWeights(folder, options.Warn);
+        var raw = ReadWeights(folder, hf, family, config, options.Warn);
         var weights = options.Processing.Any ? WeightProcessing.Process(raw, options.Processing, inPlace: true, config, options.Warn) : raw;
         if (tokenizer.Tokenizer is { } t) config = config with { BosTokenId = t.BosTokenId };
         return new HookedTransformer(config, weights, options.Processing.Any, tokenizer.Tokenizer) { MissingTokenizer = tokenizer.Missing };
     }
 
-    /// <summary>Reads config.json and the unprocessed weights of a checkpoint folder.</summary>
+    /// <summary>Reads config.json and the unprocessed weights of a checkpoint folder: the family is chosen by config.json's
+    /// model_type (or architectures), which maps the config and the checkpoint's keys to TransformerLens' names and
+    /// accounts for every tensor.</summary>
+    /// <param name="folder">A model folder with config.json and safetensors weights.</param>
+    /// <param name="warn">Receives warnings (e.g. tensors that are harmless to skip); null ignores them.</param>
     public static (ModelConfig Config, TransformerWeights Weights) LoadRawWeights(string folder, Action<string>? warn = null)
     {
-        string configPath = Path.Combine(folder, "config.json");
-        var hf = Gpt2Config.Load(configPath);
-        var config = new ModelConfig
-        {
-            NLayers = hf.NLayer, DModel = hf.NEmbd, NHeads = hf.NHead, DHead = hf.DHead, DMlp = hf.DMlp,
-            DVocab = hf.VocabSize, NCtx = hf.NPositions, LayerNormEps = hf.LayerNormEpsilon, ActFn = hf.ActivationFunction,
-            OriginalArchitecture = hf.Architectures[0],
-            BosTokenId = hf.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : hf.VocabSize - 1,
-        };
-        config = WithSource(config, folder);
-        using var checkpoint = SafetensorsCheckpoint.Open(folder);
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        // Every tensor must be accounted for: a config.json that does not match its weights must not load half a model.
-        var weights = Gpt2WeightMap.Convert(config, key =>
-        {
-            if (!checkpoint.Contains(key)) return null;
-            used.Add(key);
-            return checkpoint.ReadTensor(key);
-        }, checkpoint.Path, warn);
-        Gpt2WeightMap.RequireAllUsed(checkpoint.Names, used, checkpoint.Path);
-        return (config, weights);
+        var (hf, family, config) = ReadConfig(folder);
+        return (config, ReadWeights(folder, hf, family, config, warn));
+    }
+
+    /// <summary>config.json, its family and the validated <see cref="ModelConfig"/> (cheap: no weight is read).</summary>
+    private static (HfConfig Hf, ModelFamily Family, ModelConfig Config) ReadConfig(string folder)
+    {
+        var hf = HfConfig.Load(folder);
+        var family = ModelFamilies.For(hf);
+        var config = family.ReadConfig(hf);
+        try { config.Validate(); }
+        catch (InvalidCheckpointException e) { throw new InvalidCheckpointException($"config {hf.Source}: {e.Message}", e); }
+        return (hf, family, WithSource(config, folder));
+    }
+
+    private static TransformerWeights ReadWeights(string folder, HfConfig hf, ModelFamily family, ModelConfig config, Action<string>? warn)
+    {
+        using var tensors = new CheckpointTensors(folder, warn);
+        return family.ReadWeights(config, hf, tensors);
     }
 
     /// <summary>

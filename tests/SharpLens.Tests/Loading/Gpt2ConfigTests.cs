@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using SharpLens.Loading;
 
 namespace SharpLens.Tests.Loading;

@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using System.Diagnostics;
 using SharpLens.Loading;
 using static SharpLens.Tests.Loading.FakeHub;

@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using System.Net;
 using System.Net.Sockets;
 using SharpLens.Loading;

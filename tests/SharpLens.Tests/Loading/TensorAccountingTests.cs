@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using System.Text.Json.Nodes;
 using SharpLens.Loading;
 using SharpLens.Tests.Support;

@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using SharpLens.Loading;
 using SharpLens.Model;
 using SharpLens.Tensors;

@@ -1,3 +1,4 @@
+using SharpLens.Families.Gpt2;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;

@@ -1,13 +1,13 @@
 using SharpLens.Model;
 using SharpLens.Tensors;
 
-namespace SharpLens.Loading;
+namespace SharpLens.Families.Gpt2;
 
 /// <summary>
 /// The one table between Hugging Face GPT-2 keys and TransformerLens parameter names. HF's Conv1D stores
 /// weights as [in, out] (x·W), which is already TransformerLens' orientation; only the fused c_attn is split by head.
 /// Every key is checked for presence and shape, and every tensor of the checkpoint must be used
-/// (<see cref="RequireAllUsed"/>) so that a config.json that does not match its weights is an error, not half a model.
+/// (<see cref="CheckpointTensors.RequireAllUsed"/>) so that a config.json that does not match its weights is an error, not half a model.
 /// </summary>
 public static partial class Gpt2WeightMap
 {
@@ -17,23 +17,6 @@ public static partial class Gpt2WeightMap
     /// </summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")]
     public static partial System.Text.RegularExpressions.Regex HarmlessExtras();
-
-    /// <summary>
-    /// Fails when the checkpoint holds tensors that loading did not use (other than <see cref="HarmlessExtras"/>),
-    /// naming them: e.g. 12 layers of weights next to a config.json that says n_layer 6.
-    /// </summary>
-    /// <param name="names">Every tensor name in the checkpoint.</param>
-    /// <param name="used">The names loading read.</param>
-    /// <param name="source">Checkpoint path for the message.</param>
-    /// <exception cref="InvalidCheckpointException">Some tensors are unused.</exception>
-    public static void RequireAllUsed(IEnumerable<string> names, IReadOnlySet<string> used, string source)
-    {
-        var unused = names.Where(n => !used.Contains(n) && !HarmlessExtras().IsMatch(n)).Order(StringComparer.Ordinal).ToList();
-        if (unused.Count == 0) return;
-        string shown = string.Join(", ", unused.Take(6)) + (unused.Count > 6 ? $" and {unused.Count - 6} more" : "");
-        throw new InvalidCheckpointException(
-            $"{source} holds {unused.Count} tensor(s) this model's config.json does not use ({shown}): config.json (n_layer, n_embd, ...) does not match the weights; fix config.json or pass the folder the weights came from");
-    }
 
     /// <summary>Builds the TransformerLens-named weights of <paramref name="cfg"/> from Hugging Face GPT-2 keys.</summary>
     /// <param name="cfg">The model shape from config.json.</param>
@@ -49,7 +32,7 @@ public static partial class Gpt2WeightMap
                 ?? throw new InvalidCheckpointException($"missing tensor '{key}' in {source}: the checkpoint is incomplete or not a GPT-2 model");
             if (!t.Shape.AsSpan().SequenceEqual(shape))
                 throw new InvalidCheckpointException($"tensor '{key}' in {source} has shape {t.ShapeString}, expected [{string.Join(", ", shape)}] for this config.json");
-            if (warn is not null && ContainsNaN(t)) warn($"tensor '{key}' in {source} contains NaN values");
+            if (warn is not null && CheckpointTensors.ContainsNaN(t)) warn($"tensor '{key}' in {source} contains NaN values");
             return t;
         }
 
@@ -84,7 +67,7 @@ public static partial class Gpt2WeightMap
             W_pos = Get("wpe.weight", cfg.NCtx, d),
             Blocks = blocks,
             LnFinalW = Get("ln_f.weight", d), LnFinalB = Get("ln_f.bias", d),
-            W_U = Transpose(lmHead ?? wte),
+            W_U = TransformerLensLayout.Transpose(lmHead ?? wte),
             b_U = Tensor.ZerosLongLived(v),
         };
     }
@@ -98,24 +81,5 @@ public static partial class Gpt2WeightMap
             for (int i = 0; i < d; i++)
                 cAttn.Data.AsSpan(i * width + which * d + hh * dh, dh).CopyTo(w.Data.AsSpan((hh * d + i) * dh));
         return w;
-    }
-
-    private static Tensor Transpose(Tensor m)
-    {
-        int rows = m.Dim(0), cols = m.Dim(1);
-        var t = Tensor.ZerosLongLived(cols, rows);
-        const int tile = 32;
-        for (int i0 = 0; i0 < rows; i0 += tile)
-            for (int j0 = 0; j0 < cols; j0 += tile)
-                for (int i = i0; i < Math.Min(i0 + tile, rows); i++)
-                    for (int j = j0; j < Math.Min(j0 + tile, cols); j++)
-                        t.Data[j * rows + i] = m.Data[i * cols + j];
-        return t;
-    }
-
-    private static bool ContainsNaN(Tensor t)
-    {
-        foreach (float x in t.Data) if (float.IsNaN(x)) return true;
-        return false;
     }
 }

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpLens.Loading;
 
-namespace SharpLens.Loading;
+namespace SharpLens.Families.Gpt2;
 
 /// <summary>
 /// Hyper-parameters of a GPT-2 model, parsed from a Hugging Face <c>config.json</c>
