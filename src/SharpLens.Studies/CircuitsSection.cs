@@ -104,7 +104,7 @@ public static class CircuitsSection
                 ["edges"] = s.Edges, ["selection"] = "greedy from the logits, pruned", ["metric"] = "mean logit difference",
                 ["curve"] = new JsonArray(sizes.Select(n => (JsonNode?)n).ToArray()), ["resamples"] = s.Resamples, ["seed"] = s.Seed,
                 ["path_group"] = pathGroup.Group.Name, ["total_edges"] = graph.Edges.Count,
-                ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["d_model"] = graph.DModel,
+                ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["d_model"] = graph.DModel, ["parallel_attn_mlp"] = graph.ParallelAttnMlp,
             },
             ["groups"] = perGroup,
             ["names"] = Arr(names),
@@ -169,7 +169,8 @@ public static class CircuitsSection
     public static Circuit CircuitOf(JsonObject section, string group)
     {
         var st = section["settings"]!;
-        var graph = new CircuitGraph(st["n_layers"]!.GetValue<int>(), st["n_heads"]!.GetValue<int>(), st["d_model"]!.GetValue<int>());
+        var graph = new CircuitGraph(st["n_layers"]!.GetValue<int>(), st["n_heads"]!.GetValue<int>(), st["d_model"]!.GetValue<int>(),
+            st["parallel_attn_mlp"]?.GetValue<bool>() ?? false);   // absent in results written before parallel models had circuits
         var flags = new bool[graph.Edges.Count];
         var matrix = new float[graph.NForward * graph.NBackward];
         foreach (var (name, score) in section["groups"]![group]!["circuit_edges"]!.AsObject())

@@ -51,11 +51,13 @@ public sealed record Edge(UpstreamNode Parent, DownstreamNode Child)
 }
 
 /// <summary>
-/// The computational graph of a GPT-2-style model exactly as EAP-IG (Hanna et al. 2024) and ACDC define it.
+/// The computational graph of a transformer exactly as EAP-IG (Hanna et al. 2024, <c>Graph.from_model</c>) and ACDC define it.
 /// Upstream (forward) nodes: <c>input</c> (embed + pos_embed), every head's output <c>a{l}.h{h}</c> (hook_result, without
 /// b_O) and every MLP's output <c>m{l}</c>. Downstream (backward) nodes: every head's q, k and v input separately, every
 /// MLP's input and <c>logits</c>. An edge joins every upstream node to every later downstream node: heads of layer l read
-/// everything before layer l; m{l} also reads layer l's heads (sequential attention then MLP); logits read everything.
+/// everything before layer l; m{l} also reads layer l's heads in a sequential block (attention then MLP) but not in a
+/// parallel one (<c>parallel_attn_mlp</c>: both read resid_pre); logits read everything. With grouped-query attention
+/// every query head still has its own k and v input (TransformerLens' ungrouped view, which EAP-IG requires).
 /// For GPT-2 small (12 x 12) that is 157 upstream nodes, 445 downstream nodes and 32,491 edges. Indices follow
 /// EAP-IG's forward_index / backward_index, so a score matrix is [n_forward, n_backward] in EAP-IG's layout.
 /// </summary>
@@ -65,12 +67,13 @@ public sealed class CircuitGraph
     private readonly Dictionary<string, DownstreamNode> _downstreamByInputName;
     private readonly HashSet<string> _nodeNames;
 
-    /// <summary>The graph of a model with <paramref name="nLayers"/> layers of <paramref name="nHeads"/> heads.</summary>
-    public CircuitGraph(int nLayers, int nHeads, int dModel)
+    /// <summary>The graph of a model with <paramref name="nLayers"/> layers of <paramref name="nHeads"/> heads; with
+    /// <paramref name="parallelAttnMlp"/> an MLP does not read its own layer's heads.</summary>
+    public CircuitGraph(int nLayers, int nHeads, int dModel, bool parallelAttnMlp = false)
     {
         if (nLayers < 1 || nHeads < 1 || dModel < 1)
             throw new InvalidInputException($"a circuit graph needs at least one layer, head and residual dimension (got {nLayers} layers, {nHeads} heads, d_model {dModel})");
-        NLayers = nLayers; NHeads = nHeads; DModel = dModel;
+        NLayers = nLayers; NHeads = nHeads; DModel = dModel; ParallelAttnMlp = parallelAttnMlp;
         var up = new List<UpstreamNode> { new(0, "input", -1, -1) };
         for (int l = 0; l < nLayers; l++)
         {
@@ -83,7 +86,7 @@ public sealed class CircuitGraph
             int before = 1 + l * (nHeads + 1);
             foreach (var c in new[] { HeadInput.Q, HeadInput.K, HeadInput.V })
                 for (int h = 0; h < nHeads; h++) down.Add(new(down.Count, new HeadId(l, h).EapIgName, l, h, c, before));
-            down.Add(new(down.Count, $"m{l}", l, -1, null, before + nHeads));
+            down.Add(new(down.Count, $"m{l}", l, -1, null, parallelAttnMlp ? before : before + nHeads));
         }
         down.Add(new(down.Count, "logits", nLayers, -1, null, up.Count));
         Upstream = up;
@@ -104,18 +107,20 @@ public sealed class CircuitGraph
     public static CircuitGraph For(HookedTransformer model)
     {
         var cfg = model.Config;
-        // The graph's m{l} reads layer l's heads (sequential blocks); EAP-IG drops those edges for a parallel residual and
-        // has no m{l} for attention-only models. Until the graph does too, such models are refused rather than given
-        // edges that do not exist.
-        if (cfg.ParallelAttnMlp || cfg.AttnOnly)
-            throw new InvalidInputException($"circuit discovery does not support {(cfg.AttnOnly ? "attention-only models" : "parallel attention and MLP (parallel_attn_mlp)")} yet: {cfg.ModelName}'s edge graph would include edges that do not exist");
-        return new(cfg.NLayers, cfg.NHeads, cfg.DModel);
+        // EAP-IG's graph always has an m{l} per layer; an attention-only model has none, so it is refused rather than
+        // given nodes that do not exist.
+        if (cfg.AttnOnly)
+            throw new InvalidInputException($"circuit discovery does not support attention-only models yet: {cfg.ModelName}'s edge graph would include MLP nodes that do not exist");
+        return new(cfg.NLayers, cfg.NHeads, cfg.DModel, cfg.ParallelAttnMlp);
     }
 
     /// <summary>Number of layers.</summary>
     public int NLayers { get; }
     /// <summary>Heads per layer.</summary>
     public int NHeads { get; }
+    /// <summary>True when attention and MLP read the same resid_pre (EAP-IG's cfg <c>parallel_attn_mlp</c>): then m{l}
+    /// has no edges from layer l's heads.</summary>
+    public bool ParallelAttnMlp { get; }
     /// <summary>Residual stream width (recorded in the JSON cfg; the graph itself does not depend on it).</summary>
     public int DModel { get; }
     /// <summary>Upstream nodes by forward index.</summary>
@@ -166,7 +171,7 @@ public sealed class CircuitGraph
         }
         if (from.Name != parent)
             throw new InvalidInputException($"edge '{name}': edges use EAP-IG node names: write '{from.Name}->{child}'");
-        throw new InvalidInputException($"'{name}' is not an edge: {parent} is not before {child} (a head reads only earlier layers; an MLP also reads its own layer's heads)");
+        throw new InvalidInputException($"'{name}' is not an edge: {parent} is not before {child} (a head reads only earlier layers; an MLP also reads its own layer's heads{(ParallelAttnMlp ? " except in a parallel block, as here" : "")})");
     }
 
     /// <summary>The upstream node called <paramref name="name"/>: <c>input</c>, <c>m{layer}</c>, or a head's output in

@@ -36,7 +36,7 @@ public static class CircuitJson
         return new JsonObject
         {
             // Key order as EAP-IG's Graph.from_model fills its cfg.
-            ["cfg"] = new JsonObject { ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["parallel_attn_mlp"] = false, ["d_model"] = graph.DModel },
+            ["cfg"] = new JsonObject { ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["parallel_attn_mlp"] = graph.ParallelAttnMlp, ["d_model"] = graph.DModel },
             ["nodes"] = new JsonObject(graph.NodeNames.Select(n => KeyValuePair.Create(n, (JsonNode?)new JsonObject { ["in_graph"] = nodes.Contains(n) }))),
             ["edges"] = edges,
         };
@@ -80,10 +80,12 @@ public static class CircuitJson
                 $"{graph.NLayers} x {graph.NHeads}, d_model {graph.DModel}: use the model the circuit was found on");
         if (cfg.TryGetProperty("parallel_attn_mlp", out var par))
         {
-            if (par.ValueKind == JsonValueKind.True)
-                throw new InvalidInputException($"{source} is a circuit for a parallel attention/MLP model; GPT-2 runs attention then MLP");
-            if (par.ValueKind != JsonValueKind.False)
+            if (par.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                 throw new InvalidInputException($"{source}: cfg.parallel_attn_mlp must be true or false");
+            if ((par.ValueKind == JsonValueKind.True) != graph.ParallelAttnMlp)
+                throw new InvalidInputException(graph.ParallelAttnMlp
+                    ? $"{source} is a circuit for a model that runs attention then MLP, but this model's blocks are parallel: use the model the circuit was found on"
+                    : $"{source} is a circuit for a parallel attention/MLP model, but this model runs attention then MLP: use the model the circuit was found on");
         }
         if (root.TryGetProperty("nodes", out var nodes))
             ReadNodes(nodes, graph, source);

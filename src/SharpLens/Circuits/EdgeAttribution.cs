@@ -53,6 +53,7 @@ public static class EdgeAttribution
         if (steps < 0) throw new InvalidInputException($"EAP-IG needs at least one interpolation step, got {steps}");
         _ = new Analysis.Patching.PatchingInputs(clean, corrupted, metric);   // validates pairing and lengths
         var graph = CircuitGraph.For(model);
+        model = UngroupedAttention.Of(model);    // a grouped-query model's k/v inputs per query head (EAP-IG's view)
         int rd = clean.Batch * clean.Pos * model.Config.DModel;
         var gradients = new float[(long)graph.NBackward * rd];     // [n_backward, batch·pos·d_model], summed over steps
         // The run the gradient is taken on first (EAP: the clean run; EAP-IG's alpha = 0 step: the corrupted run, whose
@@ -85,11 +86,10 @@ public static class EdgeAttribution
         float[]? inputOverride, float[] gradients, bool nodeOutputs)
     {
         var cfg = model.Config;
-        // With grouped-query attention each query head's key and value input is its own copy (TransformerLens' ungrouped
-        // view, as EAP-IG's graph has a k and v input per query head); its gradient needs the key/value gradient per query
-        // head before the group's sum, which the backward pass does not report yet.
+        // Each query head's key and value input is its own copy (EAP-IG's graph), so their gradients are per query head:
+        // the caller passes the ungrouped view of a grouped-query model.
         if (cfg.KeyValueHeads != cfg.NHeads)
-            throw new InvalidInputException($"edge attribution (EAP, EAP-IG) does not support grouped-query attention yet ({cfg.NHeads} query heads share {cfg.KeyValueHeads} key/value heads): use exact edge patching");
+            throw new InvalidOperationException("edge attribution needs the ungrouped view of a grouped-query model (UngroupedAttention.Of)");
         int batch = tokens.Batch, pos = tokens.Pos, d = cfg.DModel, H = cfg.NHeads, dh = cfg.DHead, rows = batch * pos, rd = rows * d;
         var hooks = inputOverride is null ? null : new List<Hook>
         {
@@ -120,7 +120,8 @@ public static class EdgeAttribution
                     block.Attn.HeadInputGradient(dQkv[c].Data, (QkvPart)c, h, dHead, dNormalized);
                     block.Ln1.Backward(residPre, dNormalized, gradients.AsSpan(graph.HeadBackward(l, h, (HeadInput)c) * rd, rd), default);
                 }
-            block.Ln2!.BackwardFromHook(cache[HookNames.ResidMid(l)].Data, grads[block.Ln2.NormalizedHook].Data,
+            // ln2 reads resid_mid, or resid_pre in a parallel block.
+            block.Ln2!.BackwardFromHook(cache[block.HasResidMid ? HookNames.ResidMid(l) : HookNames.ResidPre(l)].Data, grads[block.Ln2.NormalizedHook].Data,
                 gradients.AsSpan(graph.MlpBackward(l) * rd, rd), default);
         }
         model.LnFinal.BackwardFromHook(cache[HookNames.ResidPost(cfg.NLayers - 1)].Data, grads[HookNames.LnFinalNormalized].Data,

@@ -91,6 +91,9 @@ public static class EdgePatchedForward
             // Heads: each of q, k, v reads resid + its own patch delta, through its own ln1.
             int upstream = graph.Downstream[graph.HeadBackward(l, 0, HeadInput.Q)].UpstreamCount;
             var sharedLn = Normalize(block.Ln1, resid, batch, pos, d);
+            // A parallel block's MLP reads the same resid_pre as its heads, so its input is formed before they write
+            // (diffSum must not hold their differences yet).
+            var mlpIn = graph.ParallelAttnMlp ? MlpInput(graph, l, corruptedWeight, diff, diffSum, resid, rd) : null;
             for (int c = 0; c < 3; c++)
                 for (int h = 0; h < H; h++)
                 {
@@ -111,11 +114,8 @@ public static class EdgePatchedForward
             }
             AddRowBias(resid, attn.OutputBias);
 
-            // MLP: reads resid (which now includes this layer's heads) + its patch delta.
-            int mlpRow = graph.MlpBackward(l);
-            var mlpIn = new float[rd];
-            if (Delta(corruptedWeight, nF, mlpRow, graph.Downstream[mlpRow].UpstreamCount, diff, diffSum, rd, mlpIn)) TensorPrimitives.Add(mlpIn, resid, mlpIn);
-            else resid.CopyTo(mlpIn, 0);
+            // MLP: a sequential block's reads resid (which now includes this layer's heads) + its patch delta.
+            mlpIn ??= MlpInput(graph, l, corruptedWeight, diff, diffSum, resid, rd);
             Produced(graph.MlpForward(l), block.MlpBranch(new Tensor(mlpIn, batch, pos, d)).Data);
         }
 
@@ -125,6 +125,16 @@ public static class EdgePatchedForward
         var finalRows = HookedTransformer.GatherFinal(normalized, tokens);
         if (neededTokens is null) return new Tensor(model.UnembedLayer.Forward(finalRows, batch), batch, cfg.DVocab);
         return Analysis.Attribution.MetricGradient.FinalLogits(model, finalRows, batch, neededTokens);
+    }
+
+    // m{layer}'s input: resid + its patch delta [rd].
+    private static float[] MlpInput(CircuitGraph graph, int layer, float[] weights, float[] diff, float[] diffSum, float[] resid, int rd)
+    {
+        int row = graph.MlpBackward(layer);
+        var input = new float[rd];
+        if (Delta(weights, graph.NForward, row, graph.Downstream[row].UpstreamCount, diff, diffSum, rd, input)) TensorPrimitives.Add(input, resid, input);
+        else resid.CopyTo(input, 0);
+        return input;
     }
 
     // Σ_u weight[row, u]·diff[u] over the row's `upstream` parents into `delta` [rd]; false (delta untouched) when the row

@@ -44,8 +44,10 @@ public sealed class PathPatcher
     /// <summary>Caches the clean and corrupted runs of <paramref name="inputs"/>.</summary>
     public PathPatcher(HookedTransformer model, PatchingInputs inputs)
     {
-        _model = model; _inputs = inputs;
         Graph = CircuitGraph.For(model);
+        // A receiver a{l}.h{h}<k|v> is query head h's own key/value input, so a grouped-query model is patched in its
+        // ungrouped view (EAP-IG's); its runs are the same function.
+        _model = model = UngroupedAttention.Of(model); _inputs = inputs;
         Tensor cleanLogits, corruptedLogits;
         (cleanLogits, _clean) = model.RunWithCache(inputs.Clean, IsCached, LogitsMode.Final);
         (corruptedLogits, _corrupted) = model.RunWithCache(inputs.Corrupted, IsCached, LogitsMode.Final);
