@@ -161,20 +161,30 @@ internal static class Cli
     /// <summary>Reads a tokens file: [[ids...], ...] or a single [ids...].</summary>
     public static int[][] ReadTokensFile(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"tokens file {path} does not exist: pass a JSON file holding [[ids...], ...]");
+        string text = InputFiles.ReadText(path, "tokens file", "pass a JSON file holding [[ids...], ...]");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            using var doc = JsonDocument.Parse(text, InputFiles.DocumentOptions());
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
                 throw new InvalidInputException($"tokens file {path} must hold a non-empty JSON array [[ids...], ...]");
-            if (root[0].ValueKind == JsonValueKind.Number) return [root.EnumerateArray().Select(e => e.GetInt32()).ToArray()];
-            return root.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+            var rows = root[0].ValueKind == JsonValueKind.Number ? [root.EnumerateArray().Select(e => e.GetInt32()).ToArray()]
+                : root.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+            int empty = Array.FindIndex(rows, r => r.Length == 0);
+            return empty < 0 ? rows : throw new InvalidInputException($"tokens file {path}: sequence {empty} is empty: every sequence needs at least one token id");
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
             throw new InvalidInputException($"tokens file {path} is not [[ids...], ...] of integers: {e.Message.Split('\n')[0]}");
         }
+    }
+
+    /// <summary>Refuses token ids of a --tokens-file that the model has no embedding for, naming the file.</summary>
+    public static void RequireVocabulary(IEnumerable<int[]> sequences, HookedTransformer model, string file)
+    {
+        foreach (var id in sequences.SelectMany(s => s))
+            if ((uint)id >= (uint)model.Config.DVocab)
+                throw new InvalidInputException($"tokens file {file}: token id {id} is outside the model's vocabulary (0..{model.Config.DVocab - 1})");
     }
 
     /// <summary>Writes a file via a temporary sibling and a rename, so a failure leaves no half-written output.</summary>

@@ -62,12 +62,19 @@ public sealed record IndexProvenance
     {
         string Get(string key) => m.TryGetValue(key, out var v) ? v
             : throw new InvalidInputException($"{source} is not a complete SharpLens neuron index (meta.{key} missing): rebuild it with sharplens neurons index");
-        long L(string key) => long.Parse(Get(key), CultureInfo.InvariantCulture);
+        InvalidInputException Damaged(string key, string what) =>
+            new($"{source} is a damaged neuron index: meta.{key} = '{Shorten(m[key])}' is not {what}: rebuild it with sharplens neurons index");
+        long L(string key) => long.TryParse(Get(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) && v >= 0 ? v : throw Damaged(key, "a count");
+        // Sizes bound what a reader allocates (a layer's maxima are [d_mlp]): a damaged file must not ask for gigabytes.
+        int Size(string key, int max) => L(key) is var v && v >= 1 && v <= max ? (int)v : throw Damaged(key, $"a size between 1 and {max}");
+        int nLayers = Size("n_layers", 4096);
+        var layers = Get("layers").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s =>
+            int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int l) && l >= 0 && l < nLayers ? l : throw Damaged("layers", $"a list of layers 0..{nLayers - 1}")).ToArray();
         return new IndexProvenance
         {
-            ModelId = Get("model_id"), ModelRevision = m.GetValueOrDefault("model_revision", ""), ModelHash = Get("model_hash"), NLayers = (int)L("n_layers"), DMlp = (int)L("d_mlp"), DVocab = (int)L("d_vocab"),
-            Layers = Get("layers").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
-            Context = (int)L("context"), TopK = (int)L("top_k"), BosTokenId = (int)L("bos_token_id"),
+            ModelId = Get("model_id"), ModelRevision = m.GetValueOrDefault("model_revision", ""), ModelHash = Get("model_hash"), NLayers = nLayers,
+            DMlp = Size("d_mlp", 1 << 20), DVocab = Size("d_vocab", 1 << 24), Layers = layers,
+            Context = Size("context", 1 << 20), TopK = Size("top_k", 1 << 20), BosTokenId = (int)Math.Min(L("bos_token_id"), int.MaxValue),
             Corpus = Get("corpus"), CorpusHash = Get("corpus_hash"), CorpusWindows = L("corpus_windows"), CorpusTokens = L("corpus_tokens"),
             Shards = Get("shards"), ShardWindows = L("shard_windows"), SharpLensVersion = Get("sharplens_version"), Created = Get("created"),
             WindowsDone = L("windows_done"), TokensDone = L("tokens_done"), Complete = Get("complete") == "1",
@@ -75,4 +82,6 @@ public sealed record IndexProvenance
     }
 
     private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..37] + "...";
 }

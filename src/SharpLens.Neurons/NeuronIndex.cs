@@ -18,7 +18,7 @@ public sealed class NeuronIndex : IDisposable
     private NeuronIndex(string path, SqliteConnection db, IndexProvenance provenance)
     {
         Path = path; _db = db; Provenance = provenance;
-        _vocabulary = new Lazy<Dictionary<int, string>>(ReadVocabulary);
+        _vocabulary = new Lazy<Dictionary<int, string>>(() => Reading(ReadVocabulary));
     }
 
     /// <summary>The index file.</summary>
@@ -62,6 +62,11 @@ public sealed class NeuronIndex : IDisposable
     public NeuronRecord GetNeuron(NeuronId id)
     {
         RequireNeuron(id);
+        return Reading(() => ReadNeuron(id));
+    }
+
+    private NeuronRecord ReadNeuron(NeuronId id)
+    {
         NeuronStatistics statistics;
         ActivationHistogram histogram;
         using (var command = Query("SELECT count, mean, std, min, max, frac_positive, q10, q50, q90, q99, histogram FROM neurons WHERE layer = $l AND neuron = $n", id.Layer, id.Neuron))
@@ -77,7 +82,9 @@ public sealed class NeuronIndex : IDisposable
                 double D(int i) => reader.IsDBNull(i) ? double.NaN : reader.GetDouble(i);
                 statistics = new NeuronStatistics(reader.GetInt64(0), D(1), D(2), D(3), D(4), D(5),
                     new Dictionary<string, double> { ["q10"] = D(6), ["q50"] = D(7), ["q90"] = D(8), ["q99"] = D(9) });
-                histogram = new ActivationHistogram(HistogramBins.Edges, MemoryMarshal.Cast<byte, long>((byte[])reader.GetValue(10)).ToArray());
+                var counts = MemoryMarshal.Cast<byte, long>((byte[])reader.GetValue(10)).ToArray();
+                if (counts.Length != HistogramBins.Count) throw Damaged($"neuron {id}'s histogram has {counts.Length} bins, not {HistogramBins.Count}");
+                histogram = new ActivationHistogram(HistogramBins.Edges, counts);
             }
         }
         var examples = new List<TopExample>();
@@ -107,6 +114,11 @@ public sealed class NeuronIndex : IDisposable
     public IReadOnlyList<NeuronSummary> GetLayer(int layer)
     {
         RequireNeuron(new NeuronId(layer, 0));
+        return Reading(() => ReadLayer(layer));
+    }
+
+    private List<NeuronSummary> ReadLayer(int layer)
+    {
         var rows = new List<NeuronSummary>();
         using var command = Query("""
             SELECT n.neuron, n.max, n.mean, n.std, n.frac_positive, t.token_id
@@ -129,6 +141,11 @@ public sealed class NeuronIndex : IDisposable
     public IReadOnlyList<SearchHit> SearchTokens(IReadOnlyList<int> tokenIds, int limit = 20)
     {
         if (tokenIds.Count == 0) throw new InvalidInputException("the search string is empty: give a token or a string, e.g. --token \"'re\"");
+        return Reading(() => Search(tokenIds, limit));
+    }
+
+    private List<SearchHit> Search(IReadOnlyList<int> tokenIds, int limit)
+    {
         var hits = new Dictionary<NeuronId, (double Activation, int Position, int Count, double Max)>();
         using (var command = Query("""
             SELECT t.layer, t.neuron, t.activation, t.position, w.tokens, n.max
@@ -157,14 +174,19 @@ public sealed class NeuronIndex : IDisposable
     }
 
     /// <summary>Max activation over the corpus of every neuron of <paramref name="layer"/> ([d_mlp], NaN where none).</summary>
-    public double[] LayerMax(int layer)
+    public double[] LayerMax(int layer) => Reading(() =>
     {
         var max = Enumerable.Repeat(double.NaN, Provenance.DMlp).ToArray();
         using var command = Query("SELECT neuron, max FROM neurons WHERE layer = $l", layer);
         using var reader = command.ExecuteReader();
-        while (reader.Read()) if (!reader.IsDBNull(1)) max[reader.GetInt32(0)] = reader.GetDouble(1);
+        while (reader.Read())
+        {
+            int neuron = reader.GetInt32(0);
+            if ((uint)neuron >= (uint)max.Length) throw Damaged($"layer {layer} lists neuron {neuron}, but layers have {max.Length}");
+            if (!reader.IsDBNull(1)) max[neuron] = reader.GetDouble(1);
+        }
         return max;
-    }
+    });
 
     /// <summary>The id of the stored token whose text is exactly <paramref name="text"/>, or null.</summary>
     public int? StoredTokenId(string text) =>
@@ -181,6 +203,23 @@ public sealed class NeuronIndex : IDisposable
         while (reader.Read()) vocabulary[reader.GetInt32(0)] = reader.GetString(1);
         return vocabulary;
     }
+
+    /// <summary>
+    /// Runs a read of the file; what SQLite finds malformed, and values of the wrong type or size where the schema has
+    /// them (a text where a count belongs, a blob of the wrong length), are one-line errors naming the file, not crashes.
+    /// </summary>
+    private T Reading<T>(Func<T> read)
+    {
+        try { return read(); }
+        catch (SqliteException e) { throw Sqlite.Describe(e, Path, "read"); }
+        catch (Exception e) when (e is InvalidCastException or FormatException or OverflowException or IndexOutOfRangeException
+                                      or ArgumentException or InvalidOperationException or NullReferenceException)
+        {
+            throw Damaged($"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private InvalidInputException Damaged(string what) => new($"neuron index {Path} is damaged ({what}): rebuild it with sharplens neurons index");
 
     private SqliteCommand Query(string sql, params object[] values)
     {

@@ -16,22 +16,39 @@ public static class CircuitReport
         return report;
     }
 
-    /// <summary>Faithfulness against circuit size: the estimate and its CI bounds as three lines.</summary>
+    /// <summary>
+    /// Faithfulness against circuit size as EAP-IG and auto-circuit plot it: edges on a log axis up to the full graph,
+    /// the estimate as a line over a shaded CI band. Empty and undecided points are gaps, named in their hover labels.
+    /// </summary>
     public static LineFigure CurveFigure(string name, IReadOnlyList<FaithfulnessResult> curve)
     {
-        var x = curve.Select(r => r.Edges.ToString(CultureInfo.InvariantCulture)).ToList();
-        return new LineFigure(x,
-            new LineSeries("faithfulness", curve.Select(r => (double)r.Faithfulness).ToList()),
-            new LineSeries($"{curve[0].Interval.Level * 100:0}% CI lower", curve.Select(r => (double)r.Interval.Lower).ToList()),
-            new LineSeries($"{curve[0].Interval.Level * 100:0}% CI upper", curve.Select(r => (double)r.Interval.Upper).ToList()))
-        { Title = $"{name}: faithfulness curve", XTitle = "edges in circuit", YTitle = "faithfulness" };
+        // An empty circuit (0 edges) has no place on a log axis and no value: it is left out (its label says why elsewhere).
+        var points = curve.Where(r => r.Edges > 0).ToList();
+        if (points.Count == 0) points = [.. curve.Take(1)];
+        var x = points.Select(r => r.Edges.ToString(CultureInfo.InvariantCulture)).ToList();
+        double Shown(FaithfulnessResult r, float v) => r.IsMeasured ? v : double.NaN;
+        string level = $"{(points.Count > 0 ? points[0].Interval.Level : 0.95) * 100:0}% CI";
+        var figure = new LineFigure(x, new LineSeries("faithfulness", points.Select(r => Shown(r, r.Faithfulness)).ToList(),
+            points.Select(r => $"{r.Edges} edges: {Format(r)}").ToList()))
+        { Title = $"{name}: faithfulness curve", XTitle = "edges in circuit (log scale)", YTitle = "faithfulness" };
+        figure.Add(new LineBand(level, points.Select(r => Shown(r, r.Interval.Lower)).ToList(), points.Select(r => Shown(r, r.Interval.Upper)).ToList()));
+        return points.All(r => r.Edges > 0) ? figure.WithNumericX(points.Select(r => (double)r.Edges).ToList(), log: true) : figure;
     }
 
-    /// <summary>"0.83 [0.71, 0.95]".</summary>
-    public static string Format(FaithfulnessResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"{NoNegativeZero(r.Faithfulness):0.###} [{NoNegativeZero(r.Interval.Lower):0.###}, {NoNegativeZero(r.Interval.Upper):0.###}]");
+    /// <summary>"0.83 [0.71, 0.95]", "empty (no edges)" or "undecided (...)".</summary>
+    public static string Format(FaithfulnessResult r) => r.Status switch
+    {
+        FaithfulnessStatus.Empty => "empty (no edges)",
+        FaithfulnessStatus.Undecided => "undecided (clean − corrupted gap not distinguishable from zero)",
+        _ => string.Create(CultureInfo.InvariantCulture,
+            $"{NoNegativeZero(r.Faithfulness):0.###} [{NoNegativeZero(r.Interval.Lower):0.###}, {NoNegativeZero(r.Interval.Upper):0.###}]"),
+    };
 
-    // An empty circuit's faithfulness is (m_corrupt - m_corrupt) / ..., -0 or a tiny negative in floating point, which
-    // "0.###" prints as "-0"; rounding to the printed digits first and adding +0 prints it as 0.
+    /// <summary>Why faithfulness is not reported: the gap it would divide by, with its CI.</summary>
+    public static string UndecidedNote(EffectGap gap) => string.Create(CultureInfo.InvariantCulture,
+        $"note: clean − corrupted metric {gap.Estimate:0.###} [{gap.Interval.Lower:0.###}, {gap.Interval.Upper:0.###}] ({gap.Interval.Level * 100:0}% CI) includes 0: ") +
+        "faithfulness would divide by noise, so it is reported as undecided; use prompts where the model's clean and corrupted answers differ, or more prompts";
+
+    // "0.###" prints a tiny negative as "-0"; rounding to the printed digits first and adding +0 prints it as 0.
     private static double NoNegativeZero(double x) => Math.Round(x, 3) + 0.0;
 }

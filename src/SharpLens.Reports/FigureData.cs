@@ -32,6 +32,8 @@ public static class FigureData
                 Row("series", "x", "label", "y");
                 foreach (var s in l.Series)
                     for (int i = 0; i < l.X.Count; i++) Row(s.Name, l.X[i], s.PointLabels?[i] ?? "", s.Y[i]);
+                foreach (var b in l.Bands)
+                    for (int i = 0; i < l.X.Count; i++) { Row($"{b.Name} lower", l.X[i], "", b.Lower[i]); Row($"{b.Name} upper", l.X[i], "", b.Upper[i]); }
                 break;
             case ScatterFigure sc:
                 Row("name", "layer", "x", "y");
@@ -100,6 +102,9 @@ public static class FigureData
                 break;
             case LineFigure l:
                 o["x"] = Strs(l.X);
+                if (l.XValues is not null) { o["x_values"] = Nums(l.XValues); o["log_x"] = l.LogX; }
+                if (l.Bands.Count > 0)
+                    o["bands"] = new JsonArray(l.Bands.Select(b => (JsonNode)new JsonObject { ["name"] = b.Name, ["lower"] = Nums(b.Lower), ["upper"] = Nums(b.Upper) }).ToArray());
                 o["series"] = new JsonArray(l.Series.Select(s =>
                 {
                     var so = new JsonObject { ["name"] = s.Name, ["y"] = Nums(s.Y) };

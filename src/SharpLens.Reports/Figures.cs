@@ -87,7 +87,16 @@ public sealed class HeatmapFigure : Figure
 /// <param name="PointLabels">Optional per-point hover labels such as "7_attn_out".</param>
 public sealed record LineSeries(string Name, IReadOnlyList<double> Y, IReadOnlyList<string>? PointLabels = null);
 
-/// <summary>Lines over shared categorical x values (layers, components, positions).</summary>
+/// <summary>A shaded interval under the lines of a <see cref="LineFigure"/> (e.g. a confidence band); NaN bounds leave gaps.</summary>
+/// <param name="Name">Legend name ("95% CI").</param>
+/// <param name="Lower">One lower bound per x value.</param>
+/// <param name="Upper">One upper bound per x value.</param>
+public sealed record LineBand(string Name, IReadOnlyList<double> Lower, IReadOnlyList<double> Upper);
+
+/// <summary>
+/// Lines over shared x values: categories (layers, components, positions), or numbers when <see cref="XValues"/> is set
+/// (on a log axis with <see cref="LogX"/>), with optional shaded bands drawn under them.
+/// </summary>
 public sealed class LineFigure : Figure
 {
     /// <inheritdoc/>
@@ -96,6 +105,12 @@ public sealed class LineFigure : Figure
     public IReadOnlyList<string> X { get; }
     /// <summary>The lines, each with one y value per x value.</summary>
     public List<LineSeries> Series { get; } = new();
+    /// <summary>Shaded bands (drawn under the lines), each with one bound pair per x value.</summary>
+    public List<LineBand> Bands { get; } = new();
+    /// <summary>Numeric positions of the x values (then the axis is numeric and <see cref="X"/> only labels the points), or null for categories.</summary>
+    public IReadOnlyList<double>? XValues { get; private set; }
+    /// <summary>With <see cref="XValues"/>: a logarithmic x axis (every x value must be positive).</summary>
+    public bool LogX { get; private set; }
 
     /// <summary>Lines over <paramref name="x"/>; every series needs one value per x value.</summary>
     public LineFigure(IReadOnlyList<string> x, params LineSeries[] series)
@@ -110,6 +125,23 @@ public sealed class LineFigure : Figure
         if (s.Y.Count != X.Count) throw new ArgumentException($"series '{s.Name}' has {s.Y.Count} values for {X.Count} x values");
         if (s.PointLabels is not null && s.PointLabels.Count != X.Count) throw new ArgumentException($"series '{s.Name}' needs one point label per x value");
         Series.Add(s);
+        return this;
+    }
+
+    /// <summary>Puts the x values on a numeric axis at <paramref name="values"/> (logarithmic when <paramref name="log"/>); returns this figure.</summary>
+    public LineFigure WithNumericX(IReadOnlyList<double> values, bool log)
+    {
+        if (values.Count != X.Count) throw new ArgumentException($"{values.Count} x positions for {X.Count} x values");
+        if (log && values.Any(v => !(v > 0))) throw new ArgumentException("a log x axis needs positive x values");
+        XValues = values; LogX = log;
+        return this;
+    }
+
+    /// <summary>Adds a shaded band (checked against <see cref="X"/>) and returns this figure.</summary>
+    public LineFigure Add(LineBand band)
+    {
+        if (band.Lower.Count != X.Count || band.Upper.Count != X.Count) throw new ArgumentException($"band '{band.Name}' needs one bound pair per x value");
+        Bands.Add(band);
         return this;
     }
 

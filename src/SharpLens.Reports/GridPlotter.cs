@@ -19,16 +19,8 @@ public static class GridPlotter
     /// <exception cref="InvalidInputException">The file is not JSON, or holds no result grid (e.g. an analysis input).</exception>
     public static string FromResultJson(string resultJsonPath, string outDir, bool staticImages = true, string kind = "plot")
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(resultJsonPath)) as JsonObject
-                ?? throw new InvalidInputException($"{resultJsonPath} is not a result (not a JSON object of grids): pass a JSON written by sharplens attribute, patch or study run");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException($"{resultJsonPath} is not valid JSON ({e.Message.ReplaceLineEndings(" ")}): pass a JSON written by sharplens attribute, patch or study run", e);
-        }
+        var root = InputFiles.ReadJson(resultJsonPath, "result file", "pass a JSON written by sharplens attribute, patch or study run") as JsonObject
+            ?? throw new InvalidInputException($"{resultJsonPath} is not a result (not a JSON object of grids): pass a JSON written by sharplens attribute, patch or study run");
         // Refuse what is not a result before writing anything: a report of only scalars (an analysis input's prompts and
         // answers, a study file) is a wrong file, not a result.
         bool HoldsGrids(JsonNode? node) => node is not null && (IsGrid(node) || node is JsonObject group && group.Any(kv => kv.Value is not null && IsGrid(kv.Value)));
@@ -37,14 +29,14 @@ public static class GridPlotter
                 ? $"{resultJsonPath} is an analysis input (clean, corrupted, answers), not a result: run `sharplens attribute` or `sharplens patch` with --input {resultJsonPath} --json RESULT.json, then plot RESULT.json"
                 : root.ContainsKey("study_hash") ? $"{resultJsonPath} is a study's results.json without comparison grids: its report is the index.html that `sharplens study run` wrote next to it"
                 : $"{resultJsonPath} holds no result grids (it has {string.Join(", ", root.Select(kv => kv.Key).Take(6))}): pass a JSON written by sharplens attribute, patch or study run");
-        var report = BuildReport(root, Path.GetFileNameWithoutExtension(resultJsonPath));
+        var report = InputFiles.Interpret($"result file '{resultJsonPath}'", () => BuildReport(root, Path.GetFileNameWithoutExtension(resultJsonPath), resultJsonPath));
         report.StaticImages = staticImages;
         report.Kind = kind;
         return report.Write(outDir);
     }
 
-    /// <summary>The report for a parsed result object.</summary>
-    public static Report BuildReport(JsonObject root, string title)
+    /// <summary>The report for a parsed result object; <paramref name="source"/> names it in messages about a malformed grid.</summary>
+    public static Report BuildReport(JsonObject root, string title, string source = "result")
     {
         var report = new Report(root["title"] is JsonValue tv && tv.GetValueKind() == JsonValueKind.String ? tv.ToString() : title);
         var scalars = new List<string[]>();
@@ -61,7 +53,7 @@ public static class GridPlotter
             }
             if (IsGrid(node))
             {
-                var g = Grid.FromJson(node);
+                var g = Grid.FromJson(node, $"{source}: {key}");
                 figures.AddRange(GridFigures(g, key));
             }
             else if (node is JsonObject group && group.Any(kv => kv.Value is not null && IsGrid(kv.Value)))
@@ -69,7 +61,7 @@ public static class GridPlotter
                 var grids = new List<KeyValuePair<string, Grid>>();
                 foreach (var (gk, gv) in group)
                 {
-                    if (gv is not null && IsGrid(gv)) grids.Add(new(gk, Grid.FromJson(gv)));
+                    if (gv is not null && IsGrid(gv)) grids.Add(new(gk, Grid.FromJson(gv, $"{source}: {key}.{gk}")));
                     else if (gv is JsonValue sv) scalars.Add(new[] { key + "." + gk, Scalar(sv) });
                 }
                 foreach (var shape in grids.GroupBy(g => (g.Value.Rows.Count, g.Value.Cols.Count)))

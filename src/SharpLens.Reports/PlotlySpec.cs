@@ -128,12 +128,27 @@ internal static class PlotlySpec
                 break;
             }
             case LineFigure l:
+                JsonArray X() => l.XValues is { } xv ? FigureData.Nums(xv) : FigureData.Strs(l.X);
+                foreach (var band in l.Bands)
+                {
+                    // The upper bound as an invisible line, then the lower one filled up to it.
+                    data.Add(new JsonObject
+                    {
+                        ["type"] = "scatter", ["mode"] = "lines", ["x"] = X(), ["y"] = FigureData.Nums(band.Upper), ["line"] = new JsonObject { ["width"] = 0 },
+                        ["showlegend"] = false, ["hoverinfo"] = "skip", ["name"] = band.Name,
+                    });
+                    data.Add(new JsonObject
+                    {
+                        ["type"] = "scatter", ["mode"] = "lines", ["x"] = X(), ["y"] = FigureData.Nums(band.Lower), ["line"] = new JsonObject { ["width"] = 0 },
+                        ["fill"] = "tonexty", ["fillcolor"] = "rgba(31,119,180,0.2)", ["name"] = band.Name, ["hoverinfo"] = "skip",
+                    });
+                }
                 foreach (var s in l.Series)
                 {
                     var t = new JsonObject
                     {
                         ["type"] = "scatter", ["mode"] = "lines+markers", ["name"] = s.Name,
-                        ["x"] = FigureData.Strs(l.X), ["y"] = FigureData.Nums(s.Y),
+                        ["x"] = X(), ["y"] = FigureData.Nums(s.Y),
                         ["marker"] = new JsonObject { ["size"] = 7 }, ["line"] = new JsonObject { ["width"] = 2 },
                     };
                     if (s.PointLabels is not null)
@@ -144,10 +159,11 @@ internal static class PlotlySpec
                     else t["hovertemplate"] = "%{x}<br>%{y:.4f}<extra>%{fullData.name}</extra>";
                     data.Add(t);
                 }
-                layout["xaxis"] = Axis(l.XTitle, true); layout["yaxis"] = Axis(l.YTitle, false);
+                layout["xaxis"] = Axis(l.XTitle, l.XValues is null); layout["yaxis"] = Axis(l.YTitle, false);
+                if (l.LogX) ((JsonObject)layout["xaxis"]!)["type"] = "log";
                 ((JsonObject)layout["yaxis"]!)["zeroline"] = true; ((JsonObject)layout["yaxis"]!)["gridcolor"] = "#eee";
                 layout["hovermode"] = "closest";
-                layout["showlegend"] = l.Series.Count > 1;
+                layout["showlegend"] = l.Series.Count + l.Bands.Count > 1;
                 break;
             case ScatterFigure sc:
             {

@@ -7,8 +7,12 @@ namespace SharpLens.Reports;
 /// <summary>An index page over a folder of runs: every sub-folder with a <see cref="RunManifest"/> (report.json) or an index.html.</summary>
 public static class RunIndex
 {
-    /// <summary>Writes <c>rootDir/index.html</c> listing every run folder under it (kind, model, creation time, figures); returns its path.</summary>
-    public static string Write(string rootDir, string title = "SharpLens runs")
+    /// <summary>
+    /// Writes <c>rootDir/index.html</c> listing every run folder under it (kind, model, creation time, figures); returns
+    /// its path. A damaged report.json (not UTF-8, not JSON, not an object, a key twice) does not stop the index: that
+    /// run is listed by its folder name, and <paramref name="warn"/> is told why.
+    /// </summary>
+    public static string Write(string rootDir, string title = "SharpLens runs", Action<string>? warn = null)
     {
         Directory.CreateDirectory(rootDir);
         var rows = new StringBuilder();
@@ -17,11 +21,12 @@ public static class RunIndex
         {
             string name = Path.GetFileName(sub), runTitle = name, kind = "", model = "", created = "", figures = "", entry = "index.html";
             var metaPath = Path.Combine(sub, RunManifest.FileName);
-            if (File.Exists(metaPath))
+            if (File.Exists(metaPath) || Directory.Exists(metaPath))
             {
                 try
                 {
-                    var meta = JsonNode.Parse(File.ReadAllText(metaPath))!;
+                    var meta = InputFiles.ReadJson(metaPath, "report manifest") as JsonObject
+                        ?? throw new InvalidInputException($"report manifest '{metaPath}' is not a JSON object");
                     runTitle = meta["title"]?.ToString() ?? name;
                     kind = meta["kind"]?.ToString() ?? "";
                     model = meta["model"]?.ToString() ?? "";
@@ -30,7 +35,11 @@ public static class RunIndex
                     // Only a plain file name inside the folder: the index never links elsewhere.
                     if (meta["entry"]?.ToString() is { Length: > 0 } e && e == Path.GetFileName(e)) entry = e;
                 }
-                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException) { }
+                catch (Exception e) when (e is SharpLensException or InvalidOperationException)
+                {
+                    (runTitle, kind, model, created, figures, entry) = (name, "", "", "", "", "index.html");
+                    warn?.Invoke($"{(e is SharpLensException ? e.Message : $"report manifest '{metaPath}' is malformed ({e.Message})")}; listed by its folder name");
+                }
             }
             if (!File.Exists(Path.Combine(sub, entry))) continue;
             n++;

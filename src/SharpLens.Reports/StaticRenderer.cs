@@ -76,14 +76,28 @@ internal static class StaticRenderer
             {
                 var (w, h) = PlotlySpec.Size(l);
                 var plot = NewPlot(l);
-                var xs = Enumerable.Range(0, l.X.Count).Select(i => (double)i).ToArray();
+                // A log axis is drawn as log10 of the values with ticks at the powers of ten.
+                var xs = l.XValues is { } xv ? xv.Select(v => l.LogX ? Math.Log10(v) : v).ToArray() : Enumerable.Range(0, l.X.Count).Select(i => (double)i).ToArray();
+                foreach (var band in l.Bands)
+                {
+                    string legend = band.Name;   // once per band, not once per piece
+                    foreach (var (from, to) in FiniteRuns(band.Lower, band.Upper))
+                    {
+                        var fill = plot.Add.FillY(xs[from..to], band.Lower.Skip(from).Take(to - from).ToArray(), band.Upper.Skip(from).Take(to - from).ToArray());
+                        fill.FillColor = new ScottPlot.Color(31, 119, 180, 50);
+                        fill.LegendText = legend;
+                        legend = "";
+                    }
+                }
                 foreach (var s in l.Series)
                 {
-                    var sc = plot.Add.Scatter(xs, s.Y.ToArray());
+                    // Infinite points are left out like NaN ones: ScottPlot cannot scale an axis to infinity.
+                    var sc = plot.Add.Scatter(xs, s.Y.Select(y => double.IsInfinity(y) ? double.NaN : y).ToArray());
                     sc.LegendText = s.Name; sc.LineWidth = 2; sc.MarkerSize = 6;
                 }
-                CategoryTicks(plot.Axes.Bottom, l.X, plot);
-                if (l.Series.Count > 1) plot.ShowLegend(Alignment.UpperLeft);
+                if (l.XValues is null) CategoryTicks(plot.Axes.Bottom, l.X, plot);
+                else if (l.LogX) LogTicks(plot.Axes.Bottom, xs);
+                if (l.Series.Count + l.Bands.Count > 1) plot.ShowLegend(Alignment.UpperLeft);
                 return (w, h, c => plot.Render(c, w, h));
             }
             case ScatterFigure s:
@@ -151,6 +165,26 @@ internal static class StaticRenderer
         return plot;
     }
 
+    /// <summary>[From, To) ranges of indices where both bounds are finite (a band is drawn piece by piece around gaps).</summary>
+    static IEnumerable<(int From, int To)> FiniteRuns(IReadOnlyList<double> lower, IReadOnlyList<double> upper)
+    {
+        int start = -1;
+        for (int i = 0; i <= lower.Count; i++)
+        {
+            bool finite = i < lower.Count && double.IsFinite(lower[i]) && double.IsFinite(upper[i]);
+            if (finite && start < 0) start = i;
+            if (!finite && start >= 0) { yield return (start, i); start = -1; }
+        }
+    }
+
+    /// <summary>Ticks at the powers of ten over log10 positions, labelled 1, 10, 100, 1k, 10k ...</summary>
+    static void LogTicks(IAxis axis, double[] log10Positions)
+    {
+        int lo = (int)Math.Floor(log10Positions.Min()), hi = (int)Math.Ceiling(log10Positions.Max());
+        var ticks = Enumerable.Range(lo, hi - lo + 1).ToArray();
+        axis.SetTicks(ticks.Select(t => (double)t).ToArray(), ticks.Select(t => t >= 3 ? $"{Math.Pow(10, t - 3):0}k" : Math.Pow(10, t).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+    }
+
     static void CategoryTicks(IAxis axis, IReadOnlyList<string> labels, Plot plot, bool reversed = false, int count = -1)
     {
         int n = labels.Count;
@@ -176,7 +210,12 @@ internal static class StaticRenderer
     {
         var plot = new Plot();
         if (title.Length > 0) plot.Title(title, 15);
-        var heat = plot.Add.Heatmap((double[,])hm.Values.Clone());
+        // An infinite cell (a saved result may hold one) is drawn at its end of the colour scale; ScottPlot refuses infinities.
+        var values = (double[,])hm.Values.Clone();
+        for (int r = 0; r < values.GetLength(0); r++)
+            for (int c = 0; c < values.GetLength(1); c++)
+                if (double.IsInfinity(values[r, c])) values[r, c] = values[r, c] > 0 ? range.Max : range.Min;
+        var heat = plot.Add.Heatmap(values);
         heat.Colormap = cmap;
         heat.ManualRange = new ScottPlot.Range(range.Min, range.Max);
         heat.NaNCellColor = ScottPlot.Colors.Transparent;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using SharpLens.Analysis;
+using SharpLens.Circuits;
 using SharpLens.Reports;
 
 namespace SharpLens.Studies;
@@ -24,13 +25,15 @@ public static class CircuitsReport
         {
             var g = section["groups"]![name]!;
             var circuit = CircuitsSection.CircuitOf(section, name);
-            var faith = Faith(g["faithfulness"]!);
-            var curve = g["curve"]!.AsArray().Select(c => Faith(c!)).ToList();
+            var faith = FaithfulnessResult.FromJson(g["faithfulness"], $"circuits.groups.{name}.faithfulness");
+            var curve = g["curve"]!.AsArray().Select((c, i) => FaithfulnessResult.FromJson(c, $"circuits.groups.{name}.curve[{i}]")).ToList();
             CircuitReport.Add(report, name, circuit, faith, curve);
         }
-        var matrices = new[] { ("edge_overlap", "Edge overlap (Jaccard)"), ("node_overlap", "Node overlap (Jaccard)"), ("cross_faithfulness", "Cross-faithfulness (row's circuit on column's pairing)") };
+        var matrices = new[] { ("edge_overlap", "Edge overlap (Jaccard)"), ("node_overlap", "Node overlap (Jaccard, heads and MLPs)"),
+            ("cross_faithfulness", "Cross-faithfulness (row's circuit on column's pairing; blank: undecided)") };
         var values = matrices.Select(m => Matrix(section[m.Item1]!.AsArray())).ToList();
-        double lo = Math.Min(0, values.Min(v => v.Cast<double>().Min())), hi = Math.Max(1, values.Max(v => v.Cast<double>().Max()));
+        var finite = values.SelectMany(v => v.Cast<double>()).Where(double.IsFinite).DefaultIfEmpty(0).ToList();
+        double lo = Math.Min(0, finite.Min()), hi = Math.Max(1, finite.Max());
         for (int i = 0; i < matrices.Length; i++)
             report.AddFigure(new HeatmapFigure(values[i], names, names)
             {
@@ -60,14 +63,12 @@ public static class CircuitsReport
         return string.Join("\n\n", lines);
     }
 
-    private static Circuits.FaithfulnessResult Faith(JsonNode n) => new(n["edges"]!.GetValue<int>(), n["faithfulness"]!.GetValue<float>(),
-        new Analysis.Statistics.ConfidenceInterval(n["faithfulness"]!.GetValue<float>(), n["ci_lower"]!.GetValue<float>(), n["ci_upper"]!.GetValue<float>(), 0.95), []);
-
     private static double[,] Matrix(JsonArray rows)
     {
         int r = rows.Count, c = rows[0]!.AsArray().Count;
         var m = new double[r, c];
-        for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) m[i, j] = rows[i]![j]!.GetValue<double>();
+        // null cells (undecided) are NaN: drawn blank.
+        for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) m[i, j] = rows[i]![j] is JsonValue v && v.TryGetValue(out double d) ? d : double.NaN;
         return m;
     }
 }

@@ -38,8 +38,8 @@ public static class CircuitsSection
     {
         var (groups, pathGroup) = s.Resolve(allGroups, StudyTarget.For(model));
         var graph = CircuitGraph.For(model);
-        var options = new CircuitSearchOptions { Method = s.Method, IgSteps = s.Steps, Edges = s.Edges };
-        var sizes = s.Curve.Distinct().Order().ToArray();
+        var options = new CircuitSearchOptions { Method = s.Method, IgSteps = s.Steps, Edges = s.EdgesFor(graph) };
+        var sizes = s.CurveFor(graph);
         var receivers = s.Receivers.Select(graph.RequireDownstream).ToList();
         HeadId? ovHead = s.OvHeadIn(graph);
 
@@ -61,7 +61,7 @@ public static class CircuitsSection
         // faithfulness on it. One evaluator is alive at a time, never next to the backward weights.
         foreach (var g in groups)
         {
-            (scores[g.Group.Name], circuits[g.Group.Name]) = ScoreEdges(model, s, g, evaluatorFor, options);
+            (scores[g.Group.Name], circuits[g.Group.Name]) = ScoreEdges(model, g, evaluatorFor, options);
             Advance(StudyWork.Tokens(g) * phases.Scoring);
         }
         model.ReleaseBackwardWeights();
@@ -70,9 +70,7 @@ public static class CircuitsSection
         int k = names.Count;
         var edgeOverlap = new double[k, k];
         var nodeOverlap = new double[k, k];
-        var cross = new double[k, k];
-        var crossLo = new double[k, k];
-        var crossHi = new double[k, k];
+        var cross = new FaithfulnessResult[k, k];
         for (int j = 0; j < k; j++)
         {
             // Column j: every circuit evaluated on group j (the diagonal is each circuit's own faithfulness).
@@ -81,8 +79,8 @@ public static class CircuitsSection
             for (int i = 0; i < k; i++)
             {
                 edgeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].Edges.Select(e => e.Name), circuits[names[j]].Edges.Select(e => e.Name));
-                nodeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].Nodes, circuits[names[j]].Nodes);
-                (cross[i, j], crossLo[i, j], crossHi[i, j]) = (column[i].Faithfulness, column[i].Interval.Lower, column[i].Interval.Upper);
+                nodeOverlap[i, j] = SetOverlap.Jaccard(circuits[names[i]].ComponentNodes, circuits[names[j]].ComponentNodes);
+                cross[i, j] = column[i];
             }
             Advance(StudyWork.Tokens(groups[j]) * phases.Evaluation);
         }
@@ -101,7 +99,7 @@ public static class CircuitsSection
             ["settings"] = new JsonObject
             {
                 ["hash"] = s.Hash(), ["method"] = options.Method == EdgeScoringMethod.Eap ? "EAP" : "EAP-IG", ["steps"] = s.Steps,
-                ["edges"] = s.Edges, ["selection"] = "greedy from the logits, pruned", ["metric"] = "mean logit difference",
+                ["edges"] = options.Edges, ["selection"] = "greedy from the logits, pruned", ["metric"] = "mean logit difference",
                 ["curve"] = new JsonArray(sizes.Select(n => (JsonNode?)n).ToArray()), ["resamples"] = s.Resamples, ["seed"] = s.Seed,
                 ["path_group"] = pathGroup.Group.Name, ["total_edges"] = graph.Edges.Count,
                 ["n_layers"] = graph.NLayers, ["n_heads"] = graph.NHeads, ["d_model"] = graph.DModel, ["parallel_attn_mlp"] = graph.ParallelAttnMlp,
@@ -109,7 +107,11 @@ public static class CircuitsSection
             ["groups"] = perGroup,
             ["names"] = Arr(names),
             ["edge_overlap"] = Matrix(edgeOverlap), ["node_overlap"] = Matrix(nodeOverlap),
-            ["cross_faithfulness"] = Matrix(cross), ["cross_faithfulness_lower"] = Matrix(crossLo), ["cross_faithfulness_upper"] = Matrix(crossHi),
+            // A cell whose column's pairing has no clear clean − corrupted gap (or whose circuit is empty) is null: undecided.
+            ["cross_faithfulness"] = Matrix(cross, r => r.Faithfulness), ["cross_faithfulness_lower"] = Matrix(cross, r => r.Interval.Lower),
+            ["cross_faithfulness_upper"] = Matrix(cross, r => r.Interval.Upper),
+            ["cross_faithfulness_status"] = new JsonArray(Enumerable.Range(0, k).Select(i => (JsonNode?)new JsonArray(
+                Enumerable.Range(0, k).Select(j => (JsonNode?)cross[i, j].Status.ToString().ToLowerInvariant()).ToArray())).ToArray()),
             ["path_patching"] = path,
         };
         if (ovHead is { } head)
@@ -128,14 +130,14 @@ public static class CircuitsSection
 
     /// <summary>A group's EAP-IG edge scores and its circuit. The group's evaluator is built here, not by the caller, so
     /// that no frame but this one holds it: it is garbage when this returns.</summary>
-    private static (EdgeScores Scores, Circuit Circuit) ScoreEdges(HookedTransformer model, CircuitsSettings s, ResolvedGroup g,
+    private static (EdgeScores Scores, Circuit Circuit) ScoreEdges(HookedTransformer model, ResolvedGroup g,
         Func<ResolvedGroup, CircuitEvaluator> evaluatorFor, CircuitSearchOptions options)
     {
         StudyMemory.ReturnFreedMemory();   // the previous group's evaluator and edge-scoring buffers
         var evaluator = evaluatorFor(g);
         // The evaluator's clean and corrupted runs also serve the edge scores.
         var scores = CircuitDiscovery.Score(model, evaluator.Inputs, options, evaluator);
-        return (scores, CircuitDiscovery.Select(scores, s.Edges, greedy: true));
+        return (scores, CircuitDiscovery.Select(scores, options.Edges, greedy: true));
     }
 
     /// <summary>
@@ -151,6 +153,7 @@ public static class CircuitsSection
         string name = groups[j].Group.Name;
         var evaluator = evaluatorFor(groups[j]);
         var column = groups.Select(other => evaluator.Faithfulness(circuits[other.Group.Name], s.Resamples, seed: s.Seed)).ToArray();
+        var gap = evaluator.Gap();
         var (circuit, faith, groupScores) = (circuits[name], column[j], scores[name]);
         var curve = evaluator.Curve(groupScores, sizes, (sc, n) => Circuit.Greedy(sc, n), s.Resamples, seed: s.Seed);
         CircuitJson.Write(circuit, Path.Combine(circuitDir, name + ".json"));
@@ -158,7 +161,8 @@ public static class CircuitsSection
         {
             ["method"] = groupScores.Method, ["edges"] = circuit.EdgeCount, ["nodes"] = Arr(circuit.Nodes.Order(StringComparer.Ordinal)),
             ["clean_logit_diff"] = evaluator.CleanPerPrompt.Average(), ["corrupted_logit_diff"] = evaluator.CorruptedPerPrompt.Average(),
-            ["faithfulness"] = Faith(faith), ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)Faith(r)).ToArray()),
+            ["gap"] = gap.ToJson(),
+            ["faithfulness"] = faith.ToJson(), ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)r.ToJson()).ToArray()),
             ["circuit_edges"] = new JsonObject(circuit.Edges.Select(e => KeyValuePair.Create(e.Name, (JsonNode?)JsonValue.Create(groupScores[e])))),
             ["circuit_file"] = Path.Combine("circuits", name + ".json").Replace('\\', '/'),
         };
@@ -182,43 +186,58 @@ public static class CircuitsSection
         return new Circuit(graph, flags, new EdgeScores(graph, matrix, st["method"]!.GetValue<string>()));
     }
 
-    private static JsonObject Faith(FaithfulnessResult r) => new()
-    {
-        ["edges"] = r.Edges, ["faithfulness"] = r.Faithfulness, ["ci_lower"] = r.Interval.Lower, ["ci_upper"] = r.Interval.Upper,
-    };
-
     private static JsonArray Arr(IEnumerable<string> xs) => new(xs.Select(x => (JsonNode?)x).ToArray());
 
     private static JsonArray Matrix(double[,] m) => new(Enumerable.Range(0, m.GetLength(0))
         .Select(i => (JsonNode?)new JsonArray(Enumerable.Range(0, m.GetLength(1)).Select(j => (JsonNode?)Math.Round(m[i, j], 6)).ToArray())).ToArray());
 
+    // The measured cells' values; null where the faithfulness is undecided or the circuit empty.
+    private static JsonArray Matrix(FaithfulnessResult[,] m, Func<FaithfulnessResult, float> value) => new(Enumerable.Range(0, m.GetLength(0))
+        .Select(i => (JsonNode?)new JsonArray(Enumerable.Range(0, m.GetLength(1))
+            .Select(j => m[i, j].IsMeasured && float.IsFinite(value(m[i, j])) ? (JsonNode?)Math.Round(value(m[i, j]), 6) : null).ToArray())).ToArray());
+
     /// <summary>
-    /// The findings sentence, from the run's numbers: mean own-group vs cross-group faithfulness, overlaps, and a verdict
-    /// (one shared circuit when every cross-faithfulness CI lies above 0.8; distinct circuits when some CI lies below 0.5).
+    /// The findings sentence, from the run's numbers: own-group and cross-group faithfulness, overlaps, and a verdict.
+    /// Undecided when some pairing's clean − corrupted gap is not distinguishable from zero (its faithfulness would be a
+    /// ratio of noise) or some cross cell is not measured; otherwise one shared circuit when every cross-faithfulness CI
+    /// lies above 0.8, distinct circuits when some CI lies below 0.5, else undecided at this sample size.
     /// </summary>
     public static string Finding(JsonObject section)
     {
         var names = section["names"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
         int k = names.Count;
-        double V(string key, int i, int j) => section[key]![i]![j]!.GetValue<double>();
-        var own = Enumerable.Range(0, k).Select(i => V("cross_faithfulness", i, i)).ToList();
+        // null (undecided or empty) reads as NaN: it never passes a threshold and is never averaged.
+        double V(string key, int i, int j) => section[key]![i]![j] is JsonValue v && v.TryGetValue(out double d) ? d : double.NaN;
+        var groups = section["groups"]!.AsObject();
+        var noisy = names.Where(n => groups[n]?["gap"]?["clear"] is JsonValue c && c.TryGetValue(out bool clear) && !clear).ToList();
+        var own = Enumerable.Range(0, k).Select(i => V("cross_faithfulness", i, i)).Where(double.IsFinite).ToList();
         var off = (from i in Enumerable.Range(0, k) from j in Enumerable.Range(0, k) where i != j select (i, j)).ToList();
         string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-        if (off.Count == 0) return $"Circuits: one group only ({names[0]}), faithfulness {F(own[0])}; nothing to compare.";
-        double crossMean = off.Average(p => V("cross_faithfulness", p.i, p.j));
+        string ownText = own.Count == 0 ? "not measured on any pairing" : own.Count == 1 ? F(own[0]) : $"{F(own.Min())} to {F(own.Max())}";
+        string gapText = noisy.Count == 0 ? "" : $" The clean − corrupted logit difference of {string.Join(", ", noisy)} is not distinguishable from zero (its 95% CI includes 0), " +
+            "so faithfulness there would divide by noise and is reported as undecided.";
+        if (off.Count == 0) return $"Circuits: one group only ({names[0]}), faithfulness {ownText}; nothing to compare.{gapText}";
+        var measured = off.Where(p => double.IsFinite(V("cross_faithfulness", p.i, p.j))).ToList();
         double edgeMean = off.Average(p => V("edge_overlap", p.i, p.j)), nodeMean = off.Average(p => V("node_overlap", p.i, p.j));
-        var worst = off.MinBy(p => V("cross_faithfulness_lower", p.i, p.j));
-        int above = off.Count(p => V("cross_faithfulness_lower", p.i, p.j) >= 0.8);
-        int below = off.Count(p => V("cross_faithfulness_upper", p.i, p.j) < 0.5);
-        string verdict = above == off.Count ? "the pairings share one circuit: every circuit keeps at least 0.8 of the effect on every other pairing (95% CI)"
+        int above = measured.Count(p => V("cross_faithfulness_lower", p.i, p.j) >= 0.8);
+        int below = measured.Count(p => V("cross_faithfulness_upper", p.i, p.j) < 0.5);
+        string verdict = noisy.Count > 0 ? $"undecided: the effect itself is not measurable on {noisy.Count} of {k} pairings"
+            : measured.Count < off.Count ? $"undecided: {off.Count - measured.Count} of {off.Count} cross-faithfulness values are not measured (an empty circuit)"
+            : above == off.Count ? "the pairings share one circuit: every circuit keeps at least 0.8 of the effect on every other pairing (95% CI)"
             : below > 0 ? $"the pairings do not share one circuit: for {below} of {off.Count} ordered pairs the circuit of one pairing recovers less than 0.5 of another's effect even at the upper end of its 95% CI"
             : $"undecided at this sample size: {above} of {off.Count} ordered pairs have cross-faithfulness CIs above 0.8, none entirely below 0.5";
-        var g = section["groups"]!.AsObject();
-        int edges = g.Select(p => p.Value!["edges"]!.GetValue<int>()).Max();
+        string crossText = "";
+        if (measured.Count > 0)
+        {
+            var worst = measured.MinBy(p => V("cross_faithfulness_lower", p.i, p.j));
+            crossText = $"evaluated on the other pairings it averages {F(measured.Average(p => V("cross_faithfulness", p.i, p.j)))} over {measured.Count} measured pairs " +
+                $"(weakest: the {names[worst.i]} circuit on {names[worst.j]}, {F(V("cross_faithfulness", worst.i, worst.j))} " +
+                $"[{F(V("cross_faithfulness_lower", worst.i, worst.j))}, {F(V("cross_faithfulness_upper", worst.i, worst.j))}]). ";
+        }
+        else crossText = "no cross-faithfulness is measured. ";
+        int edges = groups.Select(p => p.Value!["edges"]!.GetValue<int>()).Max();
         return string.Create(CultureInfo.InvariantCulture,
-            $"Circuits ({section["settings"]!["method"]}, up to {edges} edges per pairing): on their own pairing the circuits' faithfulness is {F(own.Min())} to {F(own.Max())}; " +
-            $"evaluated on the other pairings it averages {F(crossMean)} (weakest: the {names[worst.i]} circuit on {names[worst.j]}, {F(V("cross_faithfulness", worst.i, worst.j))} " +
-            $"[{F(V("cross_faithfulness_lower", worst.i, worst.j))}, {F(V("cross_faithfulness_upper", worst.i, worst.j))}]). Edge overlap (Jaccard) averages {F(edgeMean)}, node overlap {F(nodeMean)}. " +
-            $"Verdict: {verdict}.");
+            $"Circuits ({section["settings"]!["method"]}, up to {edges} edges per pairing): on their own pairing the circuits' faithfulness is {ownText}; " +
+            $"{crossText}Edge overlap (Jaccard) averages {F(edgeMean)}, node overlap (heads and MLPs) {F(nodeMean)}.{gapText} Verdict: {verdict}.");
     }
 }

@@ -7,7 +7,8 @@ namespace SharpLens.Studies;
 /// <summary>
 /// The study file's <c>"circuits"</c> block (see docs/circuits.md, "In a study"). Every key is optional:
 /// <c>groups</c> (names; default: every group of <c>experiment</c>), <c>experiment</c> (2), <c>method</c>
-/// (<c>eap-ig</c> or <c>eap</c>), <c>steps</c> (5), <c>edges</c> (200), <c>curve</c> (circuit sizes), <c>resamples</c>
+/// (<c>eap-ig</c> or <c>eap</c>), <c>steps</c> (5), <c>edges</c> (200, at most the model's edge count), <c>curve</c> (circuit
+/// sizes; default 12 sizes spaced evenly in log scale from 10 to the full graph), <c>resamples</c>
 /// (1000), <c>seed</c> (0), <c>path_group</c> (default: the first group of experiment 1, else the first circuit group),
 /// <c>receivers</c> (["a7.h11&lt;v&gt;", "a7.h11&lt;q&gt;"]), <c>ov_head</c> ("L7H11"), <c>ov_tokens</c>,
 /// <c>bigram_sources</c> and <c>bigram_answers</c> (two tokens).
@@ -16,8 +17,8 @@ namespace SharpLens.Studies;
 /// <param name="Experiment">The experiment whose groups get circuits when <paramref name="Groups"/> is null.</param>
 /// <param name="Method">EAP or EAP-IG.</param>
 /// <param name="Steps">EAP-IG interpolation steps.</param>
-/// <param name="Edges">Edges per circuit (greedy growth from the logits, pruned).</param>
-/// <param name="Curve">Circuit sizes of the faithfulness curve.</param>
+/// <param name="Edges">Edges per circuit (greedy growth from the logits, pruned), or null for the default (<see cref="EdgesFor"/>).</param>
+/// <param name="Curve">Circuit sizes of the faithfulness curve, or null for the default (<see cref="CurveFor"/>).</param>
 /// <param name="Resamples">Bootstrap resamples for every CI.</param>
 /// <param name="Seed">Bootstrap seed.</param>
 /// <param name="PathGroup">The group path patching runs on, or null for the default.</param>
@@ -26,12 +27,23 @@ namespace SharpLens.Studies;
 /// <param name="OvTokens">Attended tokens whose OV readout is shown.</param>
 /// <param name="BigramSources">Source tokens of the direct bigram path.</param>
 /// <param name="BigramAnswers">The (correct, wrong) answer pair of the bigram path.</param>
-public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experiment, EdgeScoringMethod Method, int Steps, int Edges,
-    IReadOnlyList<int> Curve, int Resamples, int Seed, string? PathGroup, IReadOnlyList<string> Receivers, string? OvHead,
+public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experiment, EdgeScoringMethod Method, int Steps, int? Edges,
+    IReadOnlyList<int>? Curve, int Resamples, int Seed, string? PathGroup, IReadOnlyList<string> Receivers, string? OvHead,
     IReadOnlyList<StudyToken> OvTokens, IReadOnlyList<StudyToken> BigramSources, IReadOnlyList<StudyToken> BigramAnswers)
 {
     private static readonly string[] Keys = ["groups", "experiment", "method", "steps", "edges", "curve", "resamples", "seed",
         "path_group", "receivers", "ov_head", "ov_tokens", "bigram_sources", "bigram_answers"];
+
+    /// <summary>The circuit size when the block gives none: 200 edges, or the whole graph of a model with fewer.</summary>
+    public const int DefaultEdges = 200;
+
+    /// <summary>Edges per circuit on <paramref name="graph"/>: as given, else <see cref="DefaultEdges"/> capped at the graph's size.</summary>
+    public int EdgesFor(CircuitGraph graph) => Edges ?? Math.Min(DefaultEdges, graph.Edges.Count);
+
+    /// <summary>The curve's circuit sizes on <paramref name="graph"/>, ascending: as given, else 12 sizes spaced evenly in
+    /// log scale from 10 (or fewer on a tiny graph) to the full graph, as EAP-IG and auto-circuit plot faithfulness.</summary>
+    public int[] CurveFor(CircuitGraph graph) => Curve is not null ? Curve.Distinct().Order().ToArray()
+        : CircuitDiscovery.LogSizes(Math.Min(10, graph.Edges.Count), graph.Edges.Count, 12);
 
     /// <summary>The block's method name as written in the file and results (<c>eap</c>, <c>eap-ig</c>).</summary>
     public string MethodName => Method == EdgeScoringMethod.Eap ? "eap" : "eap-ig";
@@ -83,12 +95,12 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
         };
         var curve = c["curve"] switch
         {
-            null => new List<int> { 10, 30, 100, 300, 1000, 3000 },
+            null => null,
             JsonArray a => a.Select((x, i) => x is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int n) ? n
                 : throw Error($"curve[{i}] must be an integer circuit size, not {x?.ToJsonString() ?? "null"}")).ToList(),
             var other => throw Error($"curve must be a list of circuit sizes, not {other.ToJsonString()}"),
         };
-        return new CircuitsSettings(Strs("groups"), Int("experiment", 2), scoring, Int("steps", 5), Int("edges", 200), curve,
+        return new CircuitsSettings(Strs("groups"), Int("experiment", 2), scoring, Int("steps", 5), c["edges"] is null ? null : Int("edges", DefaultEdges), curve,
             Int("resamples", 1000), Int("seed", 0), Str("path_group"), Strs("receivers") ?? ["a7.h11<v>", "a7.h11<q>"],
             c.ContainsKey("ov_head") ? Str("ov_head") : "L7H11", Tokens("ov_tokens") ?? Texts("'re", "'s", " are", " is"),
             Tokens("bigram_sources") ?? Texts(" they", " she", " he", " we"), Tokens("bigram_answers") ?? Texts("'re", " are"));
@@ -118,8 +130,8 @@ public sealed record CircuitsSettings(IReadOnlyList<string>? Groups, int Experim
                 $"circuits.path_group: unknown group '{PathGroup}': groups are {string.Join(", ", groups.Select(g => g.Name))}");
         if (target.NHeads < 1) throw new InvalidInputException("circuits: the model's head count is unknown, so circuit node names cannot be checked");
         var graph = new CircuitGraph(target.NLayers, target.NHeads, 1);
-        CircuitDiscovery.Validate(graph, new CircuitSearchOptions { Method = Method, IgSteps = Steps, Edges = Edges });
-        if (Curve.Count == 0 || Curve.Any(n => n < 1 || n > graph.Edges.Count))
+        CircuitDiscovery.Validate(graph, new CircuitSearchOptions { Method = Method, IgSteps = Steps, Edges = EdgesFor(graph) });
+        if (Curve is not null && (Curve.Count == 0 || Curve.Any(n => n < 1 || n > graph.Edges.Count)))
             throw new InvalidInputException($"circuits.curve must list circuit sizes between 1 and {graph.Edges.Count} (the model's edge count), got [{string.Join(", ", Curve)}]");
         if (Resamples < 100 || Resamples > 100_000) throw new InvalidInputException($"circuits.resamples must be between 100 and 100000, got {Resamples}");
         if (Receivers.Count == 0) throw new InvalidInputException("circuits.receivers is empty: name at least one receiver such as \"a7.h11<v>\"");

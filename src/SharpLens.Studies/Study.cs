@@ -137,9 +137,8 @@ public static class StudyFile
     /// <summary>Reads the study file at <paramref name="path"/>: YAML for .yaml/.yml, else JSON.</summary>
     public static Study Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"study file '{path}' does not exist: check the path");
         string ext = Path.GetExtension(path).ToLowerInvariant();
-        string text = File.ReadAllText(path);
+        string text = InputFiles.ReadText(path, "study file");
         return ext is ".yaml" or ".yml" ? ParseYaml(text, Path.GetFileName(path)) : ParseJson(text, Path.GetFileName(path));
     }
 
@@ -147,34 +146,56 @@ public static class StudyFile
     public static Study ParseJson(string json, string source = "study")
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException($"{source}: malformed JSON at line {(e.LineNumber ?? 0) + 1}: {e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0]}");
-        }
+        try { root = JsonNode.Parse(json, documentOptions: InputFiles.DocumentOptions(lenient: true)); }
+        catch (JsonException e) { throw new InvalidInputException($"{source}: malformed JSON: {InputFiles.JsonError(e)}"); }
         return FromNode(root, source);
     }
 
     /// <summary>Parses a YAML study with the same structure as the JSON form; <paramref name="source"/> names it in errors.</summary>
     public static Study ParseYaml(string yaml, string source = "study")
     {
+        // The YAML parser and the conversion below recurse per level: bound the nesting as JSON readers do (64).
+        int depth = 0, deepest = 0;
+        foreach (char c in yaml)
+            if (c is '[' or '{') deepest = Math.Max(deepest, ++depth);
+            else if (c is ']' or '}') depth--;
+        if (deepest > MaxYamlDepth) throw new InvalidInputException($"{source}: YAML nested {deepest} levels deep: a study file needs a few levels");
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlException e) { throw new InvalidInputException($"{source}: malformed YAML at line {e.Start.Line}: {e.Message.Split('\n')[0]}"); }
-        catch (InvalidOperationException e) { throw new InvalidInputException($"{source}: malformed YAML: {e.Message}"); }
+        catch (InvalidOperationException e) { throw new InvalidInputException($"{source}: malformed YAML: {e.Message.Split('\n')[0]}"); }
         if (stream.Documents.Count == 0) throw new InvalidInputException($"{source}: the YAML file is empty");
         // Round-trip through JSON text so every value is backed by a JsonElement, exactly as for JSON files.
-        return FromNode(JsonNode.Parse(ToJson(stream.Documents[0].RootNode)?.ToJsonString() ?? "null"), source);
+        return FromNode(JsonNode.Parse(ToJson(stream.Documents[0].RootNode, source)?.ToJsonString() ?? "null"), source);
     }
 
-    /// <summary>YAML to JSON: plain scalars that look like integers, numbers, booleans or null become those; quoted ones stay strings.</summary>
-    internal static JsonNode? ToJson(YamlNode node) => node switch
+    private const int MaxYamlDepth = 64;
+
+    /// <summary>YAML to JSON: plain scalars that look like integers, numbers, booleans or null become those; quoted ones
+    /// stay strings. A key that is not a plain value, a key given twice or nesting beyond 64 levels is an error.</summary>
+    internal static JsonNode? ToJson(YamlNode node, string source = "study", int depth = 0)
     {
-        YamlMappingNode m => new JsonObject(m.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
-        YamlSequenceNode s => new JsonArray(s.Children.Select(ToJson).ToArray()),
-        YamlScalarNode sc => Scalar(sc),
-        _ => null,
-    };
+        if (depth > MaxYamlDepth) throw new InvalidInputException($"{source}: YAML nested more than {MaxYamlDepth} levels deep");
+        switch (node)
+        {
+            case YamlMappingNode m:
+                var o = new JsonObject();
+                foreach (var (key, value) in m.Children)
+                {
+                    string name = key is YamlScalarNode k ? k.Value ?? ""
+                        : throw new InvalidInputException($"{source}: YAML line {key.Start.Line}: a key must be a plain name, not a list or mapping");
+                    if (o.ContainsKey(name)) throw new InvalidInputException($"{source}: YAML line {key.Start.Line}: key '{name}' is given twice");
+                    o[name] = ToJson(value, source, depth + 1);
+                }
+                return o;
+            case YamlSequenceNode s:
+                return new JsonArray(s.Children.Select(c => ToJson(c, source, depth + 1)).ToArray());
+            case YamlScalarNode sc:
+                return Scalar(sc);
+            default:
+                return null;
+        }
+    }
 
     private static JsonNode? Scalar(YamlScalarNode sc)
     {
@@ -184,7 +205,8 @@ public static class StudyFile
         if (v is "true" or "True" or "TRUE") return JsonValue.Create(true);
         if (v is "false" or "False" or "FALSE") return JsonValue.Create(false);
         if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l)) return JsonValue.Create(l);
-        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) return JsonValue.Create(d);
+        // "1e999" parses as infinity, which JSON cannot hold: beyond double's range it stays text (and fails where a number belongs).
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)) return JsonValue.Create(d);
         return JsonValue.Create(v);
     }
 

@@ -29,16 +29,59 @@ public sealed class StudyResults
     /// <summary>The model name the run recorded.</summary>
     public string? Model => Root["model"]?.ToString();
 
-    /// <summary>Reads a results.json; a missing or malformed file is an <see cref="InvalidInputException"/>.</summary>
+    /// <summary>The file the results were read from (for messages), or "results.json" for results built in memory.</summary>
+    public string Source { get; private init; } = "results.json";
+
+    /// <summary>
+    /// Reads a results.json. A missing, empty, non-UTF-8 or malformed file, and a damaged structure (groups that are not
+    /// objects, a grid whose values do not match its labels, a non-number where a number belongs) are one-line
+    /// <see cref="InvalidInputException"/>s naming the file and the field.
+    /// </summary>
     public static StudyResults Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"'{path}' does not exist: pass the --out folder of a `sharplens study run`");
-        try
+        var root = InputFiles.ReadJson(path, "results file", "pass the --out folder of a `sharplens study run` or its results.json");
+        if (root is not JsonObject o) throw new InvalidInputException($"results file '{path}' holds {InputFiles.Describe(root)}, not a study's results object");
+        var results = new StudyResults(o) { Source = path };
+        results.Validate();
+        return results;
+    }
+
+    // Structure every reader relies on: groups, comparisons and timings are objects; every grid (an object with "values")
+    // anywhere under groups and comparisons reads as a grid. Checked at load, so that a damaged file is refused before a
+    // verify, a resume or a report starts, with the field named.
+    private void Validate()
+    {
+        foreach (var key in new[] { "groups", "comparisons", "timings", "settings", "circuits", "study_file" })
+            if (Root[key] is JsonNode n && n is not JsonObject)
+                throw new InvalidInputException($"{Source}: \"{key}\" must be an object, not {InputFiles.Describe(n)}");
+        foreach (var key in new[] { "study", "title", "model", "study_hash" })
+            if (Root[key] is JsonNode n && !(n is JsonValue v && v.GetValueKind() == JsonValueKind.String))
+                throw new InvalidInputException($"{Source}: \"{key}\" must be text, not {InputFiles.Describe(n)}");
+        foreach (var (name, group) in Groups)
         {
-            return new StudyResults(JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new InvalidInputException($"{path}: expected a JSON object"));
+            if (group is not JsonObject g) throw new InvalidInputException($"{Source}: groups.{name} must be an object, not {InputFiles.Describe(group)}");
+            CheckGrids(g, $"groups.{name}");
         }
-        catch (JsonException e) { throw new InvalidInputException($"{path}: malformed JSON: {e.Message.Split('\n')[0]}"); }
+        CheckGrids(Comparisons, "comparisons");
+        foreach (var (name, seconds) in Timings)
+            if (!(seconds is JsonValue v && v.TryGetValue(out double _)))
+                throw new InvalidInputException($"{Source}: timings.{name} must be a number of seconds, not {InputFiles.Describe(seconds)}");
+    }
+
+    private void CheckGrids(JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case JsonObject o when o.ContainsKey("values") && (o.ContainsKey("rows") || o.ContainsKey("cols")):
+                Grid.FromJson(o, $"{Source}: {path}");
+                break;
+            case JsonObject o:
+                foreach (var (key, child) in o) CheckGrids(child, $"{path}.{key}");
+                break;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++) CheckGrids(a[i], $"{path}[{i}]");
+                break;
+        }
     }
 
     /// <summary>The object of group <paramref name="name"/> (created when absent).</summary>
@@ -70,7 +113,7 @@ public sealed class StudyResults
     {
         var node = Get(group, path);
         if (node?["grid"] is JsonNode g) node = g;
-        return node is JsonObject o && o["values"] is JsonArray ? Grid.FromJson(o) : null;
+        return node is JsonObject o && o["values"] is JsonArray ? Grid.FromJson(o, $"{Source}: groups.{group}.{path.Replace('/', '.')}") : null;
     }
 
     /// <summary>Writes the results to <paramref name="path"/> atomically (temporary file, then rename).</summary>

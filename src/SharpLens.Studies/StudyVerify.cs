@@ -19,10 +19,11 @@ public static class StudyVerify
     /// <param name="results">The run.</param>
     /// <param name="reference">The reference (notebook format).</param>
     /// <param name="overrideTolerance">Replaces every non-exact default tolerance (the command line's --atol/--rtol), or null.</param>
-    public static IReadOnlyList<VerifyCheck> Compare(StudyResults results, JsonObject reference, VerifyTolerance? overrideTolerance = null)
+    /// <param name="referenceSource">Names the reference in messages (its file).</param>
+    public static IReadOnlyList<VerifyCheck> Compare(StudyResults results, JsonObject reference, VerifyTolerance? overrideTolerance = null, string referenceSource = "the reference")
     {
         if (reference["figures"] is not JsonArray figures)
-            throw new InvalidInputException("the reference has no \"figures\" list: expected the notebook JSON format {\"figures\": [{\"group\", \"title\", \"traces\"}]}");
+            throw new InvalidInputException($"{referenceSource} has no \"figures\" list: expected the notebook JSON format {{\"figures\": [{{\"group\", \"title\", \"traces\"}}]}}");
         VerifyTolerance Tol(VerifyTolerance t) => overrideTolerance is null || t == VerifyTolerance.Exact ? t : overrideTolerance;
         var list = new List<VerifyCheck>();
         var refGroups = reference["groups"] as JsonObject;
@@ -36,7 +37,7 @@ public static class StudyVerify
             var map = ReferenceFigures.For(title);
             if (map is null) { list.Add(new(group, title, "", "no mapping", "verify does not know this figure title")); continue; }
             if (groupLines[group].Status == "missing") { list.Add(VerifyCheck.Missing(group, title, map.Source, $"group '{group}' is not in the results")); continue; }
-            var expected = ReferenceFigures.Expected(map, f?["traces"]?[0], $"reference figures[{i}] ({group}: {title})");
+            var expected = ReferenceFigures.Expected(map, (f?["traces"] as JsonArray)?.FirstOrDefault(), $"{referenceSource}: figures[{i}] ({group}: {title})");
             var ours = ReferenceFigures.Ours(results, group, map, out string? missing);
             list.Add(ours is null ? VerifyCheck.Missing(group, title, map.Source, missing!)
                 : TableComparison.Compare(group, title, map.Source, ours, expected, Tol(VerifyTolerance.Default)));
@@ -44,7 +45,7 @@ public static class StudyVerify
         if (reference["notebook_printed"] is JsonObject printed)
         {
             string exp1 = refGroups?.FirstOrDefault(kv => kv.Value?["experiment"]?.ToString() == "1").Key ?? "re_they";
-            list.AddRange(PrintedNumbers.Compare(results, printed, exp1, Tol));
+            list.AddRange(PrintedNumbers.Compare(results, printed, exp1, Tol, referenceSource));
         }
         list.AddRange(Claims(results));
         return list;
@@ -106,12 +107,36 @@ public static class StudyVerify
                 figures.Add(new JsonObject { ["group"] = group, ["title"] = title, ["traces"] = new JsonArray(Trace(map, t)) });
             }
         }
-        return new JsonObject
+        var reference = new JsonObject
         {
             ["source"] = $"sharplens study run of '{results.Root["study"]}' on {results.Model}", ["groups"] = groups,
             ["notebook_printed"] = PrintedTemplate.FromResults(results), ["figures"] = figures,
         };
+        NonFiniteToNull(reference);
+        return reference;
     }
+
+    // JSON has no NaN or infinity: such a value (a result may hold one) is written as null, as Plotly writes NaN, and read
+    // back as NaN (ReferenceFigures.Nums), which no comparison passes.
+    private static void NonFiniteToNull(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, child) in o.ToList())
+                    if (IsNonFinite(child)) o[key] = null;
+                    else NonFiniteToNull(child);
+                break;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++)
+                    if (IsNonFinite(a[i])) a[i] = null;
+                    else NonFiniteToNull(a[i]);
+                break;
+        }
+    }
+
+    private static bool IsNonFinite(JsonNode? node) =>
+        node is JsonValue v && (v.TryGetValue(out double d) && !double.IsFinite(d) || v.TryGetValue(out float f) && !float.IsFinite(f));
 
     private static JsonObject Trace(ReferenceFigures.Mapping map, LabelledTable t)
     {

@@ -92,7 +92,7 @@ internal static class StudyWork
     {
         double evaluator = 2 + 2 * EdgePatchedPass;
         double scoring = evaluator + (s.Method == EdgeScoringMethod.Eap ? 1 : Math.Max(1, s.Steps)) * (1 + Backward);
-        double evaluation = evaluator + (groups + s.Curve.Distinct().Count()) * EdgePatchedPass;
+        double evaluation = evaluator + (groups + s.CurveFor(graph).Length) * EdgePatchedPass;
         // A receiver in layer l is reached by the heads and MLPs of the layers before it: about half of them.
         double senders = graph.NLayers * (graph.NHeads + 1) / 2.0;
         return new CircuitPhases(scoring, evaluation, senders * PathPatchedPass);

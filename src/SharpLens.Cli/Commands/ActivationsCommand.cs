@@ -26,8 +26,10 @@ internal static class ActivationsCommand
             var names = parse.GetValue(hooks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(lm.ValidateHookName).Distinct().ToList();
             if (names.Count == 0) throw new InvalidInputException("--hooks is empty: name at least one hook point");
-            TokenBatch batch = file is not null
-                ? new TokenBatch(Cli.ReadTokensFile(file).Select(s => (IReadOnlyList<int>)s).ToList(), lm.Tokenizer?.PadTokenId ?? lm.Config.BosTokenId)
+            var fileIds = file is null ? null : Cli.ReadTokensFile(file);
+            if (fileIds is not null) Cli.RequireVocabulary(fileIds, lm, file!);
+            TokenBatch batch = fileIds is not null
+                ? new TokenBatch(fileIds.Select(s => (IReadOnlyList<int>)s).ToList(), lm.Tokenizer?.PadTokenId ?? lm.Config.BosTokenId)
                 : lm.RequireTokenizer().ToTokens(prompts);
             var (_, cache) = lm.RunWithCache(batch, names, Model.LogitsMode.None);
             var metadata = new Dictionary<string, string>

@@ -24,7 +24,7 @@ internal static class CircuitCommand
         var method = new Option<string>("--method") { Description = "Scoring method: eap, eap-ig, exact (exact patching of the top EAP-IG candidates) or acdc (iterative exact pruning, needs --threshold)", DefaultValueFactory = _ => "eap-ig" };
         var threshold = new Option<float?>("--threshold") { Description = "With --method acdc: remove every edge whose removal moves the mean metric by less than this" };
         var steps = new Option<int>("--steps") { Description = "EAP-IG interpolation steps", DefaultValueFactory = _ => 5 };
-        var edges = new Option<int>("--edges") { Description = "Edges in the circuit", DefaultValueFactory = _ => 200 };
+        var edges = new Option<int?>("--edges") { Description = $"Edges in the circuit (default {DefaultEdges}, or every edge of a model with fewer)" };
         var select = new Option<string>("--select") { Description = "Selection: greedy (grow from the logits, as EAP-IG) or topn", DefaultValueFactory = _ => "greedy" };
         var candidates = new Option<int?>("--candidates") { Description = "With --method exact, how many top EAP-IG edges to patch one by one (4 x --edges when omitted)" };
         var metric = MetricOption();
@@ -43,15 +43,18 @@ internal static class CircuitCommand
             if (acdc != acdcThreshold is not null)
                 throw new InvalidInputException(acdc ? "--method acdc needs --threshold, e.g. --threshold 0.01" : "--threshold only applies to --method acdc");
             if (acdcThreshold is { } t && !(t >= 0 && float.IsFinite(t))) throw new InvalidInputException($"--threshold must be a finite number >= 0, got {t}");
-            var options = new CircuitSearchOptions
-            {
-                Method = acdc ? EdgeScoringMethod.EapIg : ParseMethod(parse.GetValue(method)!), IgSteps = parse.GetValue(steps), Edges = parse.GetValue(edges),
-                Greedy = ParseSelect(parse.GetValue(select)!), Candidates = parse.GetValue(candidates),
-            };
+            var scoring = acdc ? EdgeScoringMethod.EapIg : ParseMethod(parse.GetValue(method)!);
+            bool greedy = ParseSelect(parse.GetValue(select)!);
             var kind = ParseMetric(parse.GetValue(metric)!);
             string? curveText = parse.GetValue(curve);
             var lm = Cli.LoadModel(parse.GetValue(model)!, parse.GetValue(raw));
             var graph = CircuitGraph.For(lm);
+            // A default is a suggestion for GPT-2-sized graphs: on a smaller model it is the whole graph, never an error.
+            var options = new CircuitSearchOptions
+            {
+                Method = scoring, IgSteps = parse.GetValue(steps), Edges = parse.GetValue(edges) ?? Math.Min(DefaultEdges, graph.Edges.Count),
+                Greedy = greedy, Candidates = parse.GetValue(candidates),
+            };
             if (!acdc) CircuitDiscovery.Validate(graph, options);     // ACDC's size follows from the threshold
             int[] sizes = curveText is not null ? ParseSizes(curveText, graph)
                 : acdc ? [] : CircuitDiscovery.LogSizes(Math.Min(10, graph.Edges.Count), graph.Edges.Count, 12);
@@ -73,12 +76,14 @@ internal static class CircuitCommand
             }
             var faithfulness = evaluator.Faithfulness(circuit);
             var points = evaluator.Curve(scores, sizes, (s, n) => CircuitDiscovery.Select(s, n, options.Greedy));
+            var gap = evaluator.Gap();
 
             string outPath = parse.GetValue(json)!;
-            var summary = Summary(lm, inputs, scores.Method, kind, options, faithfulness, points);
+            var summary = Summary(lm, inputs, scores.Method, kind, options, gap, faithfulness, points);
             if (acdcThreshold is { } used) { summary["threshold"] = used; summary["ig_steps"] = null; summary["selection"] = "acdc"; }
             WriteCircuit(circuit, outPath, summary);
             Cli.Err.MarkupLine(Markup.Escape($"{scores.Method}: circuit of {circuit.EdgeCount} edges ({circuit.Nodes.Count} nodes), faithfulness {CircuitReport.Format(faithfulness)}; wrote {outPath}"));
+            if (!gap.IsClear) Cli.Err.MarkupLine(Markup.Escape(CircuitReport.UndecidedNote(gap)));
             if (acdcThreshold is null && circuit.EdgeCount < options.Edges)
                 Cli.Err.MarkupLine(Markup.Escape(PrunedNote(options.Edges, circuit.EdgeCount, options.Greedy)));
             if (parse.GetValue(plot) is string dir)
@@ -113,16 +118,16 @@ internal static class CircuitCommand
             var inputs = LoadInputs(lm, parse.GetValue(input)!, kind);
             var evaluator = new CircuitEvaluator(lm, inputs.Patching);
             var result = evaluator.Faithfulness(circuit);
+            var gap = evaluator.Gap();
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"faithfulness {CircuitReport.Format(result)} ({circuit.EdgeCount} edges, {inputs.Patching.Prompts} prompts)"));
+            if (!gap.IsClear) Cli.Err.MarkupLine(Markup.Escape(CircuitReport.UndecidedNote(gap)));
             if (parse.GetValue(json) is string outPath)
             {
-                var o = new JsonObject
-                {
-                    ["model"] = lm.Config.ModelName, ["circuit"] = path, ["metric"] = MetricName(kind), ["edges"] = circuit.EdgeCount,
-                    ["faithfulness"] = result.Faithfulness, ["ci_lower"] = result.Interval.Lower, ["ci_upper"] = result.Interval.Upper,
-                    ["circuit_per_prompt"] = Numbers(result.CircuitPerPrompt), ["clean_per_prompt"] = Numbers(evaluator.CleanPerPrompt),
-                    ["corrupted_per_prompt"] = Numbers(evaluator.CorruptedPerPrompt),
-                };
+                var o = Merge(new JsonObject { ["model"] = lm.Config.ModelName, ["circuit"] = path, ["metric"] = MetricName(kind) }, result.ToJson());
+                o["gap"] = gap.ToJson();
+                o["circuit_per_prompt"] = Numbers(result.CircuitPerPrompt);
+                o["clean_per_prompt"] = Numbers(evaluator.CleanPerPrompt);
+                o["corrupted_per_prompt"] = Numbers(evaluator.CorruptedPerPrompt);
                 Cli.WriteAtomic(outPath, o.ToJsonString(Cli.Json));
             }
             if (parse.GetValue(plot) is string dir)
@@ -135,6 +140,9 @@ internal static class CircuitCommand
         });
         return command;
     }
+
+    /// <summary>The circuit size asked for when --edges is not given (capped at the model's edge count).</summary>
+    internal const int DefaultEdges = 200;
 
     internal static Option<string> InputOption() => new("--input", "-i") { Description = "Input JSON: clean, corrupted, answers (paired prompts of equal length)", Required = true };
 
@@ -182,23 +190,29 @@ internal static class CircuitCommand
     }
 
     private static JsonObject Summary(HookedTransformer model, Inputs inputs, string method, CircuitMetricKind kind, CircuitSearchOptions options,
-        FaithfulnessResult faithfulness, IReadOnlyList<FaithfulnessResult> curve) => new()
+        EffectGap gap, FaithfulnessResult faithfulness, IReadOnlyList<FaithfulnessResult> curve)
     {
-        ["model"] = model.Config.ModelName,
-        ["method"] = method,
-        ["ig_steps"] = options.Method == EdgeScoringMethod.Eap ? null : options.IgSteps,
-        ["metric"] = MetricName(kind),
-        ["selection"] = options.Greedy ? "greedy" : "topn",
-        ["prompts"] = new JsonArray(inputs.Data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
-        ["edges"] = faithfulness.Edges,
-        ["faithfulness"] = faithfulness.Faithfulness,
-        ["ci_lower"] = faithfulness.Interval.Lower,
-        ["ci_upper"] = faithfulness.Interval.Upper,
-        ["curve"] = new JsonArray(curve.Select(r => (JsonNode?)new JsonObject
+        var summary = new JsonObject
         {
-            ["edges"] = r.Edges, ["faithfulness"] = r.Faithfulness, ["ci_lower"] = r.Interval.Lower, ["ci_upper"] = r.Interval.Upper,
-        }).ToArray()),
-    };
+            ["model"] = model.Config.ModelName,
+            ["method"] = method,
+            ["ig_steps"] = options.Method == EdgeScoringMethod.Eap ? null : options.IgSteps,
+            ["metric"] = MetricName(kind),
+            ["selection"] = options.Greedy ? "greedy" : "topn",
+            ["prompts"] = new JsonArray(inputs.Data.CleanTexts.Select(t => (JsonNode?)t).ToArray()),
+            ["gap"] = gap.ToJson(),
+        };
+        Merge(summary, faithfulness.ToJson());
+        summary["curve"] = new JsonArray(curve.Select(r => (JsonNode?)r.ToJson()).ToArray());
+        return summary;
+    }
+
+    /// <summary>Adds every member of <paramref name="from"/> to <paramref name="into"/>.</summary>
+    private static JsonObject Merge(JsonObject into, JsonObject from)
+    {
+        foreach (var (key, value) in from.ToList()) { from.Remove(key); into[key] = value; }
+        return into;
+    }
 
     private static JsonArray Numbers(float[] values) => new(values.Select(v => (JsonNode?)v).ToArray());
 

@@ -56,13 +56,14 @@ internal static class CompareCommand
 
     private static Grid Load(string path, string key)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"result file {path} does not exist: pass a JSON written by sharplens attribute or patch");
-        var root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+        var root = InputFiles.ReadJson(path, "result file", "pass a JSON written by sharplens attribute or patch") as JsonObject
             ?? throw new InvalidInputException($"{path} is not a JSON object of results");
         if (root[key] is not JsonObject node || node["values"] is null)
             throw new InvalidInputException($"{path} has no result '{key}': it has {string.Join(", ", root.Where(p => p.Value is JsonObject o && o["values"] is not null).Select(p => p.Key))}");
-        var grid = Grid.FromJson(node);
+        var grid = Grid.FromJson(node, $"{path}: {key}");
         if (grid.PerPrompt is null) throw new InvalidInputException($"result '{key}' in {path} has no per_prompt values: statistics need one value per prompt");
+        if (Array.FindIndex(grid.PerPrompt.Data, v => !float.IsFinite(v)) is int bad and >= 0)
+            throw new InvalidInputException($"result '{key}' in {path} holds a non-finite per-prompt value ({grid.PerPrompt.Data[bad]}): statistics need finite values; drop or fix such prompts");
         return grid;
     }
 }

@@ -32,7 +32,7 @@ internal static class PlotCommand
         {
             string dir = parse.GetValue(root)!;
             if (!Directory.Exists(dir)) throw new InvalidInputException($"folder {dir} does not exist: pass the folder that holds your report folders");
-            Cli.Err.MarkupLine($"index: {Markup.Escape(RunIndex.Write(dir))}");
+            Cli.Err.MarkupLine($"index: {Markup.Escape(RunIndex.Write(dir, warn: m => Cli.Err.MarkupLine($"[yellow]warning:[/] {Markup.Escape(m)}")))}");
             return 0;
         });
         return command;

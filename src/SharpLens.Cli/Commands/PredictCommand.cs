@@ -32,6 +32,7 @@ internal static class PredictCommand
                 if (text is not null) ids = tok.Require("--prompt").ToTokens(text);
                 if (answerText is not null) answerId = tok.Require("--answer").ToSingleToken(answerText);
             });
+            if (parse.GetValue(tokensFile) is string file) Cli.RequireVocabulary([ids!], lm, file);
             var result = NextTokenPrediction.Run(lm, ids!, k, answerId);
             if (parse.GetValue(json)) Console.WriteLine(result.ToJson().ToJsonString(Cli.Json));
             else Print(result);

@@ -62,7 +62,7 @@ internal static class StudyCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask(Markup.Escape(s.Name), maxValue: 1);
-                    var runner = new StudyRunner(lm, s, options with
+                    var runner = InputFiles.About(parse.GetValue(study)!, () => new StudyRunner(lm, s, options with
                     {
                         // The bar shows the estimated work done, not the steps done: steps differ in size a hundredfold.
                         Progress = new Cli.SyncProgress<StudyProgress>(p =>
@@ -71,7 +71,7 @@ internal static class StudyCommand
                             task.Value = p.Done;
                             task.Description = Markup.Escape($"{p.Name}{(p.Skipped ? " (done before)" : "")}, step {p.Step + 1} of {p.Steps}");
                         }),
-                    });
+                    }));
                     summary = runner.Run();
                     task.Value = task.MaxValue;
                 });
@@ -101,7 +101,7 @@ internal static class StudyCommand
         {
             var s = StudyFile.Load(parse.GetValue(study)!);
             var target = parse.GetValue(model) is string m ? StudyTarget.For(Cli.LoadModel(m, false)) : StudyTarget.Gpt2Small;
-            var groups = StudyValidation.Resolve(s, target);
+            var groups = InputFiles.About(parse.GetValue(study)!, () => StudyValidation.Resolve(s, target));
             Console.WriteLine($"{s.Name}: {groups.Count} groups, {groups.Sum(g => g.Clean.Batch)} prompts, {groups.Sum(g => g.Group.Analyses.Count)} analyses: valid");
             return 0;
         });
@@ -123,15 +123,15 @@ internal static class StudyCommand
             if (Directory.Exists(path)) path = Path.Combine(path, "results.json");
             var results = StudyResults.Load(path);
             string refPath = parse.GetValue(reference)!;
-            if (!File.Exists(refPath)) throw new InvalidInputException($"reference file '{refPath}' does not exist");
-            JsonObject refJson;
-            try { refJson = JsonNode.Parse(File.ReadAllText(refPath)) as JsonObject ?? throw new InvalidInputException($"{refPath}: expected a JSON object"); }
-            catch (System.Text.Json.JsonException e) { throw new InvalidInputException($"{refPath}: malformed JSON: {e.Message.Split('\n')[0]}"); }
+            var refJson = InputFiles.ReadJson(refPath, "reference file", "pass a reference in the notebook JSON format, e.g. one written by `sharplens study reference`") as JsonObject
+                ?? throw new InvalidInputException($"reference file '{refPath}' holds no JSON object: expected the notebook JSON format {{\"figures\": [...]}}");
             double? a = parse.GetValue(atol), r = parse.GetValue(rtol);
             if (a is < 0 || r is < 0) throw new InvalidInputException("--atol and --rtol must be >= 0");
             var overrideTol = a is null && r is null ? null
                 : new VerifyTolerance(a ?? VerifyTolerance.Default.Atol, r ?? VerifyTolerance.Default.Rtol, "set on the command line");
-            var rows = StudyVerify.Compare(results, refJson, overrideTol);
+            // Both files were parsed and their fields are checked as they are compared; a structure the comparison did not
+            // expect anywhere is still one line naming them.
+            var rows = InputFiles.Interpret($"results file '{path}' or reference file '{refPath}'", () => StudyVerify.Compare(results, refJson, overrideTol, $"reference file '{refPath}'"));
             bool allow = parse.GetValue(allowMissing);
             bool failed = rows.Any(x => x.Failed(allow));
             if (parse.GetValue(json))
@@ -168,7 +168,8 @@ internal static class StudyCommand
         {
             string path = parse.GetValue(dir)!;
             if (Directory.Exists(path)) path = Path.Combine(path, "results.json");
-            var reference = StudyVerify.ToReference(StudyResults.Load(path));
+            var results = StudyResults.Load(path);
+            var reference = InputFiles.Interpret($"results file '{path}'", () => StudyVerify.ToReference(results));
             Cli.WriteAtomic(parse.GetValue(outFile)!, reference.ToJsonString(Cli.Json));
             Cli.Err.MarkupLine(Markup.Escape($"{((JsonArray)reference["figures"]!).Count} figures written to {parse.GetValue(outFile)}"));
             return 0;
@@ -198,11 +199,12 @@ internal static class StudyCommand
                 scorer = StudyGenerator.ModelScorer(lm, spec.PrependBos);
             }
             var list = parse.GetValue(analyses);
-            var result = StudyGenerator.Generate(spec, tokenizer, new GenerateOptions
+            string specPath = parse.GetValue(templates)!;
+            var result = InputFiles.About(specPath, () => StudyGenerator.Generate(spec, tokenizer, new GenerateOptions
             {
                 MinPairs = parse.GetValue(minPairs), MaxPairs = parse.GetValue(maxPairs), Scorer = scorer,
                 Analyses = list is { Length: > 0 } ? list.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null,
-            });
+            }));
             var table = new Table().AddColumns("group", "status", "pairs", "candidates", "tokens", "dropped prompts", "reason");
             foreach (var g in result.Groups)
             {
@@ -218,8 +220,8 @@ internal static class StudyCommand
             }
             foreach (var note in result.Notes) Cli.Err.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
             if (result.Study is null)
-                throw new InvalidInputException($"no group has {parse.GetValue(minPairs)} valid pairs: nothing written (lower --min-pairs or add fillers)");
-            StudyValidation.Resolve(result.Study, StudyTarget.Gpt2Small);
+                throw new InvalidInputException($"{specPath}: no group has {parse.GetValue(minPairs)} valid pairs: nothing written (lower --min-pairs or add fillers)");
+            InputFiles.About(specPath, () => StudyValidation.Resolve(result.Study, StudyTarget.Gpt2Small));
             Cli.WriteAtomic(parse.GetValue(outFile)!, result.ToJsonString());
             int kept = result.Groups.Count(g => g.Kept);
             Console.WriteLine($"{result.Study.Name}: {kept} of {result.Groups.Count} groups kept, {result.Study.Groups.Sum(g => g.Prompts.Count)} prompts, " +

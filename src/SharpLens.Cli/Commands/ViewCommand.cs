@@ -78,6 +78,7 @@ internal static class ViewCommand
             string? file = parse.GetValue(tokensFile);
             if ((texts.Length > 0) == (file is not null)) throw new InvalidInputException("give --prompt (one or more) or --tokens-file, not both and not neither");
             var sequences = file is not null ? Cli.ReadTokensFile(file) : texts.Select(t => lm.RequireTokenizer().ToTokens(t)).ToArray();
+            if (file is not null) Cli.RequireVocabulary(sequences, lm, file);
             foreach (var ids in sequences)
             {
                 var activations = ComponentActivations.NeuronActivations(lm, TokenBatch.Single(ids), wanted);

@@ -19,13 +19,13 @@ internal static class JsonLinesReader
             string? text;
             try
             {
-                using var doc = JsonDocument.Parse(line);
+                using var doc = JsonDocument.Parse(number == 1 ? line.TrimStart('\uFEFF') : line, InputFiles.DocumentOptions());
                 text = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String
                     ? t.GetString() : null;
             }
             catch (JsonException e)
             {
-                throw new InvalidInputException($"corpus file {path} line {number} is not JSON ({e.Message.Split('\n')[0]}): JSON Lines needs one {{\"text\": \"...\"}} object per line");
+                throw new InvalidInputException($"corpus file {path} line {number} is not JSON ({InputFiles.JsonError(e)}): JSON Lines needs one {{\"text\": \"...\"}} object per line");
             }
             if (text is null)
                 throw new InvalidInputException($"corpus file {path} line {number} has no \"text\" string field: every JSON Lines record needs {{\"text\": \"...\"}}");
@@ -37,7 +37,8 @@ internal static class JsonLinesReader
 
     private static IEnumerable<string> ReadLines(string path)
     {
-        using var reader = new StreamReader(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true));
+        // No encoding detection: a UTF-16 or UTF-32 file is refused as not UTF-8 rather than silently decoded.
+        using var reader = new StreamReader(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false);
         while (true)
         {
             string? line;

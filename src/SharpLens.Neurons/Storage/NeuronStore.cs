@@ -100,6 +100,10 @@ internal sealed class NeuronStore : IDisposable
             throw new InvalidInputException($"{path} is not a SharpLens neuron index (no meta table): build one with sharplens neurons index");
         }
         catch (SqliteException e) { throw Sqlite.Describe(e, path, "read"); }
+        catch (Exception e) when (e is InvalidCastException or FormatException or InvalidOperationException)
+        {
+            throw new InvalidInputException($"{path} is a damaged neuron index (its meta table holds {e.GetType().Name}: {e.Message.Split('\n')[0]}): rebuild it with sharplens neurons index");
+        }
         if (!meta.TryGetValue("format", out var format) || format != Schema.Format)
             throw new InvalidInputException($"{path} is not a {Schema.Format} index (format '{format}'): rebuild it with this version of sharplens neurons index");
         return meta;

@@ -18,18 +18,20 @@ public static class NeuronPages
         foreach (var id in wanted) index.RequireNeuron(id);
         var layerList = (layers ?? []).Distinct().ToList();
         foreach (var l in layerList) index.RequireNeuron(new NeuronId(l, 0));
-        Directory.CreateDirectory(dir);
-        Assets.WriteTo(Path.Combine(dir, "assets"));
         var written = new Dictionary<NeuronId, string>();
         var summaries = layerList.ToDictionary(l => l, index.GetLayer);
         foreach (var (l, rows) in summaries) wanted.AddRange(rows.Take(topPerLayer).Select(r => new NeuronId(l, r.Neuron)));
         var pages = wanted.Distinct().ToHashSet();
+        // Everything is read before anything is written: a damaged index fails with no page half made.
+        var records = pages.ToDictionary(id => id, index.GetNeuron);
         var links = new NeuronPageLinks(id => pages.Contains(id) ? NeuronPageLinks.FileName(id) : null,
             l => summaries.ContainsKey(l) ? NeuronPageLinks.LayerFileName(l) : null);
-        foreach (var id in pages)
+        Directory.CreateDirectory(dir);
+        Assets.WriteTo(Path.Combine(dir, "assets"));
+        foreach (var (id, record) in records)
         {
             string path = Path.Combine(dir, NeuronPageLinks.FileName(id));
-            AtomicFile.WriteAllText(path, NeuronPage.Render(index.GetNeuron(id), links, "assets"));
+            AtomicFile.WriteAllText(path, NeuronPage.Render(record, links, "assets"));
             written[id] = path;
         }
         foreach (var (l, rows) in summaries)

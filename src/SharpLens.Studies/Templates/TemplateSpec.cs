@@ -50,16 +50,15 @@ public sealed record TemplateSpec
     /// <summary>Reads a template spec file; a missing file is an <see cref="InvalidInputException"/>.</summary>
     public static TemplateSpec Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"template spec '{path}' does not exist: check the path");
-        return Parse(File.ReadAllText(path), Path.GetFileName(path));
+        return Parse(InputFiles.ReadText(path, "template spec"), Path.GetFileName(path));
     }
 
     /// <summary>Parses a template spec's JSON; every problem is a one-line <see cref="InvalidInputException"/> naming <paramref name="source"/>.</summary>
     public static TemplateSpec Parse(string json, string source = "templates")
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
-        catch (JsonException e) { throw new InvalidInputException($"{source}: malformed JSON at line {(e.LineNumber ?? 0) + 1}: {e.Message.Split([" Path:", " LineNumber:"], StringSplitOptions.None)[0]}"); }
+        try { root = JsonNode.Parse(json, documentOptions: InputFiles.DocumentOptions(lenient: true)); }
+        catch (JsonException e) { throw new InvalidInputException($"{source}: malformed JSON: {InputFiles.JsonError(e)}"); }
         InvalidInputException Error(string m) => new($"{source}: {m}");
         if (root is not JsonObject obj) throw Error("the top level must be an object with \"contractions\", \"templates\", \"verbs\" and \"connectives\"");
 

@@ -15,7 +15,8 @@ internal static class PrintedNumbers
     /// <param name="printed">The reference's notebook_printed object.</param>
     /// <param name="exp1">The experiment-1 group (the reference's group with "experiment": 1).</param>
     /// <param name="tolerance">Maps each item's default tolerance to the one applied (command-line overrides).</param>
-    public static List<VerifyCheck> Compare(StudyResults results, JsonObject printed, string exp1, Func<VerifyTolerance, VerifyTolerance> tolerance)
+    /// <param name="source">Names the reference in messages about a malformed printed item.</param>
+    public static List<VerifyCheck> Compare(StudyResults results, JsonObject printed, string exp1, Func<VerifyTolerance, VerifyTolerance> tolerance, string source = "the reference")
     {
         var list = new List<VerifyCheck>();
         void Add(string key, string group, string title, string source, LabelledTable? ours, Func<LabelledTable> expected, VerifyTolerance? tol = null)
@@ -24,7 +25,7 @@ internal static class PrintedNumbers
             list.Add(TableComparison.Compare(group, $"{title} (printed: {key})", source, ours, expected(), tolerance(tol ?? VerifyTolerance.Default)));
         }
         var mc = results.Get(exp1, StudyAnalyses.ModelCheck);
-        Add("exp1_tokens", exp1, "token ids", "model_check/predictions", TokenIds(mc), () => IntTable(printed["exp1_tokens"]!, "exp1_tokens"), VerifyTolerance.Exact);
+        Add("exp1_tokens", exp1, "token ids", "model_check/predictions", TokenIds(mc), () => IntTable(printed["exp1_tokens"]!, $"{source}: notebook_printed.exp1_tokens"), VerifyTolerance.Exact);
         Add("exp1_str_tokens_prompt0", exp1, "tokens of prompt 0", "info/str_tokens", Tokens(results.Get(exp1, "info/str_tokens")?[0]),
             () => Tokens(printed["exp1_str_tokens_prompt0"])!, VerifyTolerance.Exact);
         Add("exp1_logit_diff_per_prompt", exp1, "clean logit difference per prompt", "model_check/clean_per_prompt", PerPrompt(mc?["clean_per_prompt"]),
@@ -48,7 +49,7 @@ internal static class PrintedNumbers
                 Top(results.GridAt(g, StudyAnalyses.HeadAttribution), 3), Ranked(v)!, tolerance(VerifyTolerance.Default)));
         if (printed["test_prompt"] is JsonObject tp) list.AddRange(TestPrompt(results, tp, tolerance));
         if (printed["neuron_activations"] is JsonObject na)
-            foreach (var (name, data) in na) list.Add(NeuronActivations(results, name, data!, tolerance(VerifyTolerance.Default)));
+            foreach (var (name, data) in na) list.Add(NeuronActivations(results, name, data!, tolerance(VerifyTolerance.Default), $"{source}: notebook_printed.neuron_activations.{name}"));
         return list;
     }
 
@@ -89,10 +90,10 @@ internal static class PrintedNumbers
     }
 
     /// <summary>A named neuron's post-GELU activation at every position of the prompt it was printed for, labelled by token.</summary>
-    private static VerifyCheck NeuronActivations(StudyResults results, string name, JsonNode data, VerifyTolerance tolerance)
+    private static VerifyCheck NeuronActivations(StudyResults results, string name, JsonNode data, VerifyTolerance tolerance, string where)
     {
         string text = data["text"]?.ToString() ?? "";
-        var expected = LabelledTable.Line("token", Labels(data["tokens"]), ReferenceFigures.Nums(data["post_gelu_activation"], $"neuron_activations.{name}"));
+        var expected = LabelledTable.Line("token", Labels(data["tokens"]), ReferenceFigures.Nums(data["post_gelu_activation"], $"{where}.post_gelu_activation"));
         string title = $"{name} activation at every position of {TableComparison.Quote(text)} (printed: neuron_activations)";
         foreach (var (g, node) in results.Groups)
         {
@@ -116,7 +117,8 @@ internal static class PrintedNumbers
     }
 
     private static LabelledTable IntTable(JsonNode node, string where) =>
-        Rectangle(((JsonArray)node).Select((r, i) => ReferenceFigures.Nums(r, $"{where}[{i}]").ToArray()).ToList());
+        Rectangle((node as JsonArray ?? throw new InvalidInputException($"{where} must be a list of token id lists, not {InputFiles.Describe(node)}"))
+            .Select((r, i) => ReferenceFigures.Nums(r, $"{where}[{i}]").ToArray()).ToList());
 
     /// <summary>Prompts x positions; ragged rows keep their own lengths, so a length difference is a shape difference.</summary>
     private static LabelledTable Rectangle(List<double[]> rows)

@@ -106,10 +106,11 @@ internal static class ReferenceFigures
     public static string[] HeadNames(Grid grid) =>
         Enumerable.Range(0, grid.Rows.Count).SelectMany(r => Enumerable.Range(0, grid.Cols.Count).Select(c => new HeadId(r, c).ToString())).ToArray();
 
+    // null is NaN: Plotly writes NaN as null, and so does `study reference`.
     internal static List<double> Nums(JsonNode? node, string where) => node is JsonArray a
-        ? a.Select((v, i) => v is JsonValue jv && jv.TryGetValue(out double d) ? d
-            : throw new InvalidInputException($"{where}[{i}] must be a number, not {v?.ToJsonString() ?? "null"}")).ToList()
-        : throw new InvalidInputException($"{where} must be a list of numbers");
+        ? a.Select((v, i) => v is null ? double.NaN : v is JsonValue jv && jv.TryGetValue(out double d) ? d
+            : throw new InvalidInputException($"{where}[{i}] must be a number, not {InputFiles.Describe(v)}")).ToList()
+        : throw new InvalidInputException($"{where} must be a list of numbers, not {InputFiles.Describe(node)}");
 
     private static string[]? Labels(JsonNode? node) => node is JsonArray a ? a.Select(v => v?.ToString() ?? "").ToArray() : null;
 }

@@ -74,37 +74,77 @@ public sealed class Grid
         return obj;
     }
 
-    /// <summary>Reads a grid written by <see cref="ToJson"/>.</summary>
-    public static Grid FromJson(JsonNode node)
+    /// <summary>
+    /// Reads a grid written by <see cref="ToJson"/>, checking its structure: labels are lists of strings, values a
+    /// [rows][cols] list of numbers (or "NaN"/"Infinity"/"-Infinity", as <see cref="ToJson"/> writes non-finite values),
+    /// per_prompt [prompt][rows][cols]. Anything else is an <see cref="InvalidInputException"/> naming the field, e.g.
+    /// "results.json: groups.a.logit_lens.values[2] has 5 values for 6 columns".
+    /// </summary>
+    /// <param name="node">the grid's JSON object.</param>
+    /// <param name="where">the file and path of the grid, for messages.</param>
+    public static Grid FromJson(JsonNode node, string where = "grid")
     {
-        var rows = node["rows"]!.AsArray().Select(n => n!.ToString()).ToList();
-        var cols = node["cols"]!.AsArray().Select(n => n!.ToString()).ToList();
-        var values = node["values"]!.AsArray();
+        if (node is not JsonObject obj) throw new InvalidInputException($"{where} must be a grid object {{\"values\", \"rows\", \"cols\"}}, not {InputFiles.Describe(node)}");
+        var rows = Labels(obj["rows"], $"{where}.rows");
+        var cols = Labels(obj["cols"], $"{where}.cols");
         var data = new float[rows.Count * cols.Count];
-        for (int r = 0; r < rows.Count; r++)
-            for (int c = 0; c < cols.Count; c++)
-                data[r * cols.Count + c] = ReadFloat(values[r]![c]);
+        ReadMatrix(obj["values"], rows.Count, cols.Count, data, 0, $"{where}.values");
         Tensor? perPrompt = null;
-        if (node["per_prompt"] is JsonArray pp)
+        if (obj["per_prompt"] is JsonNode ppNode)
         {
+            if (ppNode is not JsonArray pp) throw new InvalidInputException($"{where}.per_prompt must be a list of [rows][cols] matrices, not {InputFiles.Describe(ppNode)}");
             var ppData = new float[pp.Count * rows.Count * cols.Count];
-            int i = 0;
-            foreach (var prompt in pp)
-                for (int r = 0; r < rows.Count; r++)
-                    for (int c = 0; c < cols.Count; c++)
-                        ppData[i++] = ReadFloat(prompt![r]![c]);
+            for (int p = 0; p < pp.Count; p++) ReadMatrix(pp[p], rows.Count, cols.Count, ppData, p * rows.Count * cols.Count, $"{where}.per_prompt[{p}]");
             perPrompt = new Tensor(ppData, pp.Count, rows.Count, cols.Count);
         }
         return new Grid(new Tensor(data, rows.Count, cols.Count), rows, cols, perPrompt)
         {
-            Title = node["title"]?.ToString(),
-            RowTitle = node["row_title"]?.ToString(),
-            ColTitle = node["col_title"]?.ToString(),
+            Title = OptionalText(obj["title"], $"{where}.title"),
+            RowTitle = OptionalText(obj["row_title"], $"{where}.row_title"),
+            ColTitle = OptionalText(obj["col_title"], $"{where}.col_title"),
         };
     }
 
-    private static float ReadFloat(JsonNode? n) => n is null ? float.NaN : n.GetValueKind() == JsonValueKind.String
-        ? float.Parse(n.ToString(), System.Globalization.CultureInfo.InvariantCulture) : n.GetValue<float>();
+    private static List<string> Labels(JsonNode? node, string where)
+    {
+        if (node is not JsonArray labels) throw new InvalidInputException($"{where} must be a list of labels, not {InputFiles.Describe(node)}");
+        return labels.Select((l, i) => l is JsonValue v && v.GetValueKind() is JsonValueKind.String or JsonValueKind.Number ? v.ToString()
+            : throw new InvalidInputException($"{where}[{i}] must be a label (text), not {InputFiles.Describe(l)}")).ToList();
+    }
+
+    private static string? OptionalText(JsonNode? node, string where) => node switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new InvalidInputException($"{where} must be text, not {InputFiles.Describe(node)}"),
+    };
+
+    private static void ReadMatrix(JsonNode? node, int rows, int cols, float[] into, int offset, string where)
+    {
+        if (node is not JsonArray matrix) throw new InvalidInputException($"{where} must be a [rows][cols] list of numbers, not {InputFiles.Describe(node)}");
+        if (matrix.Count != rows) throw new InvalidInputException($"{where} has {matrix.Count} rows for {rows} row labels");
+        for (int r = 0; r < rows; r++)
+        {
+            if (matrix[r] is not JsonArray row) throw new InvalidInputException($"{where}[{r}] must be a list of numbers, not {InputFiles.Describe(matrix[r])}");
+            if (row.Count != cols) throw new InvalidInputException($"{where}[{r}] has {row.Count} values for {cols} columns");
+            for (int c = 0; c < cols; c++) into[offset + r * cols + c] = ReadFloat(row[c], $"{where}[{r}][{c}]");
+        }
+    }
+
+    // Numbers as float32; non-finite values as the strings ToJson writes for them; a number beyond float32's range is an
+    // error rather than a silent infinity.
+    private static float ReadFloat(JsonNode? n, string where)
+    {
+        if (n is JsonValue v)
+        {
+            var kind = v.GetValueKind();
+            if (kind == JsonValueKind.Number && v.TryGetValue(out double d) && float.IsFinite((float)d)) return (float)d;
+            if (kind == JsonValueKind.Number) throw new InvalidInputException($"{where} = {v.ToJsonString()} is outside the float32 range");
+            if (kind == JsonValueKind.String && v.GetValue<string>() is "NaN" or "Infinity" or "-Infinity" && float.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float f))
+                return f;
+        }
+        throw new InvalidInputException($"{where} must be a number, not {InputFiles.Describe(n)}");
+    }
 
     private static JsonArray Nested(float[] data, int offset, int rows, int cols)
     {

@@ -43,6 +43,12 @@ public sealed class Circuit
         }
     }
 
+    /// <summary>
+    /// The circuit's attention heads and MLPs: <see cref="Nodes"/> without <c>input</c> and <c>logits</c>, which every
+    /// circuit with an edge has, so that comparing circuits by their nodes (a Jaccard overlap) compares what differs.
+    /// </summary>
+    public IReadOnlySet<string> ComponentNodes => Nodes.Where(n => n is not ("input" or "logits")).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>[n_backward, n_forward] weights for <see cref="EdgePatchedForward"/>: 1 for every edge NOT in the circuit.</summary>
     public float[] CorruptedWeights()
     {

@@ -5,13 +5,6 @@ using SharpLens.Model;
 
 namespace SharpLens.Circuits;
 
-/// <summary>A circuit's faithfulness: (metric with only the circuit clean − corrupted) / (clean − corrupted).</summary>
-/// <param name="Edges">Edges in the circuit.</param>
-/// <param name="Faithfulness">Point estimate, from means over prompts.</param>
-/// <param name="Interval">Bootstrap CI over prompts (prompts resampled jointly for the three runs).</param>
-/// <param name="CircuitPerPrompt">Per-prompt metric of the circuit run [prompt].</param>
-public sealed record FaithfulnessResult(int Edges, float Faithfulness, ConfidenceInterval Interval, float[] CircuitPerPrompt);
-
 /// <summary>
 /// Runs circuits exactly: every edge outside the circuit carries its parent's corrupted output (EAP-IG's
 /// evaluate_graph with patching), everything in it runs clean. Holds the clean and corrupted runs so that many
@@ -30,10 +23,26 @@ public sealed class CircuitEvaluator
         Graph = CircuitGraph.For(model);
         _clean = NodeOutputs.Run(model, Graph, inputs.Clean);
         _corrupted = NodeOutputs.Run(model, Graph, inputs.Corrupted);
-        CleanPerPrompt = PerPrompt(new float[Graph.NBackward * Graph.NForward]);
-        var all = new float[Graph.NBackward * Graph.NForward];
-        Array.Fill(all, 1f);
-        CorruptedPerPrompt = PerPrompt(all);
+        // Both baselines by the same computation (nothing patched, each run's own node outputs), so that equal prompts give
+        // bit-equal metrics and no effect is exactly a zero gap, not float round-off between two orders of summation.
+        var none = new float[Graph.NBackward * Graph.NForward];
+        CleanPerPrompt = PerPrompt(none);
+        CorruptedPerPrompt = inputs.Metric.PerPrompt(EdgePatchedForward.FinalLogits(model, Graph, inputs.Corrupted, none, _corrupted, _corrupted, inputs.Metric.NeededTokens));
+        Units = UnitsOf(inputs);
+    }
+
+    /// <summary>
+    /// The prompts' independent units, which intervals resample: a swapped pair (corrupted[i] = clean[i^1] and the other
+    /// way round, a study's "swap_pairs") is one unit, since its two prompts' clean and corrupted runs are the same two
+    /// runs; otherwise each prompt is its own unit.
+    /// </summary>
+    public IReadOnlyList<int[]> Units { get; }
+
+    private static int[][] UnitsOf(PatchingInputs inputs)
+    {
+        int n = inputs.Clean.Batch;
+        bool swapped = n % 2 == 0 && n > 0 && Enumerable.Range(0, n).All(i => inputs.Corrupted.Sequence(i).AsSpan().SequenceEqual(inputs.Clean.Sequence(i ^ 1)));
+        return swapped ? Enumerable.Range(0, n / 2).Select(p => new[] { 2 * p, 2 * p + 1 }).ToArray() : Enumerable.Range(0, n).Select(i => new[] { i }).ToArray();
     }
 
     /// <summary>The model's graph.</summary>
@@ -46,7 +55,7 @@ public sealed class CircuitEvaluator
     internal NodeOutputs CorruptedOutputs => _corrupted;
     /// <summary>Per-prompt metric of the clean run [prompt].</summary>
     public float[] CleanPerPrompt { get; }
-    /// <summary>Per-prompt metric with every edge corrupted (= the corrupted run) [prompt].</summary>
+    /// <summary>Per-prompt metric of the corrupted run [prompt] (equal, up to float round-off, to every edge corrupted).</summary>
     public float[] CorruptedPerPrompt { get; }
 
     /// <summary>Per-prompt metric with edges patched by <paramref name="corruptedWeight"/> [n_backward, n_forward] (1 = corrupted).</summary>
@@ -61,12 +70,31 @@ public sealed class CircuitEvaluator
         return PerPrompt(circuit.CorruptedWeights());
     }
 
-    /// <summary>Faithfulness of <paramref name="circuit"/> with a bootstrap CI over prompts.</summary>
+    /// <summary>The clean − corrupted gap every faithfulness on these inputs divides by, with the Student-t interval at
+    /// <paramref name="level"/> of its mean over <see cref="Units"/> (see <see cref="EffectGap.IsClear"/>).</summary>
+    public EffectGap Gap(double level = 0.95)
+    {
+        var unitGaps = Units.Select(u => u.Average(i => (double)CleanPerPrompt[i] - CorruptedPerPrompt[i])).ToArray();
+        int n = unitGaps.Length;
+        double mean = unitGaps.Average();
+        if (n < 2) return new EffectGap((float)mean, new ConfidenceInterval((float)mean, float.NaN, float.NaN, level), n);
+        double sd = Math.Sqrt(unitGaps.Sum(g => (g - mean) * (g - mean)) / (n - 1));
+        double half = MathNet.Numerics.Distributions.StudentT.InvCDF(0, 1, n - 1, 1 - (1 - level) / 2) * sd / Math.Sqrt(n);
+        return new EffectGap((float)mean, new ConfidenceInterval((float)mean, (float)(mean - half), (float)(mean + half), level), n);
+    }
+
+    /// <summary>
+    /// Faithfulness of <paramref name="circuit"/> with a bootstrap CI over prompts; its <see cref="FaithfulnessResult.Status"/>
+    /// says <see cref="FaithfulnessStatus.Empty"/> for a circuit without edges and <see cref="FaithfulnessStatus.Undecided"/>
+    /// when the clean − corrupted gap is not clear (<see cref="EffectGap.IsClear"/>).
+    /// </summary>
     public FaithfulnessResult Faithfulness(Circuit circuit, int resamples = 2000, double level = 0.95, int seed = 0)
     {
         var perPrompt = PerPrompt(circuit);
-        var (estimate, ci) = Ratio(perPrompt, CleanPerPrompt, CorruptedPerPrompt, resamples, level, seed);
-        return new FaithfulnessResult(circuit.EdgeCount, estimate, ci, perPrompt);
+        var (estimate, ci) = Ratio(perPrompt, CleanPerPrompt, CorruptedPerPrompt, resamples, level, seed, Units);
+        var status = circuit.EdgeCount == 0 ? FaithfulnessStatus.Empty
+            : Gap(level).IsClear ? FaithfulnessStatus.Measured : FaithfulnessStatus.Undecided;
+        return new FaithfulnessResult(circuit.EdgeCount, estimate, ci, perPrompt) { Status = status };
     }
 
     /// <summary>Faithfulness for circuits of each size in <paramref name="sizes"/>, chosen from <paramref name="scores"/>
@@ -76,21 +104,22 @@ public sealed class CircuitEvaluator
         sizes.Select(n => Faithfulness(select(scores, Math.Min(n, Graph.Edges.Count)), resamples, level, seed)).ToList();
 
     /// <summary>
-    /// (mean a − mean corrupted) / (mean clean − mean corrupted), and its bootstrap interval: prompts are resampled with
-    /// replacement and the three means recomputed on the same resample.
+    /// (mean a − mean corrupted) / (mean clean − mean corrupted), and its bootstrap interval: <paramref name="units"/> of
+    /// prompts (default: each prompt alone) are resampled with replacement and the three means recomputed on the same resample.
     /// </summary>
     public static (float Estimate, ConfidenceInterval Interval) Ratio(float[] values, float[] clean, float[] corrupted,
-        int resamples, double level, int seed)
+        int resamples, double level, int seed, IReadOnlyList<int[]>? units = null)
     {
-        int n = values.Length;
-        float Statistic(float[] indices)
+        units ??= Enumerable.Range(0, values.Length).Select(i => new[] { i }).ToArray();
+        float Statistic(float[] picked)
         {
             double a = 0, c = 0, k = 0;
-            foreach (float f in indices) { int i = (int)f; a += values[i]; c += clean[i]; k += corrupted[i]; }
+            foreach (float f in picked)
+                foreach (int i in units[(int)f]) { a += values[i]; c += clean[i]; k += corrupted[i]; }
             double denominator = c - k;
             return denominator == 0 ? float.NaN : (float)((a - k) / denominator);
         }
-        var indices = Enumerable.Range(0, n).Select(i => (float)i).ToArray();
+        var indices = Enumerable.Range(0, units.Count).Select(i => (float)i).ToArray();
         float estimate = Statistic(indices);
         var ci = Bootstrap.ConfidenceInterval(indices, Statistic, resamples, level, seed);
         return (estimate, ci with { Estimate = estimate });

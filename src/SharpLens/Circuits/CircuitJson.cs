@@ -57,12 +57,10 @@ public static class CircuitJson
     /// <summary>Reads a circuit for the model whose graph is <paramref name="graph"/>; refuses files for another model.</summary>
     public static Circuit Read(string path, CircuitGraph graph)
     {
-        if (Directory.Exists(path)) throw new InvalidInputException($"circuit file '{path}' is a folder: pass the JSON written by 'sharplens circuit --json' or EAP-IG's Graph.to_json");
-        if (!File.Exists(path)) throw new InvalidInputException($"circuit file '{path}' does not exist: pass the JSON written by 'sharplens circuit --json' or EAP-IG's Graph.to_json");
+        string text = InputFiles.ReadText(path, "circuit file", "pass the JSON written by 'sharplens circuit --json' or EAP-IG's Graph.to_json");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException e) { throw new InvalidInputException($"circuit file '{path}' is not valid JSON ({e.Message.Split('.')[0]}): pass an EAP-IG graph JSON"); }
-        catch (IOException e) { throw new InvalidInputException($"circuit file '{path}' cannot be read ({e.Message})"); }
+        try { doc = JsonDocument.Parse(text, InputFiles.DocumentOptions()); }
+        catch (JsonException e) { throw new InvalidInputException($"circuit file '{path}' is not valid JSON ({InputFiles.JsonError(e)}): pass an EAP-IG graph JSON"); }
         using (doc) return Parse(doc.RootElement, graph, path);
     }
 

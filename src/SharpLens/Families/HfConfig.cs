@@ -30,12 +30,12 @@ internal sealed class HfConfig
     public static HfConfig Load(string folder)
     {
         string path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path) && !Directory.Exists(path))
+            throw new ModelNotFoundException($"config {path} does not exist: pass a model folder holding config.json (a Hugging Face checkpoint)");
+        // A folder in its place, an empty file, UTF-16 or bytes that are not UTF-8 are one line, as for every input file.
         string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelNotFoundException($"config {path} does not exist: pass a model folder holding config.json (a Hugging Face checkpoint)", e);
-        }
+        try { text = InputFiles.ReadText(path, "config", "fix or re-download config.json"); }
+        catch (InvalidInputException e) { throw new InvalidCheckpointException(e.Message, e); }
         return Parse(text, path);
     }
 
@@ -44,7 +44,7 @@ internal sealed class HfConfig
     {
         try
         {
-            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            using var doc = JsonDocument.Parse(json, InputFiles.DocumentOptions(lenient: true));
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidCheckpointException($"config {source} is a JSON {doc.RootElement.ValueKind}, not an object: fix or re-download config.json");
             return new HfConfig(doc.RootElement.Clone(), source);

@@ -75,6 +75,8 @@ public sealed class SafetensorsCheckpoint : ITensorReader
         byte[] bytes;
         try { bytes = File.ReadAllBytes(indexPath); }
         catch (FileNotFoundException e) { throw new ModelNotFoundException($"index {indexPath} does not exist: check the path or download the model again", e); }
+        // JsonDocument checks UTF-8 only in the strings it is asked for: check the whole file, so damage is this one line.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new InvalidCheckpointException($"index {indexPath} is not valid UTF-8 text: {fix}");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e)

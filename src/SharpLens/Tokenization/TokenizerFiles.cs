@@ -41,6 +41,7 @@ internal sealed record TokenizerConfig
         foreach (string name in new[] { "tokenizer_config.json", "special_tokens_map.json" })
         {
             string path = Path.Combine(folder, name);
+            if (Directory.Exists(path)) throw new InvalidInputException($"{name} in {folder} is a folder, not a file: restore the file from the model's repository, or remove the folder");
             if (!File.Exists(path)) continue;
             sources.Add(name);
             using var doc = TokenizerFiles.ParseJson(path);
@@ -90,8 +91,12 @@ internal static class TokenizerFiles
         if (info.Length > MaxJsonBytes) throw new InvalidInputException($"{name} is {info.Length >> 20} MB, more than a tokenizer file can be ({MaxJsonBytes >> 20} MB): check that it is the right file");
         try
         {
-            using var stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
+            // JsonDocument checks UTF-8 only inside the strings it is asked for: check the whole file first, so that
+            // damage anywhere is this one error and not an exception when a field is read.
+            byte[] bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+                throw new InvalidInputException($"{name} is not valid UTF-8 text: restore the file from the model's repository");
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException e)
         {

@@ -49,6 +49,9 @@ public static class TokenizerLoader
     {
         options ??= new TokenizerLoadOptions();
         string json = Path.Combine(folder, "tokenizer.json"), model = Path.Combine(folder, "tokenizer.model");
+        foreach (string file in new[] { json, model })
+            if (Directory.Exists(file))
+                throw new InvalidInputException($"{Path.GetFileName(file)} in {folder} is a folder, not a file: restore the file from the model's repository, or remove the folder");
         if (File.Exists(json)) return new(FromTokenizerJson(folder, json, options), null);
         if (File.Exists(model)) return new(FromSentencePieceModel(folder, model, options), null);
         if (options.BundledGpt2Fallback && options.ModelVocabSize >= Gpt2Tokenizer.EndOfText + 1)

@@ -18,6 +18,35 @@ public static class CircuitTestModels
         return (model, new PatchingInputs(t.CleanBatch, t.CorruptedBatch, new LogitDiffMetric(t.AnswerPairs)));
     }
 
+    /// <summary>
+    /// Token ids for tiny-b whose effect is clear: each clean prompt ends in its correct answer, the corrupted one in the
+    /// wrong answer. tiny-b's unembedding is its embedding (tied weights), so the direct path favours the last token and
+    /// clean − corrupted logit difference is large on every prompt (the faithfulness tests need a gap that is not noise;
+    /// tiny-b's fixture prompts, which differ in the middle, have a gap indistinguishable from zero).
+    /// </summary>
+    public static (int[][] Clean, int[][] Corrupted, int[][] Answers) CopyingTokens()
+    {
+        var clean = new int[8][];
+        var corrupted = new int[8][];
+        var answers = new int[8][];
+        for (int i = 0; i < 8; i++)
+        {
+            int correct = 60 + 3 * i, wrong = 61 + 3 * i;
+            clean[i] = [119, 3 + i, 20 + 2 * i, 40 + i, correct];
+            corrupted[i] = [119, 3 + i, 20 + 2 * i, 40 + i, wrong];
+            answers[i] = [correct, wrong];
+        }
+        return (clean, corrupted, answers);
+    }
+
+    /// <summary>tiny-b with <see cref="CopyingTokens"/>.</summary>
+    public static (HookedTransformer Model, PatchingInputs Inputs) Copying()
+    {
+        var (clean, corrupted, answers) = CopyingTokens();
+        return (Fixtures.Load("tiny-b", processed: true), new PatchingInputs(new TokenBatch(clean.Select(c => (IReadOnlyList<int>)c).ToList(), 119),
+            new TokenBatch(corrupted.Select(c => (IReadOnlyList<int>)c).ToList(), 119), new LogitDiffMetric(answers.Select(a => (a[0], a[1])).ToArray())));
+    }
+
     /// <summary>A random unprocessed model (LayerNorm weights present) with a ragged, right-padded batch.</summary>
     public static (HookedTransformer Model, PatchingInputs Inputs) RaggedRandom()
     {

@@ -16,10 +16,19 @@ public class CircuitCliTests
         return path;
     }
 
+    // Prompts whose clean − corrupted gap is clear, so faithfulness is a number (see CircuitTestModels.CopyingTokens).
+    private static string CopyingInputFile(string dir)
+    {
+        var (clean, corrupted, answers) = Circuits.CircuitTestModels.CopyingTokens();
+        string path = Path.Combine(dir, "copying.json");
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(new { clean, corrupted, answers }));
+        return path;
+    }
+
     [Fact]
     public void CircuitWritesEapIgJsonAndReportThenEvaluateReproducesFaithfulness()
     {
-        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "circuit.json"), report = Path.Combine(dir, "report");
+        string dir = CliRunner.TempDir(), input = CopyingInputFile(dir), json = Path.Combine(dir, "circuit.json"), report = Path.Combine(dir, "report");
         var r = CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "eap-ig", "--edges", "20", "--curve", "5,20,100",
             "--json", json, "--plot", report);
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -46,7 +55,7 @@ public class CircuitCliTests
     [Fact]
     public void AcdcWritesItsCircuitWithPerEdgeEffectsAndEvaluateReproducesItsFaithfulness()
     {
-        string dir = CliRunner.TempDir(), input = InputFile(dir), json = Path.Combine(dir, "acdc.json");
+        string dir = CliRunner.TempDir(), input = CopyingInputFile(dir), json = Path.Combine(dir, "acdc.json");
         var r = CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "acdc", "--threshold", "0.05", "--json", json);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var doc = JsonNode.Parse(File.ReadAllText(json))!;
@@ -59,6 +68,34 @@ public class CircuitCliTests
         var e = CliRunner.Run("circuit", "evaluate", json, "--model", Tiny, "--input", input);
         Assert.True(e.ExitCode == 0, e.Stderr);
         Assert.Contains($"faithfulness {doc["sharplens"]!["faithfulness"]!.GetValue<float>():0.###}", e.Stdout.Replace(',', '.'));
+    }
+
+    [Fact]
+    public void DefaultsFitAModelSmallerThanThemAndTheCurveRunsToTheFullGraph()
+    {
+        // tiny-b has 172 edges, fewer than --edges' default of 200: the default becomes the whole graph, not an error.
+        string dir = CliRunner.TempDir(), input = CopyingInputFile(dir), json = Path.Combine(dir, "eap.json");
+        var r = CliRunner.Run("circuit", "--model", Tiny, "--input", input, "--method", "eap", "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var summary = JsonNode.Parse(File.ReadAllText(json))!["sharplens"]!;
+        Assert.InRange(summary["edges"]!.GetValue<int>(), 1, 172);
+        var curve = summary["curve"]!.AsArray();
+        Assert.Equal(172, curve[^1]!["edges"]!.GetValue<int>());
+        Assert.Equal(1.0, curve[^1]!["faithfulness"]!.GetValue<double>(), 4);   // tiny-b's gap is clear: the full graph is the clean run
+        Assert.True(summary["gap"]!["clear"]!.GetValue<bool>());
+
+        // tiny-b's fixture prompts have no clear gap: the same run reports faithfulness as undecided, with a note, and no number.
+        string noisy = Path.Combine(dir, "noisy.json");
+        r = CliRunner.Run("circuit", "--model", Tiny, "--input", InputFile(dir), "--method", "eap", "--json", noisy);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("faithfulness undecided", r.Stderr);
+        Assert.Contains("includes 0", r.Stderr);
+        var noisySummary = JsonNode.Parse(File.ReadAllText(noisy))!["sharplens"]!;
+        Assert.Equal("undecided", noisySummary["status"]!.GetValue<string>());
+        Assert.Null(noisySummary["faithfulness"]);
+        // Every point says what it is; a point pruned to nothing is "empty" with no number.
+        Assert.All(curve, p => Assert.True(p!["status"]!.GetValue<string>() == "empty" ? p["faithfulness"] is null && p["edges"]!.GetValue<int>() == 0
+            : p["status"]!.GetValue<string>() == "measured"));
     }
 
     [Fact]

@@ -10,12 +10,14 @@ public class ReportsUnitTests
     static readonly Regex RemoteLink = new(@"<link[^>]*\bhref\s*=\s*[""']?\s*(https?:)?//", RegexOptions.IgnoreCase);
 
     [Fact]
-    public void FaithfulnessOfAnEmptyCircuitPrintsAsZeroNotMinusZero()
+    public void FaithfulnessPrintsNoMinusZeroAndNamesEmptyAndUndecidedResults()
     {
-        var r = new SharpLens.Circuits.FaithfulnessResult(0, -0f, new SharpLens.Analysis.Statistics.ConfidenceInterval(-0f, -0.0001f, 0f, 0.95), []);
-        Assert.Equal("0 [0, 0]", CircuitReport.Format(r));
+        var ci = new SharpLens.Analysis.Statistics.ConfidenceInterval(-0f, -0.0001f, 0f, 0.95);
+        Assert.Equal("0 [0, 0]", CircuitReport.Format(new SharpLens.Circuits.FaithfulnessResult(4, -0f, ci, [])));
         var s = new SharpLens.Circuits.FaithfulnessResult(3, -0.25f, new SharpLens.Analysis.Statistics.ConfidenceInterval(-0.25f, -1.5f, 0.125f, 0.95), []);
         Assert.Equal("-0.25 [-1.5, 0.125]", CircuitReport.Format(s));
+        Assert.Equal("empty (no edges)", CircuitReport.Format(s with { Edges = 0, Status = SharpLens.Circuits.FaithfulnessStatus.Empty }));
+        Assert.StartsWith("undecided", CircuitReport.Format(s with { Status = SharpLens.Circuits.FaithfulnessStatus.Undecided }));
     }
 
     [Fact]

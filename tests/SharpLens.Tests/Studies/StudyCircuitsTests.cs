@@ -27,10 +27,20 @@ public class StudyCircuitsTests : IDisposable
                     "bigram_sources": [5, 9], "bigram_answers": [30, 31] },
     """;
 
+    // Group a's prompts end in their answer (clean) or the other answer (the swapped partner): tiny-b's tied embedding
+    // makes that a clear effect (CircuitTestModels.CopyingTokens), over four swapped pairs. Group b keeps its single
+    // swapped pair: one unit, so its clean − corrupted gap can never be clear and its faithfulness is undecided.
+    private const string TinyPrompts = "[[119, 5, 6, 7, 8], [119, 9, 10, 11, 12], [119, 13, 14, 15, 16], [119, 17, 18, 19, 20]]";
+    private const string CopyingPrompts = "[[119, 5, 6, 7, 30], [119, 9, 10, 11, 31], [119, 13, 14, 15, 30], [119, 17, 18, 19, 31], " +
+                                          "[119, 50, 51, 52, 30], [119, 53, 54, 55, 31], [119, 56, 57, 58, 30], [119, 59, 60, 61, 31]]";
+    private const string TinyAnswers = "\"answers\": [[30, 31], [31, 30], [30, 31], [31, 30]]";
+    private const string CopyingAnswers = "\"answers\": [[30, 31], [31, 30], [30, 31], [31, 30], [30, 31], [31, 30], [30, 31], [31, 30]]";
+
     // The tiny study with a circuits block; the groups run only the model check besides it.
     private string StudyPath(string block = Block, string name = "tiny.json")
     {
-        string text = StudyFileTests.TinyJson.Replace("\"groups\": {", block + "\n  \"groups\": {");
+        string text = StudyFileTests.TinyJson.Replace("\"groups\": {", block + "\n  \"groups\": {")
+            .Replace(TinyPrompts, CopyingPrompts).Replace(TinyAnswers, CopyingAnswers);
         text = text.Replace("\"analyses\": [\"model_check\", \"logit_lens\", \"layer_attribution\", \"head_attribution\", \"attention_patterns\", \"patching\", \"neuron_patching\", \"attribution_patching\", \"comparisons\"]",
             "\"analyses\": [\"model_check\"]").Replace("\"analyses\": [\"model_check\", \"head_attribution\", \"patching\", \"comparisons\"]", "\"analyses\": [\"model_check\"]");
         text = text.Replace("\"comparisons\": { \"figures\": [\"head_attribution\", \"resid_pre\"], \"permutations\": 200, \"resamples\": 200 },", "")
@@ -53,29 +63,52 @@ public class StudyCircuitsTests : IDisposable
         var section = results.Root[CircuitsSection.Key]!.AsObject();
         Assert.Equal(["a", "b"], section["names"]!.AsArray().Select(n => n!.ToString()));
         double M(string key, int i, int j) => section[key]![i]![j]!.GetValue<double>();
+        string Status(int i, int j) => section["cross_faithfulness_status"]![i]![j]!.GetValue<string>();
+        var groupA = section["groups"]!["a"]!;
+        var groupB = section["groups"]!["b"]!;
         for (int i = 0; i < 2; i++)
         {
             Assert.Equal(1.0, M("edge_overlap", i, i));
             Assert.Equal(1.0, M("node_overlap", i, i));
             Assert.Equal(M("edge_overlap", 0, 1), M("edge_overlap", 1, 0));
             var own = section["groups"]![i == 0 ? "a" : "b"]!;
-            Assert.Equal(own["faithfulness"]!["faithfulness"]!.GetValue<double>(), M("cross_faithfulness", i, i), 5);
             Assert.Equal(3, own["curve"]!.AsArray().Count);
             Assert.True(own["edges"]!.GetValue<int>() is > 0 and <= 20);
         }
 
-        // Cross-faithfulness, recomputed independently: a's circuit file evaluated on b's prompts.
+        // a: four swapped pairs with a clear gap, so every faithfulness on a's prompts (column 0) is a number.
+        Assert.True(groupA["gap"]!["clear"]!.GetValue<bool>());
+        Assert.Equal(4, groupA["gap"]!["units"]!.GetValue<int>());
+        Assert.Equal("measured", groupA["faithfulness"]!["status"]!.GetValue<string>());
+        Assert.Equal(groupA["faithfulness"]!["faithfulness"]!.GetValue<double>(), M("cross_faithfulness", 0, 0), 5);
+        Assert.Equal("measured", Status(1, 0));
+        // b: one swapped pair is one unit: its gap cannot be clear, so nothing on b's prompts (column 1) has a number.
+        Assert.False(groupB["gap"]!["clear"]!.GetValue<bool>());
+        Assert.Equal("undecided", groupB["faithfulness"]!["status"]!.GetValue<string>());
+        Assert.Null(groupB["faithfulness"]!["faithfulness"]);
+        Assert.All(groupB["curve"]!.AsArray(), p => Assert.Null(p!["faithfulness"]));
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal("undecided", Status(i, 1));
+            Assert.Null(section["cross_faithfulness"]![i]![1]);
+        }
+
+        // Cross-faithfulness, recomputed independently: b's circuit file evaluated on a's prompts.
         var lm = SharpLens.Loading.ModelLoader.Load(model);
         var circuitA = CircuitJson.Read(Path.Combine(outDir, "circuits", "a.json"), CircuitGraph.For(lm));
-        Assert.Equal(section["groups"]!["a"]!["edges"]!.GetValue<int>(), circuitA.EdgeCount);
-        var b = new PatchingInputs(new SharpLens.Tokenization.TokenBatch([[119, 21, 22, 23, 24], [119, 25, 26, 27, 28]], 119),
-            new SharpLens.Tokenization.TokenBatch([[119, 25, 26, 27, 28], [119, 21, 22, 23, 24]], 119), new LogitDiffMetric([(40, 41), (41, 40)]));
-        var aOnB = new CircuitEvaluator(lm, b).Faithfulness(circuitA, 200);
-        Assert.Equal(aOnB.Faithfulness, M("cross_faithfulness", 0, 1), 4);
-        Assert.Equal(aOnB.Interval.Lower, M("cross_faithfulness_lower", 0, 1), 4);
-        double jaccard = (double)circuitA.Edges.Select(e => e.Name).Intersect(section["groups"]!["b"]!["circuit_edges"]!.AsObject().Select(p => p.Key)).Count()
-            / circuitA.Edges.Select(e => e.Name).Union(section["groups"]!["b"]!["circuit_edges"]!.AsObject().Select(p => p.Key)).Count();
-        Assert.Equal(jaccard, M("edge_overlap", 0, 1), 5);
+        var circuitB = CircuitJson.Read(Path.Combine(outDir, "circuits", "b.json"), CircuitGraph.For(lm));
+        Assert.Equal(groupA["edges"]!.GetValue<int>(), circuitA.EdgeCount);
+        var study = StudyFile.Load(StudyPath());
+        var aGroup = StudyValidation.Resolve(study, StudyTarget.For(lm)).Single(g => g.Name == "a");
+        var onA = new PatchingInputs(aGroup.Clean, aGroup.Corrupted, new LogitDiffMetric(aGroup.Answers));
+        var bOnA = new CircuitEvaluator(lm, onA).Faithfulness(circuitB, 200);
+        Assert.Equal(FaithfulnessStatus.Measured, bOnA.Status);
+        Assert.Equal(bOnA.Faithfulness, M("cross_faithfulness", 1, 0), 4);
+        Assert.Equal(bOnA.Interval.Lower, M("cross_faithfulness_lower", 1, 0), 4);
+        double Jaccard(IEnumerable<string> x, IEnumerable<string> y) => (double)x.Intersect(y).Count() / x.Union(y).Count();
+        Assert.Equal(Jaccard(circuitA.Edges.Select(e => e.Name), circuitB.Edges.Select(e => e.Name)), M("edge_overlap", 0, 1), 5);
+        // Node overlap compares heads and MLPs: input and logits are in every circuit.
+        Assert.Equal(Jaccard(circuitA.ComponentNodes, circuitB.ComponentNodes), M("node_overlap", 0, 1), 5);
 
         // Path patching into both receivers on the experiment-1 group; the weights view of head 2.1.
         Assert.Equal("a", section["settings"]!["path_group"]!.ToString());
@@ -88,9 +121,9 @@ public class StudyCircuitsTests : IDisposable
         string html = File.ReadAllText(Path.Combine(outDir, "index.html"));
         Assert.Contains("Cross-faithfulness", html);
         string finding = CircuitsSection.Finding(section);
-        Assert.Contains("Verdict:", finding);
-        double crossMean = (M("cross_faithfulness", 0, 1) + M("cross_faithfulness", 1, 0)) / 2;
-        Assert.Contains($"averages {crossMean.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)}", finding);
+        Assert.Contains("Verdict: undecided: the effect itself is not measurable on 1 of 2 pairings", finding);
+        Assert.Contains("The clean − corrupted logit difference of b is not distinguishable from zero", finding);
+        Assert.Contains($"averages {M("cross_faithfulness", 1, 0).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} over 1 measured pairs", finding);
 
         // Verify compares only what a reference has: a run with a circuits section passes against its own reference.
         string reference = Path.Combine(_dir, "ref.json");

@@ -77,9 +77,7 @@ public sealed class AnalysisInput
     /// or a bad field is an <see cref="InvalidInputException"/>.</summary>
     public static AnalysisInput Load(string path, AnalysisInputOptions options)
     {
-        if (!File.Exists(path))
-            throw new InvalidInputException($"analysis input file '{path}' does not exist: check the path");
-        return Parse(File.ReadAllText(path), options, Path.GetFileName(path));
+        return Parse(InputFiles.ReadText(path, "analysis input file"), options, Path.GetFileName(path));
     }
 
     /// <summary>Parses the JSON text itself; <paramref name="source"/> names it in error messages.</summary>
@@ -88,7 +86,7 @@ public sealed class AnalysisInput
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            doc = JsonDocument.Parse(json, InputFiles.DocumentOptions(lenient: true));
         }
         catch (JsonException ex)
         {

@@ -47,12 +47,11 @@ public sealed record Gpt2Config
     {
         path = Path.GetFullPath(path);
         if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
+        if (!File.Exists(path))
+            throw new ModelNotFoundException($"config {path} does not exist: pass a model folder holding config.json (a Hugging Face GPT-2 checkpoint)");
         string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelNotFoundException($"config {path} does not exist: pass a model folder holding config.json (a Hugging Face GPT-2 checkpoint)", e);
-        }
+        try { text = InputFiles.ReadText(path, "config"); }
+        catch (InvalidInputException e) { throw new InvalidCheckpointException(e.Message, e); }
         return Parse(text, path);
     }
 
@@ -60,7 +59,7 @@ public sealed record Gpt2Config
     public static Gpt2Config Parse(string json, string source = "config.json")
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
+        try { doc = JsonDocument.Parse(json, InputFiles.DocumentOptions(lenient: true)); }
         catch (JsonException e)
         {
             throw new InvalidCheckpointException($"config {source} is not valid JSON ({SafetensorsFile.OneLine(e.Message)}): fix or re-download config.json", e);
