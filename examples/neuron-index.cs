@@ -10,7 +10,7 @@
 //   small corpus written into OUT)
 using SharpLens.Loading;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Neurons.Search;
 using SharpLens.Reports;

@@ -31,6 +31,7 @@ public static class App
         NeuronsCommand.Create(),
         CircuitCommand.Create(),
         PathPatchCommand.Create(),
+        TrainCommand.Create(),
         ServeCommand.Create(),
     };
 

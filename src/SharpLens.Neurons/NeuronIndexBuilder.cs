@@ -1,6 +1,6 @@
 using SharpLens.Analysis.Attribution;
 using SharpLens.Model;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Neurons.Storage;
 

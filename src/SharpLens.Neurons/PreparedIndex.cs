@@ -1,5 +1,5 @@
 using SharpLens.Model;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Neurons.Storage;
 

@@ -1,5 +1,5 @@
 using SharpLens.Model;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 
 namespace SharpLens.Neurons.Indexing;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Tensors;
 using SharpLens.Tokenization;
 

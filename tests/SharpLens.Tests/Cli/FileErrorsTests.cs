@@ -1,5 +1,5 @@
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Tests.Loading;
 using SharpLens.Tests.Neurons;

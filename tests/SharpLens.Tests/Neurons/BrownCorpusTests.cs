@@ -1,4 +1,4 @@
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Tests.Loading;
 
 namespace SharpLens.Tests.Neurons;

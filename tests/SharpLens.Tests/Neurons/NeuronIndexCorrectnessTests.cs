@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Tests.Loading;
 using SharpLens.Tokenization;

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Neurons.Storage;
 using SharpLens.Tests.Loading;

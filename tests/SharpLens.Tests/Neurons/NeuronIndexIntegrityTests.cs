@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using SharpLens.Loading;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Tests.Loading;
 using SharpLens.Tests.Support;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using SharpLens.Loading;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Reports;
 using SharpLens.Tests.Neurons;

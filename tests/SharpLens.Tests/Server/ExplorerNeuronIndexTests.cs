@@ -3,7 +3,7 @@ using Microsoft.Playwright;
 using SharpLens.Loading;
 using SharpLens.Model;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Neurons.Indexing;
 using SharpLens.Server;
 using SharpLens.Tests.Neurons;

@@ -33,6 +33,14 @@ public sealed record Gpt2Config
     /// <summary>The config's <c>architectures</c> list; a GPT-2 checkpoint says <c>GPT2LMHeadModel</c>.</summary>
     public IReadOnlyList<string> Architectures { get; init; } = ["GPT2LMHeadModel"];
 
+    /// <summary>bos_token_id, when the config names one (a model without a tokenizer takes its BOS from here).</summary>
+    public int? BosTokenId { get; init; }
+    /// <summary>eos_token_id, when the config names one.</summary>
+    public int? EosTokenId { get; init; }
+    /// <summary>Extra keys written verbatim into config.json by <see cref="ToJson"/> (e.g. the TransformerLens config a
+    /// trained model was built from); ignored by Hugging Face.</summary>
+    public IReadOnlyDictionary<string, JsonNode?> Extra { get; init; } = new Dictionary<string, JsonNode?>();
+
     /// <summary>Per-head width = n_embd / n_head.</summary>
     public int DHead => NEmbd / NHead;
     /// <summary>Alias of <see cref="NEmbd"/>.</summary>
@@ -91,7 +99,11 @@ public sealed record Gpt2Config
                 ActivationFunction = Str(r, source, "activation_function", "gelu_new"),
                 NInner = r.TryGetProperty("n_inner", out var ni) && ni.ValueKind != JsonValueKind.Null ? Int(r, source, "n_inner", 0) : null,
                 Architectures = archs.Count > 0 ? archs : ["GPT2LMHeadModel"],
+                BosTokenId = r.TryGetProperty("bos_token_id", out var bos) && bos.ValueKind != JsonValueKind.Null ? Int(r, source, "bos_token_id", 0) : null,
+                EosTokenId = r.TryGetProperty("eos_token_id", out var eos) && eos.ValueKind == JsonValueKind.Number ? Int(r, source, "eos_token_id", 0) : null,
             };
+            // Configs copied from GPT-2 keep bos_token_id 50256 over smaller vocabularies: such an id names no token and is ignored.
+            if (c.BosTokenId is int b && (b < 0 || b >= c.VocabSize)) c = c with { BosTokenId = null };
             if (Bool(r, source, "scale_attn_by_inverse_layer_idx", false))
                 throw new InvalidCheckpointException($"config {source} sets scale_attn_by_inverse_layer_idx=true: SharpLens supports only standard GPT-2 attention scaling");
             if (!Bool(r, source, "scale_attn_weights", true))
@@ -140,6 +152,9 @@ public sealed record Gpt2Config
             ["n_positions"] = NPositions,
             ["vocab_size"] = VocabSize,
         };
+        if (BosTokenId is int bos) o["bos_token_id"] = bos;
+        if (EosTokenId is int eos) o["eos_token_id"] = eos;
+        foreach (var (key, value) in Extra) o[key] = value?.DeepClone();
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -22,7 +22,7 @@ internal sealed class Gpt2Family : ModelFamily
             NLayers = gpt2.NLayer, DModel = gpt2.NEmbd, NHeads = gpt2.NHead, DHead = gpt2.DHead, DMlp = gpt2.DMlp,
             DVocab = gpt2.VocabSize, NCtx = gpt2.NPositions, LayerNormEps = gpt2.LayerNormEpsilon, ActFn = gpt2.ActivationFunction,
             OriginalArchitecture = gpt2.Architectures[0],
-            BosTokenId = gpt2.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : gpt2.VocabSize - 1,
+            BosTokenId = gpt2.BosTokenId ?? (gpt2.VocabSize >= Gpt2Tokenizer.EndOfText + 1 ? Gpt2Tokenizer.EndOfText : gpt2.VocabSize - 1),
         };
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SharpLens.Neurons.Corpora;
+namespace SharpLens.Corpora;
 
 /// <summary>
 /// Turns a Brown corpus file (form C: whitespace-separated word/tag tokens, one sentence per line, paragraphs

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace SharpLens.Neurons.Corpora;
+namespace SharpLens.Corpora;
 
 /// <summary>JSON Lines with a "text" string field per record (the layout of OpenWebText / Pile samples); blank lines are skipped.</summary>
 internal static class JsonLinesReader

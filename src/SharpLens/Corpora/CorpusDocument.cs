@@ -1,4 +1,4 @@
-namespace SharpLens.Neurons.Corpora;
+namespace SharpLens.Corpora;
 
 /// <summary>One document of a corpus: its position in the corpus, a name for display, and its text.</summary>
 /// <param name="Index">0-based position of the document in the corpus (stable across runs over the same corpus).</param>

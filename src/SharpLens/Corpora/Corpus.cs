@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace SharpLens.Neurons.Corpora;
+namespace SharpLens.Corpora;
 
 /// <summary>How the files of a corpus are read.</summary>
 public enum CorpusFormat
