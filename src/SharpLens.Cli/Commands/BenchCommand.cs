@@ -10,8 +10,8 @@ using Spectre.Console;
 namespace SharpLens.Cli.Commands;
 
 /// <summary>
-/// <c>sharplens bench</c>: medians of the timings the issues set targets for, with the FMA peak measured in
-/// the same run (these machines drift, so GEMM speed is only meaningful next to it).
+/// <c>sharplens bench</c>: medians of the timings the issues set targets for, with the FMA peak and the memory read
+/// bandwidth measured in the same run (these machines drift, so a speed is only meaningful next to its limits).
 /// </summary>
 internal static class BenchCommand
 {
@@ -22,11 +22,17 @@ internal static class BenchCommand
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
         var suites = new Option<string>("--suites") { DefaultValueFactory = _ => "core" };
         suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed), explorer (each interaction of sharplens serve, timed through its endpoints)";
-        var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites };
+        var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "1x8,8x8,8x128" };
+        shapes.Description = "Comma-separated forward shapes PROMPTSxTOKENS the core suite times (full logits), e.g. 1x8,8x8,8x128,8x1024";
+        var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites, shapes };
         command.SetAction(parse =>
         {
             int n = Math.Max(1, parse.GetValue(repeats));
             var wanted = parse.GetValue(suites)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            foreach (var suite in wanted)
+                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
+                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
+            var forwardShapes = ParseShapes(parse.GetValue(shapes)!);
             var lm = parse.GetValue(model) is string m ? Cli.LoadModel(m, rawWeights: false) : RandomWeights.CreateModel(ModelConfig.Gpt2Small);
             var results = new JsonObject
             {
@@ -34,10 +40,10 @@ internal static class BenchCommand
                 ["cores"] = Environment.ProcessorCount,
                 ["isa"] = GemmBenchmark.Isa,
             };
-            foreach (var suite in wanted)
-                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
-                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
-            if (wanted.Contains("core")) Core(lm, n, results);
+            foreach (var (prompts, tokens) in forwardShapes)
+                if (tokens > lm.Config.NCtx)
+                    throw new InvalidInputException($"--shapes {prompts}x{tokens}: the model's context is {lm.Config.NCtx} tokens; use at most {prompts}x{lm.Config.NCtx}");
+            if (wanted.Contains("core")) Core(lm, n, forwardShapes, results);
             if (wanted.Contains("attribution")) Attribution(lm, results);
             if (wanted.Contains("patching")) Patching(lm, results);
             if (wanted.Contains("circuits")) CircuitsSuite(lm, results);
@@ -55,20 +61,53 @@ internal static class BenchCommand
         return command;
     }
 
-    private static void Core(HookedTransformer lm, int n, JsonObject results)
+    /// <summary>
+    /// SGEMM, the FMA peak and the memory read bandwidth, then each forward shape (full logits, as
+    /// <see cref="HookedTransformer.Forward(TokenBatch, ForwardOptions?)"/> runs by default) with its compute limit
+    /// (its flops at the FMA peak) and memory limit (its weights read once at the measured bandwidth), and its time as
+    /// a multiple of the larger of the two.
+    /// </summary>
+    private static void Core(HookedTransformer lm, int n, IReadOnlyList<(int Prompts, int Tokens)> shapes, JsonObject results)
     {
-        var batch = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm).Clean;
-        results["forward_batch8x8_s"] = Median(n, () => lm.Forward(batch));
         var gemm = GemmBenchmark.Measure(n * 3);
         results["sgemm_512x768x3072_gflops"] = gemm.PackedGflops;
         results["sgemm_512x768x3072_unpacked_gflops"] = gemm.UnpackedGflops;
         results["fma_peak_gflops"] = gemm.FmaPeakGflops;
+        results["memory_read_gbps"] = gemm.ReadGBps;
+        foreach (var (prompts, tokens) in shapes)
+        {
+            var batch = SharpLens.Cli.Bench.Workloads.Experiment1Shaped(lm, prompts, tokens).Clean;
+            var cost = ForwardCost.Of(lm, prompts, tokens);
+            // Shapes that take seconds (8x1024) are timed three times, not n: the median is as stable and the suite stays short.
+            double first = Time(() => lm.Forward(batch));
+            double seconds = Median(first > 1 ? Math.Min(n, 3) : n, () => lm.Forward(batch), warmUp: false);
+            double compute = cost.ComputeLimitSeconds(gemm.FmaPeakGflops), memory = cost.MemoryLimitSeconds(gemm.ReadGBps);
+            string key = $"forward_{prompts}x{tokens}";
+            results[key + "_s"] = seconds;
+            results[key + "_compute_limit_s"] = Math.Round(compute, 5);
+            results[key + "_memory_limit_s"] = Math.Round(memory, 5);
+            results[key + "_x_limit"] = Math.Round(seconds / Math.Max(compute, memory), 2);
+        }
+    }
+
+    /// <summary>"1x8,8x8" as (prompts, tokens) pairs; anything else is a one-line error naming the entry.</summary>
+    internal static List<(int Prompts, int Tokens)> ParseShapes(string text)
+    {
+        var shapes = new List<(int, int)>();
+        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = entry.Split('x');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int prompts) || !int.TryParse(parts[1], out int tokens) || prompts < 1 || tokens < 1)
+                throw new InvalidInputException($"--shapes entry '{entry}' is not PROMPTSxTOKENS with both at least 1 (e.g. 8x128)");
+            shapes.Add((prompts, tokens));
+        }
+        return shapes;
     }
 
     /// <summary>The neuron-index pass on 48 windows of 128 tokens, next to SGEMM measured in the same run.</summary>
     private static void Neurons(HookedTransformer lm, int n, JsonObject results)
     {
-        if (results["sgemm_512x768x3072_gflops"] is null) Core(lm, n, results);
+        if (results["sgemm_512x768x3072_gflops"] is null) Core(lm, n, [], results);
         var r = SharpLens.Neurons.Indexing.IndexingBenchmark.Run(WithTokenizer(lm));
         results["neurons_index_tokens_per_s"] = Math.Round(r.TokensPerSecond, 1);
         results["neurons_index_gflops"] = Math.Round(r.Gflops, 1);
@@ -161,10 +200,10 @@ internal static class BenchCommand
         return sw.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Median wall time in seconds over <paramref name="n"/> runs after one warm-up.</summary>
-    internal static double Median(int n, Action action)
+    /// <summary>Median wall time in seconds over <paramref name="n"/> runs, after one warm-up unless the caller ran it.</summary>
+    internal static double Median(int n, Action action, bool warmUp = true)
     {
-        action();
+        if (warmUp) action();
         var times = new double[n];
         for (int i = 0; i < n; i++)
         {

@@ -1,5 +1,4 @@
 using System.IO.MemoryMappedFiles;
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using SharpLens.Tensors;
@@ -323,10 +322,10 @@ public sealed unsafe class SafetensorsFile : ITensorReader
                 if (!BitConverter.IsLittleEndian) ReverseEndianness32(data);
                 break;
             case "F16":
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, count), data);
+                HalfBits.ToSingle(new ReadOnlySpan<ushort>(src, count), data, Dtype.F16);
                 break;
             case "BF16":
-                Bf16ToSingle(new ReadOnlySpan<ushort>(src, count), data);
+                HalfBits.ToSingle(new ReadOnlySpan<ushort>(src, count), data, Dtype.BF16);
                 break;
         }
         }
@@ -339,13 +338,6 @@ public sealed unsafe class SafetensorsFile : ITensorReader
     {
         var ints = MemoryMarshal.Cast<float, uint>(data.AsSpan());
         System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(ints, ints);
-    }
-
-    /// <summary>bfloat16 -> float32: the bf16 bits are the high half of the float32 bits.</summary>
-    internal static void Bf16ToSingle(ReadOnlySpan<ushort> src, Span<float> dst)
-    {
-        var bits = MemoryMarshal.Cast<float, uint>(dst);
-        for (int i = 0; i < src.Length; i++) bits[i] = (uint)src[i] << 16;
     }
 
     /// <summary>Unmaps the view and closes the file; tensors already read stay valid (they are copies).</summary>

@@ -1,3 +1,6 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
 namespace SharpLens.Tensors;
 
 /// <summary>
@@ -27,6 +30,24 @@ internal static class HalfBits
         Dtype.F16 => (float)BitConverter.UInt16BitsToHalf(bits),
         _ => throw new ArgumentException($"{dtype} is not a 16-bit type", nameof(dtype)),
     };
+
+    /// <summary>The float32 values of the 16-bit <paramref name="source"/> into <paramref name="destination"/> (same length).</summary>
+    public static void ToSingle(ReadOnlySpan<ushort> source, Span<float> destination, Dtype dtype)
+    {
+        if (destination.Length < source.Length) throw new ArgumentException("destination is shorter than source", nameof(destination));
+        switch (dtype)
+        {
+            case Dtype.BF16: // the bf16 bits are the high half of the float32 bits
+                var bits = MemoryMarshal.Cast<float, uint>(destination);
+                for (int i = 0; i < source.Length; i++) bits[i] = (uint)source[i] << 16;
+                break;
+            case Dtype.F16:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
+                break;
+            default:
+                throw new ArgumentException($"{dtype} is not a 16-bit type", nameof(dtype));
+        }
+    }
 
     /// <summary><paramref name="value"/> rounded to the nearest <paramref name="dtype"/> (ties to even; NaN stays NaN).</summary>
     public static ushort FromSingle(float value, Dtype dtype)

@@ -7,11 +7,14 @@ namespace SharpLens.Tensors;
 /// <param name="PackedGflops">[m, k]·[k, n] with the weights packed once, as the model multiplies</param>
 /// <param name="UnpackedGflops">the same product from a plain row-major [k, n]</param>
 /// <param name="FmaPeakGflops">a register-only FMA loop on every core: the arithmetic ceiling of this machine now</param>
-public sealed record GemmSpeed(string Isa, double PackedGflops, double UnpackedGflops, double FmaPeakGflops);
+/// <param name="ReadGBps">a STREAM-style read of a 512 MB buffer on every core (10^9 bytes per second): the ceiling of
+/// a pass that streams its weights once</param>
+public sealed record GemmSpeed(string Isa, double PackedGflops, double UnpackedGflops, double FmaPeakGflops, double ReadGBps);
 
 /// <summary>
 /// Times the library's own SGEMM (<c>sharplens bench</c>'s core suite): a [512, 768]·[768, 3072] product, GPT-2 small's
-/// MLP input for 512 rows, and the FMA peak of the same moment, because shared machines drift by tens of percent.
+/// MLP input for 512 rows, and the FMA peak and memory read bandwidth of the same moment, because shared machines drift
+/// by tens of percent.
 /// </summary>
 public static class GemmBenchmark
 {
@@ -21,7 +24,8 @@ public static class GemmBenchmark
     /// <summary>Rows, inner size and columns of the timed product.</summary>
     public const int M = 512, K = 768, N = 3072;
 
-    /// <summary>Medians of <paramref name="repeats"/> timed products (after one warm-up each) and of five FMA-peak runs.</summary>
+    /// <summary>Medians of <paramref name="repeats"/> timed products (after one warm-up each) and of five FMA-peak runs;
+    /// the best of about a second of reads.</summary>
     public static GemmSpeed Measure(int repeats = 3, int seed = 0)
     {
         if (repeats < 1) throw new ArgumentOutOfRangeException(nameof(repeats), "time the product at least once");
@@ -36,7 +40,8 @@ public static class GemmBenchmark
         double packedGflops = Gflops(MedianSeconds(repeats, () => Gemm.Multiply(a, packed, c, M)));
         double unpackedGflops = Gflops(MedianSeconds(repeats, () => Gemm.Multiply(a, b, c, M, K, N)));
         var peaks = Enumerable.Range(0, 5).Select(_ => FmaPeak.MeasureGflops(TimeSpan.FromMilliseconds(200))).Order().ToArray();
-        return new GemmSpeed(Isa, packedGflops, unpackedGflops, Math.Round(peaks[peaks.Length / 2], 1));
+        double readGBps = MemoryBandwidth.MeasureReadGBps(TimeSpan.FromSeconds(1));
+        return new GemmSpeed(Isa, packedGflops, unpackedGflops, Math.Round(peaks[peaks.Length / 2], 1), Math.Round(readGBps, 1));
     }
 
     private static double MedianSeconds(int n, Action action)

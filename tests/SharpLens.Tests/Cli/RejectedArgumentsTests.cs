@@ -21,6 +21,7 @@ public class RejectedArgumentsTests
         { "study run --model X --random-weights", "--random-weights runs random weights shaped like GPT-2 small instead of a model" },
         { "plot INPUT", "is an analysis input" },
         { "serve --reports (under a file)", "cannot be written" },
+        { "bench --shapes 8x0", "--shapes entry '8x0' is not PROMPTSxTOKENS" },
     };
 
     [Theory]
@@ -41,6 +42,7 @@ public class RejectedArgumentsTests
             "study run --model X --random-weights" => ["study", "run", StudyFile(), "--model", NoModel, "--random-weights", "--out", output],
             "plot INPUT" => ["plot", input, "--out", output],
             "serve --reports (under a file)" => ["serve", "-m", NoModel, "--port", "0", "--reports", Path.Combine(input, "reports")],
+            "bench --shapes 8x0" => ["bench", "-m", NoModel, "--shapes", "1x8,8x0"],
             _ => throw new ArgumentException(what),
         };
         var r = CliRunner.Run(args);

@@ -124,6 +124,20 @@ public class PackedDtypeTests
         }
     }
 
+    [Theory]
+    [InlineData((int)Dtype.BF16)]
+    [InlineData((int)Dtype.F16)]
+    public void SpanWidening_EqualsTheScalarOneForEveryBitPattern(int dtype)
+    {
+        // The checkpoint reader's whole-tensor conversion (SafetensorsFile) and the one-value conversion agree bit for bit.
+        var type = (Dtype)dtype;
+        var bits = Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray();
+        var widened = new float[bits.Length];
+        HalfBits.ToSingle(bits, widened, type);
+        for (int i = 0; i < bits.Length; i++)
+            Assert.Equal(BitConverter.SingleToUInt32Bits(HalfBits.ToSingle(bits[i], type)), BitConverter.SingleToUInt32Bits(widened[i]));
+    }
+
     [Fact]
     public void Float16WithInfinityOrNaN_IsKeptAsFloat32()
     {
