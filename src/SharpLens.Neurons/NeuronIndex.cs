@@ -89,17 +89,18 @@ public sealed class NeuronIndex : IDisposable
         }
         var examples = new List<TopExample>();
         using (var command = Query("""
-            SELECT t.rank, t.activation, t.window_id, w.document_id, COALESCE(d.name, ''), w.start_token, t.position, w.tokens, t.activations
+            SELECT t.activation, t.window_id, w.document_id, COALESCE(d.name, ''), w.start_token, t.position, w.tokens, t.activations
             FROM top_examples t JOIN windows w ON w.window_id = t.window_id LEFT JOIN documents d ON d.document_id = w.document_id
-            WHERE t.layer = $l AND t.neuron = $n ORDER BY t.rank
+            WHERE t.layer = $l AND t.neuron = $n ORDER BY t.activation DESC, t.window_id
             """, id.Layer, id.Neuron))
         using (var reader = command.ExecuteReader())
             while (reader.Read())
             {
-                var ids = MemoryMarshal.Cast<byte, int>((byte[])reader.GetValue(7)).ToArray();
-                var values = MemoryMarshal.Cast<byte, Half>((byte[])reader.GetValue(8)).ToArray().Select(h => (float)h).ToArray();
-                examples.Add(new TopExample(reader.GetInt32(0), (float)reader.GetDouble(1), reader.GetInt64(2), reader.GetInt32(3), reader.GetString(4),
-                    reader.GetInt32(5), reader.GetInt32(6), ids, ids.Select(TokenText).ToArray(), values));
+                var ids = MemoryMarshal.Cast<byte, int>((byte[])reader.GetValue(6)).ToArray();
+                var values = MemoryMarshal.Cast<byte, Half>((byte[])reader.GetValue(7)).ToArray().Select(h => (float)h).ToArray();
+                // Rank 1 = best: the heaps' order (higher activation, then the earlier window).
+                examples.Add(new TopExample(examples.Count + 1, (float)reader.GetDouble(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetString(3),
+                    reader.GetInt32(4), reader.GetInt32(5), ids, ids.Select(TokenText).ToArray(), values));
             }
         var promoted = new List<LogitEffect>();
         var suppressed = new List<LogitEffect>();
@@ -121,9 +122,9 @@ public sealed class NeuronIndex : IDisposable
     {
         var rows = new List<NeuronSummary>();
         using var command = Query("""
-            SELECT n.neuron, n.max, n.mean, n.std, n.frac_positive, t.token_id
-            FROM neurons n LEFT JOIN top_examples t ON t.layer = n.layer AND t.neuron = n.neuron AND t.rank = 1
-            WHERE n.layer = $l ORDER BY n.max DESC, n.neuron
+            SELECT n.neuron, n.max, n.mean, n.std, n.frac_positive,
+                (SELECT t.token_id FROM top_examples t WHERE t.layer = n.layer AND t.neuron = n.neuron ORDER BY t.activation DESC, t.window_id LIMIT 1)
+            FROM neurons n WHERE n.layer = $l ORDER BY n.max DESC, n.neuron
             """, layer);
         using var reader = command.ExecuteReader();
         while (reader.Read())

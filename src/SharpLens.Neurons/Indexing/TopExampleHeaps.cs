@@ -17,6 +17,17 @@ internal sealed class TopExampleHeaps
     public readonly int[] Filled;
     /// <summary>Neurons whose examples changed since the last save.</summary>
     public readonly bool[] Dirty;
+    /// <summary>
+    /// [neuron · k] the stored row (0 to k - 1) of the example at each heap slot. Heap order moves examples between
+    /// slots; the row stays with its example, and a new example takes the row of the one it evicts, so a checkpoint
+    /// writes one row per example that entered since the last one (<see cref="RowDirty"/>), not the neuron's whole list.
+    /// </summary>
+    public readonly int[] Row;
+    /// <summary>[neuron · k] rows whose example changed since the last save.</summary>
+    public readonly bool[] RowDirty;
+    /// <summary>Every row must be written again, and stored rows of these neurons dropped first: the heaps were filled
+    /// from a file (a resume or a merge), whose row numbers they do not keep.</summary>
+    public bool RewriteAll;
 
     public TopExampleHeaps(int neurons, int k)
     {
@@ -28,6 +39,16 @@ internal sealed class TopExampleHeaps
         Values = new Half[neurons * k][];
         Filled = new int[neurons];
         Dirty = new bool[neurons];
+        Row = new int[neurons * k];
+        RowDirty = new bool[neurons * k];
+    }
+
+    /// <summary>Marks every example saved (after a checkpoint).</summary>
+    public void ClearDirty()
+    {
+        Array.Clear(Dirty);
+        Array.Clear(RowDirty);
+        RewriteAll = false;
     }
 
     /// <summary>True when (activation, window) would enter neuron <paramref name="n"/>'s top k.</summary>
@@ -57,6 +78,8 @@ internal sealed class TopExampleHeaps
             int i = Filled[n]++;
             var fresh = new Half[length];
             Set(baseIndex + i, activation, window, position, token, fresh);
+            Row[baseIndex + i] = i;
+            RowDirty[baseIndex + i] = true;
             while (i > 0)
             {
                 int parent = (i - 1) / 2;
@@ -68,6 +91,7 @@ internal sealed class TopExampleHeaps
         }
         var values = Values[baseIndex].Length == length ? Values[baseIndex] : new Half[length];
         Set(baseIndex, activation, window, position, token, values);
+        RowDirty[baseIndex + Row[baseIndex]] = true;
         int at = 0;
         while (true)
         {
@@ -79,14 +103,6 @@ internal sealed class TopExampleHeaps
             at = worst;
         }
         return values;
-    }
-
-    /// <summary>Slots of neuron <paramref name="n"/> sorted best first.</summary>
-    public int[] Sorted(int n)
-    {
-        var slots = Enumerable.Range(n * K, Filled[n]).ToArray();
-        Array.Sort(slots, (a, b) => Worse(Activation[a], Window[a], Activation[b], Window[b]) ? 1 : Worse(Activation[b], Window[b], Activation[a], Window[a]) ? -1 : 0);
-        return slots;
     }
 
     private void Set(int i, float activation, long window, int position, int token, Half[] values)
@@ -101,5 +117,6 @@ internal sealed class TopExampleHeaps
         (Position[a], Position[b]) = (Position[b], Position[a]);
         (Token[a], Token[b]) = (Token[b], Token[a]);
         (Values[a], Values[b]) = (Values[b], Values[a]);
+        (Row[a], Row[b]) = (Row[b], Row[a]);
     }
 }

@@ -30,6 +30,9 @@ internal sealed class NeuronStore : IDisposable
     /// <summary>Decodes token ids for the vocab table (which holds the tokens of stored windows and direct effects).</summary>
     public Func<int, string>? TokenText { get; set; }
     private readonly HashSet<int> _savedTokens = [];
+    /// <summary>Windows and documents already in the file (a checkpoint writes only the others).</summary>
+    private readonly HashSet<long> _savedWindows = [];
+    private readonly HashSet<int> _savedDocuments = [];
 
     /// <summary>Creates a new index file (the path must not exist) holding the schema and the provenance.</summary>
     public static NeuronStore Create(string path, IndexProvenance provenance)
@@ -123,8 +126,12 @@ internal sealed class NeuronStore : IDisposable
         });
     }
 
-    /// <summary>Saves <paramref name="state"/> as one transaction: statistics of every neuron, the top examples of neurons
-    /// that changed, the windows they point to, and the progress marker.</summary>
+    /// <summary>
+    /// Saves <paramref name="state"/> as one transaction, writing what changed since the last save: the statistics of
+    /// every neuron (each batch changes them all), one top-example row per example that entered a heap, the windows
+    /// and documents not yet stored, and the progress marker. Windows and documents no example refers to any more are
+    /// dropped once, when the index is complete (until then they cost a little disk, not a rewrite per checkpoint).
+    /// </summary>
     public void Save(IndexState state)
     {
         Transaction(tx =>
@@ -132,9 +139,12 @@ internal sealed class NeuronStore : IDisposable
             using (var upsert = Command(_db, tx, """
                 INSERT OR REPLACE INTO neurons VALUES ($l, $n, $count, $mean, $std, $min, $max, $fp, $q10, $q50, $q90, $q99, $sum, $sq, $pos, $hist)
                 """, "$l", "$n", "$count", "$mean", "$std", "$min", "$max", "$fp", "$q10", "$q50", "$q90", "$q99", "$sum", "$sq", "$pos", "$hist"))
-            using (var delete = Command(_db, tx, "DELETE FROM top_examples WHERE layer = $l AND neuron = $n", "$l", "$n"))
-            using (var insert = Command(_db, tx, "INSERT INTO top_examples VALUES ($l, $n, $r, $a, $w, $p, $t, $v)", "$l", "$n", "$r", "$a", "$w", "$p", "$t", "$v"))
+            using (var dropLayer = Command(_db, tx, "DELETE FROM top_examples WHERE layer = $l", "$l"))
+            using (var example = Command(_db, tx, "INSERT OR REPLACE INTO top_examples VALUES ($l, $n, $r, $a, $w, $p, $t, $v)", "$l", "$n", "$r", "$a", "$w", "$p", "$t", "$v"))
                 foreach (var acc in state.Accumulators)
+                {
+                    var top = acc.Top;
+                    if (top.RewriteAll) Run(dropLayer, acc.Layer);
                     for (int n = 0; n < acc.Neurons; n++)
                     {
                         var hist = acc.HistogramOf(n);
@@ -145,24 +155,29 @@ internal sealed class NeuronStore : IDisposable
                             acc.Count == 0 ? DBNull.Value : (double)acc.Positive[n] / acc.Count, Q(0.1), Q(0.5), Q(0.9), Q(0.99),
                             acc.Sum[n].ToString(CultureInfo.InvariantCulture), acc.SumSquares[n].ToString(CultureInfo.InvariantCulture),
                             acc.Positive[n], MemoryMarshal.AsBytes(hist.AsSpan()).ToArray());
-                        if (!acc.Top.Dirty[n]) continue;
-                        Run(delete, acc.Layer, n);
-                        var slots = acc.Top.Sorted(n);
-                        for (int r = 0; r < slots.Length; r++)
+                        if (!top.Dirty[n] && !top.RewriteAll) continue;
+                        for (int s = n * top.K; s < n * top.K + top.Filled[n]; s++)
                         {
-                            int s = slots[r];
-                            Run(insert, acc.Layer, n, r + 1, (double)acc.Top.Activation[s], acc.Top.Window[s], acc.Top.Position[s], acc.Top.Token[s],
-                                MemoryMarshal.AsBytes(acc.Top.Values[s].AsSpan()).ToArray());
+                            int row = top.Row[s];
+                            if (!top.RewriteAll && !top.RowDirty[n * top.K + row]) continue;
+                            Run(example, acc.Layer, n, row, (double)top.Activation[s], top.Window[s], top.Position[s], top.Token[s],
+                                MemoryMarshal.AsBytes(top.Values[s].AsSpan()).ToArray());
                         }
                     }
+                }
             using (var window = Command(_db, tx, "INSERT OR IGNORE INTO windows VALUES ($w, $d, $s, $n, $t)", "$w", "$d", "$s", "$n", "$t"))
                 foreach (var w in state.Windows.Values)
-                    Run(window, w.Id, w.Document, w.Start, w.Tokens.Length, MemoryMarshal.AsBytes(w.Tokens.AsSpan()).ToArray());
+                    if (!_savedWindows.Contains(w.Id))
+                        Run(window, w.Id, w.Document, w.Start, w.Tokens.Length, MemoryMarshal.AsBytes(w.Tokens.AsSpan()).ToArray());
             using (var document = Command(_db, tx, "INSERT OR IGNORE INTO documents VALUES ($d, $name)", "$d", "$name"))
-                foreach (var (id, name) in state.DocumentNames) Run(document, id, name);
-            SaveTokens(tx, state.Windows.Values.SelectMany(w => w.Tokens));
-            Sqlite.Execute(_db, "DELETE FROM windows WHERE window_id NOT IN (SELECT window_id FROM top_examples)", tx);
-            Sqlite.Execute(_db, "DELETE FROM documents WHERE document_id NOT IN (SELECT document_id FROM windows)", tx);
+                foreach (var (id, name) in state.DocumentNames)
+                    if (!_savedDocuments.Contains(id)) Run(document, id, name);
+            SaveTokens(tx, state.Windows.Values.Where(w => !_savedWindows.Contains(w.Id)).SelectMany(w => w.Tokens));
+            if (state.Complete)
+            {
+                Sqlite.Execute(_db, "DELETE FROM windows WHERE window_id NOT IN (SELECT window_id FROM top_examples)", tx);
+                Sqlite.Execute(_db, "DELETE FROM documents WHERE document_id NOT IN (SELECT document_id FROM windows)", tx);
+            }
             Provenance = Provenance with { WindowsDone = state.WindowsDone, TokensDone = state.TokensDone, Complete = state.Complete };
             var meta = Provenance.ToMeta();
             meta["next_window"] = I(state.NextWindow);
@@ -170,7 +185,10 @@ internal sealed class NeuronStore : IDisposable
             meta["next_document_first_window"] = I(state.NextDocumentFirstWindow);
             WriteMeta(_db, tx, meta);
         });
-        foreach (var acc in state.Accumulators) Array.Clear(acc.Top.Dirty);
+        // Only once the transaction is in: a failed save leaves everything to be written by the next one.
+        _savedWindows.UnionWith(state.Windows.Keys);
+        _savedDocuments.UnionWith(state.DocumentNames.Keys);
+        foreach (var acc in state.Accumulators) acc.Top.ClearDirty();
     }
 
     /// <summary>Reads the saved state back (to resume a run or to merge shards).</summary>
@@ -213,7 +231,10 @@ internal sealed class NeuronStore : IDisposable
                 acc.Top.Add(reader.GetInt32(1), (float)reader.GetDouble(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5),
                     MemoryMarshal.Cast<byte, Half>((byte[])reader.GetValue(6)));
             }
-        foreach (var acc in state.Accumulators) Array.Clear(acc.Top.Dirty);
+        // The heaps number their rows afresh; the next save replaces the stored rows of every neuron.
+        foreach (var acc in state.Accumulators) { acc.Top.ClearDirty(); acc.Top.RewriteAll = true; }
+        _savedWindows.UnionWith(state.Windows.Keys);
+        _savedDocuments.UnionWith(state.DocumentNames.Keys);
         return state;
     }
 

@@ -1,10 +1,14 @@
 namespace SharpLens.Neurons.Storage;
 
-/// <summary>The SQLite schema of a neuron index (documented in docs/neurons.md; bump <see cref="Format"/> on any change).</summary>
+/// <summary>
+/// The SQLite schema of a neuron index (documented in docs/neurons.md; bump <see cref="Format"/> on any change).
+/// Format 2: a top example's row is keyed by a storage slot that stays with the example while it is kept (rank is
+/// activation order, computed when read), so a checkpoint writes only the examples that entered since the last one.
+/// </summary>
 internal static class Schema
 {
     /// <summary>Value of meta.format in every index this version writes.</summary>
-    public const string Format = "sharplens-neurons/1";
+    public const string Format = "sharplens-neurons/2";
 
     public const string Create = """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -21,9 +25,9 @@ internal static class Schema
             PRIMARY KEY (layer, neuron)) WITHOUT ROWID;
         CREATE INDEX neurons_by_max ON neurons (layer, max DESC);
         CREATE TABLE top_examples (
-            layer INTEGER NOT NULL, neuron INTEGER NOT NULL, rank INTEGER NOT NULL, activation REAL NOT NULL,
+            layer INTEGER NOT NULL, neuron INTEGER NOT NULL, slot INTEGER NOT NULL, activation REAL NOT NULL,
             window_id INTEGER NOT NULL, position INTEGER NOT NULL, token_id INTEGER NOT NULL, activations BLOB NOT NULL,
-            PRIMARY KEY (layer, neuron, rank)) WITHOUT ROWID;
+            PRIMARY KEY (layer, neuron, slot)) WITHOUT ROWID;
         CREATE INDEX top_examples_by_token ON top_examples (token_id, activation DESC);
         CREATE INDEX top_examples_by_window ON top_examples (window_id);
         CREATE TABLE direct_logits (

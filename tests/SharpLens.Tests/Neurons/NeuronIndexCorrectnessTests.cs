@@ -142,20 +142,25 @@ public class NeuronIndexCorrectnessTests
         AssertSameTables(single, merged);
     }
 
-    /// <summary>Every row of the data tables (statistics incl. exact fixed-point sums, top examples, windows, documents, direct effects).</summary>
+    /// <summary>Every row of the data tables (statistics incl. exact fixed-point sums, top examples, windows, documents,
+    /// direct effects); top examples in rank order without their storage slot, which depends on the order they entered.</summary>
     internal static void AssertSameTables(string expectedDb, string actualDb)
     {
-        foreach (var (table, order) in new[] { ("neurons", "layer, neuron"), ("top_examples", "layer, neuron, rank"), ("windows", "window_id"),
-                     ("documents", "document_id"), ("direct_logits", "layer, neuron, rank") })
-            Assert.Equal(Dump(expectedDb, table, order), Dump(actualDb, table, order));
+        foreach (var (table, columns, order) in new[]
+                 {
+                     ("neurons", "*", "layer, neuron"),
+                     ("top_examples", "layer, neuron, activation, window_id, position, token_id, activations", "layer, neuron, activation DESC, window_id"),
+                     ("windows", "*", "window_id"), ("documents", "*", "document_id"), ("direct_logits", "*", "layer, neuron, rank"),
+                 })
+            Assert.Equal(Dump(expectedDb, table, columns, order), Dump(actualDb, table, columns, order));
     }
 
-    private static List<string> Dump(string db, string table, string order)
+    private static List<string> Dump(string db, string table, string columns, string order)
     {
         using var connection = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT * FROM {table} ORDER BY {order}";
+        command.CommandText = $"SELECT {columns} FROM {table} ORDER BY {order}";
         using var reader = command.ExecuteReader();
         var rows = new List<string>();
         while (reader.Read())
