@@ -24,7 +24,9 @@ internal static class BenchCommand
         suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed), explorer (each interaction of sharplens serve, timed through its endpoints)";
         var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "1x8,8x8,8x128" };
         shapes.Description = "Comma-separated forward shapes PROMPTSxTOKENS the core suite times (full logits), e.g. 1x8,8x8,8x128,8x1024";
-        var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites, shapes };
+        var corpusKb = new Option<int>("--neurons-corpus-kb") { DefaultValueFactory = _ => 300 };
+        corpusKb.Description = "Size of the generated corpus the neurons suite runs the whole neurons index command over (0: only the inner pass)";
+        var command = new Command("bench", "Measure forward, GEMM and FMA-peak speed on this machine") { model, json, repeats, suites, shapes, corpusKb };
         command.SetAction(parse =>
         {
             int n = Math.Max(1, parse.GetValue(repeats));
@@ -33,6 +35,8 @@ internal static class BenchCommand
                 if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
                     throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
             var forwardShapes = ParseShapes(parse.GetValue(shapes)!);
+            int kb = parse.GetValue(corpusKb);
+            if (kb < 0) throw new InvalidInputException($"--neurons-corpus-kb {kb} must be 0 (no whole-command run) or more");
             var lm = parse.GetValue(model) is string m ? Cli.LoadModel(m, rawWeights: false) : RandomWeights.CreateModel(ModelConfig.Gpt2Small);
             var results = new JsonObject
             {
@@ -47,7 +51,7 @@ internal static class BenchCommand
             if (wanted.Contains("attribution")) Attribution(lm, results);
             if (wanted.Contains("patching")) Patching(lm, results);
             if (wanted.Contains("circuits")) CircuitsSuite(lm, results);
-            if (wanted.Contains("neurons")) Neurons(lm, n, results);
+            if (wanted.Contains("neurons")) Neurons(lm, parse.GetValue(model), kb, n, results);
             if (wanted.Contains("explorer")) Explorer(lm, n, results);
             if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
             else
@@ -65,7 +69,7 @@ internal static class BenchCommand
     /// SGEMM, the FMA peak and the memory read bandwidth, then each forward shape (full logits, as
     /// <see cref="HookedTransformer.Forward(TokenBatch, ForwardOptions?)"/> runs by default) with its compute limit
     /// (its flops at the FMA peak) and memory limit (its weights read once at the measured bandwidth), and its time as
-    /// a multiple of the larger of the two.
+    /// a multiple of the larger of the two; then a Llama-3.2-1B block's bfloat16 GEMMs against the same limits.
     /// </summary>
     private static void Core(HookedTransformer lm, int n, IReadOnlyList<(int Prompts, int Tokens)> shapes, JsonObject results)
     {
@@ -88,6 +92,17 @@ internal static class BenchCommand
             results[key + "_memory_limit_s"] = Math.Round(memory, 5);
             results[key + "_x_limit"] = Math.Round(seconds / Math.Max(compute, memory), 2);
         }
+        // A Llama-3.2-1B block's GEMMs with bfloat16 weights at 1 and 8 rows (the 1x8 forward's shape), against the
+        // same limits: the kernel-level stand-in for that model's forward until its family runs whole.
+        foreach (int rows in new[] { 1, 8 })
+        {
+            var (seconds, bytes) = GemmBenchmark.MeasureLlama1bLayerBf16(rows, n);
+            double memory = bytes / (gemm.ReadGBps * 1e9), compute = 2.0 * rows * (bytes / 2) / (gemm.FmaPeakGflops * 1e9);
+            string key = $"llama1b_layer_gemms_bf16_{rows}rows";
+            results[key + "_s"] = Math.Round(seconds, 6);
+            results[key + "_memory_limit_s"] = Math.Round(memory, 6);
+            results[key + "_x_limit"] = Math.Round(seconds / Math.Max(compute, memory), 2);
+        }
     }
 
     /// <summary>"1x8,8x8" as (prompts, tokens) pairs; anything else is a one-line error naming the entry.</summary>
@@ -104,14 +119,25 @@ internal static class BenchCommand
         return shapes;
     }
 
-    /// <summary>The neuron-index pass on 48 windows of 128 tokens, next to SGEMM measured in the same run.</summary>
-    private static void Neurons(HookedTransformer lm, int n, JsonObject results)
+    /// <summary>
+    /// The neuron-index pass on 48 windows of 128 tokens, and the whole <c>neurons index</c> command (a child process,
+    /// default settings) over a generated corpus of <paramref name="corpusKb"/> KB, each next to SGEMM measured in the
+    /// same run.
+    /// </summary>
+    private static void Neurons(HookedTransformer lm, string? model, int corpusKb, int n, JsonObject results)
     {
         if (results["sgemm_512x768x3072_gflops"] is null) Core(lm, n, [], results);
+        double sgemm = results["sgemm_512x768x3072_gflops"]!.GetValue<double>();
         var r = SharpLens.Neurons.Indexing.IndexingBenchmark.Run(WithTokenizer(lm));
         results["neurons_index_tokens_per_s"] = Math.Round(r.TokensPerSecond, 1);
         results["neurons_index_gflops"] = Math.Round(r.Gflops, 1);
-        results["neurons_index_share_of_sgemm"] = Math.Round(r.Gflops / results["sgemm_512x768x3072_gflops"]!.GetValue<double>(), 3);
+        results["neurons_index_share_of_sgemm"] = Math.Round(r.Gflops / sgemm, 3);
+        if (corpusKb == 0) return;
+        var whole = SharpLens.Cli.Bench.WholeIndexCommand.Run(model, lm, corpusKb * 1024L);
+        results["neurons_index_command_s"] = Math.Round(whole.Seconds, 2);
+        results["neurons_index_command_windows"] = whole.Windows;
+        results["neurons_index_command_tokens_per_s"] = Math.Round(whole.Tokens / whole.Seconds, 1);
+        results["neurons_index_command_share_of_sgemm"] = Math.Round(whole.Gflops / sgemm, 3);
     }
 
     /// <summary>Every explorer interaction through its endpoint on a loopback server: median seconds each.</summary>

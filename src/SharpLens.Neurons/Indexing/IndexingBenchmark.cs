@@ -29,11 +29,8 @@ public static class IndexingBenchmark
         Directory.CreateDirectory(dir);
         try
         {
-            var random = new Random(0);
-            string[] words = [" the", " model", " reads", " a", " window", " of", " text", " and", " every", " neuron", " fires", ".", ",", " We", "'re", " they", " while", "\n"];
             // One long document: every window is full length, as in the bulk of a real corpus.
-            var text = string.Concat(Enumerable.Range(0, (warmupWindows + windows + 2) * context).Select(_ => words[random.Next(words.Length)]));
-            File.WriteAllText(Path.Combine(dir, "bench.txt"), text);
+            WriteCorpus(Path.Combine(dir, "bench.txt"), (warmupWindows + windows + 2) * context);
             IndexProgress? warm = null, last = null;
             NeuronIndexBuilder.Build(model, Corpus.Open(Path.Combine(dir, "bench.txt")), Path.Combine(dir, "bench.db"), new IndexOptions
             {
@@ -51,6 +48,17 @@ public static class IndexingBenchmark
         {
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// Writes a one-document text corpus of <paramref name="words"/> words drawn from a small English-like vocabulary
+    /// (about one GPT-2 token and 4.2 bytes each): the benchmarks' stand-in for a real corpus.
+    /// </summary>
+    public static void WriteCorpus(string path, int words, int seed = 0)
+    {
+        var random = new Random(seed);
+        string[] vocabulary = [" the", " model", " reads", " a", " window", " of", " text", " and", " every", " neuron", " fires", ".", ",", " We", "'re", " they", " while", "\n"];
+        File.WriteAllText(path, string.Concat(Enumerable.Range(0, words).Select(_ => vocabulary[random.Next(vocabulary.Length)])));
     }
 
     /// <summary>

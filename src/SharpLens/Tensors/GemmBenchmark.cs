@@ -44,6 +44,36 @@ public static class GemmBenchmark
         return new GemmSpeed(Isa, packedGflops, unpackedGflops, Math.Round(peaks[peaks.Length / 2], 1), Math.Round(readGBps, 1));
     }
 
+    /// <summary>
+    /// The four weight products of one Llama-3.2-1B block (d_model 2048, 32 query and 8 key/value heads of 64, d_mlp
+    /// 8192: q/k/v fused [2048, 3072], o [2048, 2048], gate/up fused [2048, 16384], down [8192, 2048]) with bfloat16
+    /// weights packed from random bits, on <paramref name="rows"/> rows: the median seconds of the four together and
+    /// the bytes of weights they read. Until the Llama families run whole, this is that model's forward per layer at
+    /// the kernel level; at a few rows it is bound by memory, so it is judged against the weights' read time.
+    /// </summary>
+    public static (double Seconds, long WeightBytes) MeasureLlama1bLayerBf16(int rows, int repeats = 3, int seed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        var random = new Random(seed);
+        var shapes = new[] { (2048, 3072), (2048, 2048), (2048, 16384), (8192, 2048) };
+        var weights = shapes.Select(shape =>
+        {
+            // Finite bfloat16 values of magnitude below 2 (sign, exponent 0x00-0x7F, any mantissa), no float32 copy.
+            var bits = new ushort[shape.Item1 * shape.Item2];
+            for (int i = 0; i < bits.Length; i++) bits[i] = (ushort)(random.Next(0x3F80) | (random.Next(2) << 15));
+            return PackedMatrix.Pack(bits, Dtype.BF16, shape.Item1, shape.Item2);
+        }).ToArray();
+        var a = new float[rows * 8192];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextDouble() - 0.5f;
+        var c = new float[rows * 16384];
+        double seconds = MedianSeconds(repeats, () =>
+        {
+            foreach (var w in weights) Gemm.Multiply(a.AsSpan(0, rows * w.K), w, c, rows);
+        });
+        return (seconds, weights.Sum(w => w.StorageBytes));
+    }
+
     private static double MedianSeconds(int n, Action action)
     {
         action();
