@@ -37,16 +37,13 @@ internal static class CompareOnnx
         }
         if (onnx is null || !File.Exists(onnx)) return Fail($"--compare-onnx {onnx}: no such file; make one with bench/onnx/export_gpt2_onnx.py (bench/onnx/README.md)");
         if (folder is null) return Fail("--model FOLDER is missing: the checkpoint folder MODEL.onnx was exported from");
-        var shapes = new List<(int Prompts, int Tokens)>();
-        foreach (var entry in shapeText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            var parts = entry.Split('x');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int b) || !int.TryParse(parts[1], out int p) || b < 1 || p < 1)
-                return Fail($"--shapes entry '{entry}' is not PROMPTSxTOKENS (e.g. 8x128)");
-            shapes.Add((b, p));
-        }
+        List<(int Prompts, int Tokens)> shapes;
+        try { shapes = SharpLens.Cli.Bench.Workloads.ParseShapes(shapeText); }
+        catch (InvalidInputException e) { return Fail(e.Message); }
 
-        var lm = ModelLoader.Load(folder);
+        HookedTransformer lm;
+        try { lm = ModelLoader.Load(folder); }
+        catch (SharpLensException e) { return Fail(e.Message); }
         using var sessionOptions = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -54,7 +51,12 @@ internal static class CompareOnnx
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
-        using var session = new InferenceSession(onnx, sessionOptions);
+        InferenceSession session;
+        try { session = new InferenceSession(onnx, sessionOptions); }
+        catch (OnnxRuntimeException e) { return Fail($"{onnx} is not a model ONNX Runtime can load ({e.Message.Split('\n')[0]}): make it with bench/onnx/export_gpt2_onnx.py"); }
+        using var _ = session;
+        if (!session.InputMetadata.ContainsKey("input_ids") || !session.OutputMetadata.ContainsKey("logits"))
+            return Fail($"{onnx} has no input_ids input or logits output: make it with bench/onnx/export_gpt2_onnx.py");
         Console.WriteLine($"model {lm.Config.ModelName}: {lm.Config.NLayers} layers, d_model {lm.Config.DModel}, d_vocab {lm.Config.DVocab}; " +
             $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}, {Environment.ProcessorCount} threads; SharpLens {GemmBenchmark.Isa}");
         foreach (var (prompts, tokens) in shapes)
@@ -74,7 +76,11 @@ internal static class CompareOnnx
             void Ort() => session.RunWithBinding(runOptions, binding);
 
             Sharp();
-            Ort();
+            try { Ort(); }
+            catch (OnnxRuntimeException e)
+            {
+                return Fail($"{onnx} does not run on {folder}'s {prompts}x{tokens} input and logits ({e.Message.Split('\n')[0]}): export it from that folder (bench/onnx/README.md)");
+            }
             double diff = MaxCentredDifference(ours.Data, theirs, lm.Config.DVocab, out double scale);
             if (!(diff <= 1e-3 * Math.Max(1, scale)))
                 return Fail($"{onnx} does not compute {folder}'s logits (largest difference {diff:G3} at logit scale {scale:G3}): export it from that folder (bench/onnx/README.md)");

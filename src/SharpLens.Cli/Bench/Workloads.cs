@@ -33,4 +33,20 @@ internal static class Workloads
         return new PatchingInputs(new TokenBatch(clean, model.Config.BosTokenId), new TokenBatch(corrupted, model.Config.BosTokenId),
             new LogitDiffMetric(answers));
     }
+
+    /// <summary>"1x8,8x8" (the --shapes option of bench and compare-onnx) as (prompts, tokens) pairs; anything else is
+    /// a one-line error naming the entry.</summary>
+    /// <exception cref="InvalidInputException">An entry is not PROMPTSxTOKENS with both at least 1.</exception>
+    public static List<(int Prompts, int Tokens)> ParseShapes(string text)
+    {
+        var shapes = new List<(int, int)>();
+        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = entry.Split('x');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int prompts) || !int.TryParse(parts[1], out int tokens) || prompts < 1 || tokens < 1)
+                throw new InvalidInputException($"--shapes entry '{entry}' is not PROMPTSxTOKENS with both at least 1 (e.g. 8x128)");
+            shapes.Add((prompts, tokens));
+        }
+        return shapes;
+    }
 }

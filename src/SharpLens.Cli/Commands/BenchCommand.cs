@@ -34,7 +34,7 @@ internal static class BenchCommand
             foreach (var suite in wanted)
                 if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
                     throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
-            var forwardShapes = ParseShapes(parse.GetValue(shapes)!);
+            var forwardShapes = SharpLens.Cli.Bench.Workloads.ParseShapes(parse.GetValue(shapes)!);
             int kb = parse.GetValue(corpusKb);
             if (kb < 0) throw new InvalidInputException($"--neurons-corpus-kb {kb} must be 0 (no whole-command run) or more");
             var lm = parse.GetValue(model) is string m ? Cli.LoadModel(m, rawWeights: false) : RandomWeights.CreateModel(ModelConfig.Gpt2Small);
@@ -103,20 +103,6 @@ internal static class BenchCommand
             results[key + "_memory_limit_s"] = Math.Round(memory, 6);
             results[key + "_x_limit"] = Math.Round(seconds / Math.Max(compute, memory), 2);
         }
-    }
-
-    /// <summary>"1x8,8x8" as (prompts, tokens) pairs; anything else is a one-line error naming the entry.</summary>
-    internal static List<(int Prompts, int Tokens)> ParseShapes(string text)
-    {
-        var shapes = new List<(int, int)>();
-        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            var parts = entry.Split('x');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int prompts) || !int.TryParse(parts[1], out int tokens) || prompts < 1 || tokens < 1)
-                throw new InvalidInputException($"--shapes entry '{entry}' is not PROMPTSxTOKENS with both at least 1 (e.g. 8x128)");
-            shapes.Add((prompts, tokens));
-        }
-        return shapes;
     }
 
     /// <summary>
