@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SharpLens.Families.Gpt2;
 using SharpLens.Model;
 using SharpLens.Tensors;
 
@@ -28,7 +29,7 @@ public static class Gpt2CheckpointWriter
             throw new ArgumentException("the weights' LayerNorms are folded: write the raw weights (RandomWeights.Create, ModelLoader.LoadRawWeights)", nameof(weights));
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "config.json"), ConfigJson(config));
-        SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), HuggingFaceTensors(config, weights));
+        SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), Gpt2WeightMap.ToHuggingFace(config, weights));
     }
 
     private static string ConfigJson(ModelConfig cfg) => new System.Text.Json.Nodes.JsonObject
@@ -38,45 +39,4 @@ public static class Gpt2CheckpointWriter
         ["n_ctx"] = cfg.NCtx, ["n_positions"] = cfg.NCtx, ["n_embd"] = cfg.DModel, ["n_head"] = cfg.NHeads,
         ["n_inner"] = cfg.DMlp, ["n_layer"] = cfg.NLayers, ["vocab_size"] = cfg.DVocab, ["torch_dtype"] = "float32",
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-
-    /// <summary>TransformerLens-named raw weights under Hugging Face GPT-2 keys (q, k and v fused back into c_attn).</summary>
-    private static IEnumerable<(string, Tensor)> HuggingFaceTensors(ModelConfig cfg, TransformerWeights w)
-    {
-        int d = cfg.DModel;
-        yield return ("wte.weight", w.W_E);
-        yield return ("wpe.weight", w.W_pos!);
-        for (int l = 0; l < cfg.NLayers; l++)
-        {
-            var b = w.Blocks[l];
-            string p = $"h.{l}.";
-            var cAttn = Tensor.Zeros(d, 3 * d);
-            var cAttnBias = Tensor.Zeros(3 * d);
-            Tensor[] parts = [b.W_Q, b.W_K, b.W_V], biases = [b.b_Q, b.b_K, b.b_V];
-            for (int part = 0; part < 3; part++)
-            {
-                // c_attn's columns are [q | k | v], each head-major: column = part * d + head * d_head + j.
-                for (int h = 0; h < cfg.NHeads; h++)
-                    for (int j = 0; j < cfg.DHead; j++)
-                    {
-                        int col = part * d + h * cfg.DHead + j;
-                        cAttnBias.Data[col] = biases[part][h, j];
-                        for (int i = 0; i < d; i++) cAttn.Data[i * 3 * d + col] = parts[part][h, i, j];
-                    }
-            }
-            yield return (p + "ln_1.weight", b.Ln1W!);
-            yield return (p + "ln_1.bias", b.Ln1B!);
-            yield return (p + "attn.c_attn.weight", cAttn);
-            yield return (p + "attn.c_attn.bias", cAttnBias);
-            yield return (p + "attn.c_proj.weight", b.W_O.Reshape(d, d));
-            yield return (p + "attn.c_proj.bias", b.b_O);
-            yield return (p + "ln_2.weight", b.Ln2W!);
-            yield return (p + "ln_2.bias", b.Ln2B!);
-            yield return (p + "mlp.c_fc.weight", b.W_in!);
-            yield return (p + "mlp.c_fc.bias", b.b_in!);
-            yield return (p + "mlp.c_proj.weight", b.W_out!);
-            yield return (p + "mlp.c_proj.bias", b.b_out!);
-        }
-        yield return ("ln_f.weight", w.LnFinalW!);
-        yield return ("ln_f.bias", w.LnFinalB!);
-    }
 }

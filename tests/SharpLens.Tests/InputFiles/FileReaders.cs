@@ -4,7 +4,7 @@ using SharpLens.Analysis.Inputs;
 using SharpLens.Circuits;
 using SharpLens.Loading;
 using SharpLens.Neurons;
-using SharpLens.Neurons.Corpora;
+using SharpLens.Corpora;
 using SharpLens.Reports;
 using SharpLens.Studies;
 using SharpLens.Tests.Support;
