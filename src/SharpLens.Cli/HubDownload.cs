@@ -25,8 +25,17 @@ internal static class HubDownload
                     task.Value = p.done;
                     task.Description = Markup.Escape(p.file);
                 });
-                // A stall or a dropped connection says so on the file's line instead of sitting at the same percentage.
-                var retrying = options with { Retrying = r => Task(r.File, 0).Description = Markup.Escape(r.ToString()) };
+                // A stall or a dropped connection says so on the file's line instead of sitting at the same percentage;
+                // with stderr redirected the live line is only redrawn now and then (the next chunk's progress replaces
+                // the text), so there the retry is also its own line.
+                var retrying = options with
+                {
+                    Retrying = r =>
+                    {
+                        Task(r.File, 0).Description = Markup.Escape(r.ToString());
+                        if (Console.IsErrorRedirected) Console.Error.WriteLine(r.ToString());
+                    },
+                };
                 folder = ModelResolver.ResolveModelFolder(modelId, retrying, progress);
             });
         return folder;
