@@ -138,13 +138,18 @@ public sealed class Grid
         if (n is JsonValue v)
         {
             var kind = v.GetValueKind();
-            if (kind == JsonValueKind.Number && v.TryGetValue(out double d) && float.IsFinite((float)d)) return (float)d;
+            // A grid built in memory holds float (or int) values, for which TryGetValue<double> is false; parsed text holds
+            // a JsonElement, for which it is true.
+            if (kind == JsonValueKind.Number && (v.TryGetValue(out double d) || TryReadNumber(v, out d)) && float.IsFinite((float)d)) return (float)d;
             if (kind == JsonValueKind.Number) throw new InvalidInputException($"{where} = {v.ToJsonString()} is outside the float32 range");
             if (kind == JsonValueKind.String && v.GetValue<string>() is "NaN" or "Infinity" or "-Infinity" && float.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float f))
                 return f;
         }
         throw new InvalidInputException($"{where} must be a number, not {InputFiles.Describe(n)}");
     }
+
+    private static bool TryReadNumber(JsonValue v, out double value) =>
+        double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value);
 
     private static JsonArray Nested(float[] data, int offset, int rows, int cols)
     {
