@@ -3,14 +3,15 @@ using Spectre.Console;
 
 namespace SharpLens.Cli;
 
-/// <summary>Resolves hub ids through the Hugging Face cache (HF_HOME, HF_HUB_CACHE), downloading with a progress bar when needed.</summary>
+/// <summary>Resolves hub ids (ID or ID@REVISION) through the Hugging Face cache (HF_HOME, HF_HUB_CACHE), downloading with a progress bar when needed.</summary>
 internal static class HubDownload
 {
     public static string Resolve(string modelId)
     {
         var options = HubOptions.FromEnvironment();
-        using (var client = new HubClient(options))
-            if (client.TryGetCachedModel(modelId, out _) is string cached) return cached;
+        var (repoId, revision) = HubClient.SplitRevision(modelId);
+        using (var client = new HubClient(revision is null ? options : options with { Revision = revision }))
+            if (client.TryGetCachedModel(repoId, out _) is string cached) return cached;
         string folder = "";
         Cli.Err.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())

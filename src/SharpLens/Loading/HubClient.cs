@@ -49,6 +49,23 @@ public sealed partial class HubClient : IDisposable
     [GeneratedRegex("^[0-9a-f]{40}$")]
     private static partial Regex CommitRegex();
 
+    /// <summary>
+    /// Splits a model argument <c>REPO@REVISION</c> (a branch, tag or commit, e.g. <c>EleutherAI/pythia-70m@step1000</c>)
+    /// into the repo id and the revision; an argument without <c>@</c> has no revision (null).
+    /// </summary>
+    /// <param name="modelId">a hub id, optionally with @REVISION</param>
+    /// <exception cref="InvalidInputException">An empty repo id or revision, or a revision with characters a git ref cannot hold.</exception>
+    public static (string RepoId, string? Revision) SplitRevision(string modelId)
+    {
+        int at = modelId.IndexOf('@');
+        if (at < 0) return (modelId, null);
+        string repo = modelId[..at], revision = modelId[(at + 1)..];
+        if (repo.Length == 0 || revision.Length == 0 || revision.Contains("..") || revision.StartsWith('/') || revision.EndsWith('/')
+            || revision.Any(c => char.IsWhiteSpace(c) || c is '@' or '\\' or '~' or '^' or ':' or '?' or '*' or '['))
+            throw new InvalidInputException($"'{modelId}' is not REPO@REVISION: give a hub id and a branch, tag or commit, e.g. EleutherAI/pythia-70m@step1000");
+        return (repo, revision);
+    }
+
     /// <summary>Whether <paramref name="id"/> looks like a hub repo id ("gpt2", "openai-community/gpt2").</summary>
     public static bool IsValidRepoId(string id) => id.Length <= 96 && RepoIdRegex().IsMatch(id) && !id.Contains("..") && !id.Contains("--");
 

@@ -6,7 +6,8 @@ public static class ModelResolver
     /// <summary>
     /// If <paramref name="modelIdOrPath"/> is an existing folder it is returned (after checking it holds
     /// config.json and a safetensors checkpoint); otherwise it is a hub id resolved through the Hugging Face
-    /// cache, downloading missing files unless offline. <paramref name="options"/> defaults to
+    /// cache, downloading missing files unless offline; <c>ID@REVISION</c> resolves that branch, tag or commit
+    /// (<see cref="HubClient.SplitRevision"/>) instead of <see cref="HubOptions.Revision"/>. <paramref name="options"/> defaults to
     /// <see cref="HubOptions.FromEnvironment"/>.
     /// </summary>
     /// <exception cref="ModelNotFoundException">Not found locally, in the cache, or on the hub; or unreachable.</exception>
@@ -33,10 +34,12 @@ public static class ModelResolver
             throw new InvalidInputException($"{modelIdOrPath} is a file: pass the folder that holds config.json and model.safetensors");
         bool looksLikePath = modelIdOrPath.StartsWith('.') || modelIdOrPath.StartsWith('/') || modelIdOrPath.StartsWith('~')
             || modelIdOrPath.Contains('\\') || Path.IsPathRooted(modelIdOrPath) || modelIdOrPath.Count(c => c == '/') > 1;
-        if (looksLikePath || !HubClient.IsValidRepoId(modelIdOrPath))
+        if (looksLikePath || !HubClient.IsValidRepoId(HubClient.SplitRevision(modelIdOrPath).RepoId))
             throw new ModelNotFoundException(
                 $"model folder {modelIdOrPath} does not exist and is not a hub id: check the path, or pass a hub id such as gpt2 or openai-community/gpt2");
-        using var client = new HubClient(options ?? HubOptions.FromEnvironment());
-        return await client.ResolveModelAsync(modelIdOrPath, progress, ct).ConfigureAwait(false);
+        var (repoId, revision) = HubClient.SplitRevision(modelIdOrPath);
+        options ??= HubOptions.FromEnvironment();
+        using var client = new HubClient(revision is null ? options : options with { Revision = revision });
+        return await client.ResolveModelAsync(repoId, progress, ct).ConfigureAwait(false);
     }
 }

@@ -24,6 +24,8 @@ public sealed class FakeHub : IDisposable
     public ConcurrentQueue<Request> Requests { get; } = new();
     public Dictionary<string, Dictionary<string, (byte[] Data, bool Lfs)>> Repos { get; } = new();
     public string? RequiredToken { get; set; }
+    /// <summary>Branches and tags the hub answers (each at <see cref="Commit"/>).</summary>
+    public HashSet<string> Revisions { get; } = ["main"];
     /// <summary>How many CDN responses to cut off after half the body.</summary>
     public int TruncateCdn;
     /// <summary>Serve corrupted bytes from the CDN.</summary>
@@ -203,7 +205,7 @@ public sealed class FakeHub : IDisposable
             await Send(401, "Unauthorized", new() { ["X-Error-Code"] = "GatedRepo" }, "Access to model is restricted"u8.ToArray());
             return;
         }
-        if (!Repos.TryGetValue(repo, out var files) || (rev != "main" && rev != Commit))
+        if (!Repos.TryGetValue(repo, out var files) || (rev != Commit && !Revisions.Contains(rev)))
         {
             await Send(404, "Not Found", new() { ["X-Error-Code"] = "RepoNotFound" }, "Repository not found"u8.ToArray());
             return;

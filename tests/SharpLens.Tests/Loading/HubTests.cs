@@ -71,6 +71,41 @@ public class HubTests
     }
 
     [Fact]
+    public void ARevisionAfterTheIdIsDownloadedRecordedUnderRefsAndFoundAgainOffline()
+    {
+        using var scratch = new TempDir();
+        using var cache = new TempDir();
+        var (hub, _) = HubWithModel(scratch);
+        using var _ = hub;
+        hub.Revisions.Add("step1000");
+
+        string folder = ModelResolver.ResolveModelFolder("gpt2@step1000", Options(hub, cache));
+
+        string repoDir = Path.Combine(cache.Path, "models--gpt2");
+        Assert.Equal(Path.Combine(repoDir, "snapshots", FakeHub.Commit), folder);
+        Assert.Equal(FakeHub.Commit, File.ReadAllText(Path.Combine(repoDir, "refs", "step1000")).Trim());
+        Assert.False(File.Exists(Path.Combine(repoDir, "refs", "main")));
+        Assert.Contains(hub.Requests, r => r.Path == "/gpt2/resolve/step1000/config.json");
+
+        int before = hub.Requests.Count;
+        Assert.Equal(folder, ModelResolver.ResolveModelFolder("gpt2@step1000", Options(hub, cache, offline: true)));
+        Assert.Equal(before, hub.Requests.Count);
+        var e = Assert.Throws<ModelNotFoundException>(() => ModelResolver.ResolveModelFolder("gpt2@main", Options(hub, cache, offline: true)));
+        Assert.Contains("refs/main", e.Message);
+    }
+
+    [Theory]
+    [InlineData("gpt2@")]
+    [InlineData("@step1000")]
+    [InlineData("gpt2@a b")]
+    [InlineData("gpt2@x..y")]
+    public void AMalformedRevisionIsOneLine(string model)
+    {
+        var e = Assert.Throws<InvalidInputException>(() => HubClient.SplitRevision(model));
+        Assert.Contains("REPO@REVISION", e.Message);
+    }
+
+    [Fact]
     public void OrgRepoIdsMapToDoubleDashFolders()
     {
         using var scratch = new TempDir();
