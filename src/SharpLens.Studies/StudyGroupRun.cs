@@ -50,7 +50,7 @@ internal sealed class StudyGroupRun(HookedTransformer model, ResolvedGroup g, Pa
     public LogitDiffAttribution Dla()
     {
         if (_dla is not null) return _dla;
-        var (_, cache) = model.RunWithCache(g.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
+        var (_, cache) = model.RunWithCache(g.Clean, DirectLogitAttribution.NeededHooks(model), LogitsMode.None);
         return _dla = DirectLogitAttribution.ForLogitDiff(model, cache, g.Clean, g.Answers, 20);
     }
 

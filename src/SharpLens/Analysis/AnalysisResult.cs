@@ -37,7 +37,7 @@ public static class AnalysisResult
     /// <param name="attribution">The attribution itself, for callers that draw or rank it.</param>
     public static JsonObject Attribute(HookedTransformer model, AnalysisInput data, int topNeurons, out LogitDiffAttribution attribution)
     {
-        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model.Config.NLayers), LogitsMode.None);
+        var (_, cache) = model.RunWithCache(data.Clean, DirectLogitAttribution.NeededHooks(model), LogitsMode.None);
         var dla = DirectLogitAttribution.ForLogitDiff(model, cache, data.Clean, data.Answers, topNeurons);
         var corrupted = LogitDiff.PerPrompt(model.Run(data.Corrupted, new ForwardOptions { Logits = LogitsMode.Final }), data.Answers);
         var result = Header(model, data, dla.MeasuredLogitDiff, corrupted);

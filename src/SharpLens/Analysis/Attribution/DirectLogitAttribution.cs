@@ -38,7 +38,16 @@ public sealed class LogitDiffAttribution
 /// </summary>
 public static class DirectLogitAttribution
 {
-    /// <summary>The hook names <see cref="ForLogitDiff"/> reads: pass to RunWithCache to cache only these.</summary>
+    /// <summary>The hook names <see cref="ForLogitDiff"/> reads on <paramref name="model"/>: pass to RunWithCache to cache
+    /// only these (no hook_pos_embed with rotary positions, no resid_mid in parallel blocks).</summary>
+    public static IReadOnlyList<string> NeededHooks(HookedTransformer model)
+    {
+        var declared = model.HookPointNames.ToHashSet(StringComparer.Ordinal);
+        return NeededHooks(model.Config.NLayers).Where(declared.Contains).ToList();
+    }
+
+    /// <summary>The hook names <see cref="ForLogitDiff"/> reads on a GPT-2-shaped model of <paramref name="nLayers"/>
+    /// layers (learned positions, sequential blocks).</summary>
     public static IReadOnlyList<string> NeededHooks(int nLayers)
     {
         var names = new List<string> { HookNames.Embed, HookNames.PosEmbed, HookNames.LnFinalScale };

@@ -41,7 +41,8 @@ public static class ResidualDecomposition
         {
             if (l == n) { tensors.Add(cache[HookNames.ResidPost(n - 1)]); labels.Add("final_post"); continue; }
             tensors.Add(cache[HookNames.ResidPre(l)]); labels.Add($"{l}_pre");
-            if ((inclMid && l < upTo) || (mlpInput && l == upTo)) { tensors.Add(cache[HookNames.ResidMid(l)]); labels.Add($"{l}_mid"); }
+            // A parallel block has no resid_mid: its MLP reads resid_pre, which is already in the stack.
+            if (((inclMid && l < upTo) || (mlpInput && l == upTo)) && cache.Model.Blocks[l].HasResidMid) { tensors.Add(cache[HookNames.ResidMid(l)]); labels.Add($"{l}_mid"); }
         }
         var stack = Stack(tensors, labels, pos);
         return applyLn ? cache.ApplyLnToStack(stack, upTo, mlpInput) : stack;
@@ -63,14 +64,14 @@ public static class ResidualDecomposition
         if (inclEmbeds)
         {
             tensors.Add(cache[HookNames.Embed]); labels.Add("embed");
-            tensors.Add(cache[HookNames.PosEmbed]); labels.Add("pos_embed");
+            if (cache.Model.PosEmbedLayer is not null) { tensors.Add(cache[HookNames.PosEmbed]); labels.Add("pos_embed"); }   // none with rotary positions
         }
         for (int l = 0; l < upTo; l++)
         {
             if (attn) { tensors.Add(cache[HookNames.AttnOut(l)]); labels.Add($"{l}_attn_out"); }
             if (mlp) { tensors.Add(cache[HookNames.MlpOut(l)]); labels.Add($"{l}_mlp_out"); }
         }
-        if (mlpInput && attn && upTo < n) { tensors.Add(cache[HookNames.AttnOut(upTo)]); labels.Add($"{upTo}_attn_out"); }
+        if (mlpInput && attn && upTo < n && cache.Model.Blocks[upTo].HasResidMid) { tensors.Add(cache[HookNames.AttnOut(upTo)]); labels.Add($"{upTo}_attn_out"); }
         if (tensors.Count == 0) throw new InvalidInputException($"decompose_resid up to layer {upTo} with these options has no components");
         var stack = Stack(tensors, labels, pos);
         return applyLn ? cache.ApplyLnToStack(stack, upTo, mlpInput) : stack;
@@ -166,7 +167,7 @@ public static class ResidualDecomposition
     /// n_layers, otherwise blocks.{layer}.ln1.hook_scale (ln2 with <paramref name="mlpInput"/>). The LayerNorm's
     /// weight and bias are not applied (TL semantics; for processed models they are folded away — for raw models
     /// <see cref="ResidualDirections.LogitDirections"/> folds ln_final.w into the direction instead).
-    /// Because centring is linear and the scale is the one the forward pass used, the LN-applied components
+    /// Because centring (LayerNorm only; RMSNorm only divides) is linear and the scale is the one the forward pass used, the LN-applied components
     /// sum to the LayerNorm's actual (pre-w, pre-b) output.
     /// </summary>
     public static ComponentStack ApplyLnToStack(this ActivationCache cache, ComponentStack stack, int? layer = null,
@@ -178,6 +179,9 @@ public static class ResidualDecomposition
         string hook = l == n ? HookNames.LnFinalScale : mlpInput ? HookNames.Ln2Scale(l) : HookNames.Ln1Scale(l);
         var scale = cache[hook];
         RequireBatch(scale, stack.Batch, hook);
+        // LayerNorm centres before dividing; RMSNorm only divides (TransformerLens: centring for LN / LNPre only).
+        var norm = l == n ? cache.Model.LnFinal : mlpInput ? cache.Model.Blocks[l].Ln2! : cache.Model.Blocks[l].Ln1;
+        bool centre = norm.Centres;
         var positions = pos?.Resolve(scale.Dim(0), scale.Dim(1)) ?? stack.Positions;
         var outValues = stack.Values.Clone();
         int d = stack.DModel;
@@ -185,8 +189,7 @@ public static class ResidualDecomposition
             for (int b = 0; b < stack.Batch; b++)
             {
                 var row = outValues.Data.AsSpan((c * stack.Batch + b) * d, d);
-                float mean = TensorPrimitives.Sum(row) / d;
-                TensorPrimitives.Subtract(row, mean, row);
+                if (centre) TensorPrimitives.Subtract(row, TensorPrimitives.Sum(row) / d, row);
                 TensorPrimitives.Divide(row, scale.Data[b * scale.Dim(1) + positions[b]], row);
             }
         return new ComponentStack(outValues, stack.Labels, positions, hook);

@@ -7,7 +7,10 @@ namespace SharpLens.Analysis.Weights;
 /// (a residual row x is read as x·W): <c>model.OV</c>, <c>model.QK</c> and the full circuits through the embedding and
 /// unembedding of "A Mathematical Framework for Transformer Circuits". They use the model's weights as loaded, so with
 /// TransformerLens' default processing (fold_ln, centring) they equal what TransformerLens computes from
-/// <c>from_pretrained</c>. Biases are not part of these circuits.
+/// <c>from_pretrained</c>. Biases are not part of these circuits. With grouped-query attention a query head reads its
+/// group's key/value head (TransformerLens' repeat_interleaved <c>W_K</c>/<c>W_V</c>); with rotary positions QK is the
+/// position-free form W_Q·W_Kᵀ, which ignores the rotation (as TransformerLens' <c>model.QK</c>): the real score between
+/// positions i and j also rotates by i − j.
 /// </summary>
 public static class HeadCircuits
 {
@@ -17,7 +20,7 @@ public static class HeadCircuits
         WeightMatrices.RequireHead(model, layer, head);
         var w = model.Weights.Blocks[layer];
         int d = model.Config.DModel, dh = model.Config.DHead;
-        return new FactoredMatrix(WeightMatrices.FromRowMajor(w.W_V.Slice(head), d, dh), WeightMatrices.FromRowMajor(w.W_O.Slice(head), dh, d));
+        return new FactoredMatrix(WeightMatrices.FromRowMajor(w.W_V.Slice(KeyValueHead(model, head)), d, dh), WeightMatrices.FromRowMajor(w.W_O.Slice(head), dh, d));
     }
 
     /// <summary>QK = W_Q[l, h]·W_K[l, h]ᵀ [d_model, d_model]: the bilinear form query-side residual × key-side residual
@@ -28,7 +31,7 @@ public static class HeadCircuits
         var w = model.Weights.Blocks[layer];
         int d = model.Config.DModel, dh = model.Config.DHead;
         return new FactoredMatrix(WeightMatrices.FromRowMajor(w.W_Q.Slice(head), d, dh),
-            WeightMatrices.FromRowMajor(w.W_K.Slice(head), d, dh).Transpose());
+            WeightMatrices.FromRowMajor(w.W_K.Slice(KeyValueHead(model, head)), d, dh).Transpose());
     }
 
     /// <summary>
@@ -43,7 +46,7 @@ public static class HeadCircuits
         var w = model.Weights.Blocks[layer];
         var cfg = model.Config;
         int d = cfg.DModel, dh = cfg.DHead, vocab = cfg.DVocab;
-        var left = WeightMatrices.Product(model.Weights.W_E.Data, vocab, d, w.W_V.Slice(head), dh);
+        var left = WeightMatrices.Product(model.Weights.W_E.Data, vocab, d, w.W_V.Slice(KeyValueHead(model, head)), dh);
         var right = WeightMatrices.Product(w.W_O.Slice(head), dh, d, model.Weights.W_U.Data, vocab);
         return new FactoredMatrix(left, right);
     }
@@ -57,7 +60,10 @@ public static class HeadCircuits
         var cfg = model.Config;
         int d = cfg.DModel, dh = cfg.DHead, vocab = cfg.DVocab;
         var left = WeightMatrices.Product(model.Weights.W_E.Data, vocab, d, w.W_Q.Slice(head), dh);
-        var keys = WeightMatrices.Product(model.Weights.W_E.Data, vocab, d, w.W_K.Slice(head), dh);
+        var keys = WeightMatrices.Product(model.Weights.W_E.Data, vocab, d, w.W_K.Slice(KeyValueHead(model, head)), dh);
         return new FactoredMatrix(left, keys.Transpose());
     }
+
+    // The key/value head query head `head` reads: head / (n_heads / n_key_value_heads).
+    private static int KeyValueHead(HookedTransformer model, int head) => head / (model.Config.NHeads / model.Config.KeyValueHeads);
 }
