@@ -34,6 +34,9 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal static int PanelMajorABytes = 4 << 20;
 
+    /// <summary>A shared packed A of at most this many floats (128 KiB) is packed by the calling thread alone.</summary>
+    internal const long SerialPackAFloats = 1 << 15;
+
     /// <summary>
     /// B is either raw float32 (<paramref name="bPacked"/> false: [k, n] or [n, k] when transposed, packed
     /// per block here) or a whole-K pre-packed <see cref="PackedMatrix"/> buffer in
@@ -111,7 +114,12 @@ internal static unsafe class GemmDriver
                     job.RowEnd = Math.Min(m, r0 + rowBlock);
                     job.MPad = (job.RowEnd - r0 + mr - 1) / mr * mr;
                     job.Phase = JobPhase.PackA;
-                    GemmThreadPool.Run(parts, job);
+                    // A few rows' A (the 1-64-row GEMMs of prompt-at-a-time and patching passes) is packed in a few
+                    // microseconds: the caller packs it alone rather than hand half of it to a worker.
+                    if ((long)job.MPad * k <= SerialPackAFloats)
+                        for (int part = 0; part < parts; part++) job.Execute(part);
+                    else
+                        GemmThreadPool.Run(parts, job);
                     job.NextChunk = 0;
                     job.Phase = JobPhase.Compute;
                     GemmThreadPool.Run(parts, job);
