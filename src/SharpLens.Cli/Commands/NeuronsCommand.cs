@@ -34,7 +34,7 @@ internal static class NeuronsCommand
         var batch = new Option<int>("--batch") { Description = "Windows per forward pass", DefaultValueFactory = _ => 8 };
         var shard = new Option<string?>("--shard") { Description = "Shard i/n: process every n-th window starting at i (merge the shards with neurons merge)" };
         var stopAfter = new Option<long?>("--stop-after") { Description = "Stop after this many windows (resumable: run the same command again to continue)" };
-        var checkpoint = new Option<double>("--checkpoint-seconds") { Description = "How often progress is saved", DefaultValueFactory = _ => 60 };
+        var checkpoint = new Option<double>("--checkpoint-seconds") { Description = "How often progress is saved (at least nine times as long as the last save took)", DefaultValueFactory = _ => 60 };
         var command = new Command("index", "Run the model over a corpus and record every MLP neuron's top windows and statistics")
             { model, raw, corpus, format, output, layers, context, top, batch, shard, stopAfter, checkpoint };
         command.SetAction(parse =>

@@ -38,8 +38,17 @@ internal static class NeuronIndexer
         return Below(first + count) - Below(first);
     }
 
+    /// <summary>
+    /// Time from one checkpoint to the next: the configured interval, but at least nine times what the last save took,
+    /// so saving never takes more than a tenth of a run (a large index on a slow disk is saved less often, not the pass
+    /// slowed down); an interval of zero still saves after every batch.
+    /// </summary>
+    internal static TimeSpan CheckpointDue(TimeSpan interval, TimeSpan lastSave) =>
+        interval <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Max(interval.Ticks, lastSave.Ticks * 9));
+
     /// <summary>Runs (or resumes) the pass over <paramref name="corpus"/>, calling <paramref name="checkpoint"/> at
-    /// batch boundaries every <see cref="IndexOptions.CheckpointInterval"/> and once at the end.</summary>
+    /// batch boundaries every <see cref="IndexOptions.CheckpointInterval"/> (<see cref="CheckpointDue"/>) and once at
+    /// the end.</summary>
     public static IndexState Run(HookedTransformer model, Corpus corpus, IndexOptions options, IndexState state, long shardWindowsTotal,
         Action<IndexState>? checkpoint = null)
     {
@@ -49,6 +58,7 @@ internal static class NeuronIndexer
         var batch = new List<TokenWindow>(options.BatchWindows);
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
+        var lastSave = TimeSpan.Zero;
         long tokensThisRun = 0, windowsThisRun = 0;
         // Full batches all have one shape, so their activations reuse one set of arrays from batch to batch (new
         // memory costs a page fault per 4 KiB); document ends vary in length and recycle only within their own pass.
@@ -88,11 +98,13 @@ internal static class NeuronIndexer
         bool SaveIfDue(int document, long documentFirstWindow, long next, bool force)
         {
             bool stop = options.Cancellation.IsCancellationRequested || (options.StopAfterWindows is long max && windowsThisRun + batch.Count >= max);
-            if (!force && !stop && sinceCheckpoint.Elapsed < options.CheckpointInterval) return false;
+            if (!force && !stop && sinceCheckpoint.Elapsed < CheckpointDue(options.CheckpointInterval, lastSave)) return false;
             if (batch.Count > 0) { RunBatch(batch); batch.Clear(); }
             state.NextDocument = document; state.NextDocumentFirstWindow = documentFirstWindow; state.NextWindow = next;
             state.PruneWindows();
+            var saving = Stopwatch.StartNew();
             checkpoint?.Invoke(state);
+            lastSave = saving.Elapsed;
             sinceCheckpoint.Restart();
             return stop;
         }

@@ -134,3 +134,17 @@ public class IncrementalCheckpointTests
         SharpLensVersion = "test", Created = "2026-12-06T00:00:00Z",
     };
 }
+
+/// <summary>Saving takes at most a tenth of a run: the next checkpoint waits the configured interval or nine times
+/// the last save, whichever is longer; zero still means after every batch.</summary>
+public class CheckpointIntervalTests
+{
+    [Theory]
+    [InlineData(60, 0, 60)]
+    [InlineData(60, 5, 60)]
+    [InlineData(60, 20, 180)]
+    [InlineData(0, 20, 0)]
+    public void NextCheckpointWaitsNineTimesTheLastSave(double intervalSeconds, double lastSaveSeconds, double expectedSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds),
+            NeuronIndexer.CheckpointDue(TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(lastSaveSeconds)));
+}
