@@ -30,9 +30,13 @@ internal static unsafe class GemmDriver
     /// <summary>
     /// Bytes of packed A a panel-major row block shares (see <see cref="Job.PackedPanelMajor"/>): 4 MiB sits in L3 and
     /// is read once per B panel at a few bytes per cycle; bigger m runs several row blocks, streaming B once each.
-    /// A field so that tests can force several row blocks on small shapes.
+    /// Settable so that tests can force several row blocks on small shapes.
     /// </summary>
-    internal static int PanelMajorABytes = 4 << 20;
+    internal static int PanelMajorABytes { get => PanelMajorALimit.Value ?? DefaultPanelMajorABytes; set => PanelMajorALimit.Value = value; }
+
+    private const int DefaultPanelMajorABytes = 4 << 20;
+    // A test knob per logical call context (see GemmIsaSelector.ForcedIsa): never changes other callers' GEMMs.
+    private static readonly AsyncLocal<int?> PanelMajorALimit = new();
 
     /// <summary>A shared packed A of at most this many floats (128 KiB) is packed by the calling thread alone.</summary>
     internal const long SerialPackAFloats = 1 << 15;

@@ -16,12 +16,17 @@ internal enum GemmIsa
 
 internal static class GemmIsaSelector
 {
+    // Per logical call context, so a test forcing a kernel family cannot change the kernels (and so the last bits of
+    // the results) of other tests running at the same time in the same process.
+    private static readonly AsyncLocal<GemmIsa> Forced = new();
+
     /// <summary>
-    /// Tests set this to drive the narrower kernels on a machine that would never pick them.
+    /// Tests set this to drive the narrower kernels on a machine that would never pick them; it holds for the calling
+    /// thread and the tasks it starts (an <see cref="AsyncLocal{T}"/>), never for other callers.
     /// Read once per call (and once per packing of a <see cref="PackedMatrix"/>), so a packed matrix keeps
     /// the layout of the kernel it was packed for even if the knob changes later.
     /// </summary>
-    internal static GemmIsa ForcedIsa { get; set; }
+    internal static GemmIsa ForcedIsa { get => Forced.Value; set => Forced.Value = value; }
 
     public static GemmIsa Best { get; } =
         Avx512F.IsSupported ? GemmIsa.Avx512

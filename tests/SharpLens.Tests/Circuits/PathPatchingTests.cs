@@ -1,3 +1,4 @@
+using SharpLens.Analysis.Patching;
 using SharpLens.Circuits;
 using SharpLens.Model;
 using SharpLens.Model.Hooks;
@@ -18,15 +19,25 @@ public class PathPatchingTests
     public void WithFrozenMlpsItEqualsExactPatchingOfTheEdge(string model, string sender, string receiver)
     {
         var (m, inputs) = model == "ragged" ? CircuitTestModels.RaggedRandom() : CircuitTestModels.Fixture(model);
-        var patcher = new PathPatcher(m, inputs);
+        AssertFrozenMlpPathEqualsEdgePatch(m, inputs, sender, receiver, model);
+    }
+
+    /// <summary>
+    /// Path patching sender -> receiver with frozen MLPs must equal the circuit evaluator's exact patching of that one
+    /// edge (all other edges clean), prompt by prompt; returns the path patching result.
+    /// </summary>
+    internal static PathPatchingResult AssertFrozenMlpPathEqualsEdgePatch(HookedTransformer model, PatchingInputs inputs, string sender, string receiver, string label)
+    {
+        var patcher = new PathPatcher(model, inputs);
         var (s, r) = patcher.Parse([sender], [receiver]);
         var path = patcher.Run(s, r, freezeMlps: true);
-        var evaluator = new CircuitEvaluator(m, inputs);
+        var evaluator = new CircuitEvaluator(model, inputs);
         var g = evaluator.Graph;
         var weights = new float[g.NBackward * g.NForward];
         var edge = g.Edge($"{sender}->{receiver}");
         weights[edge.Child.Index * g.NForward + edge.Parent.Index] = 1;
-        TensorAssert.Close(evaluator.PerPrompt(weights), path.PerPrompt, $"{sender}->{receiver}", 1e-4f);
+        TensorAssert.Close(evaluator.PerPrompt(weights), path.PerPrompt, $"{label} {sender}->{receiver}", 1e-4f);
+        return path;
     }
 
     [Fact]

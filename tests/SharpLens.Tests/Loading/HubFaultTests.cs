@@ -128,15 +128,17 @@ public class HubFaultTests
         var retries = new List<HubRetry>();
         string folder = Resolve(scene.Fast() with { Retrying = r => { lock (retries) retries.Add(r); } });
         Assert.Equal(scene.Weights, File.ReadAllBytes(Path.Combine(folder, Weights)));
-        Assert.Equal([2, 3], retries.Select(r => r.NextAttempt));
-        Assert.All(retries, r =>
+        // Only the weights file has injected stalls; on a heavily loaded host another file may also go quiet for the
+        // tiny 0.4 s read timeout and be retried, which is correct behaviour and not what this test is about.
+        var weightRetries = retries.Where(r => r.File == Weights).ToList();
+        Assert.Equal([2, 3], weightRetries.Select(r => r.NextAttempt));
+        Assert.All(weightRetries, r =>
         {
-            Assert.Equal(Weights, r.File);
             Assert.Equal(4, r.MaxAttempts);
             Assert.StartsWith("no data for 0.4 s", r.Reason);
         });
-        Assert.StartsWith("model.safetensors: no data for 0.4 s", retries[0].ToString());
-        Assert.Contains(", retrying (2 of 4) in ", retries[0].ToString());
+        Assert.StartsWith("model.safetensors: no data for 0.4 s", weightRetries[0].ToString());
+        Assert.Contains(", retrying (2 of 4) in ", weightRetries[0].ToString());
     }
 
     [Fact]
