@@ -21,7 +21,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print JSON on stdout instead of a table" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "Timed repetitions per measurement", DefaultValueFactory = _ => 7 };
         var suites = new Option<string>("--suites") { DefaultValueFactory = _ => "core" };
-        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed), explorer (each interaction of sharplens serve, timed through its endpoints)";
+        suites.Description = "Comma-separated: core (forward, GEMM, FMA peak), patching (experiment-1 exact patching suite), attribution (attribution patching of all heads and neurons), circuits (EAP, EAP-IG, faithfulness curve over all edges), neurons (the neuron-index pass: tokens/s and share of the SGEMM speed), training (training steps of issue 21's induction model: tokens/s and share of the SGEMM speed), explorer (each interaction of sharplens serve, timed through its endpoints)";
         var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "1x8,8x8,8x128" };
         shapes.Description = "Comma-separated forward shapes PROMPTSxTOKENS the core suite times (full logits), e.g. 1x8,8x8,8x128,8x1024";
         var corpusKb = new Option<int>("--neurons-corpus-kb") { DefaultValueFactory = _ => 300 };
@@ -32,8 +32,8 @@ internal static class BenchCommand
             int n = Math.Max(1, parse.GetValue(repeats));
             var wanted = parse.GetValue(suites)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
             foreach (var suite in wanted)
-                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "explorer"))
-                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons or explorer");
+                if (suite is not ("core" or "patching" or "attribution" or "circuits" or "neurons" or "training" or "explorer"))
+                    throw new InvalidInputException($"unknown bench suite '{suite}': use core, patching, attribution, circuits, neurons, training or explorer");
             var forwardShapes = SharpLens.Cli.Bench.Workloads.ParseShapes(parse.GetValue(shapes)!);
             int kb = parse.GetValue(corpusKb);
             if (kb < 0) throw new InvalidInputException($"--neurons-corpus-kb {kb} must be 0 (no whole-command run) or more");
@@ -52,6 +52,7 @@ internal static class BenchCommand
             if (wanted.Contains("patching")) Patching(lm, results);
             if (wanted.Contains("circuits")) CircuitsSuite(lm, results);
             if (wanted.Contains("neurons")) Neurons(lm, parse.GetValue(model), kb, n, results);
+            if (wanted.Contains("training")) Training(lm, n, results);
             if (wanted.Contains("explorer")) Explorer(lm, n, results);
             if (parse.GetValue(json)) Console.WriteLine(results.ToJsonString(Cli.Json));
             else
@@ -124,6 +125,24 @@ internal static class BenchCommand
         results["neurons_index_command_windows"] = whole.Windows;
         results["neurons_index_command_tokens_per_s"] = Math.Round(whole.Tokens / whole.Seconds, 1);
         results["neurons_index_command_share_of_sgemm"] = Math.Round(whole.Gflops / sgemm, 3);
+    }
+
+    /// <summary>
+    /// Training steps of issue 21's induction model (<see cref="SharpLens.Training.TrainingBenchmark"/>), next to SGEMM
+    /// measured in the same run: tokens/s, wall and CPU seconds per step, the steps' matmul GFLOP/s and their share of
+    /// SGEMM's, and the time 4,000 steps take at this speed (the issue's target: under 5 minutes on two cores).
+    /// </summary>
+    private static void Training(HookedTransformer lm, int n, JsonObject results)
+    {
+        if (results["sgemm_512x768x3072_gflops"] is null) Core(lm, n, [], results);
+        double sgemm = results["sgemm_512x768x3072_gflops"]!.GetValue<double>();
+        var r = SharpLens.Training.TrainingBenchmark.Run();
+        results["training_tokens_per_s"] = Math.Round(r.TokensPerSecond, 1);
+        results["training_step_s"] = Math.Round(r.Seconds / r.Steps, 5);
+        results["training_cpu_s_per_step"] = Math.Round(r.CpuSeconds / r.Steps, 5);
+        results["training_gflops"] = Math.Round(r.Gflops, 1);
+        results["training_share_of_sgemm"] = Math.Round(r.Gflops / sgemm, 3);
+        results["training_4000_steps_s"] = Math.Round(4000 * r.Seconds / r.Steps, 1);
     }
 
     /// <summary>Every explorer interaction through its endpoint on a loopback server: median seconds each.</summary>

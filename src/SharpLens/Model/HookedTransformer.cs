@@ -105,6 +105,18 @@ public sealed class HookedTransformer
     /// <summary>Packs every block's transposed backward weights (blocks in parallel) unless they are held.</summary>
     internal void PrepareBackward() => Parallel.For(0, Blocks.Length, l => Blocks[l].PrepareBackward());
 
+    /// <summary>
+    /// The weights were changed in place (a training step updates <see cref="Weights"/>): every packed copy the
+    /// components hold (the forward's, and the backward's when held) is packed again from them into its own storage,
+    /// blocks in parallel, so the next pass computes with the new values exactly as a model built from them would,
+    /// without allocating. Weights that are not packed (embeddings, LayerNorm, most biases) are read in place anyway.
+    /// </summary>
+    internal void RepackWeights()
+    {
+        Parallel.For(0, Blocks.Length, l => Blocks[l].RepackWeights());
+        UnembedLayer.RepackWeights();
+    }
+
     /// <summary>Whether any block holds backward weights (tests).</summary>
     internal bool HoldsBackwardWeights => Blocks.Any(b => b.HoldsBackwardWeights);
 

@@ -49,6 +49,64 @@ internal static partial class Kernels
         return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * GeluC * (1 + 3 * 0.044715f * x * x);
     }
 
+    /// <summary>
+    /// dx = dy ∘ gelu_new'(x), the MLP's backward step, in one vector pass: with s = 1 / (1 + e^(-2u)) (= ½(1 + tanh u)),
+    /// gelu_new'(x) = s + 2·x·s·(1 − s)·√(2/π)·(1 + 3·0.044715·x²), the same derivative as <see cref="GeluNewGrad"/>
+    /// (which goes through MathF.Tanh) to about 1e-6 relative (KernelTests check them against each other). x is
+    /// clamped to ±100 in the second term: beyond that the term is 0 to float precision (s·(1 − s) underflows), and the
+    /// clamp keeps a huge finite input from making 0·∞ = NaN or, through the clamped exponential, a spurious tail.
+    /// </summary>
+    /// <param name="x">the activation's input [n]</param>
+    /// <param name="dy">d/d its output [n]</param>
+    /// <param name="dx">[n] written (may be <paramref name="dy"/> itself)</param>
+    internal static void MultiplyGeluNewGrad(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+        MultiplyGeluNewGrad(x, dy, dx, VectorWidthSelector.Best);
+
+    /// <summary><see cref="MultiplyGeluNewGrad(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> with its vector loop capped at <paramref name="width"/>.</summary>
+    internal static void MultiplyGeluNewGrad(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, VectorWidth width)
+    {
+        KernelChecks.DestinationLongEnough(x.Length, dx.Length, nameof(dx));
+        KernelChecks.DestinationLongEnough(x.Length, dy.Length, nameof(dy));
+        int i = 0;
+        if (width >= VectorWidth.Vector512)
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                var u = v * (Vector512.Create(1f) + Vector512.Create(0.044715f) * v * v) * Vector512.Create(GeluC);
+                var s = Vector512.Create(1f) / (Vector512.Create(1f) + ExpApprox(Vector512.Min(u * Vector512.Create(-2f), Vector512.Create(88f))));
+                var c = Vector512.Clamp(v, Vector512.Create(-100f), Vector512.Create(100f));
+                var slope = Vector512.Create(2 * GeluC) * (Vector512.Create(1f) + Vector512.Create(3 * 0.044715f) * c * c);
+                (Vector512.Create(dy.Slice(i, Vector512<float>.Count)) * (s + c * s * (Vector512.Create(1f) - s) * slope)).CopyTo(dx.Slice(i));
+            }
+        if (width >= VectorWidth.Vector256)
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+                var u = v * (Vector256.Create(1f) + Vector256.Create(0.044715f) * v * v) * Vector256.Create(GeluC);
+                var s = Vector256.Create(1f) / (Vector256.Create(1f) + ExpApprox(Vector256.Min(u * Vector256.Create(-2f), Vector256.Create(88f))));
+                var c = Vector256.Clamp(v, Vector256.Create(-100f), Vector256.Create(100f));
+                var slope = Vector256.Create(2 * GeluC) * (Vector256.Create(1f) + Vector256.Create(3 * 0.044715f) * c * c);
+                (Vector256.Create(dy.Slice(i, Vector256<float>.Count)) * (s + c * s * (Vector256.Create(1f) - s) * slope)).CopyTo(dx.Slice(i));
+            }
+        if (width >= VectorWidth.Vector128)
+            for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
+            {
+                var v = Vector128.Create(x.Slice(i, Vector128<float>.Count));
+                var u = v * (Vector128.Create(1f) + Vector128.Create(0.044715f) * v * v) * Vector128.Create(GeluC);
+                var s = Vector128.Create(1f) / (Vector128.Create(1f) + ExpApprox(Vector128.Min(u * Vector128.Create(-2f), Vector128.Create(88f))));
+                var c = Vector128.Clamp(v, Vector128.Create(-100f), Vector128.Create(100f));
+                var slope = Vector128.Create(2 * GeluC) * (Vector128.Create(1f) + Vector128.Create(3 * 0.044715f) * c * c);
+                (Vector128.Create(dy.Slice(i, Vector128<float>.Count)) * (s + c * s * (Vector128.Create(1f) - s) * slope)).CopyTo(dx.Slice(i));
+            }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i], u = GeluC * (v + 0.044715f * v * v * v);
+            float s = 1f / (1f + MathF.Exp(MathF.Min(-2f * u, 88f)));
+            float c = Math.Clamp(v, -100f, 100f);
+            dx[i] = dy[i] * (s + c * s * (1 - s) * 2 * GeluC * (1 + 3 * 0.044715f * c * c));
+        }
+    }
+
     private static Vector512<float> GeluNew(Vector512<float> x)
     {
         var u = x * (Vector512.Create(1f) + Vector512.Create(0.044715f) * x * x) * Vector512.Create(GeluC);

@@ -117,6 +117,26 @@ internal sealed class PackedMatrix
     }
 
     /// <summary>
+    /// Packs new float32 values of the same shape into this matrix's own storage, with no allocation: a training step
+    /// updates its weights in place and refreshes their packed copies so (the same layout <see cref="Pack(ReadOnlySpan{float}, int, int, bool, Dtype)"/>
+    /// gives, bit for bit). Only float32 storage: a 16-bit matrix would round.
+    /// </summary>
+    /// <param name="b">[k, n], or [n, k] when <paramref name="transposed"/>.</param>
+    /// <param name="transposed"><paramref name="b"/> is stored as [n, k].</param>
+    /// <exception cref="InvalidOperationException">the matrix is not stored as float32, or was packed for another kernel.</exception>
+    internal void Repack(ReadOnlySpan<float> b, bool transposed = false)
+    {
+        CheckSize(b.Length, K, N);
+        if (_storage is not float[] panels || Isa != GemmIsaSelector.Current)
+            throw new InvalidOperationException($"only a float32 matrix packed for the current kernel can be repacked in place (this one: {Dtype}, {Isa})");
+        unsafe
+        {
+            fixed (float* src = b, dst = panels)
+                if (panels.Length > 0) GemmPacking.PackB(src, K, N, transposed, 0, K, 0, N, Nr, dst);
+        }
+    }
+
+    /// <summary>
     /// Writes B[row0 .. row0+rows, col0 .. col0+cols) as float32 into <paramref name="destination"/> ([rows, cols],
     /// row-major): how an analysis materialises one named weight (a head's W_Q columns, a token's W_U column) from the
     /// packed copy.

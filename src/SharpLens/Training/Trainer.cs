@@ -18,6 +18,8 @@ public sealed class Trainer
 {
     private readonly ParameterGradients _gradients;
     private readonly HashSet<string> _backwardHooks;
+    private HookedTransformer? _network;
+    private readonly TensorPool _activations = new(); // the forward passes' memory, reused from step to step
     private Tensor? _dLogits;
 
     /// <summary>A trainer of <paramref name="model"/> on <paramref name="task"/>, at <paramref name="optimizer"/>'s step
@@ -40,7 +42,8 @@ public sealed class Trainer
         _backwardHooks = new HashSet<string>(model.Build().BackwardHooks(parameters: true), StringComparer.Ordinal);
     }
 
-    /// <summary>The model being trained.</summary>
+    /// <summary>The model being trained. Its weights are packed for the GEMM once, on the first pass, and repacked in
+    /// place after every update of <see cref="TrainStep"/>: change them from outside only before the first pass.</summary>
     public TrainableModel Model { get; }
     /// <summary>The data.</summary>
     public TrainingTask Task { get; }
@@ -72,6 +75,7 @@ public sealed class Trainer
         double lr = Options.Schedule.At(step);
         Optimizer.Update(Model.Parameters.Select(p => (p.Name, p.Tensor, _gradients[p.Name])), lr);
         Model.SyncTiedUnembedding();
+        _network?.RepackWeights();
         double seconds = clock.Elapsed.TotalSeconds;
         double? eval = Options.EvalEvery > 0 && (Step % Options.EvalEvery == 0 || Step == Options.Steps) ? EvalLoss() : null;
         return new TrainingRecord(Step, loss, eval, lr, norm, tokens / Math.Max(seconds, 1e-9));
@@ -86,27 +90,44 @@ public sealed class Trainer
     {
         double targets = batches.Sum(b => b.Targets);
         if (targets == 0) throw new InvalidInputException("a training batch has no predictions that count: the task's sequences are too short");
-        var model = Model.Build();
+        var model = Network;
         _gradients.Zero();
         double lossSum = 0;
         long tokens = 0;
         foreach (var batch in batches)
         {
             var cache = new ActivationCache(model);
-            var logits = model.Run(batch.Tokens, new ForwardOptions { Cache = cache, CacheFilter = _backwardHooks.Contains });
+            var logits = model.Run(batch.Tokens, new ForwardOptions { Cache = cache, CacheFilter = _backwardHooks.Contains, Pool = _activations });
             if (_dLogits is null || !_dLogits.Shape.AsSpan().SequenceEqual(logits.Shape)) _dLogits = Tensor.Zeros(logits.Shape);
             lossSum += NextTokenLoss.Sum(logits, batch, targets, _dLogits);
             TransformerBackward.FromLogits(model, cache, batch.Tokens, _dLogits, keep: _ => false, parameters: _gradients);
+            Recycle(cache, logits);
             tokens += batch.Tokens.Ids.Length;
         }
         Model.FoldTiedGradient(_gradients);
         return (lossSum / targets, tokens);
     }
 
+    /// <summary>The model over <see cref="Model"/>'s weights that the passes run: built on first use, its packed weights
+    /// refreshed in place after every update (<see cref="HookedTransformer.RepackWeights"/>), so a step allocates no
+    /// weights; it computes exactly what a model built from the same weights computes (TrainerTests).</summary>
+    internal HookedTransformer Network => _network ??= Model.Build();
+
+    /// <summary>Gives the cached activations and the logits of a finished micro-batch back to the pool the next forward
+    /// pass takes its memory from (nothing else holds them: the cache is the trainer's own). A tensor cached under two
+    /// names (resid_post of one block is resid_pre of the next) goes back once.</summary>
+    private void Recycle(ActivationCache cache, Tensor logits)
+    {
+        var seen = new HashSet<float[]>(ReferenceEqualityComparer.Instance) { logits.Data };
+        foreach (var name in cache.Keys)
+            if (cache.TryGet(name, out var t)) seen.Add(t.Data);
+        foreach (var data in seen) _activations.Give(data);
+    }
+
     /// <summary>The mean loss over the task's first <see cref="TrainingOptions.EvalBatches"/> held-out batches.</summary>
     public double EvalLoss()
     {
-        var model = Model.Build();
+        var model = Network;
         double sum = 0, count = 0;
         for (int i = 0; i < Options.EvalBatches; i++)
         {

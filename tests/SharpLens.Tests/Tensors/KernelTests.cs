@@ -65,6 +65,31 @@ public class KernelTests
         }
     }
 
+    [Theory, MemberData(nameof(Widths))]
+    public void MultiplyGeluNewGradMatchesTheTanhDerivativeAtEveryLengthAndRange(int width)
+    {
+        var random = new Random(4);
+        for (int n = 1; n <= MaxLength; n++)
+        {
+            var x = RandomVector(random, n, 12f);
+            var dy = RandomVector(random, n, 3f);
+            var dx = new float[n];
+            Kernels.MultiplyGeluNewGrad(x, dy, dx, (VectorWidth)width);
+            for (int i = 0; i < n; i++)
+            {
+                double expected = dy[i] * (double)Kernels.GeluNewGrad(x[i]);
+                AssertClose(expected, dx[i], Math.Abs(dy[i]), 1e-6, 2e-6, $"dy * gelu'({x[i]}) n={n} width={width}");
+            }
+        }
+        foreach (float extreme in new[] { 0f, -100f, 100f, -1e30f, 1e30f, 1e-30f })
+        {
+            var dx = new float[19];
+            Kernels.MultiplyGeluNewGrad(Enumerable.Repeat(extreme, 19).ToArray(), Enumerable.Repeat(1f, 19).ToArray(), dx, (VectorWidth)width);
+            float expected = extreme > 1 ? 1f : extreme < -1 ? 0f : 0.5f;
+            Assert.All(dx, v => Assert.True(Math.Abs(v - expected) <= 1e-6, $"gelu'({extreme}) = {v} at {(VectorWidth)width}"));
+        }
+    }
+
     [Theory]
     [InlineData(0f)]
     [InlineData(-100f)]

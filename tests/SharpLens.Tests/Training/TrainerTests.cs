@@ -108,4 +108,46 @@ public class TrainerTests
         foreach (var (name, _) in whole.Model.Parameters)
             TensorAssert.Close(whole.Gradients[name], split.Gradients[name], name, atol: 1e-6f, rtol: 1e-4f);
     }
+
+    [Fact]
+    public void AfterUpdatesTheRepackedNetworkComputesExactlyWhatAFreshlyBuiltModelComputes()
+    {
+        var spec = Spec();
+        var trainer = NewTrainer(spec);
+        for (int i = 0; i < 3; i++) trainer.TrainStep();
+        Assert.True(trainer.Network.HoldsBackwardWeights, "the backward's packed weights must be held, so their repacking is checked too");
+        var batch = trainer.Task.TrainBatch(7, 0, 4);
+        var repacked = trainer.Network.Forward(batch.Tokens);
+        var fresh = trainer.Model.Build().Forward(batch.Tokens);
+        Assert.True(repacked.Data.AsSpan().SequenceEqual(fresh.Data), "logits of the repacked network differ from a freshly built model's");
+        // Gradients: the trained trainer (repacked forward and backward weights) against a new trainer over the same weights.
+        var (loss, _) = trainer.Accumulate([batch]);
+        var other = new Trainer(TrainableModel.FromWeights(spec, trainer.Model.Weights, "test"), trainer.Task, trainer.Options, trainer.Seed);
+        var (freshLoss, _) = other.Accumulate([batch]);
+        Assert.Equal(freshLoss, loss);
+        foreach (var (name, _) in trainer.Model.Parameters)
+            Assert.True(trainer.Gradients[name].Data.AsSpan().SequenceEqual(other.Gradients[name].Data), $"{name}: gradient differs after repacking");
+    }
+
+    [Fact]
+    public void ParameterGradientsAreTheSameWhetherOrNotTheBackwardReportsThePatternGradient()
+    {
+        // Without hook_pattern's gradient to report, the attention backward computes each query's row up to the
+        // diagonal only: the parameter gradients must equal those of the full row (dPattern reported).
+        var spec = Spec();
+        var trainer = NewTrainer(spec);
+        var batch = trainer.Task.TrainBatch(2, 0, 3);
+        var model = trainer.Model.Build();
+        var (logits, cache) = model.RunWithCache(batch.Tokens, model.BackwardHooks(parameters: true));
+        var dLogits = SharpLens.Tensors.Tensor.Zeros(logits.Shape);
+        NextTokenLoss.Sum(logits, batch, batch.Targets, dLogits);
+        var fast = new SharpLens.Model.Backward.ParameterGradients();
+        var full = new SharpLens.Model.Backward.ParameterGradients();
+        SharpLens.Model.Backward.TransformerBackward.FromLogits(model, cache, batch.Tokens, dLogits, keep: _ => false, parameters: fast);
+        var hooks = SharpLens.Model.Backward.TransformerBackward.FromLogits(model, cache, batch.Tokens, dLogits, keep: null, parameters: full);
+        Assert.True(hooks.Contains("blocks.0.attn.hook_pattern"));
+        Assert.Equal(full.Keys.Order(), fast.Keys.Order());
+        foreach (var name in full.Keys)
+            TensorAssert.Close(full[name], fast[name], name, atol: 1e-7f, rtol: 1e-5f);
+    }
 }

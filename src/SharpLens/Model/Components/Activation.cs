@@ -56,6 +56,16 @@ internal sealed class Activation
         _ => (float)(0.5 * (1 + Erf(x / Math.Sqrt(2))) + x * Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI)),
     };
 
+    /// <summary>dx = dy ∘ act'(x) element by element (the MLP's backward step; gelu_new in one vector pass).</summary>
+    /// <param name="x">the activation's input [n]</param>
+    /// <param name="dy">d/d its output [n]</param>
+    /// <param name="dx">[n] written (may be <paramref name="dy"/> itself)</param>
+    public void MultiplyDerivative(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (_kind == Kind.GeluTanh) Kernels.MultiplyGeluNewGrad(x, dy, dx);
+        else for (int i = 0; i < x.Length; i++) dx[i] = dy[i] * Derivative(x[i]);
+    }
+
     private static float Silu(float x)
     {
         float s = 1f / (1f + MathF.Exp(-x));

@@ -167,28 +167,28 @@ public sealed partial class Attention
                     int zi = ((b * pos + i) * nHeads + h) * dHead;
                     var dz = dZ.AsSpan(zi, dHead);
                     var p = pattern.Data.AsSpan(((b * nHeads + h) * pos + i) * pos, pos);
-                    for (int j = 0; j < pos; j++)
-                        row[j] = TensorPrimitives.Dot(dz, v.Data.AsSpan(((b * pos + j) * kvHeads + g) * dHead, dHead));
+                    // Only keys j ≤ i reach z[i] (the causal mask zeroes the pattern above the diagonal), so without
+                    // dPattern to report the row stops at i: half the dot products. d_head-long vectors go through the
+                    // short-vector kernels (TensorPrimitives' per-call overhead dominated this loop).
+                    int visible = dPattern is null ? i + 1 : pos;
+                    for (int j = 0; j < visible; j++)
+                        row[j] = Kernels.DotShort(dz, v.Data.AsSpan(((b * pos + j) * kvHeads + g) * dHead, dHead));
                     if (dPattern is not null) row.AsSpan().CopyTo(dPattern.AsSpan(((b * nHeads + h) * pos + i) * pos, pos));
-                    float dot = TensorPrimitives.Dot(p, row);
-                    TensorPrimitives.Subtract(row, dot, dsRow);
-                    TensorPrimitives.Multiply(dsRow, p, dsRow);
+                    var pv = p[..visible];
+                    float dot = TensorPrimitives.Dot(pv, row.AsSpan(0, visible));
+                    TensorPrimitives.Subtract(row.AsSpan(0, visible), dot, dsRow.AsSpan(0, visible));
+                    TensorPrimitives.Multiply(dsRow.AsSpan(0, visible), pv, dsRow.AsSpan(0, visible));
                     var dq = dQkv.AsSpan((b * pos + i) * width + h * dHead, dHead);
                     var qi = q.Data.AsSpan(zi, dHead);
                     for (int j = 0; j <= i; j++)
                     {
                         int rowJ = (b * pos + j) * width;
-                        if (p[j] != 0f)
-                        {
-                            var dvj = dQkv.AsSpan(rowJ + vOffset + g * dHead, dHead);
-                            TensorPrimitives.MultiplyAdd(dz, p[j], dvj, dvj);
-                        }
+                        if (p[j] != 0f) Kernels.AxpyShort(p[j], dz, dQkv.AsSpan(rowJ + vOffset + g * dHead, dHead));
                         float s = dsRow[j] * invSqrt;
                         if (s != 0f)
                         {
-                            TensorPrimitives.MultiplyAdd(k.Data.AsSpan(((b * pos + j) * kvHeads + g) * dHead, dHead), s, dq, dq);
-                            var dkj = dQkv.AsSpan(rowJ + kOffset + g * dHead, dHead);
-                            TensorPrimitives.MultiplyAdd(qi, s, dkj, dkj);
+                            Kernels.AxpyShort(s, k.Data.AsSpan(((b * pos + j) * kvHeads + g) * dHead, dHead), dq);
+                            Kernels.AxpyShort(s, qi, dQkv.AsSpan(rowJ + kOffset + g * dHead, dHead));
                         }
                     }
                 }
@@ -222,6 +222,18 @@ public sealed partial class Attention
 
     /// <summary>Whether the backward weights are held.</summary>
     internal bool HoldsBackwardWeights { get { lock (_backwardLock) return _backward is not null; } }
+
+    /// <summary>The block's attention weights changed in place (a training step): packs the forward's fused Q/K/V and
+    /// W_O, and the backward's transposed copies when held, again into their own storage (no allocation).</summary>
+    internal void RepackWeights()
+    {
+        lock (_backwardLock)
+        {
+            _qkv.Repack(_backward?.WQkvT);
+            _wO.Repack(_w.W_O.Data);
+            _backward?.WOT.Repack(_w.W_O.Data, transposed: true);
+        }
+    }
 
     /// <summary>Drops the backward weights; the next backward pass packs them again.</summary>
     internal void ReleaseBackwardWeights() { lock (_backwardLock) _backward = null; }

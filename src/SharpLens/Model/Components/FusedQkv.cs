@@ -18,6 +18,7 @@ internal sealed class FusedQkv
     private readonly PackedMatrix _packed;
     private readonly float[] _bias;
     private PackedMatrix? _q, _kv;
+    private float[]? _fused; // the fused weights Repack packs from, kept between training steps
 
     /// <param name="w">the block's weights: W_Q [n_heads, d_model, d_head], W_K, W_V [n_key_value_heads, d_model, d_head]
     /// and their biases</param>
@@ -146,6 +147,25 @@ internal sealed class FusedQkv
     public PackedMatrix PackTransposed() =>
         PackedMatrix.Pack(Fuse([_w.W_Q, _w.W_K, _w.W_V]), Width, DModel, transposed: true);
 
+    /// <summary>
+    /// W_Q, W_K, W_V or their biases changed in place (a training step): packs the fused matrix again into its own
+    /// storage (and <paramref name="transposed"/>, the backward's copy from <see cref="PackTransposed"/>, when held),
+    /// copies the biases, and drops the split copies of the query-rows path (packed again on their next use).
+    /// </summary>
+    /// <param name="transposed">the held result of <see cref="PackTransposed"/>, or null</param>
+    public void Repack(PackedMatrix? transposed)
+    {
+        _fused ??= new float[DModel * Width];
+        Fuse([_w.W_Q, _w.W_K, _w.W_V], _fused);
+        _packed.Repack(_fused);
+        transposed?.Repack(_fused, transposed: true);
+        int q = _w.b_Q.Length, k = _w.b_K.Length;
+        _w.b_Q.Data.AsSpan().CopyTo(_bias);
+        _w.b_K.Data.AsSpan().CopyTo(_bias.AsSpan(q));
+        _w.b_V.Data.AsSpan().CopyTo(_bias.AsSpan(q + k));
+        _q = _kv = null;
+    }
+
     /// <summary>W_Q [d_model, n_heads·d_head] and W_K | W_V [d_model, 2·n_key_value_heads·d_head], packed on first use
     /// (the query-rows path projects keys and values of every row but queries of a few).</summary>
     private (PackedMatrix Q, PackedMatrix Kv) SplitWeights()
@@ -159,10 +179,10 @@ internal sealed class FusedQkv
 
     /// <summary>Per-head weights [heads, d_model, d_head] side by side: [d_model, Σ heads·d_head], row i of matrix m,
     /// head h at its part's offset + h·d_head.</summary>
-    private float[] Fuse(Tensor[] mats)
+    private float[] Fuse(Tensor[] mats, float[]? into = null)
     {
         int width = mats.Sum(m => m.Dim(0) * DHead);
-        var fused = new float[DModel * width];
+        var fused = into ?? new float[DModel * width];
         int offset = 0;
         foreach (var mat in mats)
         {

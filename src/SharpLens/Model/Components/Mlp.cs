@@ -161,7 +161,11 @@ public sealed class Mlp
         var dIn = Tensor.Zeros(batch, pos, _dModel);
         if (!Gated)
         {
-            for (int i = 0; i < pre.Length; i++) dPre.Data[i] = dPost.Data[i] * _act.Derivative(pre.Data[i]);
+            ParallelRows.For(rows, (long)rows * _dMlp * 16, (r0, r1) =>
+            {
+                int start = r0 * _dMlp, length = (r1 - r0) * _dMlp;
+                _act.MultiplyDerivative(pre.Data.AsSpan(start, length), dPost.Data.AsSpan(start, length), dPre.Data.AsSpan(start, length));
+            });
             pass.Put(PreHook, dPre);
             AccumulateInputWeight(pass, prefix + "W_in", input, dPre, rows);
             if (pass.Parameter(prefix + "b_in", _dMlp) is { } dBIn) BackwardPass.AddColumnSums(dPre.Data, dBIn.Data);
@@ -170,13 +174,17 @@ public sealed class Mlp
         }
         var linear = pass.Require(PreLinearHook);
         var dLinear = Tensor.Zeros(batch, pos, _dMlp);
-        var activated = new float[pre.Length];
-        _act.Apply(pre.Data, activated);
-        for (int i = 0; i < pre.Length; i++)
+        ParallelRows.For(rows, (long)rows * _dMlp * 24, (r0, r1) =>
         {
-            dPre.Data[i] = dPost.Data[i] * linear.Data[i] * _act.Derivative(pre.Data[i]);
-            dLinear.Data[i] = dPost.Data[i] * activated[i];
-        }
+            int start = r0 * _dMlp, length = (r1 - r0) * _dMlp;
+            var dp = dPost.Data.AsSpan(start, length);
+            var dl = dLinear.Data.AsSpan(start, length);
+            var dg = dPre.Data.AsSpan(start, length);
+            _act.Apply(pre.Data.AsSpan(start, length), dl);
+            TensorPrimitives.Multiply(dl, dp, dl);                                   // dPreLinear = dPost ∘ act(pre)
+            TensorPrimitives.Multiply(dp, linear.Data.AsSpan(start, length), dg);   // dPre = dPost ∘ pre_linear ∘ act'(pre)
+            _act.MultiplyDerivative(pre.Data.AsSpan(start, length), dg, dg);
+        });
         pass.Put(PreHook, dPre);
         pass.Put(PreLinearHook, dLinear);
         if (pass.Parameter(prefix + "b_in", _dMlp) is { } dB) BackwardPass.AddColumnSums(dPost.Data, dB.Data);
@@ -203,6 +211,22 @@ public sealed class Mlp
 
     /// <summary>Whether the backward weights are held.</summary>
     internal bool HoldsBackwardWeights { get { lock (_backwardLock) return _backward is not null; } }
+
+    /// <summary>The MLP's weights changed in place (a training step): packs W_in, W_out (W_gate) and, when held, their
+    /// backward copies again into their own storage (no allocation).</summary>
+    internal void RepackWeights()
+    {
+        lock (_backwardLock)
+        {
+            _wIn.Repack(_wInT.Data);
+            _wOut.Repack(_wOutT.Data);
+            if (_w.W_gate is { } gate) _wGate!.Repack(gate.Data);
+            if (_backward is not { } backward) return;
+            backward.WInT.Repack(_wInT.Data, transposed: true);
+            backward.WOutT.Repack(_wOutT.Data, transposed: true);
+            if (_w.W_gate is { } g) backward.WGateT!.Repack(g.Data, transposed: true);
+        }
+    }
 
     /// <summary>Drops the backward weights; the next backward pass packs them again.</summary>
     internal void ReleaseBackwardWeights() { lock (_backwardLock) _backward = null; }

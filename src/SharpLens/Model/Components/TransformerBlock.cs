@@ -243,6 +243,14 @@ public sealed class TransformerBlock
     /// <summary>Whether the components hold backward weights.</summary>
     internal bool HoldsBackwardWeights => Attn.HoldsBackwardWeights || Mlp?.HoldsBackwardWeights == true;
 
+    /// <summary>The block's weights changed in place (a training step): its components pack them again into the
+    /// storage they hold (forward and, when held, backward copies).</summary>
+    internal void RepackWeights()
+    {
+        Attn.RepackWeights();
+        Mlp?.RepackWeights();
+    }
+
     /// <summary>Drops the components' backward weights.</summary>
     internal void ReleaseBackwardWeights()
     {

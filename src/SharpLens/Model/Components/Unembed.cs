@@ -51,6 +51,12 @@ public sealed class Unembed
         }
     }
 
+    /// <summary>W_U changed in place (a training step): packs it again into the packed copy's own storage, when one is held.</summary>
+    internal void RepackWeights()
+    {
+        if (_packed.IsValueCreated) _packed.Value.Repack(W_U.Data);
+    }
+
     /// <summary>The unembedding's backward step: d/d ln_final's output = dLogits·W_Uᵀ; accumulates unembed.W_U (reads
     /// ln_final.hook_normalized from the cache: ln_final's output is that, ∘ w for an RMSNorm) and unembed.b_U when wanted.</summary>
     /// <param name="pass">the backward pass</param>
